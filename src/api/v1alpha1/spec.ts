@@ -1,0 +1,534 @@
+// ModelDeployment.spec: the single source of the schema. The CRD YAML
+// (`npm run generate`) and the TypeScript types both come from here. To add a
+// field: add it below with its description, default and rules, run
+// `npm run generate`, and commit the regenerated CRD with it.
+import type { Static } from '@sinclair/typebox';
+import {
+  array,
+  freeform,
+  integer,
+  intOrString,
+  number,
+  object,
+  optional,
+  quantity,
+  string,
+  stringEnum,
+  stringMap,
+} from '../schema-builder.js';
+
+export const MODEL_URI_SCHEMES = ['file', 'http', 'https', 's3', 'gs', 'pvc'] as const;
+export const MODEL_FORMATS = ['auto', 'tfjs-graph', 'tfjs-layers', 'tf-saved-model'] as const;
+export const BACKENDS = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
+export const AUTOSCALING_ENGINES = ['none', 'builtin', 'hpa', 'keda'] as const;
+export const METRIC_TYPES = [
+  'concurrency',
+  'rps',
+  'queueDepth',
+  'gpuUtilization',
+  'cpu',
+  'prometheus',
+] as const;
+export const ROLLOUT_STRATEGIES = ['RollingUpdate', 'Canary'] as const;
+export const SERVICE_MONITOR_MODES = ['auto', 'true', 'false'] as const;
+
+/** Node label that NVIDIA's GPU feature discovery sets to the GPU product name. */
+export const GPU_PRODUCT_LABEL = 'nvidia.com/gpu.product';
+
+// A Kubernetes label value: the version is stamped on pods as a label.
+const LABEL_VALUE = '^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$';
+const DNS_SUBDOMAIN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
+const DNS_LABEL = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
+const DURATION = '^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$';
+const PERCENT_OR_INT = '^[0-9]+%?$';
+
+const uriSchemeRule = MODEL_URI_SCHEMES.map((s) => `self.startsWith('${s}://')`).join(' || ');
+
+export const ModelSource = object('Where the model comes from and how it is served.', {
+  uri: string(
+    'Location of the model. Schemes: file:// (a path in the image), http(s)://, s3:// (S3 or S3-compatible; endpoint and keys from credentialsSecret), gs://, pvc://<claim>/<path> (a PersistentVolumeClaim in the same namespace). A change of uri rolls out a new version.',
+    {
+      minLength: 1,
+      maxLength: 2048,
+      rules: [
+        {
+          rule: uriSchemeRule,
+          message: `model.uri must start with one of ${MODEL_URI_SCHEMES.map((s) => `${s}://`).join(', ')}`,
+        },
+        {
+          rule: "!self.startsWith('pvc://') || self.matches('^pvc://[a-z0-9]([-a-z0-9]*[a-z0-9])?/.+$')",
+          message: 'pvc:// URIs take the form pvc://<claim-name>/<path inside the volume>',
+        },
+      ],
+    },
+  ),
+  version: optional(
+    string(
+      'Label of the version being served, shown in status and stamped on pods (a Kubernetes label value). A change of version rolls out, even when the uri is unchanged. When empty, a short hash of the uri is used.',
+      { maxLength: 63, pattern: LABEL_VALUE },
+    ),
+  ),
+  format: stringEnum(
+    'Model format. auto detects it from the files: model.json with a graph topology (tfjs-graph) or a Keras topology (tfjs-layers), or saved_model.pb (tf-saved-model, needs the tensorflow or tensorflow-gpu backend).',
+    MODEL_FORMATS,
+    { default: 'auto' },
+  ),
+  signature: string('Signature of the model to serve (TF Serving signature_name).', {
+    default: 'serving_default',
+    minLength: 1,
+    maxLength: 253,
+  }),
+  credentialsSecret: optional(
+    string(
+      'Name of a Secret in the same namespace whose keys become the model download environment: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT_URL (S3-compatible endpoints), GOOGLE_APPLICATION_CREDENTIALS_JSON, HTTP_AUTHORIZATION.',
+      { maxLength: 253, pattern: DNS_SUBDOMAIN },
+    ),
+  ),
+});
+
+export const EnvVar = object('An environment variable for the runtime container.', {
+  name: string('Variable name.', {
+    minLength: 1,
+    maxLength: 256,
+    pattern: '^[-._a-zA-Z][-._a-zA-Z0-9]*$',
+  }),
+  value: string('Variable value.', { default: '', maxLength: 32768 }),
+});
+
+export const Batching = object(
+  'Dynamic batching: concurrent requests are merged along the first dimension up to maxBatchSize or until batchTimeoutMicros passes. maxBatchSize 1 turns batching off.',
+  {
+    maxBatchSize: integer('Largest batch handed to the model, in rows.', {
+      default: 32,
+      minimum: 1,
+      maximum: 4096,
+      format: 'int32',
+    }),
+    batchTimeoutMicros: integer(
+      'How long a partial batch waits for more rows, in microseconds (TF Serving batch_timeout_micros).',
+      { default: 2000, minimum: 0, maximum: 10_000_000, format: 'int32' },
+    ),
+    maxQueueSize: integer(
+      'Requests allowed to wait for a batch; beyond this the runtime answers 429 with Retry-After.',
+      { default: 256, minimum: 1, maximum: 1_000_000, format: 'int32' },
+    ),
+  },
+  { default: {} },
+);
+
+export const Warmup = object(
+  'Warmup inferences run after the model loads and before the pod reports ready.',
+  {
+    iterations: integer('Number of warmup inferences (0 turns warmup off).', {
+      default: 2,
+      minimum: 0,
+      maximum: 100,
+      format: 'int32',
+    }),
+  },
+  { default: {} },
+);
+
+export const Runtime = object(
+  'The serving runtime container.',
+  {
+    image: optional(
+      string(
+        'Runtime image. Defaults to the operator configuration (GPU or CPU image by backend).',
+        {
+          minLength: 1,
+          maxLength: 1024,
+        },
+      ),
+    ),
+    imagePullPolicy: optional(
+      stringEnum('Image pull policy of the runtime container.', [
+        'Always',
+        'IfNotPresent',
+        'Never',
+      ]),
+    ),
+    backend: stringEnum(
+      'TensorFlow.js backend. auto picks the best one that loads (tensorflow-gpu, then tensorflow, then wasm, then cpu) and reports it in model metadata and metrics.',
+      BACKENDS,
+      { default: 'auto' },
+    ),
+    workers: optional(
+      integer('Inference worker threads in each pod. Defaults to one per CPU requested.', {
+        minimum: 1,
+        maximum: 64,
+        format: 'int32',
+      }),
+    ),
+    batching: Batching,
+    warmup: Warmup,
+    env: optional(
+      array('Extra environment variables for the runtime container.', EnvVar, {
+        maxItems: 64,
+        listType: 'map',
+        listMapKeys: ['name'],
+      }),
+    ),
+  },
+  { default: {} },
+);
+
+export const Gpu = object(
+  'GPUs for each replica. Omit for a CPU-only model.',
+  {
+    count: integer('GPUs per replica. 0 means no GPU.', {
+      default: 1,
+      maximum: 64,
+      format: 'int32',
+      rules: [{ rule: 'self >= 0', message: 'resources.gpu.count must be 0 or more' }],
+    }),
+    resourceName: optional(
+      string(
+        'Extended resource that provides the GPU. Defaults to the operator configuration (nvidia.com/gpu).',
+        { maxLength: 253, pattern: '^([a-z0-9.-]+/)?[a-zA-Z0-9][-a-zA-Z0-9_.]*$' },
+      ),
+    ),
+    product: optional(
+      string(
+        `GPU product to schedule on, matched against the ${GPU_PRODUCT_LABEL} node label (e.g. NVIDIA-H100-80GB-HBM3).`,
+        { maxLength: 63, pattern: LABEL_VALUE },
+      ),
+    ),
+    migProfile: optional(
+      string(
+        'A MIG slice instead of a whole GPU, e.g. 1g.10gb: requests nvidia.com/mig-<profile> (mixed MIG strategy).',
+        { maxLength: 32, pattern: '^[1-7]g\\.[0-9]+gb(\\+me)?$' },
+      ),
+    ),
+  },
+  {
+    rules: [
+      {
+        rule: '!(has(self.migProfile) && has(self.resourceName))',
+        message: 'set either resources.gpu.migProfile or resources.gpu.resourceName, not both',
+      },
+    ],
+  },
+);
+
+export const ResourceList = object(
+  'Compute resources of the runtime container.',
+  {
+    cpu: optional(quantity('CPU, e.g. 2 or 500m.')),
+    memory: optional(quantity('Memory, e.g. 4Gi.')),
+    'ephemeral-storage': optional(quantity('Local ephemeral storage, e.g. the model download.')),
+  },
+  { atomic: true },
+);
+
+export const Resources = object(
+  'Resources of each replica.',
+  {
+    gpu: optional(Gpu),
+    requests: optional(ResourceList),
+    limits: optional(ResourceList),
+  },
+  { default: {} },
+);
+
+export const Toleration = object('A core/v1 Toleration.', {
+  key: optional(
+    string('Taint key to tolerate; empty with operator Exists matches all.', { maxLength: 317 }),
+  ),
+  operator: optional(stringEnum('How key and value are compared.', ['Exists', 'Equal'])),
+  value: optional(string('Taint value to match with operator Equal.', { maxLength: 63 })),
+  effect: optional(
+    stringEnum('Taint effect to tolerate; empty matches all.', [
+      'NoSchedule',
+      'PreferNoSchedule',
+      'NoExecute',
+    ]),
+  ),
+  tolerationSeconds: optional(
+    integer('How long a NoExecute taint is tolerated before eviction.', { format: 'int64' }),
+  ),
+});
+
+export const Placement = object(
+  'Where the pods may run, in addition to what the GPU settings imply.',
+  {
+    nodeSelector: optional(stringMap('Node labels the pods require.', { maxProperties: 64 })),
+    tolerations: optional(
+      array(
+        'Tolerations added to the pods (the GPU taint is tolerated automatically).',
+        Toleration,
+        {
+          maxItems: 64,
+          listType: 'atomic',
+        },
+      ),
+    ),
+    affinity: optional(
+      freeform<Record<string, unknown>>(
+        'A core/v1 Affinity, merged with the GPU product affinity.',
+      ),
+    ),
+    runtimeClassName: optional(
+      string('RuntimeClass of the pods, e.g. nvidia.', { maxLength: 253, pattern: DNS_SUBDOMAIN }),
+    ),
+    priorityClassName: optional(string('PriorityClass of the pods.', { maxLength: 253 })),
+  },
+  { default: {} },
+);
+
+export const Metric = object(
+  'The signal the autoscaler holds at target per replica.',
+  {
+    type: stringEnum(
+      'concurrency: in-flight requests per replica; rps: requests per second per replica; queueDepth: requests waiting for a batch; gpuUtilization: percent (needs DCGM metrics in Prometheus); cpu: percent of the CPU request; prometheus: the value of query.',
+      METRIC_TYPES,
+    ),
+    target: number('Target value per replica.', { minimum: 0, exclusiveMinimum: true }),
+    query: optional(
+      string(
+        'PromQL whose value is the current signal per replica (metric.type prometheus only).',
+        {
+          minLength: 1,
+          maxLength: 4096,
+        },
+      ),
+    ),
+  },
+  {
+    default: { type: 'concurrency', target: 8 },
+    rules: [
+      {
+        rule: "self.type != 'prometheus' || has(self.query)",
+        message:
+          'autoscaling.metric.query (a PromQL expression) is required when metric.type is prometheus',
+      },
+      {
+        rule: "self.type == 'prometheus' || !has(self.query)",
+        message: 'autoscaling.metric.query is only used when metric.type is prometheus',
+      },
+    ],
+  },
+);
+
+const stabilization = (direction: string, seconds: number) =>
+  object(
+    `Scale-${direction} behaviour.`,
+    {
+      stabilizationWindowSeconds: integer(
+        `Recommendations over this window are considered before scaling ${direction}, so that noise does not flap replicas.`,
+        { default: seconds, minimum: 0, maximum: 3600, format: 'int32' },
+      ),
+    },
+    { default: {} },
+  );
+
+export const Autoscaling = object(
+  'Metrics-driven scaling. While an engine is on it is the only writer of spec.replicas (leave replicas out of Git).',
+  {
+    engine: stringEnum(
+      'none: replicas are set by hand (kubectl scale works); builtin: the operator scales from the runtime metrics, nothing else needed; hpa: an autoscaling/v2 HorizontalPodAutoscaler; keda: a KEDA ScaledObject.',
+      AUTOSCALING_ENGINES,
+      { default: 'none' },
+    ),
+    minReplicas: integer('Fewest replicas (0 scales to zero, keda only).', {
+      default: 1,
+      minimum: 0,
+      format: 'int32',
+    }),
+    maxReplicas: optional(
+      integer('Most replicas. Required when an engine is on.', { minimum: 1, format: 'int32' }),
+    ),
+    metric: Metric,
+    behavior: object(
+      'Stabilization of scaling decisions (as in HorizontalPodAutoscaler behavior).',
+      {
+        scaleUp: stabilization('up', 0),
+        scaleDown: stabilization('down', 300),
+      },
+      { default: {} },
+    ),
+  },
+  {
+    default: {},
+    rules: [
+      {
+        rule: "self.engine == 'none' || has(self.maxReplicas)",
+        message: 'autoscaling.maxReplicas is required when autoscaling.engine is not none',
+      },
+      {
+        rule: '!has(self.maxReplicas) || self.maxReplicas >= self.minReplicas',
+        message: 'autoscaling.maxReplicas must be greater than or equal to autoscaling.minReplicas',
+      },
+      {
+        rule: "self.minReplicas > 0 || self.engine == 'keda'",
+        message: 'autoscaling.minReplicas 0 (scale to zero) needs engine keda',
+      },
+    ],
+  },
+);
+
+export const CanaryStep = object('One canary step.', {
+  weight: integer('Percent of traffic (and replicas) on the new version during this step.', {
+    minimum: 1,
+    maximum: 100,
+    format: 'int32',
+  }),
+  pauseSeconds: integer('How long the step runs before its analysis decides.', {
+    default: 60,
+    minimum: 0,
+    maximum: 86400,
+    format: 'int32',
+  }),
+});
+
+export const CanaryAnalysis = object(
+  'Thresholds the canary must meet at each step, from its own runtime metrics; a breach rolls back.',
+  {
+    maxErrorRate: number('Largest tolerated share of failed requests (5xx), 0..1.', {
+      default: 0.01,
+      minimum: 0,
+      maximum: 1,
+    }),
+    maxLatencyP99Ms: optional(
+      number('Largest tolerated 99th percentile request latency, in milliseconds.', {
+        minimum: 0,
+        exclusiveMinimum: true,
+      }),
+    ),
+    minRequests: integer(
+      'Requests the canary must have served in a step for its figures to count; fewer leaves the step waiting.',
+      { default: 20, minimum: 0, format: 'int32' },
+    ),
+  },
+  { default: {} },
+);
+
+export const Canary = object('Canary rollout of a new version beside the stable one.', {
+  steps: array(
+    'Traffic steps, in increasing weight. After the last step passes, the canary is promoted.',
+    CanaryStep,
+    {
+      minItems: 1,
+      maxItems: 20,
+      listType: 'atomic',
+      rules: [
+        {
+          rule: 'self.all(a, self.exists_one(b, b.weight == a.weight)) && self.map(s, s.weight).isSorted()',
+          message: 'rollout.canary.steps weights must be strictly increasing',
+        },
+      ],
+    },
+  ),
+  analysis: CanaryAnalysis,
+});
+
+export const Rollout = object(
+  'How a new model version replaces the running one.',
+  {
+    strategy: stringEnum(
+      'RollingUpdate replaces pods (GPU-aware: replaces in place when no GPU is free to surge); Canary runs the new version beside the stable one and promotes it step by step on metrics.',
+      ROLLOUT_STRATEGIES,
+      { default: 'RollingUpdate' },
+    ),
+    maxSurge: intOrString('Extra pods allowed during a rolling update (number or percent).', {
+      default: 1,
+      pattern: PERCENT_OR_INT,
+    }),
+    maxUnavailable: intOrString(
+      'Pods allowed to be unavailable during a rolling update (number or percent).',
+      {
+        default: 0,
+        pattern: PERCENT_OR_INT,
+      },
+    ),
+    progressDeadlineSeconds: integer(
+      'A rollout that makes no progress for this long is reported Stalled (ProgressDeadlineExceeded).',
+      { default: 600, minimum: 30, format: 'int32' },
+    ),
+    canary: optional(Canary),
+  },
+  {
+    default: {},
+    rules: [
+      {
+        rule: "self.strategy == 'Canary' || !has(self.canary)",
+        message: 'rollout.canary is only allowed when rollout.strategy is Canary',
+      },
+      {
+        rule: "self.strategy != 'Canary' || has(self.canary)",
+        message: 'rollout.strategy Canary needs rollout.canary.steps',
+      },
+    ],
+  },
+);
+
+export const ServiceMonitor = object(
+  'A Prometheus Operator ServiceMonitor for the runtime pods.',
+  {
+    enabled: stringEnum(
+      'auto: created when the ServiceMonitor CRD exists; "true": always (a condition reports a missing CRD); "false": never. Quote true and false in YAML.',
+      SERVICE_MONITOR_MODES,
+      { default: 'auto' },
+    ),
+    interval: string('Scrape interval.', { default: '15s', pattern: DURATION, maxLength: 32 }),
+    labels: optional(
+      stringMap(
+        'Labels for the ServiceMonitor, e.g. the release label your Prometheus selects on.',
+        {
+          maxProperties: 32,
+        },
+      ),
+    ),
+  },
+  { default: {} },
+);
+
+export const Monitoring = object(
+  'Prometheus integration.',
+  { serviceMonitor: ServiceMonitor },
+  { default: {} },
+);
+
+export const ModelDeploymentSpec = object(
+  'Desired state of a served model.',
+  {
+    model: ModelSource,
+    runtime: Runtime,
+    resources: Resources,
+    placement: Placement,
+    replicas: integer(
+      'Desired pods (the scale subresource). Owned by the autoscaler while autoscaling.engine is not none.',
+      { default: 1, minimum: 0, format: 'int32' },
+    ),
+    autoscaling: Autoscaling,
+    rollout: Rollout,
+    monitoring: Monitoring,
+  },
+  {
+    rules: [
+      {
+        rule: `!(has(self.resources.gpu) && has(self.resources.gpu.product) && has(self.placement.nodeSelector) && '${GPU_PRODUCT_LABEL}' in self.placement.nodeSelector)`,
+        message: `set the GPU product in resources.gpu.product or in placement.nodeSelector['${GPU_PRODUCT_LABEL}'], not both`,
+      },
+    ],
+  },
+);
+
+export type ModelDeploymentSpec = Static<typeof ModelDeploymentSpec>;
+export type ModelSource = Static<typeof ModelSource>;
+export type Runtime = Static<typeof Runtime>;
+export type Gpu = Static<typeof Gpu>;
+export type Resources = Static<typeof Resources>;
+export type Placement = Static<typeof Placement>;
+export type Autoscaling = Static<typeof Autoscaling>;
+export type Metric = Static<typeof Metric>;
+export type Rollout = Static<typeof Rollout>;
+export type Canary = Static<typeof Canary>;
+export type CanaryStep = Static<typeof CanaryStep>;
+export type Toleration = Static<typeof Toleration>;
+export type Monitoring = Static<typeof Monitoring>;
+
+// Re-exported so that the generator and tests can check a name against the
+// DNS-1035 rule the root of the CRD enforces.
+export { DNS_LABEL };
+export const MODEL_NAME_MAX_LENGTH = 56;
