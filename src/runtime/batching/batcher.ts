@@ -1,0 +1,238 @@
+// Dynamic batching. Requests wait in a bounded FIFO queue; a batch is formed
+// by concatenating requests along dimension 0 (up to maxBatchSize rows) and
+// sent to a free worker; outputs are split back so each request gets exactly
+// its own rows.
+//
+// When to dispatch: immediately when no batch is running (an idle machine
+// adds no latency), otherwise as soon as maxBatchSize rows are waiting or the
+// oldest request has waited batchTimeoutMicros. While every worker is busy,
+// requests accumulate and the next free worker takes them all at once.
+
+import { RuntimeError } from '../errors.js';
+import type { TensorMap } from '../tensors.js';
+import { concat0, split0 } from '../tensors.js';
+
+export interface BatchExecutor {
+  /** Runs one batch; resolves with outputs whose leading dimension equals the rows sent. */
+  run(inputs: TensorMap): Promise<{ outputs: TensorMap; computeSeconds: number }>;
+  /** How many batches may run at once (the number of workers). */
+  concurrency(): number;
+}
+
+export interface BatcherOptions {
+  maxBatchSize: number;
+  batchTimeoutMicros: number;
+  maxQueueSize: number;
+  /** False when the model has a fixed leading dimension: requests then run one by one. */
+  batchable: boolean;
+}
+
+export interface BatchResult {
+  outputs: TensorMap;
+  queueSeconds: number;
+  computeSeconds: number;
+  batchSize: number;
+}
+
+interface Item {
+  inputs: TensorMap;
+  rows: number | undefined;
+  enqueuedAt: number;
+  deadline: number;
+  resolve(result: BatchResult): void;
+  reject(err: Error): void;
+}
+
+export interface BatchObserver {
+  onBatch?(batchSize: number, requests: number): void;
+}
+
+export class Batcher {
+  private readonly opts: BatcherOptions;
+  private readonly executor: BatchExecutor;
+  private readonly observer: BatchObserver;
+  private readonly queue: Item[] = [];
+  private queuedRows = 0;
+  private running = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(opts: BatcherOptions, executor: BatchExecutor, observer: BatchObserver = {}) {
+    this.opts = opts;
+    this.executor = executor;
+    this.observer = observer;
+  }
+
+  /** Requests waiting (not yet sent to a worker). */
+  get depth(): number {
+    return this.queue.length;
+  }
+
+  /** Batches currently computing. */
+  get inflight(): number {
+    return this.running;
+  }
+
+  submit(inputs: TensorMap, rows: number | undefined, timeoutMs: number): Promise<BatchResult> {
+    if (this.queue.length >= this.opts.maxQueueSize) {
+      return Promise.reject(
+        new RuntimeError(
+          'QUEUE_FULL',
+          `the batching queue is full (${this.opts.maxQueueSize} requests waiting); retry later`,
+          { retryAfterSeconds: 1 },
+        ),
+      );
+    }
+    return new Promise<BatchResult>((resolve, reject) => {
+      const now = performance.now();
+      this.queue.push({
+        inputs,
+        rows,
+        enqueuedAt: now,
+        deadline: now + timeoutMs,
+        resolve,
+        reject,
+      });
+      this.queuedRows += rows ?? 1;
+      this.pump();
+    });
+  }
+
+  /** Called when capacity may have freed up (a worker finished something). */
+  pump(): void {
+    const now = performance.now();
+    while (this.queue.length > 0 && this.running < this.executor.concurrency()) {
+      this.dropExpired(now);
+      const head = this.queue[0];
+      if (head === undefined) break;
+      const single = !this.opts.batchable || head.rows === undefined;
+      const waitedMicros = (now - head.enqueuedAt) * 1000;
+      const ready =
+        single ||
+        this.running === 0 ||
+        this.queuedRows >= this.opts.maxBatchSize ||
+        waitedMicros >= this.opts.batchTimeoutMicros;
+      if (!ready) {
+        this.arm((this.opts.batchTimeoutMicros - waitedMicros) / 1000);
+        break;
+      }
+      this.launch(single ? this.take(1, true) : this.take(this.opts.maxBatchSize, false));
+    }
+    this.checkIdle();
+  }
+
+  private arm(ms: number): void {
+    if (this.timer !== undefined) return;
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.pump();
+      },
+      Math.max(0, ms),
+    );
+  }
+
+  private dropExpired(now: number): void {
+    while (this.queue.length > 0 && (this.queue[0] as Item).deadline <= now) {
+      const item = this.queue.shift() as Item;
+      this.queuedRows -= item.rows ?? 1;
+      item.reject(
+        new RuntimeError(
+          'DEADLINE_EXCEEDED',
+          `the request waited ${Math.round(now - item.enqueuedAt)} ms in the queue, past its deadline`,
+        ),
+      );
+    }
+  }
+
+  private take(maxRows: number, single: boolean): Item[] {
+    const batch: Item[] = [];
+    let rows = 0;
+    while (this.queue.length > 0) {
+      const next = this.queue[0] as Item;
+      const r = next.rows ?? 1;
+      if (batch.length > 0 && (single || next.rows === undefined || rows + r > maxRows)) break;
+      batch.push(next);
+      this.queue.shift();
+      this.queuedRows -= r;
+      rows += r;
+    }
+    return batch;
+  }
+
+  private launch(batch: Item[]): void {
+    if (batch.length === 0) return;
+    if (this.timer !== undefined && this.queue.length === 0) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    this.running++;
+    const start = performance.now();
+    const rows = batch.map((b) => b.rows ?? 1);
+    const total = rows.reduce((a, b) => a + b, 0);
+    let inputs: TensorMap;
+    if (batch.length === 1) inputs = (batch[0] as Item).inputs;
+    else {
+      inputs = {};
+      for (const name of Object.keys((batch[0] as Item).inputs)) {
+        inputs[name] = concat0(batch.map((b) => b.inputs[name] as TensorMap[string]));
+      }
+    }
+    this.observer.onBatch?.(total, batch.length);
+    this.executor
+      .run(inputs)
+      .then(({ outputs, computeSeconds }) => {
+        const pieces: Record<string, TensorMap[string][]> = {};
+        for (const [name, t] of Object.entries(outputs)) {
+          if (batch.length > 1 && t.shape[0] !== total) {
+            throw new RuntimeError(
+              'INFERENCE_FAILED',
+              `output "${name}" has ${t.shape[0]} rows for a batch of ${total}; the model cannot be batched`,
+            );
+          }
+          pieces[name] = batch.length === 1 ? [t] : split0(t, rows);
+        }
+        batch.forEach((item, i) => {
+          const own: TensorMap = {};
+          for (const name of Object.keys(pieces))
+            own[name] = (pieces[name] as TensorMap[string][])[i] as TensorMap[string];
+          item.resolve({
+            outputs: own,
+            queueSeconds: (start - item.enqueuedAt) / 1000,
+            computeSeconds,
+            batchSize: total,
+          });
+        });
+      })
+      .catch((err: unknown) => {
+        const e = err instanceof Error ? err : new Error(String(err));
+        for (const item of batch) item.reject(e);
+      })
+      .finally(() => {
+        this.running--;
+        this.pump();
+      });
+  }
+
+  private checkIdle(): void {
+    if (this.queue.length === 0 && this.running === 0 && this.idleWaiters.length > 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  /** Resolves when nothing is queued or running. */
+  whenIdle(): Promise<void> {
+    if (this.queue.length === 0 && this.running === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Rejects everything still queued (used when the drain timeout runs out). */
+  abort(reason: RuntimeError): void {
+    for (const item of this.queue.splice(0)) item.reject(reason);
+    this.queuedRows = 0;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}

@@ -1,0 +1,379 @@
+// Runtime configuration: every option is a command-line flag with a matching
+// TENSORFLEET_* environment variable (flags win). The table below is the single
+// source for parsing, defaults, validation and `--help`.
+
+import { availableParallelism } from 'node:os';
+import { RuntimeError } from './errors.js';
+
+export const BACKENDS = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
+export type BackendChoice = (typeof BACKENDS)[number];
+export const FORMATS = ['auto', 'tfjs-graph', 'tfjs-layers', 'tf-saved-model'] as const;
+export type FormatChoice = (typeof FORMATS)[number];
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface ServeConfig {
+  modelName: string;
+  modelUri: string;
+  modelVersion: string;
+  modelFormat: FormatChoice;
+  signature: string;
+  backend: BackendChoice;
+  host: string;
+  port: number;
+  maxBatchSize: number;
+  batchTimeoutMicros: number;
+  maxQueueSize: number;
+  workers: number;
+  warmupIterations: number;
+  maxBodyBytes: number;
+  drainTimeoutSeconds: number;
+  requestTimeoutMs: number;
+  modelCacheDir: string;
+  /** Bodies at least this large are JSON-decoded in a worker instead of the HTTP thread. */
+  decodeInWorkersMinBytes: number;
+  /** For tests only: fraction of inference requests answered with a 500 INJECTED_FAILURE. */
+  injectErrorRate: number;
+  logLevel: LogLevel;
+}
+
+export interface FetchConfig {
+  modelUri: string;
+  dest: string;
+  retries: number;
+  logLevel: LogLevel;
+}
+
+type Kind = 'string' | 'int' | 'float' | readonly string[];
+
+interface OptionSpec<K extends string> {
+  key: K;
+  flag: string;
+  kind: Kind;
+  help: string;
+  default?: string | number | (() => string | number);
+  required?: boolean;
+  min?: number;
+  max?: number;
+}
+
+const defaultWorkers = (): number => Math.max(1, availableParallelism() - 1);
+
+export const SERVE_OPTIONS: OptionSpec<keyof ServeConfig>[] = [
+  {
+    key: 'modelName',
+    flag: 'model-name',
+    kind: 'string',
+    required: true,
+    help: 'Name the model is served under (URL path segment).',
+  },
+  {
+    key: 'modelUri',
+    flag: 'model-uri',
+    kind: 'string',
+    required: true,
+    help: 'file://, http(s)://, s3://, gs://, pvc://<claim>/<path>, or a local path.',
+  },
+  {
+    key: 'modelVersion',
+    flag: 'model-version',
+    kind: 'string',
+    default: '1',
+    help: 'Version label reported and accepted in URLs.',
+  },
+  {
+    key: 'modelFormat',
+    flag: 'model-format',
+    kind: FORMATS,
+    default: 'auto',
+    help: 'Model format; auto detects from the files.',
+  },
+  {
+    key: 'signature',
+    flag: 'signature',
+    kind: 'string',
+    default: 'serving_default',
+    help: 'Signature name served.',
+  },
+  {
+    key: 'backend',
+    flag: 'backend',
+    kind: BACKENDS,
+    default: 'auto',
+    help: 'tfjs backend; auto picks the best that loads.',
+  },
+  { key: 'host', flag: 'host', kind: 'string', default: '0.0.0.0', help: 'Address to listen on.' },
+  {
+    key: 'port',
+    flag: 'port',
+    kind: 'int',
+    default: 8501,
+    min: 0,
+    max: 65535,
+    help: 'HTTP port (TF Serving REST default).',
+  },
+  {
+    key: 'maxBatchSize',
+    flag: 'max-batch-size',
+    kind: 'int',
+    default: 32,
+    min: 1,
+    help: 'Most rows merged into one model call.',
+  },
+  {
+    key: 'batchTimeoutMicros',
+    flag: 'batch-timeout-micros',
+    kind: 'int',
+    default: 2000,
+    min: 0,
+    help: 'Longest a request waits for others to batch with while a worker is idle.',
+  },
+  {
+    key: 'maxQueueSize',
+    flag: 'max-queue-size',
+    kind: 'int',
+    default: 256,
+    min: 1,
+    help: 'Requests waiting for a worker; beyond it requests get 429.',
+  },
+  {
+    key: 'workers',
+    flag: 'workers',
+    kind: 'int',
+    default: defaultWorkers,
+    min: 1,
+    max: 64,
+    help: 'Inference worker threads, each holding the model.',
+  },
+  {
+    key: 'warmupIterations',
+    flag: 'warmup-iterations',
+    kind: 'int',
+    default: 2,
+    min: 0,
+    help: 'Inferences run per worker before the runtime reports ready.',
+  },
+  {
+    key: 'maxBodyBytes',
+    flag: 'max-body-bytes',
+    kind: 'int',
+    default: 64 * 1024 * 1024,
+    min: 1024,
+    help: 'Largest request body; larger gets 413.',
+  },
+  {
+    key: 'drainTimeoutSeconds',
+    flag: 'drain-timeout-seconds',
+    kind: 'float',
+    default: 30,
+    min: 0,
+    help: 'On SIGTERM, longest wait for accepted requests.',
+  },
+  {
+    key: 'requestTimeoutMs',
+    flag: 'request-timeout-ms',
+    kind: 'int',
+    default: 30000,
+    min: 1,
+    help: 'Per-request deadline (queue + compute); past it 504.',
+  },
+  {
+    key: 'modelCacheDir',
+    flag: 'model-cache-dir',
+    kind: 'string',
+    default: '/tmp/tensorfleet/models',
+    help: 'Where remote models are downloaded.',
+  },
+  {
+    key: 'decodeInWorkersMinBytes',
+    flag: 'decode-in-workers-min-bytes',
+    kind: 'int',
+    default: 4096,
+    min: 0,
+    help: 'JSON bodies this large or larger are parsed in a worker thread.',
+  },
+  {
+    key: 'injectErrorRate',
+    flag: 'inject-error-rate',
+    kind: 'float',
+    default: 0,
+    min: 0,
+    max: 1,
+    help: 'TESTS ONLY: fraction of inferences that fail with 500.',
+  },
+  { key: 'logLevel', flag: 'log-level', kind: LOG_LEVELS, default: 'info', help: 'Log level.' },
+];
+
+export const FETCH_OPTIONS: OptionSpec<keyof FetchConfig>[] = [
+  {
+    key: 'modelUri',
+    flag: 'model-uri',
+    kind: 'string',
+    required: true,
+    help: 'Model to download.',
+  },
+  {
+    key: 'dest',
+    flag: 'dest',
+    kind: 'string',
+    required: true,
+    help: 'Directory to place the model in (replaced atomically).',
+  },
+  {
+    key: 'retries',
+    flag: 'retries',
+    kind: 'int',
+    default: 4,
+    min: 0,
+    max: 20,
+    help: 'Retries for transient failures, with exponential backoff.',
+  },
+  { key: 'logLevel', flag: 'log-level', kind: LOG_LEVELS, default: 'info', help: 'Log level.' },
+];
+
+export function envName(flag: string): string {
+  return `TENSORFLEET_${flag.toUpperCase().replaceAll('-', '_')}`;
+}
+
+/** Splits `--flag value` / `--flag=value` arguments into a map. */
+export function parseFlags(argv: readonly string[], known: readonly string[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    if (!arg.startsWith('--')) {
+      throw new RuntimeError('CONFIG_INVALID', `unexpected argument "${arg}"`);
+    }
+    const eq = arg.indexOf('=');
+    const flag = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
+    if (!known.includes(flag)) {
+      throw new RuntimeError('CONFIG_INVALID', `unknown flag --${flag}`);
+    }
+    let value: string | undefined;
+    if (eq !== -1) value = arg.slice(eq + 1);
+    else {
+      value = argv[i + 1];
+      i++;
+    }
+    if (value === undefined)
+      throw new RuntimeError('CONFIG_INVALID', `flag --${flag} needs a value`);
+    out.set(flag, value);
+  }
+  return out;
+}
+
+function convert<K extends string>(
+  spec: OptionSpec<K>,
+  raw: string,
+  source: string,
+): string | number {
+  const where = `${source} (${raw === '' ? 'empty' : JSON.stringify(raw)})`;
+  if (Array.isArray(spec.kind)) {
+    if (!spec.kind.includes(raw)) {
+      throw new RuntimeError('CONFIG_INVALID', `${where} must be one of: ${spec.kind.join(', ')}`);
+    }
+    return raw;
+  }
+  if (spec.kind === 'string') {
+    if (raw === '') throw new RuntimeError('CONFIG_INVALID', `${where} must not be empty`);
+    return raw;
+  }
+  const n = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(n) || (spec.kind === 'int' && !Number.isInteger(n))) {
+    throw new RuntimeError(
+      'CONFIG_INVALID',
+      `${where} must be ${spec.kind === 'int' ? 'an integer' : 'a number'}`,
+    );
+  }
+  if (spec.min !== undefined && n < spec.min) {
+    throw new RuntimeError('CONFIG_INVALID', `${where} must be >= ${spec.min}`);
+  }
+  if (spec.max !== undefined && n > spec.max) {
+    throw new RuntimeError('CONFIG_INVALID', `${where} must be <= ${spec.max}`);
+  }
+  return n;
+}
+
+function resolve<K extends string, T>(
+  specs: readonly OptionSpec<K>[],
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+): T {
+  const flags = parseFlags(
+    argv,
+    specs.map((s) => s.flag),
+  );
+  const out: Record<string, string | number> = {};
+  for (const spec of specs) {
+    const flagValue = flags.get(spec.flag);
+    const envValue = env[envName(spec.flag)];
+    if (flagValue !== undefined) out[spec.key] = convert(spec, flagValue, `--${spec.flag}`);
+    else if (envValue !== undefined && envValue !== '') {
+      out[spec.key] = convert(spec, envValue, envName(spec.flag));
+    } else if (spec.default !== undefined) {
+      out[spec.key] = typeof spec.default === 'function' ? spec.default() : spec.default;
+    } else if (spec.required) {
+      throw new RuntimeError(
+        'CONFIG_INVALID',
+        `--${spec.flag} (or ${envName(spec.flag)}) is required`,
+      );
+    }
+  }
+  return out as T;
+}
+
+export function parseServeConfig(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): ServeConfig {
+  const config = resolve<keyof ServeConfig, ServeConfig>(SERVE_OPTIONS, argv, env);
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(config.modelName)) {
+    throw new RuntimeError(
+      'CONFIG_INVALID',
+      `--model-name "${config.modelName}" may contain only letters, digits, ".", "_" and "-"`,
+    );
+  }
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(config.modelVersion)) {
+    throw new RuntimeError(
+      'CONFIG_INVALID',
+      `--model-version "${config.modelVersion}" may contain only letters, digits, ".", "_" and "-"`,
+    );
+  }
+  return config;
+}
+
+export function parseFetchConfig(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): FetchConfig {
+  return resolve<keyof FetchConfig, FetchConfig>(FETCH_OPTIONS, argv, env);
+}
+
+export function usage(command: string, specs: readonly OptionSpec<string>[]): string {
+  const lines = [
+    `Usage: tensorfleet-runtime ${command} [flags]`,
+    '',
+    'Flags (each also read from its environment variable):',
+  ];
+  for (const s of specs) {
+    const kind: string = typeof s.kind === 'string' ? s.kind : s.kind.join('|');
+    const def =
+      s.default === undefined
+        ? s.required
+          ? ' (required)'
+          : ''
+        : ` (default ${typeof s.default === 'function' ? 'cores - 1' : String(s.default)})`;
+    lines.push(`  --${s.flag} <${kind}>  ${envName(s.flag)}${def}`, `      ${s.help}`);
+  }
+  return lines.join('\n');
+}
+
+/** Defaults for embedding the runtime in-process (tests, benches). */
+export function serveConfigDefaults(
+  overrides: Partial<ServeConfig> & Pick<ServeConfig, 'modelName' | 'modelUri'>,
+): ServeConfig {
+  const base = parseServeConfig(
+    ['--model-name', overrides.modelName, '--model-uri', overrides.modelUri],
+    {},
+  );
+  return { ...base, ...overrides };
+}

@@ -1,0 +1,163 @@
+// Prometheus metrics on a private registry (never the global one). Names use
+// base units (_seconds, _bytes) and _total for counters; every series carries
+// the model name and version so canary and stable pods can be told apart.
+// Point-in-time values (queue depth, tfjs memory) are read in collect().
+
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export type Protocol = 'tfserving' | 'oip';
+
+export interface MetricsSource {
+  queueDepth(): number;
+  inflightBatches(): number;
+  workerMemory(): { numBytes: number; numTensors: number }[];
+  ready(): boolean;
+}
+
+const LATENCY_BUCKETS = [
+  0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+];
+const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
+
+export class RuntimeMetrics {
+  readonly registry = new Registry();
+  readonly model: string;
+  readonly version: string;
+  private source: MetricsSource | undefined;
+
+  readonly requests: Counter<'model' | 'version' | 'protocol' | 'code'>;
+  readonly requestDuration: Histogram<'model' | 'version' | 'protocol'>;
+  readonly queueDuration: Histogram<'model' | 'version'>;
+  readonly computeDuration: Histogram<'model' | 'version'>;
+  readonly batchSize: Histogram<'model' | 'version'>;
+  readonly inflight: Gauge<'model' | 'version'>;
+  readonly modelLoad: Gauge<'model' | 'version'>;
+  readonly backendInfo: Gauge<'model' | 'version' | 'backend' | 'tfjs_backend' | 'format'>;
+
+  constructor(model: string, version: string, options: { processMetrics?: boolean } = {}) {
+    this.model = model;
+    this.version = version;
+    const registers = [this.registry];
+    const labels = { model, version };
+    this.requests = new Counter({
+      name: 'tensorfleet_runtime_requests_total',
+      help: 'Inference requests answered, by protocol and HTTP status code.',
+      labelNames: ['model', 'version', 'protocol', 'code'],
+      registers,
+    });
+    for (const protocol of ['tfserving', 'oip'] as const) {
+      this.requests.inc({ ...labels, protocol, code: '200' }, 0);
+    }
+    this.requestDuration = new Histogram({
+      name: 'tensorfleet_runtime_request_duration_seconds',
+      help: 'Time from receiving an inference request to sending its response.',
+      labelNames: ['model', 'version', 'protocol'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.queueDuration = new Histogram({
+      name: 'tensorfleet_runtime_queue_duration_seconds',
+      help: 'Time a request waited in the batching queue before its batch started.',
+      labelNames: ['model', 'version'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.computeDuration = new Histogram({
+      name: 'tensorfleet_runtime_compute_duration_seconds',
+      help: 'Model execution time per batch, measured in the worker.',
+      labelNames: ['model', 'version'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.batchSize = new Histogram({
+      name: 'tensorfleet_runtime_batch_size',
+      help: 'Rows per model execution after dynamic batching.',
+      labelNames: ['model', 'version'],
+      buckets: BATCH_BUCKETS,
+      registers,
+    });
+    this.inflight = new Gauge({
+      name: 'tensorfleet_runtime_inflight_requests',
+      help: 'Inference requests received and not yet answered (concurrency).',
+      labelNames: ['model', 'version'],
+      registers,
+    });
+    this.inflight.set(labels, 0);
+    this.modelLoad = new Gauge({
+      name: 'tensorfleet_runtime_model_load_seconds',
+      help: 'Time to fetch, load and warm up the model.',
+      labelNames: ['model', 'version'],
+      registers,
+    });
+    this.backendInfo = new Gauge({
+      name: 'tensorfleet_runtime_backend_info',
+      help: 'Backend serving the model (value is always 1).',
+      labelNames: ['model', 'version', 'backend', 'tfjs_backend', 'format'],
+      registers,
+    });
+    // collect() runs with `this` bound to the gauge, so the source is read through a closure.
+    const source = (): MetricsSource | undefined => this.source;
+    new Gauge({
+      name: 'tensorfleet_runtime_queue_depth',
+      help: 'Requests waiting in the batching queue.',
+      labelNames: ['model', 'version'],
+      registers,
+      collect() {
+        this.set(labels, source()?.queueDepth() ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'tensorfleet_runtime_inflight_batches',
+      help: 'Batches executing in workers.',
+      labelNames: ['model', 'version'],
+      registers,
+      collect() {
+        this.set(labels, source()?.inflightBatches() ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'tensorfleet_runtime_ready',
+      help: '1 when the model is loaded, warmed up and not draining.',
+      labelNames: ['model', 'version'],
+      registers,
+      collect() {
+        this.set(labels, source()?.ready() ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'tensorfleet_runtime_tfjs_memory_bytes',
+      help: 'Bytes held by tfjs tensors, summed over workers (as of their last inference).',
+      labelNames: ['model', 'version'],
+      registers,
+      collect() {
+        const mem = source()?.workerMemory() ?? [];
+        this.set(
+          labels,
+          mem.reduce((a, m) => a + m.numBytes, 0),
+        );
+      },
+    });
+    new Gauge({
+      name: 'tensorfleet_runtime_tfjs_tensors',
+      help: 'Live tfjs tensors, summed over workers (as of their last inference).',
+      labelNames: ['model', 'version'],
+      registers,
+      collect() {
+        const mem = source()?.workerMemory() ?? [];
+        this.set(
+          labels,
+          mem.reduce((a, m) => a + m.numTensors, 0),
+        );
+      },
+    });
+    if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
+  }
+
+  attach(source: MetricsSource): void {
+    this.source = source;
+  }
+
+  labels(): { model: string; version: string } {
+    return { model: this.model, version: this.version };
+  }
+}

@@ -1,0 +1,89 @@
+// Pieces both protocol plugins share: the options they receive, body and
+// content-type checks, and model/version matching.
+
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { RuntimeMetrics, Protocol } from '../metrics.js';
+import { RuntimeError } from '../errors.js';
+import type { ModelService } from '../service.js';
+
+export interface ProtocolOptions {
+  service: ModelService;
+  metrics: RuntimeMetrics;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Set on inference routes: requests are counted and timed under this protocol. */
+    protocol?: Protocol;
+  }
+}
+
+/** Content types a JSON body may come with; curl -d sends form-urlencoded, so TF Serving's own examples do too. */
+const JSON_TYPES = ['application/json', 'application/x-www-form-urlencoded', 'text/plain'];
+
+export function mediaType(req: FastifyRequest): string | undefined {
+  const raw = req.headers['content-type'];
+  if (raw === undefined || raw === '') return undefined;
+  return raw.split(';')[0]?.trim().toLowerCase();
+}
+
+export function requireJson(req: FastifyRequest, hint: string): void {
+  const type = mediaType(req);
+  if (type !== undefined && !JSON_TYPES.includes(type) && !type.endsWith('+json')) {
+    throw new RuntimeError(
+      'UNSUPPORTED_MEDIA_TYPE',
+      `Content-Type ${type} is not supported; ${hint}`,
+    );
+  }
+}
+
+export function bodyBytes(req: FastifyRequest): Buffer {
+  const body = req.body;
+  if (body === undefined || body === null) return Buffer.alloc(0);
+  if (Buffer.isBuffer(body)) return body;
+  throw new RuntimeError('INTERNAL', 'request body was not read as bytes');
+}
+
+/** Copies the body into its own ArrayBuffer when it is large enough to go to a worker (so it can be transferred). */
+export function ownBuffer(buf: Buffer, threshold: number): Uint8Array {
+  if (buf.byteLength < threshold) return buf;
+  if (buf.byteOffset === 0 && buf.buffer.byteLength === buf.byteLength) return buf;
+  const copy = new Uint8Array(buf.byteLength);
+  copy.set(buf);
+  return copy;
+}
+
+export function checkModel(
+  service: ModelService,
+  model: string,
+  version: string | undefined,
+): void {
+  const { modelName, modelVersion } = service.config;
+  if (model !== modelName) {
+    throw new RuntimeError(
+      'MODEL_NOT_FOUND',
+      `model "${model}" is not served here; this runtime serves "${modelName}"`,
+    );
+  }
+  if (version !== undefined && version !== modelVersion) {
+    throw new RuntimeError(
+      'VERSION_NOT_FOUND',
+      `model "${model}" has no version "${version}"; this runtime serves version "${modelVersion}"`,
+    );
+  }
+}
+
+/** Wraps an inference handler so the in-flight gauge counts it from decode to response. */
+export async function tracked<T>(metrics: RuntimeMetrics, fn: () => Promise<T>): Promise<T> {
+  const labels = metrics.labels();
+  metrics.inflight.inc(labels);
+  try {
+    return await fn();
+  } finally {
+    metrics.inflight.dec(labels);
+  }
+}
+
+export function sendJson(reply: FastifyReply, json: string): FastifyReply {
+  return reply.code(200).header('content-type', 'application/json').send(json);
+}

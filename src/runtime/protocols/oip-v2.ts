@@ -1,0 +1,120 @@
+// Open Inference Protocol v2 REST routes (KServe v2 / Triton HTTP):
+//   GET  /v2                                        server metadata
+//   GET  /v2/health/live, /v2/health/ready          200 = true, 400 = false, empty bodies
+//   GET  /v2/models/{m}[/versions/{v}]              model metadata
+//   GET  /v2/models/{m}[/versions/{v}]/ready        model readiness
+//   POST /v2/models/{m}[/versions/{v}]/infer        inference (JSON or binary tensor extension)
+
+import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
+import { RuntimeError } from '../errors.js';
+import { HEADER_LENGTH } from './binary-tensor.js';
+import type { ProtocolOptions } from './http-common.js';
+import { bodyBytes, checkModel, ownBuffer, requireJson, sendJson, tracked } from './http-common.js';
+import { encodeInfer, oipDatatype } from './oip-codec.js';
+import { RUNTIME_VERSION } from '../version.js';
+
+interface ModelParams {
+  model: string;
+  version?: string;
+}
+
+export const EXTENSIONS = ['binary_tensor_data'];
+
+export const oipRoutes: FastifyPluginCallback<ProtocolOptions> = (
+  app,
+  { service, metrics },
+  done,
+) => {
+  const threshold = service.config.decodeInWorkersMinBytes;
+
+  app.get('/v2', async (_req, reply) =>
+    sendJson(
+      reply,
+      JSON.stringify({
+        name: 'tensorfleet-runtime',
+        version: RUNTIME_VERSION,
+        extensions: EXTENSIONS,
+      }),
+    ),
+  );
+  app.get('/v2/health/live', async (_req, reply) => reply.code(200).send());
+  app.get('/v2/health/ready', async (_req, reply) =>
+    reply.code(service.state === 'ready' ? 200 : 400).send(),
+  );
+
+  function metadata(
+    req: FastifyRequest<{ Params: ModelParams }>,
+    reply: FastifyReply,
+  ): FastifyReply {
+    checkModel(service, req.params.model, req.params.version);
+    const info = service.model;
+    if (info === undefined) {
+      throw new RuntimeError(
+        'MODEL_NOT_READY',
+        'the model is still loading; its metadata is not known yet',
+        {
+          retryAfterSeconds: 1,
+        },
+      );
+    }
+    const tensors = (list: typeof info.signature.inputs): object[] =>
+      list.map((s) => ({ name: s.name, datatype: oipDatatype(s), shape: s.shape }));
+    return sendJson(
+      reply,
+      JSON.stringify({
+        name: info.name,
+        versions: [info.version],
+        platform: `tensorflowjs_${info.format === 'tfjs-layers' ? 'layers' : info.format === 'tfjs-graph' ? 'graph' : 'savedmodel'}`,
+        inputs: tensors(info.signature.inputs),
+        outputs: tensors(info.signature.outputs),
+        parameters: { backend: info.backend, tfjs_backend: info.tfjsBackend, format: info.format },
+      }),
+    );
+  }
+
+  function ready(req: FastifyRequest<{ Params: ModelParams }>, reply: FastifyReply): FastifyReply {
+    checkModel(service, req.params.model, req.params.version);
+    return reply.code(service.state === 'ready' ? 200 : 400).send();
+  }
+
+  async function infer(
+    req: FastifyRequest<{ Params: ModelParams }>,
+    reply: FastifyReply,
+  ): Promise<FastifyReply> {
+    checkModel(service, req.params.model, req.params.version);
+    const headerLength = req.headers[HEADER_LENGTH];
+    if (Array.isArray(headerLength))
+      throw new RuntimeError('BAD_REQUEST', 'Inference-Header-Content-Length is repeated');
+    if (headerLength === undefined) {
+      requireJson(
+        req,
+        'send application/json, or binary tensors with an Inference-Header-Content-Length header',
+      );
+    }
+    return tracked(metrics, async () => {
+      const body = ownBuffer(bodyBytes(req), threshold);
+      const decoded = await service.decode({ protocol: 'oip', body, headerLength });
+      if (decoded.protocol !== 'oip')
+        throw new RuntimeError('INTERNAL', 'decoded the wrong protocol');
+      const request = decoded.request;
+      const result = await service.infer(request.inputs, request.rows);
+      const info = service.model;
+      if (info === undefined) throw new RuntimeError('MODEL_NOT_READY', 'the model is not loaded');
+      const out = encodeInfer(info.signature, info.name, info.version, request, result.outputs);
+      if (out.binary === undefined) return sendJson(reply, out.json);
+      const header = Buffer.from(out.json, 'utf8');
+      return reply
+        .code(200)
+        .header('content-type', 'application/octet-stream')
+        .header('inference-header-content-length', String(header.length))
+        .send(Buffer.concat([header, ...out.binary]));
+    });
+  }
+
+  for (const prefix of ['/v2/models/:model', '/v2/models/:model/versions/:version']) {
+    app.get<{ Params: ModelParams }>(prefix, async (req, reply) => metadata(req, reply));
+    app.get<{ Params: ModelParams }>(`${prefix}/ready`, async (req, reply) => ready(req, reply));
+    app.post<{ Params: ModelParams }>(`${prefix}/infer`, { config: { protocol: 'oip' } }, infer);
+  }
+  done();
+};

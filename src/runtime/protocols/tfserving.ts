@@ -1,0 +1,162 @@
+// TF Serving REST API routes:
+//   GET  /v1/models/{m}[/versions/{v}|/labels/{l}]            model status
+//   GET  /v1/models/{m}[/versions/{v}|/labels/{l}]/metadata   signature metadata
+//   POST /v1/models/{m}[/versions/{v}|/labels/{l}]:predict    inference
+// Errors are {"error": "..."} with TF Serving's status codes.
+
+import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
+import { RuntimeError } from '../errors.js';
+import type { TensorSpec } from '../models/signature.js';
+import type { ModelService } from '../service.js';
+import type { ProtocolOptions } from './http-common.js';
+import { bodyBytes, checkModel, ownBuffer, requireJson, sendJson, tracked } from './http-common.js';
+import { encodePredict } from './tfserving-codec.js';
+
+const PATH =
+  /^\/v1\/models\/([^/:]+)(?:\/versions\/([^/:]+)|\/labels\/([^/:]+))?(?:\/(metadata)|:([a-zA-Z]+))?\/?$/;
+
+interface ParsedPath {
+  model: string;
+  version: string | undefined;
+  action: 'status' | 'metadata' | 'predict' | 'classify' | 'regress';
+}
+
+function parsePath(url: string): ParsedPath {
+  const path = url.split('?')[0] ?? '';
+  const m = PATH.exec(path);
+  if (m === null) {
+    throw new RuntimeError(
+      'NOT_FOUND',
+      `malformed request path ${path}; expected /v1/models/{model}[/versions/{version}][/metadata|:predict]`,
+    );
+  }
+  const verb = m[5];
+  if (verb !== undefined && verb !== 'predict' && verb !== 'classify' && verb !== 'regress') {
+    throw new RuntimeError('NOT_FOUND', `unknown method ":${verb}"; use :predict`);
+  }
+  const model = decodeURIComponent(m[1] ?? '');
+  const version =
+    m[2] !== undefined
+      ? decodeURIComponent(m[2])
+      : m[3] !== undefined
+        ? decodeURIComponent(m[3])
+        : undefined;
+  return { model, version, action: m[4] !== undefined ? 'metadata' : (verb ?? 'status') };
+}
+
+function stateOf(service: ModelService): { state: string; code: string; message: string } {
+  switch (service.state) {
+    case 'loading':
+      return { state: 'LOADING', code: 'OK', message: '' };
+    case 'ready':
+      return { state: 'AVAILABLE', code: 'OK', message: '' };
+    case 'draining':
+      return { state: 'UNLOADING', code: 'OK', message: '' };
+    case 'stopped':
+      return { state: 'END', code: 'OK', message: '' };
+    case 'failed':
+      return {
+        state: 'END',
+        code: 'UNKNOWN',
+        message: service.error?.message ?? 'the model failed to load',
+      };
+  }
+}
+
+function tensorInfo(s: TensorSpec): Record<string, unknown> {
+  return {
+    dtype: s.tfDtype,
+    tensor_shape: { dim: s.shape.map((d) => ({ size: String(d), name: '' })), unknown_rank: false },
+    name: s.tensorName,
+  };
+}
+
+function status(service: ModelService, version: string | undefined): string {
+  const s = stateOf(service);
+  return JSON.stringify({
+    model_version_status: [
+      {
+        version: version ?? service.config.modelVersion,
+        state: s.state,
+        status: { error_code: s.code, error_message: s.message },
+      },
+    ],
+  });
+}
+
+function metadata(service: ModelService): string {
+  const info = service.model;
+  if (info === undefined) {
+    throw new RuntimeError(
+      'MODEL_NOT_READY',
+      'the model is still loading; its metadata is not known yet',
+      {
+        retryAfterSeconds: 1,
+      },
+    );
+  }
+  const sig = info.signature;
+  return JSON.stringify({
+    model_spec: { name: info.name, signature_name: '', version: info.version },
+    metadata: {
+      signature_def: {
+        signature_def: {
+          [sig.name]: {
+            inputs: Object.fromEntries(sig.inputs.map((s) => [s.name, tensorInfo(s)])),
+            outputs: Object.fromEntries(sig.outputs.map((s) => [s.name, tensorInfo(s)])),
+            method_name: sig.methodName,
+          },
+        },
+      },
+      tensorfleet: { backend: info.backend, tfjs_backend: info.tfjsBackend, format: info.format },
+    },
+  });
+}
+
+export const tfServingRoutes: FastifyPluginCallback<ProtocolOptions> = (
+  app,
+  { service, metrics },
+  done,
+) => {
+  const threshold = service.config.decodeInWorkersMinBytes;
+
+  async function predict(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+    requireJson(req, 'send the predict request as application/json');
+    return tracked(metrics, async () => {
+      const body = ownBuffer(bodyBytes(req), threshold);
+      const decoded = await service.decode({ protocol: 'tfserving', body });
+      if (decoded.protocol !== 'tfserving')
+        throw new RuntimeError('INTERNAL', 'decoded the wrong protocol');
+      const { format, inputs, rows } = decoded.request;
+      const result = await service.infer(inputs, rows);
+      const info = service.model;
+      if (info === undefined) throw new RuntimeError('MODEL_NOT_READY', 'the model is not loaded');
+      return sendJson(reply, encodePredict(info.signature, format, result.outputs));
+    });
+  }
+
+  app.get('/v1/models/*', async (req, reply) => {
+    const p = parsePath(req.url);
+    checkModel(service, p.model, p.version);
+    if (p.action === 'status') return sendJson(reply, status(service, p.version));
+    if (p.action === 'metadata') return sendJson(reply, metadata(service));
+    throw new RuntimeError('METHOD_NOT_ALLOWED', `:${p.action} needs POST`);
+  });
+
+  app.post('/v1/models/*', { config: { protocol: 'tfserving' } }, async (req, reply) => {
+    const p = parsePath(req.url);
+    checkModel(service, p.model, p.version);
+    if (p.action === 'predict') return predict(req, reply);
+    if (p.action === 'classify' || p.action === 'regress') {
+      throw new RuntimeError(
+        'NOT_IMPLEMENTED',
+        `:${p.action} is not supported: it needs tf.Example parsing signatures, which TF.js models do not have; use :predict`,
+      );
+    }
+    throw new RuntimeError(
+      'METHOD_NOT_ALLOWED',
+      `${p.action === 'status' ? 'model status' : 'metadata'} needs GET`,
+    );
+  });
+  done();
+};

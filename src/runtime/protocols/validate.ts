@@ -1,0 +1,58 @@
+// Checks decoded inputs against the model signature (names, dtype, shape)
+// before anything reaches a worker, and works out the batch size.
+
+import { invalidInput } from '../errors.js';
+import type { ModelSignature, TensorSpec } from '../models/signature.js';
+import type { TensorMap } from '../tensors.js';
+
+export function formatShape(shape: readonly number[]): string {
+  return `[${shape.map((d) => (d < 0 ? '-1' : String(d))).join(',')}]`;
+}
+
+export function inputSpec(sig: ModelSignature, name: string): TensorSpec {
+  const spec = sig.inputs.find((s) => s.name === name);
+  if (spec === undefined) {
+    throw invalidInput(
+      `unknown input "${name}"; the model's inputs are ${sig.inputs.map((s) => `"${s.name}"`).join(', ')}`,
+    );
+  }
+  return spec;
+}
+
+/**
+ * Validates inputs and returns the shared leading dimension (the rows a
+ * batch merges), or undefined when inputs disagree on it or are scalars.
+ */
+export function validateInputs(sig: ModelSignature, inputs: TensorMap): number | undefined {
+  for (const name of Object.keys(inputs)) inputSpec(sig, name);
+  for (const spec of sig.inputs) {
+    const t = inputs[spec.name];
+    if (t === undefined) {
+      throw invalidInput(
+        `missing input "${spec.name}" (${spec.tfDtype} ${formatShape(spec.shape)}); the model needs ${sig.inputs.map((s) => `"${s.name}"`).join(', ')}`,
+      );
+    }
+    if (t.dtype !== spec.dtype) {
+      throw invalidInput(
+        `input "${spec.name}" has dtype ${t.dtype} but the model expects ${spec.tfDtype}`,
+      );
+    }
+    const ok =
+      t.shape.length === spec.shape.length && spec.shape.every((d, i) => d < 0 || d === t.shape[i]);
+    if (!ok) {
+      throw invalidInput(
+        `input "${spec.name}" has shape ${formatShape(t.shape)} but the model expects ${formatShape(spec.shape)} (-1 = any size)`,
+      );
+    }
+  }
+  let rows: number | undefined;
+  for (const spec of sig.inputs) {
+    const t = inputs[spec.name];
+    const d0 = t?.shape[0];
+    if (d0 === undefined) return undefined;
+    if (d0 === 0) throw invalidInput(`input "${spec.name}" is an empty batch (dimension 0 is 0)`);
+    if (rows === undefined) rows = d0;
+    else if (rows !== d0) return undefined;
+  }
+  return rows;
+}

@@ -1,0 +1,225 @@
+// The model service: the one object the HTTP layer talks to. It owns the
+// model's lifecycle (loading -> ready -> draining -> stopped), the worker
+// pool and the batcher, and records metrics.
+
+import { Batcher } from './batching/batcher.js';
+import type { BackendName } from './backends/select.js';
+import type { ServeConfig } from './config.js';
+import { RuntimeError } from './errors.js';
+import { detectFormat } from './models/format.js';
+import type { ModelFormat } from './models/format.js';
+import type { ModelSignature } from './models/signature.js';
+import { isBatchable } from './models/signature.js';
+import type { Decoded, DecodeTask } from './protocols/decode.js';
+import { decodeBody } from './protocols/decode.js';
+import type { RuntimeMetrics } from './metrics.js';
+import type { TensorMap } from './tensors.js';
+import type { PoolLogger } from './workers/worker-pool.js';
+import { WorkerPool } from './workers/worker-pool.js';
+
+export type ServiceState = 'loading' | 'ready' | 'failed' | 'draining' | 'stopped';
+
+export interface ModelInfo {
+  name: string;
+  version: string;
+  format: ModelFormat;
+  backend: BackendName;
+  tfjsBackend: string;
+  signature: ModelSignature;
+}
+
+export interface InferOutcome {
+  outputs: TensorMap;
+  batchSize: number;
+}
+
+export interface ServiceOptions {
+  config: ServeConfig;
+  metrics: RuntimeMetrics;
+  logger?: PoolLogger;
+  /** Resolves the model URI to a local directory (downloading remote models). */
+  resolveModelDir: (uri: string) => Promise<string>;
+  /** For tests: a random source for failure injection. */
+  random?: () => number;
+}
+
+export class ModelService {
+  private readonly opts: ServiceOptions;
+  private pool: WorkerPool | undefined;
+  private batcher: Batcher | undefined;
+  private info: ModelInfo | undefined;
+  private failure: RuntimeError | undefined;
+  state: ServiceState = 'loading';
+
+  constructor(opts: ServiceOptions) {
+    this.opts = opts;
+    opts.metrics.attach({
+      queueDepth: () => this.batcher?.depth ?? 0,
+      inflightBatches: () => this.batcher?.inflight ?? 0,
+      workerMemory: () => this.pool?.memory() ?? [],
+      ready: () => this.state === 'ready',
+    });
+  }
+
+  get model(): ModelInfo | undefined {
+    return this.info;
+  }
+
+  get error(): RuntimeError | undefined {
+    return this.failure;
+  }
+
+  get config(): ServeConfig {
+    return this.opts.config;
+  }
+
+  /** Fetches, loads and warms up the model in every worker; the service is ready afterwards. */
+  async start(): Promise<ModelInfo> {
+    const { config, metrics, logger } = this.opts;
+    const t0 = performance.now();
+    try {
+      const dir = await this.opts.resolveModelDir(config.modelUri);
+      const format = config.modelFormat === 'auto' ? await detectFormat(dir) : config.modelFormat;
+      const pool = new WorkerPool(
+        config.workers,
+        {
+          modelDir: dir,
+          format,
+          backend: config.backend,
+          signatureName: config.signature,
+          warmupIterations: config.warmupIterations,
+        },
+        logger,
+      );
+      const ready = await pool.start();
+      this.pool = pool;
+      const signature = ready.signature;
+      this.batcher = new Batcher(
+        {
+          maxBatchSize: config.maxBatchSize,
+          batchTimeoutMicros: config.batchTimeoutMicros,
+          maxQueueSize: config.maxQueueSize,
+          batchable: isBatchable(signature),
+        },
+        { run: (inputs) => pool.infer(inputs), concurrency: () => pool.size },
+        {
+          onBatch: (rows) => metrics.batchSize.observe(metrics.labels(), rows),
+        },
+      );
+      pool.onIdle = () => this.batcher?.pump();
+      this.info = {
+        name: config.modelName,
+        version: config.modelVersion,
+        format: ready.format,
+        backend: ready.backend,
+        tfjsBackend: ready.tfjsBackend,
+        signature,
+      };
+      const seconds = (performance.now() - t0) / 1000;
+      metrics.modelLoad.set(metrics.labels(), seconds);
+      metrics.backendInfo.set(
+        {
+          ...metrics.labels(),
+          backend: ready.backend,
+          tfjs_backend: ready.tfjsBackend,
+          format: ready.format,
+        },
+        1,
+      );
+      logger?.info(
+        {
+          backend: ready.backend,
+          skipped: ready.skipped,
+          format: ready.format,
+          workers: config.workers,
+          loadSeconds: seconds,
+          warmupSeconds: ready.warmupSeconds,
+        },
+        `model ${config.modelName} version ${config.modelVersion} ready on backend ${ready.backend}`,
+      );
+      if (this.state === 'loading') this.state = 'ready';
+      return this.info;
+    } catch (err) {
+      this.failure =
+        err instanceof RuntimeError
+          ? err
+          : new RuntimeError('MODEL_LOAD_FAILED', (err as Error).message, { cause: err });
+      this.state = 'failed';
+      throw this.failure;
+    }
+  }
+
+  /** Throws the error a request should get when the model cannot serve now. */
+  private assertServing(): { pool: WorkerPool; batcher: Batcher; info: ModelInfo } {
+    if (this.state === 'draining' || this.state === 'stopped') {
+      throw new RuntimeError(
+        'DRAINING',
+        'the runtime is shutting down and accepts no new requests',
+        {
+          retryAfterSeconds: 1,
+        },
+      );
+    }
+    if (this.pool === undefined || this.batcher === undefined || this.info === undefined) {
+      if (this.state === 'failed') {
+        throw new RuntimeError(
+          'MODEL_NOT_READY',
+          `the model failed to load: ${this.failure?.message ?? 'unknown error'}`,
+        );
+      }
+      throw new RuntimeError('MODEL_NOT_READY', 'the model is still loading', {
+        retryAfterSeconds: 1,
+      });
+    }
+    return { pool: this.pool, batcher: this.batcher, info: this.info };
+  }
+
+  /** Decodes a request body, in a worker when it is large. */
+  async decode(task: DecodeTask): Promise<Decoded> {
+    const { pool, info } = this.assertServing();
+    if (task.body.byteLength < this.opts.config.decodeInWorkersMinBytes) {
+      return decodeBody(task, info.signature);
+    }
+    return pool.decode(task);
+  }
+
+  async infer(inputs: TensorMap, rows: number | undefined): Promise<InferOutcome> {
+    const { batcher, info } = this.assertServing();
+    const { metrics, config } = this.opts;
+    const rate = config.injectErrorRate;
+    if (rate > 0 && (this.opts.random ?? Math.random)() < rate) {
+      throw new RuntimeError(
+        'INJECTED_FAILURE',
+        `injected failure (--inject-error-rate ${rate}, for tests only)`,
+      );
+    }
+    const result = await batcher.submit(inputs, rows, config.requestTimeoutMs);
+    const labels = { model: info.name, version: info.version };
+    metrics.queueDuration.observe(labels, result.queueSeconds);
+    metrics.computeDuration.observe(labels, result.computeSeconds);
+    return { outputs: result.outputs, batchSize: result.batchSize };
+  }
+
+  /** Stops taking requests (readiness goes false) and waits for accepted ones to finish. */
+  async drain(timeoutMs: number): Promise<boolean> {
+    if (this.state === 'ready' || this.state === 'loading') this.state = 'draining';
+    const batcher = this.batcher;
+    if (batcher === undefined) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs);
+    });
+    const done = await Promise.race([batcher.whenIdle().then(() => true), timedOut]);
+    clearTimeout(timer);
+    if (!done)
+      batcher.abort(
+        new RuntimeError('DRAINING', 'the drain timeout ran out before this request ran'),
+      );
+    return done;
+  }
+
+  async close(): Promise<void> {
+    this.state = 'stopped';
+    await this.pool?.close();
+  }
+}

@@ -1,0 +1,89 @@
+// Host-side tensors: plain typed arrays plus a shape, the form tensors take on
+// the wire between the HTTP thread and the inference workers (the buffers are
+// transferred, not copied).
+
+import type { TfjsDtype } from './dtypes.js';
+
+/** bool tensors are stored one byte per element (0 or 1). string tensors hold raw bytes. */
+export type TensorData = Float32Array | Int32Array | Uint8Array | Uint8Array[];
+
+export interface HostTensor {
+  dtype: TfjsDtype;
+  shape: number[];
+  data: TensorData;
+}
+
+export type TensorMap = Record<string, HostTensor>;
+
+export function sizeOf(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+export function allocate(dtype: TfjsDtype, size: number): TensorData {
+  switch (dtype) {
+    case 'float32':
+      return new Float32Array(size);
+    case 'int32':
+      return new Int32Array(size);
+    case 'bool':
+      return new Uint8Array(size);
+    case 'string':
+      return new Array<Uint8Array>(size);
+  }
+}
+
+/** Concatenates tensors along dimension 0 (their other dimensions must agree). */
+export function concat0(parts: readonly HostTensor[]): HostTensor {
+  const first = parts[0];
+  if (first === undefined) throw new Error('concat0 needs at least one tensor');
+  if (parts.length === 1) return first;
+  let rows = 0;
+  for (const p of parts) rows += p.shape[0] ?? 0;
+  const shape = [rows, ...first.shape.slice(1)];
+  const total = sizeOf(shape);
+  if (first.dtype === 'string') {
+    const out: Uint8Array[] = [];
+    for (const p of parts) for (const v of p.data as Uint8Array[]) out.push(v);
+    return { dtype: 'string', shape, data: out };
+  }
+  const out = allocate(first.dtype, total) as Float32Array | Int32Array | Uint8Array;
+  let offset = 0;
+  for (const p of parts) {
+    const d = p.data as Float32Array | Int32Array | Uint8Array;
+    out.set(d, offset);
+    offset += d.length;
+  }
+  return { dtype: first.dtype, shape, data: out };
+}
+
+/** Splits a tensor along dimension 0 into consecutive pieces of the given row counts. */
+export function split0(tensor: HostTensor, rows: readonly number[]): HostTensor[] {
+  if (rows.length === 1) return [tensor];
+  const inner = sizeOf(tensor.shape.slice(1));
+  const out: HostTensor[] = [];
+  let start = 0;
+  for (const r of rows) {
+    const shape = [r, ...tensor.shape.slice(1)];
+    const end = start + r * inner;
+    // subarray keeps views on the same buffer: no copy on the HTTP thread.
+    const data = Array.isArray(tensor.data)
+      ? tensor.data.slice(start, end)
+      : tensor.data.subarray(start, end);
+    out.push({ dtype: tensor.dtype, shape, data });
+    start = end;
+  }
+  return out;
+}
+
+/** ArrayBuffers that can be transferred (not copied) to another thread. */
+export function transferables(tensors: Iterable<HostTensor>): ArrayBuffer[] {
+  const seen = new Set<ArrayBuffer>();
+  for (const t of tensors) {
+    if (Array.isArray(t.data)) continue;
+    const buf = t.data.buffer;
+    if (buf instanceof ArrayBuffer && buf.byteLength === t.data.byteLength) seen.add(buf);
+  }
+  return [...seen];
+}

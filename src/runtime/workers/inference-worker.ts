@@ -1,0 +1,99 @@
+// Inference worker thread: loads the backend and the model once, warms it up,
+// then serves decode and infer tasks one at a time (tfjs computes
+// synchronously, so this thread is busy while the HTTP thread is not).
+
+import { parentPort, workerData } from 'node:worker_threads';
+import { loadBackend } from '../backends/select.js';
+import { RuntimeError, toRuntimeError } from '../errors.js';
+import type { LoadedModel } from '../models/load.js';
+import { loadModel, warmupInputs } from '../models/load.js';
+import { decodeBody } from '../protocols/decode.js';
+import type { Decoded } from '../protocols/decode.js';
+import type { TensorMap } from '../tensors.js';
+import { transferables } from '../tensors.js';
+import type { FromWorker, ToWorker, WorkerInit } from './messages.js';
+
+const port = parentPort;
+if (port === null) throw new Error('inference-worker must run in a worker thread');
+
+function post(msg: FromWorker, transfer: ArrayBuffer[] = []): void {
+  port?.postMessage(msg, transfer);
+}
+
+function decodedTransferables(d: Decoded): ArrayBuffer[] {
+  return transferables(Object.values(d.request.inputs));
+}
+
+async function main(init: WorkerInit): Promise<void> {
+  const t0 = performance.now();
+  const backend = await loadBackend(init.backend);
+  const { tf } = backend;
+  let model: LoadedModel;
+  try {
+    model = await loadModel(tf, backend.name, init.modelDir, init.format, init.signatureName);
+  } catch (err) {
+    post({ type: 'init-failed', error: toRuntimeError(err, 'MODEL_LOAD_FAILED').toJSON() });
+    return;
+  }
+  const loadSeconds = (performance.now() - t0) / 1000;
+  const t1 = performance.now();
+  try {
+    for (let i = 0; i < init.warmupIterations; i++) await model.run(warmupInputs(model.signature));
+  } catch (err) {
+    post({
+      type: 'init-failed',
+      error: new RuntimeError(
+        'MODEL_LOAD_FAILED',
+        `warmup inference failed: ${(err as Error).message}`,
+      ).toJSON(),
+    });
+    return;
+  }
+  post({
+    type: 'ready',
+    backend: backend.name,
+    tfjsBackend: backend.tfjsBackend,
+    skipped: backend.skipped,
+    format: model.format,
+    signature: model.signature,
+    loadSeconds,
+    warmupSeconds: (performance.now() - t1) / 1000,
+  });
+
+  // Tasks are handled strictly one at a time so a task's compute time is its own.
+  let chain: Promise<void> = Promise.resolve();
+  port?.on('message', (msg: ToWorker) => {
+    chain = chain.then(() => handle(msg));
+  });
+
+  async function handle(msg: ToWorker): Promise<void> {
+    try {
+      if (msg.type === 'decode') {
+        const decoded = decodeBody(msg.task, model.signature);
+        post({ type: 'decoded', id: msg.id, decoded }, decodedTransferables(decoded));
+        return;
+      }
+      const start = performance.now();
+      const outputs: TensorMap = await model.run(msg.inputs);
+      const computeSeconds = (performance.now() - start) / 1000;
+      const mem = tf.memory();
+      post(
+        {
+          type: 'inferred',
+          id: msg.id,
+          outputs,
+          computeSeconds,
+          memory: { numBytes: mem.numBytes, numTensors: mem.numTensors },
+        },
+        transferables(Object.values(outputs)),
+      );
+    } catch (err) {
+      const fallback = msg.type === 'infer' ? 'INFERENCE_FAILED' : 'INTERNAL';
+      post({ type: 'failed', id: msg.id, error: toRuntimeError(err, fallback).toJSON() });
+    }
+  }
+}
+
+main(workerData as WorkerInit).catch((err: unknown) => {
+  post({ type: 'init-failed', error: toRuntimeError(err, 'BACKEND_UNAVAILABLE').toJSON() });
+});

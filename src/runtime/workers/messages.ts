@@ -1,0 +1,45 @@
+// Messages between the HTTP thread and inference workers. Tensor buffers are
+// transferred (moved), never copied.
+
+import type { BackendChoice } from '../config.js';
+import type { BackendName } from '../backends/select.js';
+import type { SerializedError } from '../errors.js';
+import type { ModelFormat } from '../models/format.js';
+import type { ModelSignature } from '../models/signature.js';
+import type { DecodeTask, Decoded } from '../protocols/decode.js';
+import type { TensorMap } from '../tensors.js';
+
+export interface WorkerInit {
+  modelDir: string;
+  format: ModelFormat;
+  backend: BackendChoice;
+  signatureName: string;
+  warmupIterations: number;
+}
+
+export interface WorkerReady {
+  type: 'ready';
+  backend: BackendName;
+  tfjsBackend: string;
+  skipped: { backend: BackendName; reason: string }[];
+  format: ModelFormat;
+  signature: ModelSignature;
+  loadSeconds: number;
+  warmupSeconds: number;
+}
+
+export interface TfjsMemory {
+  numBytes: number;
+  numTensors: number;
+}
+
+export type ToWorker =
+  | { type: 'infer'; id: number; inputs: TensorMap }
+  | { type: 'decode'; id: number; task: DecodeTask };
+
+export type FromWorker =
+  | WorkerReady
+  | { type: 'init-failed'; error: SerializedError }
+  | { type: 'inferred'; id: number; outputs: TensorMap; computeSeconds: number; memory: TfjsMemory }
+  | { type: 'decoded'; id: number; decoded: Decoded }
+  | { type: 'failed'; id: number; error: SerializedError };

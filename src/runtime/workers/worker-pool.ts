@@ -1,0 +1,250 @@
+// A fixed pool of inference workers, each holding its own copy of the model.
+// Tasks wait in two FIFO queues: inference batches first, then body decodes,
+// so that decoding never starves the model. A worker that dies is replaced.
+
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { fromSerialized, RuntimeError } from '../errors.js';
+import type { Decoded, DecodeTask } from '../protocols/decode.js';
+import type { TensorMap } from '../tensors.js';
+import { transferables } from '../tensors.js';
+import type { FromWorker, TfjsMemory, ToWorker, WorkerInit, WorkerReady } from './messages.js';
+
+export interface InferResult {
+  outputs: TensorMap;
+  computeSeconds: number;
+}
+
+interface Pending {
+  msg: ToWorker;
+  transfer: ArrayBuffer[];
+  resolve(value: InferResult | Decoded): void;
+  reject(err: Error): void;
+}
+
+interface Slot {
+  index: number;
+  worker: Worker;
+  ready: boolean;
+  current: Pending | undefined;
+  memory: TfjsMemory;
+}
+
+export interface PoolLogger {
+  info(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+/**
+ * How to start the worker entry next to this file: the built .js directly, or,
+ * when running from TypeScript sources (tsx, vitest), a bootstrap that
+ * registers tsx's loader in the worker before importing the .ts entry.
+ */
+function workerEntry(): { script: string | URL; eval: boolean } {
+  const self = import.meta.url;
+  if (!self.endsWith('.ts')) return { script: new URL('./inference-worker.js', self), eval: false };
+  const entry = new URL('./inference-worker.ts', self).href;
+  // require.resolve finds the CommonJS build; the worker imports the ESM one next to it.
+  const api = createRequire(self)
+    .resolve('tsx/esm/api')
+    .replace(/\.cjs$/, '.mjs');
+  const tsx = pathToFileURL(api).href;
+  const code = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`;
+  return { script: code, eval: true };
+}
+
+export class WorkerPool {
+  readonly size: number;
+  private readonly init: WorkerInit;
+  private readonly logger: PoolLogger | undefined;
+  private readonly slots: Slot[] = [];
+  private readonly high: Pending[] = [];
+  private readonly low: Pending[] = [];
+  private nextId = 1;
+  private closing = false;
+  private readyInfo: WorkerReady | undefined;
+  /** Called whenever a worker becomes free (the batcher uses it to dispatch). */
+  onIdle: () => void = () => {};
+
+  constructor(size: number, init: WorkerInit, logger?: PoolLogger) {
+    this.size = size;
+    this.init = init;
+    this.logger = logger;
+  }
+
+  /** Starts every worker and resolves once all have loaded and warmed up the model. */
+  async start(): Promise<WorkerReady> {
+    const results = await Promise.allSettled(
+      Array.from({ length: this.size }, (_, i) => this.spawn(i)),
+    );
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed !== undefined) {
+      await this.close();
+      throw failed.reason;
+    }
+    const info = (results[0] as PromiseFulfilledResult<WorkerReady>).value;
+    this.readyInfo = info;
+    return info;
+  }
+
+  private spawn(index: number): Promise<WorkerReady> {
+    const entry = workerEntry();
+    const worker = new Worker(entry.script, { workerData: this.init, eval: entry.eval });
+    const slot: Slot = {
+      index,
+      worker,
+      ready: false,
+      current: undefined,
+      memory: { numBytes: 0, numTensors: 0 },
+    };
+    this.slots[index] = slot;
+    return new Promise<WorkerReady>((resolve, reject) => {
+      let settled = false;
+      worker.on('message', (msg: FromWorker) => {
+        if (msg.type === 'ready') {
+          slot.ready = true;
+          settled = true;
+          resolve(msg);
+          this.dispatch();
+          return;
+        }
+        if (msg.type === 'init-failed') {
+          settled = true;
+          reject(fromSerialized(msg.error));
+          return;
+        }
+        this.complete(slot, msg);
+      });
+      worker.on('error', (err) => {
+        this.logger?.error({ err, worker: index }, 'inference worker crashed');
+        if (!settled) {
+          settled = true;
+          reject(new RuntimeError('MODEL_LOAD_FAILED', `inference worker failed: ${err.message}`));
+        }
+      });
+      worker.on('exit', (code) => {
+        const task = slot.current;
+        slot.current = undefined;
+        slot.ready = false;
+        if (task !== undefined) {
+          task.reject(
+            new RuntimeError(
+              'INFERENCE_FAILED',
+              `the inference worker exited (code ${code}) during this request`,
+            ),
+          );
+        }
+        if (!settled) {
+          settled = true;
+          reject(
+            new RuntimeError(
+              'MODEL_LOAD_FAILED',
+              `inference worker exited with code ${code} while loading`,
+            ),
+          );
+          return;
+        }
+        if (!this.closing && this.readyInfo !== undefined) {
+          this.logger?.error(
+            { worker: index, code },
+            'inference worker exited; starting a replacement',
+          );
+          this.spawn(index).catch((err: unknown) => {
+            this.logger?.error(
+              { err, worker: index },
+              'replacement inference worker failed to start',
+            );
+          });
+        }
+      });
+    });
+  }
+
+  private complete(
+    slot: Slot,
+    msg: Exclude<FromWorker, WorkerReady | { type: 'init-failed' }>,
+  ): void {
+    const task = slot.current;
+    slot.current = undefined;
+    if (task === undefined || task.msg.id !== msg.id) {
+      this.logger?.error(
+        { worker: slot.index, id: msg.id },
+        'worker answered a task it was not given',
+      );
+    } else if (msg.type === 'failed') task.reject(fromSerialized(msg.error));
+    else if (msg.type === 'inferred') {
+      slot.memory = msg.memory;
+      task.resolve({ outputs: msg.outputs, computeSeconds: msg.computeSeconds });
+    } else task.resolve(msg.decoded);
+    this.dispatch();
+    this.onIdle();
+  }
+
+  private dispatch(): void {
+    for (const slot of this.slots) {
+      if (slot === undefined || !slot.ready || slot.current !== undefined) continue;
+      const next = this.high.shift() ?? this.low.shift();
+      if (next === undefined) return;
+      slot.current = next;
+      slot.worker.postMessage(next.msg, next.transfer);
+    }
+  }
+
+  /** Workers that are loaded and not running a task. */
+  idleCount(): number {
+    let n = 0;
+    for (const s of this.slots) if (s !== undefined && s.ready && s.current === undefined) n++;
+    return n;
+  }
+
+  /** Tasks waiting for a worker. */
+  queued(): number {
+    return this.high.length + this.low.length;
+  }
+
+  memory(): TfjsMemory[] {
+    return this.slots.map((s) => s.memory);
+  }
+
+  infer(inputs: TensorMap): Promise<InferResult> {
+    return this.submit(
+      { type: 'infer', id: this.nextId++, inputs },
+      transferables(Object.values(inputs)),
+      this.high,
+    ) as Promise<InferResult>;
+  }
+
+  decode(task: DecodeTask): Promise<Decoded> {
+    const buf = task.body.buffer;
+    const whole =
+      buf instanceof ArrayBuffer &&
+      task.body.byteOffset === 0 &&
+      task.body.byteLength === buf.byteLength;
+    return this.submit(
+      { type: 'decode', id: this.nextId++, task },
+      whole ? [buf] : [],
+      this.low,
+    ) as Promise<Decoded>;
+  }
+
+  private submit(
+    msg: ToWorker,
+    transfer: ArrayBuffer[],
+    queue: Pending[],
+  ): Promise<InferResult | Decoded> {
+    if (this.closing)
+      return Promise.reject(new RuntimeError('DRAINING', 'the runtime is shutting down'));
+    return new Promise((resolve, reject) => {
+      queue.push({ msg, transfer, resolve, reject });
+      this.dispatch();
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    const err = new RuntimeError('DRAINING', 'the runtime is shutting down');
+    for (const p of [...this.high.splice(0), ...this.low.splice(0)]) p.reject(err);
+    await Promise.all(this.slots.filter((s) => s !== undefined).map((s) => s.worker.terminate()));
+  }
+}

@@ -1,0 +1,95 @@
+// Shared test setup: fixture models generated into a temp dir, and an
+// in-process runtime (service + fastify app driven with inject).
+
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../../src/runtime/app.js';
+import type { ServeConfig } from '../../src/runtime/config.js';
+import { serveConfigDefaults } from '../../src/runtime/config.js';
+import { RuntimeMetrics } from '../../src/runtime/metrics.js';
+import { ModelService } from '../../src/runtime/service.js';
+import { checkLocal, localPath } from '../../src/runtime/sources/local.js';
+import type { FixtureSet } from '../../src/runtime/testing/models.js';
+import { writeAllFixtures } from '../../src/runtime/testing/models.js';
+
+export interface Fixtures extends FixtureSet {
+  root: string;
+  cleanup(): Promise<void>;
+}
+
+export async function makeFixtures(): Promise<Fixtures> {
+  const root = await mkdtemp(join(tmpdir(), 'tensorfleet-fixtures-'));
+  const set = await writeAllFixtures(root);
+  return { ...set, root, cleanup: () => rm(root, { recursive: true, force: true }) };
+}
+
+export interface TestRuntime {
+  app: FastifyInstance;
+  service: ModelService;
+  metrics: RuntimeMetrics;
+  config: ServeConfig;
+  close(): Promise<void>;
+}
+
+export async function startRuntime(
+  modelDir: string,
+  overrides: Partial<ServeConfig> = {},
+): Promise<TestRuntime> {
+  const config = serveConfigDefaults({
+    modelName: 'm',
+    modelUri: modelDir,
+    backend: 'wasm',
+    workers: 1,
+    warmupIterations: 1,
+    logLevel: 'silent',
+    ...overrides,
+  });
+  const metrics = new RuntimeMetrics(config.modelName, config.modelVersion, {
+    processMetrics: false,
+  });
+  const service = new ModelService({
+    config,
+    metrics,
+    resolveModelDir: async (uri) => {
+      const path = localPath(uri);
+      if (path === undefined) throw new Error(`test runtime only takes local models, got ${uri}`);
+      return checkLocal(uri, path);
+    },
+  });
+  await service.start();
+  const app = await buildApp({ service, metrics }, { logger: false });
+  await app.ready();
+  return {
+    app,
+    service,
+    metrics,
+    config,
+    async close() {
+      await app.close();
+      await service.close();
+    },
+  };
+}
+
+/** Reads one sample value from the Prometheus text exposition. */
+export async function metricValue(
+  metrics: RuntimeMetrics,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number | undefined> {
+  const json = await metrics.registry.getMetricsAsJSON();
+  for (const m of json) {
+    for (const v of m.values as {
+      metricName?: string;
+      labels: Record<string, string | number>;
+      value: number;
+    }[]) {
+      const metricName = v.metricName ?? m.name;
+      if (metricName !== name) continue;
+      if (Object.entries(labels).every(([k, want]) => String(v.labels[k]) === want)) return v.value;
+    }
+  }
+  return undefined;
+}
