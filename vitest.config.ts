@@ -12,6 +12,19 @@ export default defineConfig({
           exclude: ['test/integration/**'],
         },
       },
+      {
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts'],
+          // Starts the shared control plane (building it first on a fresh machine).
+          globalSetup: ['test/integration/global-setup.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          // Files share one API server; two cores cannot feed many workers usefully.
+          pool: 'forks',
+          maxWorkers: 2,
+        },
+      },
     ],
   },
 });

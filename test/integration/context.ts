@@ -1,0 +1,77 @@
+import { randomBytes } from 'node:crypto';
+
+import { inject } from 'vitest';
+
+import { runKubectl, type KubectlResult } from '../../src/localcluster/index.js';
+
+/** What global-setup.ts hands every integration test file. */
+export interface ClusterContext {
+  readonly kubeconfigPath: string;
+  /** The kubectl built with the cluster (matching the server's minor version). */
+  readonly kubectl: string;
+  readonly server: string;
+  /** Working directory of the control plane; component logs are in logs/. */
+  readonly dir: string;
+  readonly kubernetesVersion: string;
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    cluster: ClusterContext;
+  }
+}
+
+export function cluster(): ClusterContext {
+  return inject('cluster');
+}
+
+/** Runs the built kubectl against the shared test cluster. */
+export function kubectl(args: readonly string[], input?: string): Promise<KubectlResult> {
+  const { kubectl: binary, kubeconfigPath } = cluster();
+  return runKubectl(binary, kubeconfigPath, args, input);
+}
+
+/** Like kubectl(), but throws with stderr on a non-zero exit. */
+export async function kubectlOk(args: readonly string[], input?: string): Promise<string> {
+  const result = await kubectl(args, input);
+  if (result.code !== 0) {
+    throw new Error(
+      `kubectl ${args.join(' ')} exited ${result.code}:\n${result.stderr}${result.stdout}`,
+    );
+  }
+  return result.stdout;
+}
+
+/** Creates a namespace with a unique name for one test file; delete it with deleteNamespace. */
+export async function createNamespace(prefix: string): Promise<string> {
+  const name = `${prefix}-${randomBytes(3).toString('hex')}`;
+  await kubectlOk(['create', 'namespace', name]);
+  return name;
+}
+
+export async function deleteNamespace(name: string): Promise<void> {
+  await kubectlOk(['delete', 'namespace', name, '--wait=false', '--ignore-not-found']);
+}
+
+/** Polls `probe` until it returns a value other than undefined, or fails after `timeoutMs`. */
+export async function eventually<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 30_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) {
+      const detail = last instanceof Error ? `: ${last.message}` : '';
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${detail}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
