@@ -1,0 +1,105 @@
+// The runtime process: logger, HTTP timeouts, listening, model loading, and
+// graceful drain on SIGTERM. Everything HTTP-shaped lives in app.ts.
+
+import { writeFile } from 'node:fs/promises';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import { buildApp } from './app.js';
+import type { ServeConfig } from './config.js';
+import { RuntimeMetrics } from './metrics.js';
+import { ModelService } from './service.js';
+import { resolveModelDir } from './sources/fetch.js';
+
+export interface RunningServer {
+  app: FastifyInstance;
+  service: ModelService;
+  /** The port actually bound (useful with --port 0). */
+  port: number;
+  /** Resolves when the model is loaded and warmed up; rejects when loading fails. */
+  loaded: Promise<void>;
+  /** Drains and stops; resolves true when every accepted request finished in time. */
+  shutdown(reason: string): Promise<boolean>;
+}
+
+/** Best effort: Kubernetes shows this file's content as the container's termination message. */
+async function terminationMessage(text: string): Promise<void> {
+  try {
+    await writeFile('/dev/termination-log', text);
+  } catch {
+    // not in Kubernetes, or not writable: the log has the message too
+  }
+}
+
+export async function startServer(config: ServeConfig): Promise<RunningServer> {
+  const metrics = new RuntimeMetrics(config.modelName, config.modelVersion);
+  // The service logs through the app's logger, which exists only once the app is built.
+  const logRef: { current?: FastifyBaseLogger } = {};
+  const service = new ModelService({
+    config,
+    metrics,
+    logger: {
+      info: (obj, msg) => logRef.current?.info(obj, msg),
+      error: (obj, msg) => logRef.current?.error(obj, msg),
+    },
+    resolveModelDir: (uri) =>
+      resolveModelDir(uri, config.modelCacheDir, (msg) => logRef.current?.info(msg)),
+  });
+  const app = await buildApp(
+    { service, metrics },
+    {
+      logger: { level: config.logLevel },
+      // At shutdown idle keep-alive sockets are closed; busy ones finish their request first,
+      // and requests arriving on them meanwhile get 503.
+      forceCloseConnections: 'idle',
+      return503OnClosing: true,
+      keepAliveTimeout: 65_000,
+      requestTimeout: config.requestTimeoutMs + 30_000,
+    },
+  );
+  logRef.current = app.log;
+  // Listen before loading so liveness answers while a large model loads; readiness stays false.
+  await app.listen({ host: config.host, port: config.port });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : config.port;
+
+  const loaded = service.start().then(
+    () => undefined,
+    async (err: unknown) => {
+      const e = err as Error & { code?: string };
+      app.log.error({ err }, `model failed to load: ${e.message}`);
+      await terminationMessage(`${e.code ?? 'MODEL_LOAD_FAILED'}: ${e.message}`);
+      throw err;
+    },
+  );
+
+  let shuttingDown: Promise<boolean> | undefined;
+  const shutdown = (reason: string): Promise<boolean> => {
+    shuttingDown ??= (async () => {
+      const timeoutMs = config.drainTimeoutSeconds * 1000;
+      app.log.info(
+        { reason, timeoutMs },
+        'draining: readiness is false, finishing accepted requests',
+      );
+      const started = performance.now();
+      // Readiness goes false and new inference requests are refused at once.
+      const drained = service.drain(timeoutMs);
+      let timer: NodeJS.Timeout | undefined;
+      const closed = await Promise.race([
+        app.close().then(() => true),
+        new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(false), timeoutMs);
+        }),
+      ]);
+      clearTimeout(timer);
+      const ok = closed && (await drained);
+      await service.close();
+      app.log.info(
+        { ok, seconds: (performance.now() - started) / 1000 },
+        ok ? 'drained' : 'drain timed out',
+      );
+      return ok;
+    })();
+    return shuttingDown;
+  };
+
+  return { app, service, port, loaded, shutdown };
+}

@@ -1,0 +1,149 @@
+// Model download: pick the source for a URI, list its files, download each
+// with retries and exponential backoff, check sizes, and publish the result
+// atomically (a temp dir next to the destination, then rename), so a reader
+// never sees half a model.
+
+import { randomBytes } from 'node:crypto';
+import { cp, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join, relative, sep } from 'node:path';
+import { RuntimeError } from '../errors.js';
+import { FetchError } from './download.js';
+import { GcsSource } from './gs.js';
+import { HttpSource } from './http.js';
+import { checkLocal, localPath } from './local.js';
+import { S3Source } from './s3.js';
+import type { ModelSource } from './source.js';
+
+export interface FetchOptions {
+  retries?: number;
+  /** First backoff delay; doubles each attempt (with jitter), capped at 10 s. */
+  backoffMs?: number;
+  log?: (msg: string) => void;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface FetchResult {
+  dir: string;
+  files: number;
+  bytes: number;
+}
+
+export function sourceFor(
+  uri: string,
+  env: NodeJS.ProcessEnv = process.env,
+): ModelSource | undefined {
+  if (uri.startsWith('http://') || uri.startsWith('https://')) return new HttpSource(uri);
+  if (uri.startsWith('s3://')) return new S3Source(uri, env);
+  if (uri.startsWith('gs://')) return new GcsSource(uri, env);
+  if (localPath(uri, env) !== undefined) return undefined;
+  throw new RuntimeError(
+    'CONFIG_INVALID',
+    `unsupported model URI "${uri}": use file://, http(s)://, s3://, gs://, pvc://<claim>/<path> or a local path`,
+  );
+}
+
+async function withRetries<T>(what: string, opts: FetchOptions, fn: () => Promise<T>): Promise<T> {
+  const retries = opts.retries ?? 4;
+  const base = opts.backoffMs ?? 500;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      const transient = err instanceof FetchError ? err.transient : false;
+      if (!transient || attempt >= retries) {
+        if (err instanceof RuntimeError && attempt > 0) {
+          throw new RuntimeError(
+            err.code,
+            `${err.message} (gave up after ${attempt + 1} attempts)`,
+            { cause: err },
+          );
+        }
+        throw err;
+      }
+      const delay = Math.min(10_000, base * 2 ** attempt) * (0.5 + Math.random() / 2);
+      opts.log?.(`${what}: ${(err as Error).message}; retrying in ${Math.round(delay)} ms`);
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+}
+
+async function dirStats(dir: string): Promise<{ files: number; bytes: number }> {
+  let files = 0;
+  let bytes = 0;
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    files++;
+    bytes += (await stat(join(entry.parentPath, entry.name))).size;
+  }
+  return { files, bytes };
+}
+
+/** Replaces `dest` with `tmp` (both in the same parent directory). */
+async function publish(tmp: string, dest: string): Promise<void> {
+  let old: string | undefined;
+  try {
+    await stat(dest);
+    old = `${dest}.old-${randomBytes(4).toString('hex')}`;
+    await rename(dest, old);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  await rename(tmp, dest);
+  if (old !== undefined) await rm(old, { recursive: true, force: true });
+}
+
+/** Downloads (or copies, for local URIs) the model at `uri` into `dest`. */
+export async function fetchModel(
+  uri: string,
+  dest: string,
+  opts: FetchOptions = {},
+): Promise<FetchResult> {
+  const env = opts.env ?? process.env;
+  const source = sourceFor(uri, env);
+  await mkdir(dirname(dest), { recursive: true });
+  const tmp = `${dest}.tmp-${randomBytes(4).toString('hex')}`;
+  try {
+    if (source === undefined) {
+      const from = await checkLocal(uri, localPath(uri, env) as string);
+      await cp(from, tmp, { recursive: true });
+    } else {
+      const files = await withRetries(`listing ${source.describe}`, opts, () => source.list());
+      await mkdir(tmp, { recursive: true });
+      for (const file of files) {
+        const target = join(tmp, ...file.path.split('/'));
+        if (relative(tmp, target).startsWith(`..${sep}`)) {
+          throw new RuntimeError(
+            'FETCH_FAILED',
+            `${source.describe} lists an unsafe path ${JSON.stringify(file.path)}`,
+          );
+        }
+        await mkdir(dirname(target), { recursive: true });
+        await withRetries(`downloading ${file.path}`, opts, () => source.download(file, target));
+      }
+    }
+    const stats = await dirStats(tmp);
+    await publish(tmp, dest);
+    opts.log?.(`fetched ${uri} to ${dest}: ${stats.files} files, ${stats.bytes} bytes`);
+    return { dir: dest, ...stats };
+  } catch (err) {
+    await rm(tmp, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** For `serve`: local URIs are used in place, remote ones are downloaded under cacheDir. */
+export async function resolveModelDir(
+  uri: string,
+  cacheDir: string,
+  log?: (msg: string) => void,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<string> {
+  const source = sourceFor(uri, env);
+  if (source === undefined) return checkLocal(uri, localPath(uri, env) as string);
+  const key = Buffer.from(uri).toString('base64url').slice(-48);
+  const dest = join(cacheDir, key);
+  const opts: FetchOptions = { env };
+  if (log !== undefined) opts.log = log;
+  await fetchModel(uri, dest, opts);
+  return dest;
+}
