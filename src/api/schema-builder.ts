@@ -82,12 +82,12 @@ export function intOrString(
   description: string,
   opts: Common<number | string> & { pattern?: string } = {},
 ): TUnsafe<number | string> {
+  // A structural schema allows exactly these two anyOf branches, nothing in them.
   return Type.Unsafe<number | string>({
     'x-kubernetes-int-or-string': true,
-    anyOf: [
-      { type: 'integer', minimum: 0 },
-      { type: 'string', ...(opts.pattern ? { pattern: opts.pattern } : {}) },
-    ],
+    anyOf: [{ type: 'integer' }, { type: 'string' }],
+    minimum: 0,
+    ...(opts.pattern ? { pattern: opts.pattern } : {}),
     ...annotate(description, opts),
   });
 }
@@ -177,7 +177,28 @@ export const optional = <S extends TSchema>(schema: S) => Type.Optional(schema);
  * not listed as required (the API server fills them in).
  */
 export function toOpenAPI(schema: TSchema): Record<string, unknown> {
-  return convert(schema) as Record<string, unknown>;
+  return completeDefaults(convert(schema) as Record<string, unknown>);
+}
+
+/**
+ * Fills an object's `default` with its fields' defaults, recursively. The API
+ * server checks each default against the CEL rules beside it without applying
+ * nested defaults first, so `default: {}` would fail rules that read fields.
+ */
+function completeDefaults(node: Record<string, unknown>): Record<string, unknown> {
+  const props = node.properties as Record<string, Record<string, unknown>> | undefined;
+  if (props) for (const child of Object.values(props)) completeDefaults(child);
+  if (node.items) completeDefaults(node.items as Record<string, unknown>);
+  const value = node.default;
+  if (props && value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    const filled = { ...(value as Record<string, unknown>) };
+    for (const [name, child] of Object.entries(props)) {
+      if (filled[name] === undefined && child.default !== undefined)
+        filled[name] = structuredClone(child.default);
+    }
+    node.default = filled;
+  }
+  return node;
 }
 
 function convert(node: unknown): unknown {

@@ -105,6 +105,10 @@ describe('structural schema', () => {
 
   it('uses no construct a structural schema forbids', () => {
     for (const [path, n] of nodes) {
+      if (n.anyOf) {
+        expect(n['x-kubernetes-int-or-string'], path).toBe(true);
+        expect(n.anyOf, path).toEqual([{ type: 'integer' }, { type: 'string' }]);
+      }
       expect(n.properties && n.additionalProperties, path).toBeFalsy();
       expect(n.additionalProperties, path).not.toBe(false);
       for (const banned of ['$ref', 'const', 'oneOf', 'allOf', 'not', 'patternProperties']) {

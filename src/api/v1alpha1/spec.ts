@@ -360,6 +360,11 @@ export const Autoscaling = object(
         message: 'autoscaling.maxReplicas must be greater than or equal to autoscaling.minReplicas',
       },
       {
+        rule: "!(self.engine == 'hpa' && self.metric.type == 'prometheus')",
+        message:
+          'autoscaling.metric.type prometheus needs engine keda or builtin: an HPA cannot run a PromQL query',
+      },
+      {
         rule: "self.minReplicas > 0 || self.engine == 'keda'",
         message: 'autoscaling.minReplicas 0 (scale to zero) needs engine keda',
       },

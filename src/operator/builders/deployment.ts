@@ -1,0 +1,306 @@
+// Desired Deployment of one track of a ModelDeployment. Pure: ModelDeployment
+// and operator settings in, object out.
+import type {
+  V1Affinity,
+  V1Container,
+  V1Deployment,
+  V1EnvVar,
+  V1Probe,
+  V1Toleration,
+  V1Volume,
+  V1VolumeMount,
+} from '@kubernetes/client-node';
+import type { ModelDeployment } from '../../api/v1alpha1/index.js';
+import { GPU_PRODUCT_LABEL } from '../../api/v1alpha1/index.js';
+import type { OperatorConfig } from '../config.js';
+import type { Track } from './labels.js';
+import {
+  LABEL_MODEL,
+  LABEL_TRACK,
+  LABEL_VERSION,
+  RUNTIME_PORT,
+  RUNTIME_PORT_NAME,
+  commonLabels,
+  deploymentName,
+  modelVersion,
+  objectMeta,
+} from './labels.js';
+
+export type BuilderConfig = Pick<
+  OperatorConfig,
+  'runtimeImage' | 'runtimeGpuImage' | 'gpuResourceName'
+>;
+
+export interface DeploymentOptions {
+  track?: Track;
+  /** Replicas of this track; defaults to spec.replicas. */
+  replicas?: number;
+  /** The model this track serves; defaults to spec.model (a canary's stable track serves the old one). */
+  model?: { uri: string; version: string };
+  /** Rolling update override, e.g. in-place replacement when no GPU is free to surge. */
+  strategy?: { maxSurge: number | string; maxUnavailable: number | string };
+}
+
+export type DeploymentObject = V1Deployment & {
+  apiVersion: 'apps/v1';
+  kind: 'Deployment';
+  metadata: { name: string; namespace: string };
+};
+
+/** Seconds the runtime is given to finish accepted requests after SIGTERM. */
+export const DRAIN_TIMEOUT_SECONDS = 30;
+/** Pause before SIGTERM so endpoints stop routing to the pod first. */
+export const PRESTOP_SLEEP_SECONDS = 5;
+export const RUNTIME_UID = 65532;
+export const RUNTIME_CONTAINER = 'runtime';
+export const FETCH_CONTAINER = 'fetch-model';
+
+const MODEL_DIR = '/models';
+const PVC_MOUNT = '/mnt/model-store';
+
+/** How the pod gets its model: served in place, from a mounted claim, or fetched first. */
+export interface ModelSourcePlan {
+  /** The uri the runtime serves from inside the pod. */
+  serveUri: string;
+  /** True when an init container downloads the model. */
+  fetch: boolean;
+  volumes: V1Volume[];
+  mounts: V1VolumeMount[];
+}
+
+export function modelSourcePlan(uri: string): ModelSourcePlan {
+  if (uri.startsWith('file://')) return { serveUri: uri, fetch: false, volumes: [], mounts: [] };
+  const pvc = /^pvc:\/\/([^/]+)\/(.+)$/.exec(uri);
+  if (pvc) {
+    return {
+      serveUri: `file://${PVC_MOUNT}/${pvc[2]!}`,
+      fetch: false,
+      volumes: [
+        { name: 'model-store', persistentVolumeClaim: { claimName: pvc[1]!, readOnly: true } },
+      ],
+      mounts: [{ name: 'model-store', mountPath: PVC_MOUNT, readOnly: true }],
+    };
+  }
+  return {
+    serveUri: `file://${MODEL_DIR}/model`,
+    fetch: true,
+    volumes: [{ name: 'model', emptyDir: {} }],
+    mounts: [{ name: 'model', mountPath: MODEL_DIR }],
+  };
+}
+
+/** The extended resource and count a replica needs, or undefined for a CPU-only model. */
+export function gpuRequest(
+  md: ModelDeployment,
+  config: Pick<OperatorConfig, 'gpuResourceName'>,
+): { resource: string; count: number } | undefined {
+  const gpu = md.spec.resources.gpu;
+  if (!gpu || gpu.count <= 0) return undefined;
+  const resource = gpu.migProfile
+    ? `nvidia.com/mig-${gpu.migProfile}`
+    : (gpu.resourceName ?? config.gpuResourceName);
+  return { resource, count: gpu.count };
+}
+
+/** The taint GPU nodes carry: NVIDIA's device plugin and cloud node pools use nvidia.com/gpu. */
+export function gpuTaintKey(resource: string): string {
+  return resource.startsWith('nvidia.com/') ? 'nvidia.com/gpu' : resource;
+}
+
+/** Adds `key In [value]` to every required node selector term (or makes the first). */
+export function requireNodeLabel(
+  affinity: V1Affinity | undefined,
+  key: string,
+  value: string,
+): V1Affinity {
+  const expr = { key, operator: 'In', values: [value] };
+  const terms =
+    affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms;
+  const merged = terms?.length
+    ? terms.map((t) => ({ ...t, matchExpressions: [...(t.matchExpressions ?? []), expr] }))
+    : [{ matchExpressions: [expr] }];
+  return {
+    ...affinity,
+    nodeAffinity: {
+      ...affinity?.nodeAffinity,
+      requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: merged },
+    },
+  };
+}
+
+const restrictedContainer = {
+  allowPrivilegeEscalation: false,
+  readOnlyRootFilesystem: true,
+  runAsNonRoot: true,
+  capabilities: { drop: ['ALL'] },
+  seccompProfile: { type: 'RuntimeDefault' },
+};
+
+const httpProbe = (path: string, periodSeconds: number, failureThreshold: number): V1Probe => ({
+  httpGet: { path, port: RUNTIME_PORT_NAME },
+  periodSeconds,
+  failureThreshold,
+  timeoutSeconds: 2,
+});
+
+export function buildDeployment(
+  md: ModelDeployment,
+  config: BuilderConfig,
+  options: DeploymentOptions = {},
+): DeploymentObject {
+  const spec = md.spec;
+  const track = options.track ?? 'stable';
+  const model = options.model ?? { uri: spec.model.uri, version: modelVersion(md) };
+  const gpu = gpuRequest(md, config);
+  const source = modelSourcePlan(model.uri);
+  const selector = { [LABEL_MODEL]: md.metadata.name!, [LABEL_TRACK]: track };
+  const podLabels = { ...commonLabels(md), [LABEL_TRACK]: track, [LABEL_VERSION]: model.version };
+  const image = spec.runtime.image ?? (gpu ? config.runtimeGpuImage : config.runtimeImage);
+  const pullPolicy = spec.runtime.imagePullPolicy
+    ? { imagePullPolicy: spec.runtime.imagePullPolicy }
+    : {};
+
+  const b = spec.runtime.batching;
+  const args = [
+    'serve',
+    `--model-name=${md.metadata.name!}`,
+    `--model-uri=${source.serveUri}`,
+    `--model-version=${model.version}`,
+    `--model-format=${spec.model.format}`,
+    `--signature=${spec.model.signature}`,
+    `--backend=${spec.runtime.backend}`,
+    `--port=${RUNTIME_PORT}`,
+    `--max-batch-size=${b.maxBatchSize}`,
+    `--batch-timeout-micros=${b.batchTimeoutMicros}`,
+    `--max-queue-size=${b.maxQueueSize}`,
+    `--warmup-iterations=${spec.runtime.warmup.iterations}`,
+    `--drain-timeout-seconds=${DRAIN_TIMEOUT_SECONDS}`,
+    ...(spec.runtime.workers ? [`--workers=${spec.runtime.workers}`] : []),
+  ];
+
+  const env: V1EnvVar[] = [
+    { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+    { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+    ...(spec.runtime.env ?? []).map((e) => ({ name: e.name, value: e.value })),
+  ];
+
+  const requests: Record<string, string> = stringify(spec.resources.requests);
+  const limits: Record<string, string> = stringify(spec.resources.limits);
+  if (gpu) limits[gpu.resource] = String(gpu.count);
+
+  const runtime: V1Container = {
+    name: RUNTIME_CONTAINER,
+    image,
+    ...pullPolicy,
+    args,
+    env,
+    ports: [{ name: RUNTIME_PORT_NAME, containerPort: RUNTIME_PORT, protocol: 'TCP' }],
+    resources: {
+      ...(Object.keys(requests).length ? { requests } : {}),
+      ...(Object.keys(limits).length ? { limits } : {}),
+    },
+    // Loading a large model can take minutes; liveness waits for startup.
+    startupProbe: httpProbe('/v2/health/ready', 5, 360),
+    readinessProbe: httpProbe('/v2/health/ready', 5, 2),
+    livenessProbe: httpProbe('/v2/health/live', 10, 3),
+    lifecycle: { preStop: { sleep: { seconds: PRESTOP_SLEEP_SECONDS } } },
+    // The runtime writes why a model failed to load here; status reads it.
+    terminationMessagePath: '/dev/termination-log',
+    terminationMessagePolicy: 'FallbackToLogsOnError',
+    securityContext: restrictedContainer,
+    volumeMounts: [...source.mounts, { name: 'tmp', mountPath: '/tmp' }],
+  };
+
+  const initContainers: V1Container[] = source.fetch
+    ? [
+        {
+          name: FETCH_CONTAINER,
+          image,
+          ...pullPolicy,
+          args: ['fetch', `--model-uri=${model.uri}`, `--dest=${MODEL_DIR}/model`],
+          ...(spec.model.credentialsSecret
+            ? { envFrom: [{ secretRef: { name: spec.model.credentialsSecret } }] }
+            : {}),
+          resources: { requests: { cpu: '100m', memory: '128Mi' } },
+          terminationMessagePath: '/dev/termination-log',
+          terminationMessagePolicy: 'FallbackToLogsOnError',
+          securityContext: restrictedContainer,
+          volumeMounts: [...source.mounts, { name: 'tmp', mountPath: '/tmp' }],
+        },
+      ]
+    : [];
+
+  const placement = spec.placement;
+  const tolerations: V1Toleration[] = [
+    ...(gpu ? [{ key: gpuTaintKey(gpu.resource), operator: 'Exists', effect: 'NoSchedule' }] : []),
+    ...(placement.tolerations ?? []),
+  ];
+  const product = spec.resources.gpu?.product;
+  const userAffinity = placement.affinity as V1Affinity | undefined;
+  const affinity = product
+    ? requireNodeLabel(userAffinity, GPU_PRODUCT_LABEL, product)
+    : userAffinity;
+
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: objectMeta(md, deploymentName(md, track), {
+      [LABEL_TRACK]: track,
+      [LABEL_VERSION]: model.version,
+    }),
+    spec: {
+      replicas: options.replicas ?? spec.replicas,
+      selector: { matchLabels: selector },
+      revisionHistoryLimit: 3,
+      progressDeadlineSeconds: spec.rollout.progressDeadlineSeconds,
+      strategy: {
+        type: 'RollingUpdate',
+        rollingUpdate: options.strategy ?? {
+          maxSurge: spec.rollout.maxSurge,
+          maxUnavailable: spec.rollout.maxUnavailable,
+        },
+      },
+      template: {
+        metadata: {
+          labels: podLabels,
+          annotations: {
+            'kubectl.kubernetes.io/default-container': RUNTIME_CONTAINER,
+            'prometheus.io/scrape': 'true',
+            'prometheus.io/port': String(RUNTIME_PORT),
+            'prometheus.io/path': '/metrics',
+          },
+        },
+        spec: {
+          ...(initContainers.length ? { initContainers } : {}),
+          containers: [runtime],
+          volumes: [...source.volumes, { name: 'tmp', emptyDir: {} }],
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: RUNTIME_UID,
+            runAsGroup: RUNTIME_UID,
+            fsGroup: RUNTIME_UID,
+            seccompProfile: { type: 'RuntimeDefault' },
+          },
+          automountServiceAccountToken: false,
+          enableServiceLinks: false,
+          terminationGracePeriodSeconds: DRAIN_TIMEOUT_SECONDS + PRESTOP_SLEEP_SECONDS + 10,
+          ...(tolerations.length ? { tolerations } : {}),
+          ...(affinity ? { affinity } : {}),
+          ...(placement.nodeSelector ? { nodeSelector: placement.nodeSelector } : {}),
+          ...(placement.runtimeClassName ? { runtimeClassName: placement.runtimeClassName } : {}),
+          ...(placement.priorityClassName
+            ? { priorityClassName: placement.priorityClassName }
+            : {}),
+        },
+      },
+    },
+  };
+}
+
+function stringify(
+  list: Record<string, string | number | undefined> | undefined,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(list ?? {})) if (v !== undefined) out[k] = String(v);
+  return out;
+}

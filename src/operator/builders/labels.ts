@@ -1,0 +1,75 @@
+// Labels and names shared by every object built for a ModelDeployment.
+import { createHash } from 'node:crypto';
+import type { V1OwnerReference } from '@kubernetes/client-node';
+import type { ModelDeployment } from '../../api/v1alpha1/index.js';
+import { API_VERSION, KIND } from '../../api/group.js';
+
+export const LABEL_MODEL = 'tensorfleet.dev/model';
+export const LABEL_VERSION = 'tensorfleet.dev/version';
+export const LABEL_TRACK = 'tensorfleet.dev/track';
+export const MANAGED_BY = 'tensorfleet';
+
+export type Track = 'stable' | 'canary';
+
+/** Port the runtime serves TF Serving REST, OIP v2 and /metrics on. */
+export const RUNTIME_PORT = 8501;
+export const RUNTIME_PORT_NAME = 'http';
+
+/** The served version: spec.model.version, or a short hash of the uri. */
+export function modelVersion(md: ModelDeployment): string {
+  const v = md.spec.model.version;
+  if (v) return v;
+  return createHash('sha256').update(md.spec.model.uri).digest('hex').slice(0, 10);
+}
+
+/** Labels on every object we own: the recommended app.kubernetes.io set plus ours. */
+export function commonLabels(md: ModelDeployment): Record<string, string> {
+  return {
+    'app.kubernetes.io/name': 'tensorfleet-runtime',
+    'app.kubernetes.io/instance': md.metadata.name!,
+    'app.kubernetes.io/component': 'model-server',
+    'app.kubernetes.io/managed-by': MANAGED_BY,
+    [LABEL_MODEL]: md.metadata.name!,
+  };
+}
+
+/** Selects every pod of the model, all tracks and versions (Service, PDB, scale). */
+export function modelSelector(md: ModelDeployment): Record<string, string> {
+  return { [LABEL_MODEL]: md.metadata.name! };
+}
+
+export function selectorString(selector: Record<string, string>): string {
+  return Object.entries(selector)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+}
+
+/** Name of the Deployment of a track: the model's name, plus -canary for a canary. */
+export function deploymentName(md: ModelDeployment, track: Track): string {
+  return track === 'stable' ? md.metadata.name! : `${md.metadata.name!}-canary`;
+}
+
+/** Makes the ModelDeployment the controller owner, so deletes cascade and changes enqueue it. */
+export function ownerReference(md: ModelDeployment): V1OwnerReference {
+  return {
+    apiVersion: API_VERSION,
+    kind: KIND,
+    name: md.metadata.name!,
+    uid: md.metadata.uid!,
+    controller: true,
+    blockOwnerDeletion: true,
+  };
+}
+
+export function objectMeta(
+  md: ModelDeployment,
+  name: string,
+  extraLabels: Record<string, string> = {},
+) {
+  return {
+    name,
+    namespace: md.metadata.namespace!,
+    labels: { ...commonLabels(md), ...extraLabels },
+    ownerReferences: [ownerReference(md)],
+  };
+}

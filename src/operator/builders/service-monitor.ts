@@ -1,0 +1,47 @@
+// Desired Prometheus Operator ServiceMonitor for the runtime pods. Pod labels
+// for version and track are copied onto every series, so canary analysis and
+// dashboards can tell versions apart.
+import type { ModelDeployment } from '../../api/v1alpha1/index.js';
+import {
+  LABEL_TRACK,
+  LABEL_VERSION,
+  RUNTIME_PORT_NAME,
+  modelSelector,
+  objectMeta,
+} from './labels.js';
+
+export interface ServiceMonitorObject {
+  apiVersion: 'monitoring.coreos.com/v1';
+  kind: 'ServiceMonitor';
+  metadata: ReturnType<typeof objectMeta>;
+  spec: {
+    selector: { matchLabels: Record<string, string> };
+    namespaceSelector: { matchNames: string[] };
+    podTargetLabels: string[];
+    endpoints: { port: string; path: string; interval: string; scheme: string }[];
+  };
+}
+
+/** Whether the spec wants a ServiceMonitor, given whether the cluster has the CRD. */
+export function wantsServiceMonitor(md: ModelDeployment, crdInstalled: boolean): boolean {
+  const mode = md.spec.monitoring.serviceMonitor.enabled;
+  return mode === 'true' || (mode === 'auto' && crdInstalled);
+}
+
+export function buildServiceMonitor(md: ModelDeployment): ServiceMonitorObject {
+  const sm = md.spec.monitoring.serviceMonitor;
+  const meta = objectMeta(md, md.metadata.name!);
+  return {
+    apiVersion: 'monitoring.coreos.com/v1',
+    kind: 'ServiceMonitor',
+    metadata: { ...meta, labels: { ...(sm.labels ?? {}), ...meta.labels } },
+    spec: {
+      selector: { matchLabels: modelSelector(md) },
+      namespaceSelector: { matchNames: [md.metadata.namespace!] },
+      podTargetLabels: [LABEL_VERSION, LABEL_TRACK],
+      endpoints: [
+        { port: RUNTIME_PORT_NAME, path: '/metrics', interval: sm.interval, scheme: 'http' },
+      ],
+    },
+  };
+}

@@ -1,0 +1,96 @@
+import { createHash } from 'node:crypto';
+
+// Decides whether a server-side apply would change anything, so that an idle
+// cluster sees no writes from us. The API server adds defaults and
+// canonicalises quantities, so "desired is contained in observed" is the test,
+// with quantities compared by value.
+
+const QUANTITY = /^([+-]?[0-9.]+)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$/;
+const SCALE: Record<string, number> = {
+  '': 1,
+  n: 1e-9,
+  u: 1e-6,
+  m: 1e-3,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  P: 1e15,
+  E: 1e18,
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+  Pi: 2 ** 50,
+  Ei: 2 ** 60,
+};
+
+/** The value of a Kubernetes quantity string such as 500m or 4Gi, or undefined. */
+export function quantityValue(s: string): number | undefined {
+  const m = QUANTITY.exec(s);
+  if (!m) return undefined;
+  const n = Number(m[1]);
+  return Number.isFinite(n) ? n * SCALE[m[2] ?? '']! : undefined;
+}
+
+function sameScalar(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a === 'string' && typeof b === 'string') {
+    const qa = quantityValue(a);
+    const qb = quantityValue(b);
+    return qa !== undefined && qa === qb;
+  }
+  return false;
+}
+
+/** True when every field of `desired` is present in `observed` with an equal value. */
+export function isContained(desired: unknown, observed: unknown): boolean {
+  if (Array.isArray(desired)) {
+    return (
+      Array.isArray(observed) &&
+      desired.length === observed.length &&
+      desired.every((d, i) => isContained(d, observed[i]))
+    );
+  }
+  if (desired !== null && typeof desired === 'object') {
+    if (observed === null || typeof observed !== 'object' || Array.isArray(observed)) return false;
+    const o = observed as Record<string, unknown>;
+    return Object.entries(desired as Record<string, unknown>).every(
+      ([k, v]) => v === undefined || isContained(v, o[k]),
+    );
+  }
+  return sameScalar(desired, observed);
+}
+
+/** Annotation holding the hash of what we last applied: catches fields we stopped setting. */
+export const APPLIED_HASH = 'tensorfleet.dev/applied-hash';
+
+export function hashOf(value: unknown): string {
+  return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 16);
+}
+
+/** Stamps the desired object with the hash of its own content. */
+export function withAppliedHash<T extends { metadata: { annotations?: Record<string, string> } }>(
+  desired: T,
+): T {
+  const hash = hashOf(desired);
+  return {
+    ...desired,
+    metadata: {
+      ...desired.metadata,
+      annotations: { ...desired.metadata.annotations, [APPLIED_HASH]: hash },
+    },
+  };
+}
+
+/** True when applying `desired` (already stamped) would change `observed`. */
+export function needsApply(
+  desired: { metadata: { annotations?: Record<string, string> } },
+  observed: unknown,
+): boolean {
+  if (observed === undefined) return true;
+  const annotations = (observed as { metadata?: { annotations?: Record<string, string> } }).metadata
+    ?.annotations;
+  if (annotations?.[APPLIED_HASH] !== desired.metadata.annotations?.[APPLIED_HASH]) return true;
+  return !isContained(desired, observed);
+}

@@ -1,0 +1,80 @@
+// Minimal shapes for objects read and written generically, and the resources
+// the operator touches.
+import type { V1ObjectMeta } from '@kubernetes/client-node';
+
+export interface KubeObject {
+  apiVersion: string;
+  kind: string;
+  metadata: V1ObjectMeta & { name: string };
+}
+
+export interface KubeList<T> {
+  metadata: { resourceVersion?: string; continue?: string };
+  items: T[];
+}
+
+export interface ResourceRef {
+  apiVersion: string;
+  kind: string;
+  plural: string;
+  namespaced: boolean;
+}
+
+const ref = (apiVersion: string, kind: string, plural: string, namespaced = true): ResourceRef => ({
+  apiVersion,
+  kind,
+  plural,
+  namespaced,
+});
+
+export const RESOURCES = {
+  modelDeployment: ref('tensorfleet.dev/v1alpha1', 'ModelDeployment', 'modeldeployments'),
+  deployment: ref('apps/v1', 'Deployment', 'deployments'),
+  service: ref('v1', 'Service', 'services'),
+  pod: ref('v1', 'Pod', 'pods'),
+  event: ref('events.k8s.io/v1', 'Event', 'events'),
+  configMap: ref('v1', 'ConfigMap', 'configmaps'),
+  node: ref('v1', 'Node', 'nodes', false),
+  podDisruptionBudget: ref('policy/v1', 'PodDisruptionBudget', 'poddisruptionbudgets'),
+  horizontalPodAutoscaler: ref(
+    'autoscaling/v2',
+    'HorizontalPodAutoscaler',
+    'horizontalpodautoscalers',
+  ),
+  serviceMonitor: ref('monitoring.coreos.com/v1', 'ServiceMonitor', 'servicemonitors'),
+  scaledObject: ref('keda.sh/v1alpha1', 'ScaledObject', 'scaledobjects'),
+  lease: ref('coordination.k8s.io/v1', 'Lease', 'leases'),
+  customResourceDefinition: ref(
+    'apiextensions.k8s.io/v1',
+    'CustomResourceDefinition',
+    'customresourcedefinitions',
+    false,
+  ),
+} as const;
+
+/** REST path of a collection, an object, or an object's subresource. */
+export function resourcePath(
+  r: ResourceRef,
+  namespace?: string,
+  name?: string,
+  subresource?: string,
+): string {
+  const base = r.apiVersion.includes('/') ? `/apis/${r.apiVersion}` : `/api/${r.apiVersion}`;
+  const ns = r.namespaced && namespace ? `/namespaces/${encodeURIComponent(namespace)}` : '';
+  const obj = name ? `/${encodeURIComponent(name)}` : '';
+  const sub = name && subresource ? `/${subresource}` : '';
+  return `${base}${ns}/${r.plural}${obj}${sub}`;
+}
+
+/** The cache and work-queue key of an object: namespace/name (or name when cluster-scoped). */
+export function objectKey(o: { metadata?: { namespace?: string; name?: string } }): string {
+  const ns = o.metadata?.namespace;
+  return ns ? `${ns}/${o.metadata?.name ?? ''}` : (o.metadata?.name ?? '');
+}
+
+export function splitKey(key: string): { namespace: string; name: string } {
+  const i = key.indexOf('/');
+  return i < 0
+    ? { namespace: '', name: key }
+    : { namespace: key.slice(0, i), name: key.slice(i + 1) };
+}

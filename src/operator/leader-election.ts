@@ -1,0 +1,182 @@
+// Leader election on a coordination.k8s.io/v1 Lease, as client-go does it:
+// expiry is judged by when *we* last saw the record change (not by the
+// holder's clock), writes use optimistic concurrency (resourceVersion), and a
+// leader that cannot renew within the renew deadline stops leading.
+import type { KubeClient } from './kube/client.js';
+import { isConflict, isNotFound } from './kube/client.js';
+import type { KubeObject } from './kube/types.js';
+import { RESOURCES } from './kube/types.js';
+import { microTime } from './events.js';
+import type { Logger } from './logger.js';
+import { errorMessage } from './kube/informer.js';
+
+interface LeaseSpec {
+  holderIdentity?: string;
+  leaseDurationSeconds?: number;
+  acquireTime?: string;
+  renewTime?: string;
+  leaseTransitions?: number;
+}
+
+type Lease = KubeObject & { spec?: LeaseSpec };
+
+export interface LeaderElectionOptions {
+  namespace: string;
+  name: string;
+  identity: string;
+  leaseDurationMs: number;
+  renewDeadlineMs: number;
+  retryPeriodMs: number;
+  onStartedLeading: () => void;
+  onStoppedLeading: () => void;
+  logger: Logger;
+}
+
+export class LeaderElector {
+  private observed: { record: string; at: number } | undefined;
+  private leading = false;
+  private stopped = false;
+  private lastRenew = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private resourceVersion: string | undefined;
+
+  constructor(
+    private readonly client: KubeClient,
+    private readonly o: LeaderElectionOptions,
+  ) {}
+
+  isLeader(): boolean {
+    return this.leading;
+  }
+
+  start(): void {
+    void this.tick();
+  }
+
+  /** Stops competing; a leader releases the Lease so a successor need not wait for expiry. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    if (!this.leading) return;
+    this.leading = false;
+    try {
+      const now = microTime(new Date());
+      await this.client.replace(
+        RESOURCES.lease,
+        this.lease({
+          holderIdentity: '',
+          leaseDurationSeconds: 1,
+          acquireTime: now,
+          renewTime: now,
+        }),
+      );
+    } catch (err) {
+      this.o.logger.warn('lease not released', { error: errorMessage(err) });
+    }
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    // Jitter keeps candidates from retrying in lockstep.
+    const delay = this.o.retryPeriodMs * (this.leading ? 1 : 1 + Math.random() * 0.2);
+    this.timer = setTimeout(() => void this.tick(), delay);
+  }
+
+  private async tick(): Promise<void> {
+    if (this.stopped) return;
+    let ok = false;
+    try {
+      ok = await this.tryAcquireOrRenew();
+    } catch (err) {
+      this.o.logger.warn('leader election request failed', { error: errorMessage(err) });
+    }
+    if (this.stopped) return;
+    const now = Date.now();
+    if (ok) {
+      this.lastRenew = now;
+      if (!this.leading) {
+        this.leading = true;
+        this.o.logger.info('became leader', {
+          lease: `${this.o.namespace}/${this.o.name}`,
+          identity: this.o.identity,
+        });
+        this.o.onStartedLeading();
+      }
+    } else if (this.leading && now - this.lastRenew > this.o.renewDeadlineMs) {
+      this.leading = false;
+      this.o.logger.error('lost leadership: lease not renewed within the renew deadline');
+      this.o.onStoppedLeading();
+      return;
+    }
+    this.schedule();
+  }
+
+  private lease(spec: LeaseSpec): Lease {
+    return {
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: {
+        name: this.o.name,
+        namespace: this.o.namespace,
+        ...(this.resourceVersion ? { resourceVersion: this.resourceVersion } : {}),
+      },
+      spec,
+    };
+  }
+
+  private async tryAcquireOrRenew(): Promise<boolean> {
+    const now = new Date();
+    const durationSeconds = Math.ceil(this.o.leaseDurationMs / 1000);
+    let current: Lease;
+    try {
+      current = await this.client.get<Lease>(RESOURCES.lease, this.o.name, this.o.namespace);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      this.resourceVersion = undefined;
+      try {
+        const created = await this.client.create<Lease>(
+          RESOURCES.lease,
+          this.lease({
+            holderIdentity: this.o.identity,
+            leaseDurationSeconds: durationSeconds,
+            acquireTime: microTime(now),
+            renewTime: microTime(now),
+            leaseTransitions: 0,
+          }),
+        );
+        this.resourceVersion = created.metadata.resourceVersion;
+        return true;
+      } catch (e) {
+        if (isConflict(e) || (e instanceof Error && /already exists/.test(e.message))) return false;
+        throw e;
+      }
+    }
+    const spec = current.spec ?? {};
+    this.resourceVersion = current.metadata.resourceVersion;
+    const record = JSON.stringify([spec.holderIdentity, spec.renewTime, spec.leaseDurationSeconds]);
+    if (this.observed?.record !== record) this.observed = { record, at: now.getTime() };
+    const holder = spec.holderIdentity ?? '';
+    const heldByOther = holder !== '' && holder !== this.o.identity;
+    const expiresAt = this.observed.at + (spec.leaseDurationSeconds ?? durationSeconds) * 1000;
+    if (heldByOther && expiresAt > now.getTime()) return false;
+
+    const mine = holder === this.o.identity;
+    try {
+      const updated = await this.client.replace<Lease>(
+        RESOURCES.lease,
+        this.lease({
+          holderIdentity: this.o.identity,
+          leaseDurationSeconds: durationSeconds,
+          acquireTime: mine && spec.acquireTime ? spec.acquireTime : microTime(now),
+          renewTime: microTime(now),
+          leaseTransitions: (spec.leaseTransitions ?? 0) + (mine ? 0 : 1),
+        }),
+      );
+      this.resourceVersion = updated.metadata.resourceVersion;
+      return true;
+    } catch (err) {
+      if (isConflict(err)) return false;
+      throw err;
+    }
+  }
+}

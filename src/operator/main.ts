@@ -1,0 +1,119 @@
+// tensorfleet-operator: the process. Reads configuration (flags > env >
+// ConfigMap > defaults), connects to the cluster (in-cluster, kubeconfig, or
+// with --local-cluster=auto an embedded control plane), runs the operator and
+// shuts down gracefully on SIGTERM/SIGINT.
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
+import type { OperatorConfig } from './config.js';
+import { ConfigError, readEnv, readFlags, resolveConfig, usage } from './config.js';
+import { KubeClient } from './kube/client.js';
+import { RESOURCES } from './kube/types.js';
+import type { KubeObject } from './kube/types.js';
+import { createLogger } from './logger.js';
+import type { Logger } from './logger.js';
+import { Operator } from './operator.js';
+import type { LocalCluster } from './local-cluster.js';
+
+/** True when a cluster is configured: in a pod, through $KUBECONFIG, or ~/.kube/config. */
+export function clusterConfigured(env: NodeJS.ProcessEnv): boolean {
+  if (env.KUBERNETES_SERVICE_HOST) return true;
+  if (env.KUBECONFIG) return env.KUBECONFIG.split(':').some((p) => p && existsSync(p));
+  return existsSync(join(homedir(), '.kube', 'config'));
+}
+
+async function configMapSettings(kc: KubeConfig, ref: string): Promise<Record<string, string>> {
+  const [namespace, name] = ref.includes('/') ? ref.split('/', 2) : ['', ref];
+  if (!namespace || !name) throw new ConfigError(`config-map ${ref}: expected namespace/name`);
+  const client = new KubeClient(kc);
+  try {
+    const cm = await client.get<KubeObject & { data?: Record<string, string> }>(
+      RESOURCES.configMap,
+      name,
+      namespace,
+    );
+    return cm.data ?? {};
+  } finally {
+    client.close();
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(usage());
+    return 0;
+  }
+  const flags = readFlags(argv);
+  const env = readEnv(process.env);
+  let config: OperatorConfig = resolveConfig(
+    { name: 'environment', values: env },
+    { name: 'flags', values: flags },
+  );
+  const logger: Logger = createLogger(config.logLevel, { component: 'tensorfleet-operator' });
+
+  const kc = new KubeConfig();
+  let local: LocalCluster | undefined;
+  if (clusterConfigured(process.env)) {
+    kc.loadFromDefault();
+  } else if (config.localCluster === 'auto') {
+    const { startLocalCluster } = await import('./local-cluster.js');
+    local = await startLocalCluster(logger);
+    kc.loadFromFile(local.kubeconfigPath);
+  } else {
+    throw new ConfigError(
+      'no cluster configured: run in a pod, set KUBECONFIG, or pass --local-cluster=auto for an embedded one',
+    );
+  }
+  if (config.configMap) {
+    const fromConfigMap = await configMapSettings(kc, config.configMap);
+    config = resolveConfig(
+      { name: `ConfigMap ${config.configMap}`, values: fromConfigMap },
+      { name: 'environment', values: env },
+      { name: 'flags', values: flags },
+    );
+  }
+
+  const operator = new Operator({ config, kubeConfig: kc, logger });
+  let exitCode = 0;
+  const done = new Promise<void>((resolve) => {
+    const shutdown = (signal: string) => {
+      logger.info('shutting down', { signal });
+      resolve();
+    };
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+    process.once('SIGINT', () => shutdown('SIGINT'));
+    operator.onLostLeadership = () => {
+      exitCode = 1;
+      resolve();
+    };
+  });
+  await operator.start();
+  logger.info('operator started', {
+    identity: operator.identity,
+    http: `${config.httpAddress.split(':')[0]}:${operator.httpPort}`,
+    namespaces: config.watchNamespaces.length ? config.watchNamespaces : 'all',
+    leaderElect: config.leaderElect,
+  });
+  void local?.showModels();
+  await done;
+  await operator.stop();
+  await local?.stop();
+  return exitCode;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(
+      JSON.stringify({
+        time: new Date().toISOString(),
+        level: 'error',
+        msg: 'operator failed',
+        error: message,
+      }) + '\n',
+    );
+    process.exit(err instanceof ConfigError ? 2 : 1);
+  },
+);

@@ -1,0 +1,213 @@
+// Assembles the operator: shared caches -> event handlers that only enqueue
+// keys -> work queue -> controller workers, behind leader election, with the
+// HTTP endpoint for metrics and probes.
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { OperatorConfig } from './config.js';
+import { Controller } from './controller.js';
+import { EventRecorder } from './events.js';
+import { OperatorHttpServer } from './http-server.js';
+import type { KindCache } from './kube/cache.js';
+import { SharedCache } from './kube/cache.js';
+import { KubeClient } from './kube/client.js';
+import type { InformerOptions } from './kube/informer.js';
+import type { KubeObject } from './kube/types.js';
+import { RESOURCES } from './kube/types.js';
+import { LeaderElector } from './leader-election.js';
+import type { Logger } from './logger.js';
+import { OperatorMetrics } from './metrics.js';
+import type { ModelDeploymentObject } from './reconciler.js';
+import { ModelDeploymentReconciler } from './reconciler.js';
+import { WorkQueue } from './workqueue.js';
+import { GROUP } from '../api/group.js';
+import { LABEL_MODEL, MANAGED_BY } from './builders/labels.js';
+
+const OWNED_SELECTOR = `app.kubernetes.io/managed-by=${MANAGED_BY}`;
+const WRITE_VERBS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+const CRD_RECHECK_MS = 60_000;
+
+export interface OperatorOptions {
+  config: OperatorConfig;
+  kubeConfig: KubeConfig;
+  logger: Logger;
+  identity?: string;
+  /** Informer timing overrides, for tests. */
+  informer?: Partial<InformerOptions<KubeObject>>;
+  /** Set false to keep Node's default metrics out (several operators in one test process). */
+  defaultMetrics?: boolean;
+}
+
+export class Operator {
+  readonly metrics: OperatorMetrics;
+  readonly client: KubeClient;
+  readonly cache: SharedCache;
+  readonly queue: WorkQueue;
+  readonly identity: string;
+  private readonly controller: Controller;
+  private readonly elector: LeaderElector | undefined;
+  private readonly http: OperatorHttpServer;
+  private serviceMonitors: KindCache<KubeObject> | undefined;
+  private serviceMonitorCheck: { at: number; installed: boolean } | undefined;
+  private controllersStarted = false;
+  private stopping = false;
+  httpPort = 0;
+  /** Called when leadership is lost; the process should exit and restart as a candidate. */
+  onLostLeadership: () => void = () => {};
+
+  constructor(private readonly o: OperatorOptions) {
+    const { config, logger } = o;
+    this.identity = o.identity ?? `${hostname()}_${randomUUID().slice(0, 8)}`;
+    this.metrics = new OperatorMetrics({ defaultMetrics: o.defaultMetrics ?? true });
+    this.client = new KubeClient(o.kubeConfig, {
+      userAgent: `tensorfleet-operator/${this.identity}`,
+      onRequest: (method, path) => {
+        if (!WRITE_VERBS.has(method)) return;
+        this.metrics.apiWrites.inc({ verb: method, resource: resourceOf(path) });
+      },
+    });
+    this.cache = new SharedCache(this.client, {
+      namespaces: config.watchNamespaces,
+      resyncPeriodMs: config.resyncPeriodSeconds * 1000,
+      logger,
+      ...(o.informer ? { informer: o.informer } : {}),
+    });
+    this.queue = new WorkQueue(undefined, this.metrics.workqueue);
+
+    const modelDeployments = this.cache.kind<ModelDeploymentObject>(RESOURCES.modelDeployment);
+    const owned = (ref: (typeof RESOURCES)[keyof typeof RESOURCES]) => {
+      const cache = this.cache.kind<KubeObject>(ref, OWNED_SELECTOR);
+      cache.addHandler(this.enqueueOwner());
+      return cache;
+    };
+    modelDeployments.addHandler({
+      onAdd: (md) => this.enqueue(md),
+      onUpdate: (md) => this.enqueue(md),
+      onDelete: (md) => this.enqueue(md),
+    });
+    const pods = this.cache.kind<KubeObject>(RESOURCES.pod, OWNED_SELECTOR);
+    const enqueuePod = (p: KubeObject) => {
+      const model = p.metadata.labels?.[LABEL_MODEL];
+      if (model && p.metadata.namespace) this.queue.add(`${p.metadata.namespace}/${model}`);
+    };
+    pods.addHandler({ onAdd: enqueuePod, onUpdate: enqueuePod, onDelete: enqueuePod });
+
+    const reconciler = new ModelDeploymentReconciler({
+      client: this.client,
+      config,
+      events: new EventRecorder(this.client, this.identity, logger),
+      logger,
+      caches: {
+        modelDeployments,
+        deployments: owned(RESOURCES.deployment),
+        services: owned(RESOURCES.service),
+        podDisruptionBudgets: owned(RESOURCES.podDisruptionBudget),
+        horizontalPodAutoscalers: owned(RESOURCES.horizontalPodAutoscaler),
+        pods,
+        serviceMonitors: () => this.serviceMonitors,
+      },
+      serviceMonitorCRD: () => this.serviceMonitorInstalled(),
+    });
+    this.controller = new Controller(this.queue, reconciler, this.metrics, logger, config.workers);
+
+    if (config.leaderElect) {
+      this.elector = new LeaderElector(this.client, {
+        namespace: config.leaderElectionNamespace,
+        name: config.leaderElectionId,
+        identity: this.identity,
+        leaseDurationMs: config.leaseDurationSeconds * 1000,
+        renewDeadlineMs: config.renewDeadlineSeconds * 1000,
+        retryPeriodMs: config.retryPeriodSeconds * 1000,
+        logger,
+        onStartedLeading: () => {
+          this.metrics.leader.set({ name: 'tensorfleet' }, 1);
+          void this.startControllers();
+        },
+        onStoppedLeading: () => {
+          this.metrics.leader.set({ name: 'tensorfleet' }, 0);
+          this.onLostLeadership();
+        },
+      });
+    }
+    this.http = new OperatorHttpServer(this.metrics.registry, {
+      healthy: () => !this.stopping,
+      ready: () => this.cache.hasSynced(),
+    });
+  }
+
+  isLeader(): boolean {
+    return this.elector ? this.elector.isLeader() : this.controllersStarted;
+  }
+
+  async start(): Promise<void> {
+    this.httpPort = await this.http.listen(this.o.config.httpAddress);
+    this.cache.start();
+    if (this.elector) this.elector.start();
+    else await this.startControllers();
+  }
+
+  /** Graceful shutdown: finish running reconciles, release the Lease, close watches. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    await this.controller.stop();
+    await this.elector?.stop();
+    await this.cache.stop();
+    await this.http.close();
+    this.client.close();
+  }
+
+  private async startControllers(): Promise<void> {
+    if (this.controllersStarted) return;
+    // Workers start only after a real list of every kind (a cache that has not
+    // synced would make us create objects that already exist).
+    await this.cache.waitForSync();
+    if (this.stopping) return;
+    this.controllersStarted = true;
+    this.controller.start();
+    this.o.logger.info('controllers started', { workers: this.o.config.workers });
+  }
+
+  private enqueue(obj: KubeObject): void {
+    this.queue.add(`${obj.metadata.namespace}/${obj.metadata.name}`);
+  }
+
+  private enqueueOwner() {
+    const handle = (obj: KubeObject) => {
+      const owner = obj.metadata.ownerReferences?.find(
+        (o) => o.controller && o.kind === 'ModelDeployment' && o.apiVersion.startsWith(`${GROUP}/`),
+      );
+      if (owner && obj.metadata.namespace)
+        this.queue.add(`${obj.metadata.namespace}/${owner.name}`);
+    };
+    return { onAdd: handle, onUpdate: handle, onDelete: handle };
+  }
+
+  /** Whether the ServiceMonitor CRD exists, rechecked every minute; starts its cache when it appears. */
+  private async serviceMonitorInstalled(): Promise<boolean> {
+    const now = Date.now();
+    if (this.serviceMonitorCheck && now - this.serviceMonitorCheck.at < CRD_RECHECK_MS) {
+      return this.serviceMonitorCheck.installed;
+    }
+    const installed = await this.client.serves(RESOURCES.serviceMonitor);
+    if (installed && !this.serviceMonitors) {
+      const cache = this.cache.kind<KubeObject>(RESOURCES.serviceMonitor, OWNED_SELECTOR);
+      cache.addHandler(this.enqueueOwner());
+      await cache.waitForSync();
+      this.serviceMonitors = cache;
+    }
+    this.serviceMonitorCheck = { at: now, installed };
+    return installed;
+  }
+}
+
+/** The resource (and subresource) a REST path names: /apis/apps/v1/namespaces/ns/deployments/x -> deployments. */
+export function resourceOf(path: string): string {
+  const parts = path.split('?')[0]!.split('/').filter(Boolean);
+  const nsIndex = parts.indexOf('namespaces');
+  const start =
+    nsIndex >= 0 && parts.length > nsIndex + 2 ? nsIndex + 2 : parts[0] === 'api' ? 2 : 3;
+  const resource = parts[start] ?? path;
+  const sub = parts[start + 2];
+  return sub ? `${resource}/${sub}` : resource;
+}

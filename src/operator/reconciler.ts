@@ -1,0 +1,323 @@
+// Reconciles one ModelDeployment, top to bottom: read it from the cache ->
+// gone or deleting? stop -> check the spec -> build every desired object ->
+// apply the ones that differ -> delete the ones no longer wanted -> write
+// status when it changed -> record events for transitions. Level-triggered and
+// idempotent: running it twice in a row writes nothing the second time.
+import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
+import type { ModelDeployment, ModelDeploymentStatus } from '../api/v1alpha1/index.js';
+import { validateServedSpec } from '../api/json-schema.js';
+import type { BuilderConfig } from './builders/deployment.js';
+import { buildDeployment } from './builders/deployment.js';
+import { buildHorizontalPodAutoscaler } from './builders/horizontal-pod-autoscaler.js';
+import { LABEL_MODEL } from './builders/labels.js';
+import { buildPodDisruptionBudget } from './builders/pod-disruption-budget.js';
+import { buildService } from './builders/service.js';
+import { buildServiceMonitor, wantsServiceMonitor } from './builders/service-monitor.js';
+import type { EventSink } from './events.js';
+import type { KindCache } from './kube/cache.js';
+import type { KubeClient } from './kube/client.js';
+import { isNotFound } from './kube/client.js';
+import { APPLIED_HASH, needsApply, withAppliedHash } from './kube/compare.js';
+import type { KubeObject, ResourceRef } from './kube/types.js';
+import { RESOURCES, splitKey } from './kube/types.js';
+import type { Logger } from './logger.js';
+import type { Problem } from './status/compute.js';
+import { computeStatus, setCondition } from './status/compute.js';
+import { stableStringify } from './stable-stringify.js';
+
+export type ModelDeploymentObject = ModelDeployment & KubeObject;
+
+export interface ReconcileResult {
+  /** Reconcile again after this long even if nothing changes (time-based conditions). */
+  requeueAfterMs?: number;
+}
+
+/** An error that retrying cannot fix; counted, logged, not retried. */
+export class TerminalError extends Error {
+  override name = 'TerminalError';
+}
+
+export interface OwnedCaches {
+  modelDeployments: KindCache<ModelDeploymentObject>;
+  deployments: KindCache<KubeObject>;
+  services: KindCache<KubeObject>;
+  podDisruptionBudgets: KindCache<KubeObject>;
+  horizontalPodAutoscalers: KindCache<KubeObject>;
+  pods: KindCache<KubeObject>;
+  /** Present once the ServiceMonitor CRD is known to exist. */
+  serviceMonitors?: () => KindCache<KubeObject> | undefined;
+}
+
+export interface ReconcilerDeps {
+  client: KubeClient;
+  caches: OwnedCaches;
+  config: BuilderConfig;
+  events: EventSink;
+  logger: Logger;
+  /** Whether the ServiceMonitor CRD is installed (cached by the caller). */
+  serviceMonitorCRD: () => Promise<boolean>;
+  now?: () => Date;
+}
+
+/** How long a write we made is trusted over a cache that has not caught up yet. */
+const APPLY_MEMO_MS = 30_000;
+const NOT_READY_REQUEUE_MS = 30_000;
+
+export class ModelDeploymentReconciler {
+  private readonly applied = new Map<string, { hash: string; at: number }>();
+  private readonly now: () => Date;
+
+  constructor(private readonly deps: ReconcilerDeps) {
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  async reconcile(key: string): Promise<ReconcileResult> {
+    const { namespace, name } = splitKey(key);
+    const md = this.deps.caches.modelDeployments.get(namespace, name);
+    if (!md || md.metadata.deletionTimestamp) {
+      // Owned objects are garbage-collected through their owner references.
+      this.forget(namespace, name);
+      return {};
+    }
+
+    const specErrors = validateServedSpec(structuredClone(md.spec));
+    if (specErrors.length > 0) {
+      const message = specErrors.map((e) => `${e.path}: ${e.message}`).join('; ');
+      await this.writeInvalidSpec(md, message);
+      throw new TerminalError(`invalid spec: ${message}`);
+    }
+
+    const problems: Problem[] = [];
+    const c = this.deps.caches;
+    const deployment = await this.ensure(
+      md,
+      RESOURCES.deployment,
+      c.deployments,
+      buildDeployment(md, this.deps.config),
+      problems,
+    );
+    await this.ensure(md, RESOURCES.service, c.services, buildService(md), problems);
+    await this.ensureOptional(
+      md,
+      RESOURCES.podDisruptionBudget,
+      c.podDisruptionBudgets,
+      buildPodDisruptionBudget(md),
+      problems,
+    );
+    await this.ensureOptional(
+      md,
+      RESOURCES.horizontalPodAutoscaler,
+      c.horizontalPodAutoscalers,
+      buildHorizontalPodAutoscaler(md),
+      problems,
+    );
+    await this.reconcileServiceMonitor(md, problems);
+
+    const pods = c.pods.list(
+      namespace,
+      (p) => p.metadata.labels?.[LABEL_MODEL] === name,
+    ) as V1Pod[];
+    const status = computeStatus(md, {
+      deployment: deployment,
+      pods,
+      problems,
+      now: this.timestamp(),
+    });
+    await this.writeStatus(md, status);
+    this.recordTransitions(md, md.status ?? {}, status);
+
+    const ready = status.conditions?.find((x) => x.type === 'Ready')?.status === 'True';
+    const stalled = status.conditions?.find((x) => x.type === 'Stalled')?.status === 'True';
+    return ready || stalled ? {} : { requeueAfterMs: NOT_READY_REQUEUE_MS };
+  }
+
+  /** Applies `desired` unless the cluster already has it; returns the object as it now is. */
+  private async ensure(
+    md: ModelDeploymentObject,
+    ref: ResourceRef,
+    cache: KindCache<KubeObject>,
+    desired: KubeObject,
+    problems: Problem[],
+  ): Promise<KubeObject | undefined> {
+    const stamped = withAppliedHash(
+      desired as KubeObject & { metadata: { annotations?: Record<string, string> } },
+    );
+    const observed = cache.get(desired.metadata.namespace ?? '', desired.metadata.name);
+    if (observed && !ownedBy(observed, md)) {
+      problems.push({
+        reason: 'NameConflict',
+        message: `${ref.kind} ${desired.metadata.namespace}/${desired.metadata.name} already exists and is not owned by this ModelDeployment`,
+      });
+      return undefined;
+    }
+    const memoKey = `${ref.plural}/${desired.metadata.namespace}/${desired.metadata.name}`;
+    const hash = stamped.metadata.annotations![APPLIED_HASH]!;
+    if (!needsApply(stamped, observed)) return observed;
+    const memo = this.applied.get(memoKey);
+    if (observed && memo?.hash === hash && Date.now() - memo.at < APPLY_MEMO_MS) {
+      // We applied exactly this moments ago; the cache has not caught up yet.
+      return observed;
+    }
+    const result = await this.deps.client.apply<KubeObject>(ref, stamped);
+    this.applied.set(memoKey, { hash, at: Date.now() });
+    this.deps.logger.info('applied', {
+      kind: ref.kind,
+      name: desired.metadata.name,
+      namespace: desired.metadata.namespace,
+    });
+    return result;
+  }
+
+  /** Applies the object when wanted; deletes our copy when it is not. */
+  private async ensureOptional(
+    md: ModelDeploymentObject,
+    ref: ResourceRef,
+    cache: KindCache<KubeObject>,
+    desired: KubeObject | undefined,
+    problems: Problem[],
+  ): Promise<void> {
+    if (desired) {
+      await this.ensure(md, ref, cache, desired, problems);
+      return;
+    }
+    const observed = cache.get(md.metadata.namespace!, md.metadata.name);
+    if (observed && ownedBy(observed, md)) {
+      try {
+        await this.deps.client.delete(
+          ref,
+          observed.metadata.namespace,
+          observed.metadata.name,
+          observed.metadata.uid,
+        );
+        this.deps.logger.info('deleted', {
+          kind: ref.kind,
+          name: observed.metadata.name,
+          namespace: observed.metadata.namespace,
+        });
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+    }
+  }
+
+  private async reconcileServiceMonitor(
+    md: ModelDeploymentObject,
+    problems: Problem[],
+  ): Promise<void> {
+    const mode = md.spec.monitoring.serviceMonitor.enabled;
+    const installed = mode === 'false' ? false : await this.deps.serviceMonitorCRD();
+    const cache = installed ? this.deps.caches.serviceMonitors?.() : undefined;
+    if (mode === 'true' && !installed) {
+      problems.push({
+        reason: 'ServiceMonitorCRDMissing',
+        message:
+          'monitoring.serviceMonitor.enabled is "true" but the ServiceMonitor CRD (monitoring.coreos.com/v1) is not installed; install the Prometheus Operator or set enabled to "auto"',
+      });
+      return;
+    }
+    if (!cache) return;
+    const desired = wantsServiceMonitor(md, installed)
+      ? (buildServiceMonitor(md) as unknown as KubeObject)
+      : undefined;
+    await this.ensureOptional(md, RESOURCES.serviceMonitor, cache, desired, problems);
+  }
+
+  private async writeStatus(
+    md: ModelDeploymentObject,
+    status: ModelDeploymentStatus,
+  ): Promise<void> {
+    if (stableStringify(status) === stableStringify(md.status ?? {})) return;
+    await this.deps.client.apply(
+      RESOURCES.modelDeployment,
+      {
+        apiVersion: md.apiVersion,
+        kind: md.kind,
+        metadata: { name: md.metadata.name, namespace: md.metadata.namespace! },
+        status,
+      } as KubeObject,
+      { subresource: 'status' },
+    );
+  }
+
+  private async writeInvalidSpec(md: ModelDeploymentObject, message: string): Promise<void> {
+    const previous = md.status ?? {};
+    const generation = md.metadata.generation ?? 0;
+    const now = this.timestamp();
+    let conditions = previous.conditions ?? [];
+    for (const [type, value] of [
+      ['Ready', false],
+      ['Reconciling', false],
+      ['Stalled', true],
+    ] as const) {
+      conditions = setCondition(conditions, type, value, 'InvalidSpec', message, generation, now);
+    }
+    const status = { ...previous, observedGeneration: generation, conditions };
+    if (stableStringify(status) !== stableStringify(previous)) {
+      await this.writeStatus(md, status);
+      this.deps.events.emit(md, 'Warning', 'InvalidSpec', message);
+    }
+  }
+
+  private recordTransitions(
+    md: ModelDeploymentObject,
+    before: ModelDeploymentStatus,
+    after: ModelDeploymentStatus,
+  ): void {
+    const cond = (s: ModelDeploymentStatus, type: string) =>
+      s.conditions?.find((c) => c.type === type);
+    const readyBefore = cond(before, 'Ready');
+    const readyAfter = cond(after, 'Ready');
+    const stalledAfter = cond(after, 'Stalled');
+    const stalledBefore = cond(before, 'Stalled');
+    const head = after.history?.[0];
+    const headBefore = before.history?.[0];
+    if (
+      head &&
+      (headBefore?.version !== head.version || headBefore.uri !== head.uri) &&
+      before.history?.length
+    ) {
+      this.deps.events.emit(
+        md,
+        'Normal',
+        'RolloutStarted',
+        `rolling out version ${head.version} from ${head.uri}`,
+        'Rollout',
+      );
+    }
+    if (readyAfter?.status === 'True' && readyBefore?.status !== 'True') {
+      this.deps.events.emit(md, 'Normal', 'ModelReady', readyAfter.message);
+    }
+    if (
+      stalledAfter?.status === 'True' &&
+      (stalledBefore?.status !== 'True' || stalledBefore.reason !== stalledAfter.reason)
+    ) {
+      this.deps.events.emit(md, 'Warning', stalledAfter.reason, stalledAfter.message);
+    } else if (
+      readyAfter?.status === 'False' &&
+      readyAfter.reason === 'Unschedulable' &&
+      readyBefore?.reason !== 'Unschedulable'
+    ) {
+      this.deps.events.emit(md, 'Warning', 'Unschedulable', readyAfter.message);
+    }
+  }
+
+  private forget(namespace: string, name: string): void {
+    for (const key of this.applied.keys()) {
+      if (key.endsWith(`/${namespace}/${name}`) || key.endsWith(`/${namespace}/${name}-canary`))
+        this.applied.delete(key);
+    }
+  }
+
+  private timestamp(): string {
+    return this.now()
+      .toISOString()
+      .replace(/\.\d{3}Z$/, 'Z');
+  }
+}
+
+/** True when `md` is the controller owner of `obj`. */
+export function ownedBy(obj: KubeObject, md: ModelDeploymentObject): boolean {
+  return (obj.metadata.ownerReferences ?? []).some(
+    (o) => o.controller && o.uid === md.metadata.uid,
+  );
+}

@@ -1,0 +1,275 @@
+// Computes ModelDeployment.status from what the cluster shows. Pure: the same
+// inputs give the same status, and timestamps only move on real transitions,
+// so an idle cluster produces no status writes.
+import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
+import type {
+  Condition,
+  ConditionType,
+  HistoryEntry,
+  ModelDeployment,
+  ModelDeploymentStatus,
+} from '../../api/v1alpha1/index.js';
+import { LABEL_VERSION, modelSelector, modelVersion, selectorString } from '../builders/labels.js';
+import { serviceURL } from '../builders/service.js';
+import { worstFailure } from './pod-failures.js';
+
+/** A problem of the operator's own (not the pods'), such as a missing optional CRD. */
+export interface Problem {
+  reason: string;
+  message: string;
+}
+
+export interface ObservedState {
+  /** The stable Deployment, as last read. */
+  deployment?: V1Deployment;
+  /** Pods of the model (all versions). */
+  pods: V1Pod[];
+  problems: Problem[];
+  /** Current time, ISO 8601 with second precision. */
+  now: string;
+}
+
+export const HISTORY_LIMIT = 10;
+
+interface Verdict {
+  ready: boolean;
+  available: boolean;
+  stalled: boolean;
+  rolling: boolean;
+  reason: string;
+  message: string;
+}
+
+function rolloutComplete(d: V1Deployment | undefined, desired: number): boolean {
+  if (!d?.status) return false;
+  const s = d.status;
+  return (
+    (s.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0) &&
+    (d.spec?.replicas ?? 0) === desired &&
+    (s.updatedReplicas ?? 0) === desired &&
+    (s.replicas ?? 0) === desired &&
+    (s.availableReplicas ?? 0) === desired &&
+    (s.readyReplicas ?? 0) >= desired
+  );
+}
+
+function judge(md: ModelDeployment, observed: ObservedState, target: string): Verdict {
+  const d = observed.deployment;
+  const desired = md.spec.replicas;
+  const ready = d?.status?.readyReplicas ?? 0;
+  const available = (d?.status?.availableReplicas ?? 0) > 0 || desired === 0;
+  const complete = rolloutComplete(d, desired);
+  const targetPods = observed.pods.filter((p) => p.metadata?.labels?.[LABEL_VERSION] === target);
+  const failure = worstFailure(targetPods.length ? targetPods : observed.pods);
+  const deadline = d?.status?.conditions?.find(
+    (c) =>
+      c.type === 'Progressing' && c.status === 'False' && c.reason === 'ProgressDeadlineExceeded',
+  );
+  const replicaFailure = d?.status?.conditions?.find(
+    (c) => c.type === 'ReplicaFailure' && c.status === 'True',
+  );
+  const problem = observed.problems[0];
+
+  if (!d) {
+    return {
+      ready: false,
+      available: false,
+      stalled: false,
+      rolling: true,
+      reason: 'Creating',
+      message: 'creating the Deployment',
+    };
+  }
+  if (complete && !problem) {
+    return {
+      ready: true,
+      available: true,
+      stalled: false,
+      rolling: false,
+      reason: desired === 0 ? 'ScaledToZero' : 'ModelServing',
+      message:
+        desired === 0
+          ? 'scaled to zero replicas'
+          : `${ready}/${desired} replicas serving version ${target}`,
+    };
+  }
+  if (failure) {
+    const of = failure.count > 1 ? ` (${failure.count} pods)` : '';
+    return {
+      ready: false,
+      available,
+      stalled: failure.persistent || deadline !== undefined,
+      rolling: !complete,
+      reason: failure.reason,
+      message: `${failure.message}${of}`,
+    };
+  }
+  if (replicaFailure) {
+    return {
+      ready: false,
+      available,
+      stalled: true,
+      rolling: !complete,
+      reason: replicaFailure.reason ?? 'FailedCreate',
+      message: replicaFailure.message ?? 'pods cannot be created',
+    };
+  }
+  if (deadline) {
+    return {
+      ready: false,
+      available,
+      stalled: true,
+      rolling: true,
+      reason: 'ProgressDeadlineExceeded',
+      message: deadline.message ?? `no progress in ${md.spec.rollout.progressDeadlineSeconds}s`,
+    };
+  }
+  if (problem) {
+    return {
+      ready: complete,
+      available,
+      stalled: true,
+      rolling: false,
+      reason: problem.reason,
+      message: problem.message,
+    };
+  }
+  return {
+    ready: false,
+    available,
+    stalled: false,
+    rolling: true,
+    reason: 'RollingOut',
+    message: `${ready}/${desired} replicas ready, ${d.status?.updatedReplicas ?? 0} on version ${target}`,
+  };
+}
+
+/** Sets a condition, keeping lastTransitionTime when the status did not change. */
+export function setCondition(
+  conditions: Condition[],
+  type: ConditionType,
+  status: boolean,
+  reason: string,
+  message: string,
+  generation: number,
+  now: string,
+): Condition[] {
+  const value = status ? 'True' : 'False';
+  const old = conditions.find((c) => c.type === type);
+  const next: Condition = {
+    type,
+    status: value,
+    observedGeneration: generation,
+    lastTransitionTime: old && old.status === value ? old.lastTransitionTime : now,
+    reason,
+    message,
+  };
+  return [...conditions.filter((c) => c.type !== type), next];
+}
+
+const CONDITION_ORDER: ConditionType[] = [
+  'Ready',
+  'Available',
+  'Progressing',
+  'Reconciling',
+  'Stalled',
+];
+
+function updateHistory(
+  history: HistoryEntry[],
+  md: ModelDeployment,
+  target: string,
+  verdict: Verdict,
+  now: string,
+): HistoryEntry[] {
+  let out = history.map((h) => ({ ...h }));
+  const head = out[0];
+  if (!head || head.version !== target || head.uri !== md.spec.model.uri) {
+    if (head?.outcome === 'Progressing') {
+      Object.assign(head, {
+        outcome: 'Superseded',
+        finishedAt: now,
+        reason: `superseded by version ${target}`,
+      });
+    }
+    out = [
+      { version: target, uri: md.spec.model.uri, startedAt: now, outcome: 'Progressing' },
+      ...out,
+    ];
+  }
+  const current = out[0]!;
+  if (current.outcome === 'Progressing' && verdict.ready) {
+    Object.assign(current, { outcome: 'Succeeded', finishedAt: now });
+  } else if (current.outcome === 'Progressing' && verdict.stalled && verdict.rolling) {
+    Object.assign(current, {
+      outcome: 'Failed',
+      finishedAt: now,
+      reason: `${verdict.reason}: ${verdict.message}`.slice(0, 1024),
+    });
+  } else if (current.outcome === 'Failed' && verdict.ready) {
+    // Recovered on its own (e.g. capacity arrived): the rollout did finish.
+    Object.assign(current, { outcome: 'Succeeded', finishedAt: now });
+    delete current.reason;
+  }
+  return out.slice(0, HISTORY_LIMIT);
+}
+
+export function computeStatus(md: ModelDeployment, observed: ObservedState): ModelDeploymentStatus {
+  const previous = md.status ?? {};
+  const generation = md.metadata.generation ?? 0;
+  const target = modelVersion(md);
+  const v = judge(md, observed, target);
+  const d = observed.deployment?.status;
+
+  let conditions = previous.conditions ?? [];
+  const set = (type: ConditionType, status: boolean, reason: string, message: string) => {
+    conditions = setCondition(conditions, type, status, reason, message, generation, observed.now);
+  };
+  set('Ready', v.ready, v.reason, v.message);
+  set(
+    'Available',
+    v.available,
+    v.available ? 'MinimumReplicasAvailable' : v.reason,
+    v.available ? `${d?.availableReplicas ?? 0} replicas available` : v.message,
+  );
+  if (v.rolling && v.stalled) set('Progressing', false, v.reason, v.message);
+  else if (v.rolling)
+    set('Progressing', true, 'RolloutInProgress', `rolling out version ${target}`);
+  else set('Progressing', true, 'RolloutComplete', `version ${target} rolled out`);
+  set(
+    'Reconciling',
+    !v.ready && !v.stalled,
+    v.ready || v.stalled ? 'Idle' : v.reason,
+    v.ready || v.stalled ? '' : v.message,
+  );
+  set('Stalled', v.stalled, v.stalled ? v.reason : 'Progressing', v.stalled ? v.message : '');
+  conditions.sort(
+    (a, b) =>
+      CONDITION_ORDER.indexOf(a.type as ConditionType) -
+      CONDITION_ORDER.indexOf(b.type as ConditionType),
+  );
+
+  const readyVersions = new Set(
+    observed.pods
+      .filter((p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
+      .map((p) => p.metadata?.labels?.[LABEL_VERSION]),
+  );
+  const onlyVersion = readyVersions.size === 1 ? [...readyVersions][0] : undefined;
+  const currentVersion = v.ready ? target : (onlyVersion ?? previous.currentVersion);
+
+  const status: ModelDeploymentStatus = {
+    ...previous,
+    observedGeneration: generation,
+    conditions,
+    replicas: d?.replicas ?? 0,
+    readyReplicas: d?.readyReplicas ?? 0,
+    updatedReplicas: d?.updatedReplicas ?? 0,
+    availableReplicas: d?.availableReplicas ?? 0,
+    selector: selectorString(modelSelector(md)),
+    url: serviceURL(md),
+    targetVersion: target,
+    history: updateHistory(previous.history ?? [], md, target, v, observed.now),
+  };
+  if (currentVersion) status.currentVersion = currentVersion;
+  return status;
+}
