@@ -34,18 +34,6 @@ die() {
 	exit 1
 }
 
-command -v go >/dev/null 2>&1 || die "Go >= 1.26 is required (https://go.dev/dl/); see docs/control-plane.md"
-
-mkdir -p "${bindir}"
-
-# One build at a time per cache (a test run and a manual build may race).
-exec 9>"${cache}/build.lock"
-if command -v flock >/dev/null 2>&1; then
-	flock 9
-fi
-# Leftovers of an interrupted build (safe: the lock is held).
-rm -rf "${bindir}"/*.tmp.*
-
 # What the manifest was built from; src/localcluster/manifest.ts computes the
 # same hash to notice a stale cache (keep the file order in step with it).
 inputs_hash() {
@@ -58,6 +46,23 @@ inputs_hash() {
 		printf 'KUBEBUILDER_ASSETS=%s\n' "${KUBEBUILDER_ASSETS:-}"
 	} | sha256sum | cut -d' ' -f1
 }
+
+if [[ "${1:-}" == "--print-inputs-hash" ]]; then
+	inputs_hash
+	exit 0
+fi
+
+command -v go >/dev/null 2>&1 || die "Go >= 1.26 is required (https://go.dev/dl/); see docs/control-plane.md"
+
+mkdir -p "${bindir}"
+
+# One build at a time per cache (a test run and a manual build may race).
+exec 9>"${cache}/build.lock"
+if command -v flock >/dev/null 2>&1; then
+	flock 9
+fi
+# Leftovers of an interrupted build (safe: the lock is held).
+rm -rf "${bindir}"/*.tmp.*
 
 # The version of module $2 as required in wrapper $1's go.mod.
 required_version() {
