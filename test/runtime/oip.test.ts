@@ -1,0 +1,318 @@
+// Open Inference Protocol v2: server/model metadata, health, readiness, and
+// /infer with JSON (flat and nested data, every datatype tfjs can compute,
+// id echo, requested outputs) and with the binary tensor data extension.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { floatToHalf, halfToFloat } from '../../src/runtime/protocols/binary-tensor.js';
+import type { Fixtures, TestRuntime } from './helpers.js';
+import { makeFixtures, startRuntime } from './helpers.js';
+
+let fx: Fixtures;
+let hpt: TestRuntime;
+let dtypes: TestRuntime;
+let two: TestRuntime;
+
+beforeAll(async () => {
+  fx = await makeFixtures();
+  [hpt, dtypes, two] = await Promise.all([
+    startRuntime(fx.halfPlusTwo, { modelName: 'half_plus_two', modelVersion: '3' }),
+    startRuntime(fx.dtypes, { modelName: 'dtypes' }),
+    startRuntime(fx.twoInTwoOut, { modelName: 'two' }),
+  ]);
+}, 120_000);
+
+afterAll(async () => {
+  await Promise.all([hpt?.close(), dtypes?.close(), two?.close()]);
+  await fx?.cleanup();
+});
+
+/** Builds a binary-extension body: JSON header + raw tensors. */
+function binaryBody(
+  header: object,
+  ...chunks: Buffer[]
+): { payload: Buffer; headers: Record<string, string> } {
+  const json = Buffer.from(JSON.stringify(header));
+  return {
+    payload: Buffer.concat([json, ...chunks]),
+    headers: {
+      'content-type': 'application/octet-stream',
+      'inference-header-content-length': String(json.length),
+    },
+  };
+}
+
+/** Splits a binary-extension response into header JSON and raw bytes. */
+function parseBinary(
+  body: Buffer,
+  headerLength: string | string[] | number | undefined,
+): {
+  header: {
+    outputs: {
+      name: string;
+      datatype: string;
+      shape: number[];
+      parameters?: { binary_data_size: number };
+    }[];
+  };
+  rest: Buffer;
+} {
+  const n = Number(headerLength);
+  return {
+    header: JSON.parse(body.subarray(0, n).toString('utf8')) as never,
+    rest: body.subarray(n),
+  };
+}
+
+describe('OIP v2 server endpoints', () => {
+  it('GET /v2 describes the server and its extensions', async () => {
+    const res = await hpt.app.inject({ method: 'GET', url: '/v2' });
+    expect(res.statusCode).toBe(200);
+    const body = res.json<{ name: string; version: string; extensions: string[] }>();
+    expect(body.name).toBe('tensorfleet-runtime');
+    expect(body.version).toMatch(/^\d+\.\d+\.\d+/);
+    expect(body.extensions).toContain('binary_tensor_data');
+  });
+
+  it('health live and ready answer 200 with empty bodies', async () => {
+    for (const url of [
+      '/v2/health/live',
+      '/v2/health/ready',
+      '/v2/models/half_plus_two/ready',
+      '/v2/models/half_plus_two/versions/3/ready',
+    ]) {
+      const res = await hpt.app.inject({ method: 'GET', url });
+      expect(res.statusCode, url).toBe(200);
+      expect(res.body, url).toBe('');
+    }
+  });
+
+  it('model metadata lists inputs and outputs with OIP datatypes', async () => {
+    const res = await dtypes.app.inject({ method: 'GET', url: '/v2/models/dtypes/versions/1' });
+    expect(res.statusCode).toBe(200);
+    const meta = res.json<{
+      name: string;
+      versions: string[];
+      platform: string;
+      inputs: object[];
+      outputs: object[];
+      parameters: { backend: string };
+    }>();
+    expect(meta.name).toBe('dtypes');
+    expect(meta.versions).toEqual(['1']);
+    expect(meta.platform).toBe('tensorflowjs_graph');
+    expect(meta.parameters.backend).toBe('wasm');
+    expect(meta.inputs).toEqual([
+      { name: 'f32', datatype: 'FP32', shape: [-1, 2] },
+      { name: 'i32', datatype: 'INT32', shape: [-1, 2] },
+      { name: 'u8', datatype: 'UINT8', shape: [-1, 2] },
+      { name: 'i64', datatype: 'INT64', shape: [-1, 2] },
+      { name: 'flag', datatype: 'BOOL', shape: [-1, 2] },
+      { name: 'text', datatype: 'BYTES', shape: [-1] },
+    ]);
+    expect(meta.outputs).toHaveLength(6);
+  });
+});
+
+describe('OIP v2 infer (JSON)', () => {
+  it('infers with flat data and echoes the request id', async () => {
+    const res = await hpt.app.inject({
+      method: 'POST',
+      url: '/v2/models/half_plus_two/infer',
+      payload: {
+        id: 'req-42',
+        inputs: [{ name: 'x', shape: [3], datatype: 'FP32', data: [1, 2, 5] }],
+      },
+    });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({
+      model_name: 'half_plus_two',
+      model_version: '3',
+      id: 'req-42',
+      outputs: [{ name: 'y', datatype: 'FP32', shape: [3], data: [2.5, 3, 4.5] }],
+    });
+  });
+
+  it('accepts nested data matching the shape, and returns only requested outputs', async () => {
+    const res = await two.app.inject({
+      method: 'POST',
+      url: '/v2/models/two/versions/1/infer',
+      payload: {
+        inputs: [
+          {
+            name: 'a',
+            shape: [2, 3],
+            datatype: 'FP32',
+            data: [
+              [1, 2, 3],
+              [4, 5, 6],
+            ],
+          },
+          { name: 'b', shape: [2, 2], datatype: 'FP32', data: [1, 1, 0, 0] },
+        ],
+        outputs: [{ name: 'sum' }],
+      },
+    });
+    expect(res.statusCode, res.body).toBe(200);
+    const body = res.json<{ id?: string; outputs: unknown[] }>();
+    expect(body.id).toBeUndefined();
+    expect(body.outputs).toEqual([{ name: 'sum', datatype: 'FP32', shape: [2, 1], data: [8, 15] }]);
+  });
+
+  it('round-trips FP32, INT32, UINT8, INT64, BOOL and BYTES', async () => {
+    const res = await dtypes.app.inject({
+      method: 'POST',
+      url: '/v2/models/dtypes/infer',
+      payload: {
+        inputs: [
+          { name: 'f32', shape: [1, 2], datatype: 'FP32', data: [0.25, -1e10] },
+          { name: 'i32', shape: [1, 2], datatype: 'INT32', data: [-2147483648, 5] },
+          { name: 'u8', shape: [1, 2], datatype: 'UINT8', data: [255, 0] },
+          { name: 'i64', shape: [1, 2], datatype: 'INT64', data: [-3, 2147483647] },
+          { name: 'flag', shape: [1, 2], datatype: 'BOOL', data: [true, false] },
+          { name: 'text', shape: [1], datatype: 'BYTES', data: ['ünïcode'] },
+        ],
+      },
+    });
+    expect(res.statusCode, res.body).toBe(200);
+    const outs = res.json<{ outputs: { name: string; datatype: string; data: unknown[] }[] }>()
+      .outputs;
+    const byName = Object.fromEntries(outs.map((o) => [o.name, [o.datatype, o.data]]));
+    expect(byName).toEqual({
+      f32_out: ['FP32', [0.25, -1e10]],
+      i32_out: ['INT32', [-2147483648, 5]],
+      u8_out: ['UINT8', [255, 0]],
+      i64_out: ['INT64', [-3, 2147483647]],
+      flag_out: ['BOOL', [true, false]],
+      text_bytes: ['BYTES', ['ünïcode']],
+    });
+  });
+});
+
+describe('OIP v2 binary tensor data extension', () => {
+  it('decodes binary inputs and returns binary outputs when asked', async () => {
+    const x = Buffer.from(new Float32Array([1, 2, 5]).buffer);
+    const { payload, headers } = binaryBody(
+      {
+        id: 'bin',
+        inputs: [
+          { name: 'x', shape: [3], datatype: 'FP32', parameters: { binary_data_size: x.length } },
+        ],
+        outputs: [{ name: 'y', parameters: { binary_data: true } }],
+      },
+      x,
+    );
+    const res = await hpt.app.inject({
+      method: 'POST',
+      url: '/v2/models/half_plus_two/infer',
+      payload,
+      headers,
+    });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.headers['content-type']).toBe('application/octet-stream');
+    const { header, rest } = parseBinary(
+      res.rawPayload,
+      res.headers['inference-header-content-length'],
+    );
+    expect(header).toEqual({
+      model_name: 'half_plus_two',
+      model_version: '3',
+      id: 'bin',
+      outputs: [{ name: 'y', datatype: 'FP32', shape: [3], parameters: { binary_data_size: 12 } }],
+    });
+    expect(
+      Array.from(new Float32Array(rest.buffer.slice(rest.byteOffset, rest.byteOffset + 12))),
+    ).toEqual([2.5, 3, 4.5]);
+  });
+
+  it('binary inputs with JSON outputs by default; binary_data_output switches all outputs', async () => {
+    const f32 = Buffer.from(new Float32Array([1.5, -2]).buffer);
+    const i32 = Buffer.from(new Int32Array([7, -8]).buffer);
+    const u8 = Buffer.from([200, 3]);
+    const i64 = Buffer.alloc(16);
+    i64.writeBigInt64LE(-5n, 0);
+    i64.writeBigInt64LE(6n, 8);
+    const flag = Buffer.from([1, 0]);
+    const text = Buffer.concat([Buffer.from([3, 0, 0, 0]), Buffer.from([0, 1, 255])]);
+    const inputs = [
+      {
+        name: 'f32',
+        shape: [1, 2],
+        datatype: 'FP32',
+        parameters: { binary_data_size: f32.length },
+      },
+      {
+        name: 'i32',
+        shape: [1, 2],
+        datatype: 'INT32',
+        parameters: { binary_data_size: i32.length },
+      },
+      { name: 'u8', shape: [1, 2], datatype: 'UINT8', parameters: { binary_data_size: u8.length } },
+      {
+        name: 'i64',
+        shape: [1, 2],
+        datatype: 'INT64',
+        parameters: { binary_data_size: i64.length },
+      },
+      {
+        name: 'flag',
+        shape: [1, 2],
+        datatype: 'BOOL',
+        parameters: { binary_data_size: flag.length },
+      },
+      {
+        name: 'text',
+        shape: [1],
+        datatype: 'BYTES',
+        parameters: { binary_data_size: text.length },
+      },
+    ];
+    const jsonOut = binaryBody({ inputs }, f32, i32, u8, i64, flag, text);
+    const res = await dtypes.app.inject({
+      method: 'POST',
+      url: '/v2/models/dtypes/infer',
+      ...jsonOut,
+    });
+    expect(res.statusCode, res.body).toBe(200);
+    const outs = Object.fromEntries(
+      res
+        .json<{ outputs: { name: string; data: unknown[] }[] }>()
+        .outputs.map((o) => [o.name, o.data]),
+    );
+    expect(outs).toMatchObject({
+      f32_out: [1.5, -2],
+      i32_out: [7, -8],
+      u8_out: [200, 3],
+      i64_out: [-5, 6],
+      flag_out: [true, false],
+    });
+
+    const binOut = binaryBody(
+      { inputs, parameters: { binary_data_output: true } },
+      f32,
+      i32,
+      u8,
+      i64,
+      flag,
+      text,
+    );
+    const res2 = await dtypes.app.inject({
+      method: 'POST',
+      url: '/v2/models/dtypes/infer',
+      ...binOut,
+    });
+    expect(res2.statusCode).toBe(200);
+    const { header, rest } = parseBinary(
+      res2.rawPayload,
+      res2.headers['inference-header-content-length'],
+    );
+    const sizes = header.outputs.map((o) => o.parameters?.binary_data_size);
+    expect(sizes).toEqual([8, 8, 2, 16, 2, 7]);
+    // Outputs come back in the datatype the signature declares, byte for byte.
+    expect(Buffer.compare(rest, Buffer.concat([f32, i32, u8, i64, flag, text]))).toBe(0);
+  });
+
+  it('converts FP16 both ways', () => {
+    for (const v of [0, 1, -2.5, 65504, 0.000061035156])
+      expect(halfToFloat(floatToHalf(v))).toBeCloseTo(v, 6);
+  });
+});
