@@ -49,6 +49,8 @@ export class ModelService {
   private batcher: Batcher | undefined;
   private info: ModelInfo | undefined;
   private failure: RuntimeError | undefined;
+  private admitted = 0;
+  private idleWaiters: (() => void)[] = [];
   state: ServiceState = 'loading';
 
   constructor(opts: ServiceOptions) {
@@ -149,9 +151,37 @@ export class ModelService {
     }
   }
 
+  /**
+   * Runs one request from admission to response. Requests are refused once
+   * draining starts; admitted ones run to completion and drain() waits for them.
+   */
+  async handle<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.state === 'draining' || this.state === 'stopped') {
+      throw new RuntimeError(
+        'DRAINING',
+        'the runtime is shutting down and accepts no new requests',
+        {
+          retryAfterSeconds: 1,
+        },
+      );
+    }
+    this.admitted++;
+    try {
+      return await fn();
+    } finally {
+      this.admitted--;
+      if (this.admitted === 0) for (const w of this.idleWaiters.splice(0)) w();
+    }
+  }
+
+  /** Requests admitted and not yet answered. */
+  get inflight(): number {
+    return this.admitted;
+  }
+
   /** Throws the error a request should get when the model cannot serve now. */
   private assertServing(): { pool: WorkerPool; batcher: Batcher; info: ModelInfo } {
-    if (this.state === 'draining' || this.state === 'stopped') {
+    if (this.state === 'stopped') {
       throw new RuntimeError(
         'DRAINING',
         'the runtime is shutting down and accepts no new requests',
@@ -180,6 +210,13 @@ export class ModelService {
     if (task.body.byteLength < this.opts.config.decodeInWorkersMinBytes) {
       return decodeBody(task, info.signature);
     }
+    if (pool.queued() >= this.opts.config.maxQueueSize) {
+      throw new RuntimeError(
+        'QUEUE_FULL',
+        `the decode queue is full (${this.opts.config.maxQueueSize} requests waiting); retry later`,
+        { retryAfterSeconds: 1 },
+      );
+    }
     return pool.decode(task);
   }
 
@@ -200,21 +237,22 @@ export class ModelService {
     return { outputs: result.outputs, batchSize: result.batchSize };
   }
 
-  /** Stops taking requests (readiness goes false) and waits for accepted ones to finish. */
+  /** Stops taking requests (readiness goes false) and waits for admitted ones to finish. */
   async drain(timeoutMs: number): Promise<boolean> {
     if (this.state === 'ready' || this.state === 'loading') this.state = 'draining';
-    const batcher = this.batcher;
-    if (batcher === undefined) return true;
+    if (this.admitted === 0) return true;
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<boolean>((resolve) => {
       timer = setTimeout(() => resolve(false), timeoutMs);
     });
-    const done = await Promise.race([batcher.whenIdle().then(() => true), timedOut]);
+    const idle = new Promise<boolean>((resolve) => this.idleWaiters.push(() => resolve(true)));
+    const done = await Promise.race([idle, timedOut]);
     clearTimeout(timer);
-    if (!done)
-      batcher.abort(
+    if (!done) {
+      this.batcher?.abort(
         new RuntimeError('DRAINING', 'the drain timeout ran out before this request ran'),
       );
+    }
     return done;
   }
 

@@ -73,15 +73,24 @@ export function checkModel(
   }
 }
 
-/** Wraps an inference handler so the in-flight gauge counts it from decode to response. */
-export async function tracked<T>(metrics: RuntimeMetrics, fn: () => Promise<T>): Promise<T> {
+/**
+ * Wraps an inference handler: admission (refused while draining), the
+ * in-flight gauge from decode to response, and drain accounting.
+ */
+export async function tracked<T>(
+  service: ModelService,
+  metrics: RuntimeMetrics,
+  fn: () => Promise<T>,
+): Promise<T> {
   const labels = metrics.labels();
-  metrics.inflight.inc(labels);
-  try {
-    return await fn();
-  } finally {
-    metrics.inflight.dec(labels);
-  }
+  return service.handle(async () => {
+    metrics.inflight.inc(labels);
+    try {
+      return await fn();
+    } finally {
+      metrics.inflight.dec(labels);
+    }
+  });
 }
 
 export function sendJson(reply: FastifyReply, json: string): FastifyReply {

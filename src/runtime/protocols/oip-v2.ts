@@ -91,7 +91,7 @@ export const oipRoutes: FastifyPluginCallback<ProtocolOptions> = (
         'send application/json, or binary tensors with an Inference-Header-Content-Length header',
       );
     }
-    return tracked(metrics, async () => {
+    return tracked(service, metrics, async () => {
       const body = ownBuffer(bodyBytes(req), threshold);
       const decoded = await service.decode({ protocol: 'oip', body, headerLength });
       if (decoded.protocol !== 'oip')

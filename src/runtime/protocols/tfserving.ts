@@ -122,7 +122,7 @@ export const tfServingRoutes: FastifyPluginCallback<ProtocolOptions> = (
 
   async function predict(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     requireJson(req, 'send the predict request as application/json');
-    return tracked(metrics, async () => {
+    return tracked(service, metrics, async () => {
       const body = ownBuffer(bodyBytes(req), threshold);
       const decoded = await service.decode({ protocol: 'tfserving', body });
       if (decoded.protocol !== 'tfserving')

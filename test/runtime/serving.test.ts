@@ -1,0 +1,321 @@
+// Serving behaviour through HTTP: dynamic batching seen in the batch-size
+// metric, 429 on a full queue, readiness through loading and draining,
+// failure injection, the metrics page, and a model that fails to load.
+
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../../src/runtime/app.js';
+import { serveConfigDefaults } from '../../src/runtime/config.js';
+import { RuntimeMetrics } from '../../src/runtime/metrics.js';
+import { ModelService } from '../../src/runtime/service.js';
+import type { Fixtures } from './helpers.js';
+import { makeFixtures, metricValue, startRuntime } from './helpers.js';
+
+let fx: Fixtures;
+beforeAll(async () => {
+  fx = await makeFixtures();
+}, 60_000);
+afterAll(async () => {
+  await fx?.cleanup();
+});
+
+const mlpInstance = (seed: number): number[] =>
+  Array.from({ length: 784 }, (_, i) => ((i * 7 + seed * 13) % 101) / 101);
+
+describe('dynamic batching over HTTP', () => {
+  it('merges concurrent requests (batch size metric) and each gets exactly its own rows', async () => {
+    const rt = await startRuntime(fx.halfPlusTwo, {
+      modelName: 'hpt',
+      batchTimeoutMicros: 5000,
+      maxBatchSize: 64,
+    });
+    try {
+      const n = 40;
+      const responses = await Promise.all(
+        Array.from({ length: n }, (_, i) =>
+          rt.app.inject({
+            method: 'POST',
+            url: '/v1/models/hpt:predict',
+            payload: { instances: [i, i + 0.5, -i] },
+          }),
+        ),
+      );
+      responses.forEach((res, i) => {
+        expect(res.statusCode).toBe(200);
+        expect(res.json()).toEqual({
+          predictions: [0.5 * i + 2, 0.5 * (i + 0.5) + 2, -0.5 * i + 2],
+        });
+      });
+      const batches = await metricValue(rt.metrics, 'tensorfleet_runtime_batch_size_count');
+      const rows = await metricValue(rt.metrics, 'tensorfleet_runtime_batch_size_sum');
+      expect(rows).toBe(3 * n);
+      // Fewer model calls than requests: at least some were merged.
+      expect(batches).toBeLessThan(n);
+      const single = await metricValue(rt.metrics, 'tensorfleet_runtime_batch_size_bucket', {
+        le: '4',
+      });
+      expect(single).toBeLessThan(batches as number);
+    } finally {
+      await rt.close();
+    }
+  }, 60_000);
+
+  it('answers 429 with Retry-After when the queue is full, then recovers', async () => {
+    const rt = await startRuntime(fx.mlpGraph, {
+      modelName: 'mlp',
+      maxQueueSize: 2,
+      maxBatchSize: 1,
+      // Decode on the HTTP thread so all requests reach the batcher at once.
+      decodeInWorkersMinBytes: 1e9,
+    });
+    try {
+      const body = { instances: Array.from({ length: 64 }, (_, i) => mlpInstance(i)) };
+      const responses = await Promise.all(
+        Array.from({ length: 12 }, () =>
+          rt.app.inject({ method: 'POST', url: '/v1/models/mlp:predict', payload: body }),
+        ),
+      );
+      const codes = responses.map((r) => r.statusCode);
+      expect(codes).toContain(200);
+      expect(codes).toContain(429);
+      const refused = responses.find((r) => r.statusCode === 429);
+      expect(refused?.headers['retry-after']).toBe('1');
+      expect(refused?.json<{ error: string }>().error).toMatch(
+        /the batching queue is full \(2 requests waiting\)/,
+      );
+      expect(
+        await metricValue(rt.metrics, 'tensorfleet_runtime_requests_total', { code: '429' }),
+      ).toBe(codes.filter((c) => c === 429).length);
+      const after = await rt.app.inject({
+        method: 'POST',
+        url: '/v1/models/mlp:predict',
+        payload: { instances: [mlpInstance(1)] },
+      });
+      expect(after.statusCode).toBe(200);
+      expect(await metricValue(rt.metrics, 'tensorfleet_runtime_queue_depth')).toBe(0);
+    } finally {
+      await rt.close();
+    }
+  }, 60_000);
+});
+
+describe('lifecycle', () => {
+  it('is not ready while loading, ready after warmup, not ready while draining', async () => {
+    const config = serveConfigDefaults({
+      modelName: 'hpt',
+      modelUri: fx.halfPlusTwo,
+      backend: 'wasm',
+      workers: 1,
+      warmupIterations: 3,
+    });
+    const metrics = new RuntimeMetrics('hpt', '1', { processMetrics: false });
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    const service = new ModelService({
+      config,
+      metrics,
+      resolveModelDir: async () => {
+        await gate;
+        return fx.halfPlusTwo;
+      },
+    });
+    const app = await buildApp({ service, metrics }, { logger: false });
+    const started = service.start();
+    try {
+      expect((await app.inject({ method: 'GET', url: '/v2/health/ready' })).statusCode).toBe(400);
+      expect((await app.inject({ method: 'GET', url: '/v2/health/live' })).statusCode).toBe(200);
+      expect((await app.inject({ method: 'GET', url: '/v2/models/hpt/ready' })).statusCode).toBe(
+        400,
+      );
+      const status = await app.inject({ method: 'GET', url: '/v1/models/hpt' });
+      expect(status.json()).toMatchObject({ model_version_status: [{ state: 'LOADING' }] });
+      const early = await app.inject({
+        method: 'POST',
+        url: '/v1/models/hpt:predict',
+        payload: { instances: [1] },
+      });
+      expect(early.statusCode).toBe(503);
+      expect(early.json<{ error: string }>().error).toBe('the model is still loading');
+      expect(await metricValue(metrics, 'tensorfleet_runtime_ready')).toBe(0);
+
+      release();
+      await started;
+      expect((await app.inject({ method: 'GET', url: '/v2/health/ready' })).statusCode).toBe(200);
+      expect(await metricValue(metrics, 'tensorfleet_runtime_ready')).toBe(1);
+      expect(await metricValue(metrics, 'tensorfleet_runtime_model_load_seconds')).toBeGreaterThan(
+        0,
+      );
+
+      await service.drain(1000);
+      expect((await app.inject({ method: 'GET', url: '/v2/health/ready' })).statusCode).toBe(400);
+      const late = await app.inject({
+        method: 'POST',
+        url: '/v1/models/hpt:predict',
+        payload: { instances: [1] },
+      });
+      expect(late.statusCode).toBe(503);
+      expect(late.headers['tensorfleet-error-code']).toBe('DRAINING');
+      expect((await app.inject({ method: 'GET', url: '/v1/models/hpt' })).json()).toMatchObject({
+        model_version_status: [{ state: 'UNLOADING' }],
+      });
+    } finally {
+      release();
+      await app.close();
+      await service.close();
+    }
+  }, 60_000);
+
+  it('reports a model that fails to load, with the reason, and stays unready', async () => {
+    const broken = join(fx.root, 'broken');
+    await mkdir(broken, { recursive: true });
+    await writeFile(
+      join(broken, 'model.json'),
+      JSON.stringify({
+        format: 'graph-model',
+        modelTopology: { node: [] },
+        weightsManifest: [{ paths: ['missing.bin'], weights: [] }],
+      }),
+    );
+    const config = serveConfigDefaults({
+      modelName: 'b',
+      modelUri: broken,
+      backend: 'cpu',
+      workers: 1,
+    });
+    const metrics = new RuntimeMetrics('b', '1', { processMetrics: false });
+    const service = new ModelService({ config, metrics, resolveModelDir: async () => broken });
+    const app = await buildApp({ service, metrics }, { logger: false });
+    try {
+      await expect(service.start()).rejects.toMatchObject({
+        code: 'MODEL_LOAD_FAILED',
+        message: expect.stringMatching(/weight shard missing\.bin .* cannot be read/) as unknown,
+      });
+      expect(service.state).toBe('failed');
+      expect((await app.inject({ method: 'GET', url: '/v2/health/ready' })).statusCode).toBe(400);
+      const status = await app.inject({ method: 'GET', url: '/v1/models/b' });
+      expect(status.json()).toMatchObject({
+        model_version_status: [
+          {
+            state: 'END',
+            status: {
+              error_code: 'UNKNOWN',
+              error_message: expect.stringMatching(/missing\.bin/) as unknown,
+            },
+          },
+        ],
+      });
+      const res = await app.inject({
+        method: 'POST',
+        url: '/v1/models/b:predict',
+        payload: { instances: [1] },
+      });
+      expect(res.statusCode).toBe(503);
+      expect(res.json<{ error: string }>().error).toMatch(
+        /the model failed to load: weight shard missing\.bin/,
+      );
+    } finally {
+      await app.close();
+      await service.close();
+    }
+  }, 60_000);
+
+  it('says which backend a TF SavedModel needs when loaded on wasm', async () => {
+    const saved = join(fx.root, 'saved');
+    await mkdir(saved, { recursive: true });
+    await writeFile(join(saved, 'saved_model.pb'), Buffer.alloc(8));
+    const config = serveConfigDefaults({
+      modelName: 's',
+      modelUri: saved,
+      backend: 'wasm',
+      workers: 1,
+    });
+    const service = new ModelService({
+      config,
+      metrics: new RuntimeMetrics('s', '1', { processMetrics: false }),
+      resolveModelDir: async () => saved,
+    });
+    try {
+      await expect(service.start()).rejects.toMatchObject({
+        code: 'FORMAT_REQUIRES_BACKEND',
+        message: expect.stringMatching(
+          /a TF SavedModel needs the tensorflow or tensorflow-gpu backend .* this runtime is using wasm/,
+        ) as unknown,
+      });
+    } finally {
+      await service.close();
+    }
+  }, 60_000);
+});
+
+describe('failure injection (for tests of canary analysis)', () => {
+  it('fails the configured fraction of inferences with 500 INJECTED_FAILURE', async () => {
+    const rt = await startRuntime(fx.halfPlusTwo, { modelName: 'hpt', injectErrorRate: 0.5 });
+    try {
+      const codes = [];
+      for (let i = 0; i < 60; i++) {
+        const res = await rt.app.inject({
+          method: 'POST',
+          url: '/v2/models/hpt/infer',
+          payload: { inputs: [{ name: 'x', shape: [1], datatype: 'FP32', data: [i] }] },
+        });
+        codes.push(res.statusCode);
+        if (res.statusCode === 500)
+          expect(res.json<{ error: string }>().error).toMatch(
+            /injected failure \(--inject-error-rate 0.5, for tests only\)/,
+          );
+      }
+      const failures = codes.filter((c) => c === 500).length;
+      expect(failures).toBeGreaterThan(10);
+      expect(failures).toBeLessThan(50);
+      expect(codes.filter((c) => c !== 500).every((c) => c === 200)).toBe(true);
+      expect(
+        await metricValue(rt.metrics, 'tensorfleet_runtime_requests_total', {
+          protocol: 'oip',
+          code: '500',
+          model: 'hpt',
+          version: '1',
+        }),
+      ).toBe(failures);
+    } finally {
+      await rt.close();
+    }
+  }, 60_000);
+});
+
+describe('metrics page', () => {
+  it('exposes every documented metric with model and version labels', async () => {
+    const rt = await startRuntime(fx.halfPlusTwo, { modelName: 'hpt', modelVersion: '7' });
+    try {
+      await rt.app.inject({
+        method: 'POST',
+        url: '/v1/models/hpt:predict',
+        payload: { instances: [1] },
+      });
+      const res = await rt.app.inject({ method: 'GET', url: '/metrics' });
+      expect(res.statusCode).toBe(200);
+      expect(res.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
+      const text = res.body;
+      for (const line of [
+        'tensorfleet_runtime_requests_total{model="hpt",version="7",protocol="tfserving",code="200"} 1',
+        'tensorfleet_runtime_inflight_requests{model="hpt",version="7"} 0',
+        'tensorfleet_runtime_queue_depth{model="hpt",version="7"} 0',
+        'tensorfleet_runtime_ready{model="hpt",version="7"} 1',
+        'tensorfleet_runtime_backend_info{model="hpt",version="7",backend="wasm",tfjs_backend="wasm",format="tfjs-graph"} 1',
+        'tensorfleet_runtime_request_duration_seconds_count{model="hpt",version="7",protocol="tfserving"} 1',
+        'tensorfleet_runtime_queue_duration_seconds_count{model="hpt",version="7"} 1',
+        'tensorfleet_runtime_compute_duration_seconds_count{model="hpt",version="7"} 1',
+        'tensorfleet_runtime_batch_size_count{model="hpt",version="7"} 1',
+      ]) {
+        expect(text).toContain(line);
+      }
+      expect(text).toMatch(/tensorfleet_runtime_model_load_seconds\{model="hpt",version="7"\} \d/);
+      expect(text).toMatch(
+        /tensorfleet_runtime_tfjs_memory_bytes\{model="hpt",version="7"\} [1-9]/,
+      );
+      expect(text).toMatch(/tensorfleet_runtime_tfjs_tensors\{model="hpt",version="7"\} [1-9]/);
+    } finally {
+      await rt.close();
+    }
+  }, 60_000);
+});
