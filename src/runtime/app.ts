@@ -68,6 +68,7 @@ export const runtimeApp: FastifyPluginAsync<AppOptions> = async (app, opts) => {
       .header('content-type', 'application/json')
       .header('tensorfleet-error-code', e.code);
     if (e.retryAfterSeconds !== undefined) reply.header('retry-after', String(e.retryAfterSeconds));
+    if (e.code === 'DRAINING') reply.header('connection', 'close');
     return reply.send(errorBody(e.message));
   });
 

@@ -76,21 +76,24 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
     shuttingDown ??= (async () => {
       const timeoutMs = config.drainTimeoutSeconds * 1000;
       app.log.info(
-        { reason, timeoutMs },
+        { reason, timeoutMs, inflight: service.inflight },
         'draining: readiness is false, finishing accepted requests',
       );
       const started = performance.now();
-      // Readiness goes false and new inference requests are refused at once.
-      const drained = service.drain(timeoutMs);
+      // Keep listening while draining: new inference requests get a quick 503 (Connection: close)
+      // instead of a reset, since load balancers keep sending for a moment after SIGTERM.
+      // Readiness is false from here on.
+      const drained = await service.drain(timeoutMs);
+      const left = Math.max(0, timeoutMs - (performance.now() - started));
       let timer: NodeJS.Timeout | undefined;
       const closed = await Promise.race([
         app.close().then(() => true),
         new Promise<boolean>((resolve) => {
-          timer = setTimeout(() => resolve(false), timeoutMs);
+          timer = setTimeout(() => resolve(false), left);
         }),
       ]);
       clearTimeout(timer);
-      const ok = closed && (await drained);
+      const ok = closed && drained;
       await service.close();
       app.log.info(
         { ok, seconds: (performance.now() - started) / 1000 },

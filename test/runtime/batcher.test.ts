@@ -86,7 +86,7 @@ describe('Batcher', () => {
     );
     const rejected = settled
       .filter((s) => s.status === 'rejected')
-      .map((s) => (s as PromiseRejectedResult).reason as RuntimeError);
+      .map((s) => s.reason as RuntimeError);
     // One runs, two wait, three are refused.
     expect(settled.filter((s) => s.status === 'fulfilled')).toHaveLength(3);
     expect(rejected).toHaveLength(3);

@@ -184,7 +184,11 @@ describe('lifecycle', () => {
       workers: 1,
     });
     const metrics = new RuntimeMetrics('b', '1', { processMetrics: false });
-    const service = new ModelService({ config, metrics, resolveModelDir: async () => broken });
+    const service = new ModelService({
+      config,
+      metrics,
+      resolveModelDir: () => Promise.resolve(broken),
+    });
     const app = await buildApp({ service, metrics }, { logger: false });
     try {
       await expect(service.start()).rejects.toMatchObject({
@@ -233,7 +237,7 @@ describe('lifecycle', () => {
     const service = new ModelService({
       config,
       metrics: new RuntimeMetrics('s', '1', { processMetrics: false }),
-      resolveModelDir: async () => saved,
+      resolveModelDir: () => Promise.resolve(saved),
     });
     try {
       await expect(service.start()).rejects.toMatchObject({
