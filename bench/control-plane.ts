@@ -76,6 +76,17 @@ for (let run = 1; run <= runs; run++) {
       '--timeout=60s',
     ]);
     if (waited.code !== 0) throw new Error(waited.stderr + waited.stdout);
+    const listed = await full.kubectl(['get', 'pods', '-l', 'app=gpu-probe', '-o', 'json']);
+    const pods = (
+      JSON.parse(listed.stdout) as {
+        items: Array<{ spec: { nodeName?: string }; status: { phase?: string } }>;
+      }
+    ).items;
+    const running = pods.filter(
+      (pod) => pod.status.phase === 'Running' && pod.spec.nodeName?.startsWith('gpu-'),
+    );
+    if (running.length !== 4)
+      throw new Error(`expected 4 running GPU pods, got ${JSON.stringify(pods)}`);
     console.log(`run ${run}: 4 GPU pods Ready ${(Date.now() - started) / 1000} s after apply`);
     report(`run ${run} full set`, full);
   } finally {

@@ -118,7 +118,7 @@ build() {
 		log "${module}: up to date in ${out}"
 		return
 	fi
-	log "${module}: building ${names[*]} (the first cold build of everything takes about 8 minutes on 2 cores)"
+	log "${module}: building ${names[*]} (the first cold build of everything takes about 9 minutes on 2 cores)"
 	local tmp="${out}.tmp.$$" started=${SECONDS}
 	rm -rf "${tmp}"
 	mkdir -p "${tmp}"
