@@ -21,7 +21,7 @@ export function localPath(uri: string, env: NodeJS.ProcessEnv = process.env): st
       throw new RuntimeError('CONFIG_INVALID', `"${uri}" has no claim name (pvc://<claim>/<path>)`);
     const cleaned = normalize(`/${path}`);
     const root = env['TENSORFLEET_PVC_ROOT'] || DEFAULT_PVC_ROOT;
-    return join(root, claim, cleaned);
+    return join(root, claim, cleaned).replace(/\/+$/, '');
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(uri)) return undefined;
   return isAbsolute(uri) ? uri : resolve(uri);

@@ -61,7 +61,7 @@ export class S3Source implements ModelSource {
     const base = this.endpoint.href.replace(/\/$/, '');
     const encodedKey = uriEncode(key, true);
     const url = this.pathStyle
-      ? new URL(`${base}/${this.bucket}/${encodedKey}`)
+      ? new URL(`${base}/${this.bucket}${key === '' ? '' : `/${encodedKey}`}`)
       : new URL(`${this.endpoint.protocol}//${this.bucket}.${this.endpoint.host}/${encodedKey}`);
     for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
     return url;

@@ -36,7 +36,9 @@ export function signGet(
     .replace(/[-:]/g, '')
     .replace(/\.\d{3}/, '');
   const date = amzDate.slice(0, 8);
-  const payloadHash = 'UNSIGNED-PAYLOAD';
+  // GETs have no body: the hash of the empty payload (accepted by S3 and by servers
+  // that recompute it, unlike UNSIGNED-PAYLOAD).
+  const payloadHash = sha256('');
   const headers: Record<string, string> = {
     host: url.host,
     'x-amz-content-sha256': payloadHash,
