@@ -20,9 +20,12 @@ export default defineConfig({
           globalSetup: ['test/integration/global-setup.ts'],
           testTimeout: 120_000,
           hookTimeout: 120_000,
-          // Files share one API server; two cores cannot feed many workers usefully.
+          // Files share one API server; two cores cannot feed many workers
+          // usefully. Runs after the unit tier (groupOrder) so the two do not
+          // compete for the CPU.
           pool: 'forks',
           maxWorkers: 2,
+          sequence: { groupOrder: 1 },
         },
       },
     ],

@@ -5,7 +5,7 @@
  * provides the kubeconfig to the tests. Builds the binaries first when they are
  * missing (several minutes on a fresh machine; see docs/control-plane.md).
  */
-import { access, mkdtemp, rm } from 'node:fs/promises';
+import { access, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,12 +34,27 @@ async function mustSucceed(plane: ControlPlane, args: string[]): Promise<void> {
     throw new Error(`kubectl ${args.join(' ')}:\n${result.stderr}${result.stdout}`);
 }
 
+const RUN_DIR_PREFIX = 'tensorfleet-it-';
+
+/** Removes run directories that interrupted runs (which skip teardown) left over a day ago. */
+async function pruneOldRunDirs(): Promise<void> {
+  const dayAgo = Date.now() - 24 * 3600 * 1000;
+  for (const entry of await readdir(tmpdir())) {
+    if (!entry.startsWith(RUN_DIR_PREFIX)) continue;
+    const path = join(tmpdir(), entry);
+    const info = await stat(path).catch(() => undefined);
+    if (info !== undefined && info.mtimeMs < dayAgo)
+      await rm(path, { recursive: true, force: true });
+  }
+}
+
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   await access(MODELDEPLOYMENT_CRD).catch(() => {
     throw new Error(`${MODELDEPLOYMENT_CRD} is missing: run npm run generate`);
   });
   const manifest = await ensureBinaries({ log });
-  const dir = await mkdtemp(join(tmpdir(), 'tensorfleet-it-'));
+  await pruneOldRunDirs();
+  const dir = await mkdtemp(join(tmpdir(), RUN_DIR_PREFIX));
   const plane = await startControlPlane({
     dir,
     manifest,
