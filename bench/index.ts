@@ -1,0 +1,53 @@
+// `npm run bench`: runs the benchmarks and prints a Markdown report.
+// Usage: npm run bench -- [--only runtime] [--models mlp,cnn] [--backends auto|wasm,cpu]
+//                         [--seconds 5] [--concurrency 1,16,64] [--serve-flag=--workers=2 ...] [--out file.md]
+
+import { writeFile } from 'node:fs/promises';
+import { cpus } from 'node:os';
+import type { BackendName } from '../src/runtime/backends/select.js';
+import { AUTO_ORDER } from '../src/runtime/backends/select.js';
+import { runRuntimeBench, summarize } from './runtime/index.js';
+
+function arg(name: string): string | undefined {
+  const argv = process.argv.slice(2);
+  const i = argv.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+  if (i === -1) return undefined;
+  const a = argv[i] as string;
+  return a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[i + 1];
+}
+
+function args(name: string): string[] {
+  const argv = process.argv.slice(2);
+  return argv.filter((a) => a.startsWith(`--${name}=`)).map((a) => a.slice(name.length + 3));
+}
+
+const log = (line: string): void => {
+  process.stdout.write(`${line}\n`);
+};
+
+const benches: Record<string, () => Promise<string>> = {
+  runtime: async () => {
+    const backends = arg('backends') ?? 'auto';
+    const reports = await runRuntimeBench({
+      models: (arg('models') ?? 'mlp,cnn').split(',') as ('mlp' | 'cnn')[],
+      backends: backends === 'auto' ? [...AUTO_ORDER] : (backends.split(',') as BackendName[]),
+      seconds: Number(arg('seconds') ?? 5),
+      concurrencies: (arg('concurrency') ?? '1,16,64').split(',').map(Number),
+      serveFlags: args('serve-flag').flatMap((f) => f.split('=')),
+      log,
+    });
+    return `## Runtime\n\n${summarize(reports)}`;
+  },
+};
+
+const only = arg('only');
+const header = `# Tensorfleet benchmarks\n\n${new Date().toISOString()}, Node ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}\n`;
+const sections: string[] = [header];
+for (const [name, run] of Object.entries(benches)) {
+  if (only !== undefined && only !== name) continue;
+  sections.push(await run());
+}
+const report = sections.join('\n');
+log(`\n${report}`);
+const out = arg('out');
+if (out !== undefined) await writeFile(out, report);
