@@ -165,6 +165,16 @@ describe('scheduling onto the simulated fleet', () => {
     expect(created.every(isReady)).toBe(true);
   });
 
+  it('deleted pods go away (kwok finalizes them), so rollouts and scale-downs complete', async () => {
+    const name = 'scale-down';
+    const created = await createAndWaitReady(name, { replicas: 3 });
+    expect(created).toHaveLength(3);
+    await kubectlOk(['scale', '-n', namespace, `deployment/${name}`, '--replicas=0']);
+    await eventually('the pods to be deleted', async () =>
+      (await pods(name)).length === 0 ? true : undefined,
+    );
+  });
+
   it('a Deployment asking for 100 GPUs stays Pending, Unschedulable for lack of nvidia.com/gpu', async () => {
     const name = 'hundred-gpus';
     await kubectlOk(
