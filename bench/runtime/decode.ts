@@ -17,10 +17,13 @@ export interface DecodeResult {
 export function instance(shape: number[], seed = 1): number[] | number[][][] {
   const dims = shape.slice(1).map((d) => (d < 0 ? 1 : d));
   const size = dims.reduce((a, b) => a * b, 1);
-  const flat = Array.from(
-    { length: size },
-    (_, i) => Math.round(((((i + seed) * 7919) % 1000) / 1000) * 1e6) / 1e6,
-  );
+  // Full-precision values (about 19 characters each in JSON), like real client
+  // payloads: one MLP instance is about 16 KB.
+  let state = seed >>> 0;
+  const flat = Array.from({ length: size }, () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state / 4294967296;
+  });
   if (dims.length <= 1) return flat;
   // Nest as the model expects (e.g. [224][224][3]).
   const nest = (offset: number, depth: number): unknown => {

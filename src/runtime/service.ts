@@ -103,7 +103,7 @@ export class ModelService {
           maxQueueSize: config.maxQueueSize,
           batchable: isBatchable(signature),
         },
-        { run: (inputs) => pool.infer(inputs), concurrency: () => pool.size },
+        { run: (inputs) => pool.infer(inputs), capacity: () => pool.idleCount() },
         {
           onBatch: (rows) => metrics.batchSize.observe(metrics.labels(), rows),
         },

@@ -13,14 +13,17 @@ function recordingExecutor(
   delayMs: number,
 ): BatchExecutor & { batches: number[] } {
   const batches: number[] = [];
+  let running = 0;
   return {
     batches,
-    concurrency: () => concurrency,
+    capacity: () => concurrency - running,
     async run(inputs: TensorMap) {
       const x = inputs['x'];
       if (x === undefined) throw new Error('no x');
       batches.push(x.shape[0] ?? 0);
+      running++;
       await new Promise((r) => setTimeout(r, delayMs));
+      running--;
       const y = Float32Array.from(x.data as Float32Array, (v) => v * 2);
       return {
         outputs: { y: { dtype: 'float32', shape: x.shape.slice(), data: y } },
@@ -127,7 +130,7 @@ describe('Batcher', () => {
     const b = new Batcher(
       { maxBatchSize: 8, batchTimeoutMicros: 0, maxQueueSize: 10, batchable: true },
       {
-        concurrency: () => 1,
+        capacity: () => 1,
         run: async (inputs) => {
           await new Promise((r) => setTimeout(r, 5));
           if (fail) throw new RuntimeError('INFERENCE_FAILED', 'boom');

@@ -15,8 +15,8 @@ import { concat0, split0 } from '../tensors.js';
 export interface BatchExecutor {
   /** Runs one batch; resolves with outputs whose leading dimension equals the rows sent. */
   run(inputs: TensorMap): Promise<{ outputs: TensorMap; computeSeconds: number }>;
-  /** How many batches may run at once (the number of workers). */
-  concurrency(): number;
+  /** How many batches could start right now (free workers). */
+  capacity(): number;
 }
 
 export interface BatcherOptions {
@@ -101,7 +101,7 @@ export class Batcher {
   /** Called when capacity may have freed up (a worker finished something). */
   pump(): void {
     const now = performance.now();
-    while (this.queue.length > 0 && this.running < this.executor.concurrency()) {
+    while (this.queue.length > 0 && this.executor.capacity() > 0) {
       this.dropExpired(now);
       const head = this.queue[0];
       if (head === undefined) break;

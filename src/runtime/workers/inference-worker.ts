@@ -11,7 +11,7 @@ import { decodeBody } from '../protocols/decode.js';
 import type { Decoded } from '../protocols/decode.js';
 import type { TensorMap } from '../tensors.js';
 import { transferables } from '../tensors.js';
-import type { FromWorker, ToWorker, WorkerInit } from './messages.js';
+import type { DecodeOutcome, FromWorker, ToWorker, WorkerInit } from './messages.js';
 
 const port = parentPort;
 if (port === null) throw new Error('inference-worker must run in a worker thread');
@@ -69,8 +69,18 @@ async function main(init: WorkerInit): Promise<void> {
   async function handle(msg: ToWorker): Promise<void> {
     try {
       if (msg.type === 'decode') {
-        const decoded = decodeBody(msg.task, model.signature);
-        post({ type: 'decoded', id: msg.id, decoded }, decodedTransferables(decoded));
+        const results: DecodeOutcome[] = [];
+        const transfer: ArrayBuffer[] = [];
+        for (const item of msg.items) {
+          try {
+            const decoded = decodeBody(item.task, model.signature);
+            results.push({ id: item.id, decoded });
+            transfer.push(...decodedTransferables(decoded));
+          } catch (err) {
+            results.push({ id: item.id, error: toRuntimeError(err, 'INTERNAL').toJSON() });
+          }
+        }
+        post({ type: 'decoded', id: msg.id, results }, transfer);
         return;
       }
       const start = performance.now();

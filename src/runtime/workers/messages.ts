@@ -33,13 +33,22 @@ export interface TfjsMemory {
   numTensors: number;
 }
 
+/** Several request bodies decoded in one round trip (amortizes the thread hop). */
+export interface DecodeItem {
+  id: number;
+  task: DecodeTask;
+}
+
+export type DecodeOutcome =
+  { id: number; decoded: Decoded } | { id: number; error: SerializedError };
+
 export type ToWorker =
   | { type: 'infer'; id: number; inputs: TensorMap }
-  | { type: 'decode'; id: number; task: DecodeTask };
+  | { type: 'decode'; id: number; items: DecodeItem[] };
 
 export type FromWorker =
   | WorkerReady
   | { type: 'init-failed'; error: SerializedError }
   | { type: 'inferred'; id: number; outputs: TensorMap; computeSeconds: number; memory: TfjsMemory }
-  | { type: 'decoded'; id: number; decoded: Decoded }
+  | { type: 'decoded'; id: number; results: DecodeOutcome[] }
   | { type: 'failed'; id: number; error: SerializedError };

@@ -1,6 +1,8 @@
 // A fixed pool of inference workers, each holding its own copy of the model.
 // Tasks wait in two FIFO queues: inference batches first, then body decodes,
-// so that decoding never starves the model. A worker that dies is replaced.
+// so that decoding never starves the model. Waiting decodes are sent to a
+// worker together (one thread hop for many bodies). A worker that dies is
+// replaced.
 
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
@@ -16,10 +18,18 @@ export interface InferResult {
   computeSeconds: number;
 }
 
-interface Pending {
-  msg: ToWorker;
-  transfer: ArrayBuffer[];
-  resolve(value: InferResult | Decoded): void;
+interface InferTask {
+  kind: 'infer';
+  inputs: TensorMap;
+  resolve(value: InferResult): void;
+  reject(err: Error): void;
+}
+
+interface DecodeTaskPending {
+  kind: 'decode';
+  id: number;
+  task: DecodeTask;
+  resolve(value: Decoded): void;
   reject(err: Error): void;
 }
 
@@ -27,7 +37,8 @@ interface Slot {
   index: number;
   worker: Worker;
   ready: boolean;
-  current: Pending | undefined;
+  /** What the worker is running: one inference, or a group of decodes. */
+  current: { id: number; infer?: InferTask; decodes?: DecodeTaskPending[] } | undefined;
   memory: TfjsMemory;
 }
 
@@ -35,6 +46,9 @@ export interface PoolLogger {
   info(obj: object, msg: string): void;
   error(obj: object, msg: string): void;
 }
+
+/** Most request bodies decoded in one round trip. */
+const MAX_DECODE_GROUP = 64;
 
 /**
  * How to start the worker entry next to this file: the built .js directly, or,
@@ -54,13 +68,22 @@ function workerEntry(): { script: string | URL; eval: boolean } {
   return { script: code, eval: true };
 }
 
+function bodyTransfer(task: DecodeTask): ArrayBuffer[] {
+  const buf = task.body.buffer;
+  const whole =
+    buf instanceof ArrayBuffer &&
+    task.body.byteOffset === 0 &&
+    task.body.byteLength === buf.byteLength;
+  return whole ? [buf] : [];
+}
+
 export class WorkerPool {
   readonly size: number;
   private readonly init: WorkerInit;
   private readonly logger: PoolLogger | undefined;
   private readonly slots: Slot[] = [];
-  private readonly high: Pending[] = [];
-  private readonly low: Pending[] = [];
+  private readonly high: InferTask[] = [];
+  private readonly low: DecodeTaskPending[] = [];
   private nextId = 1;
   private closing = false;
   private readyInfo: WorkerReady | undefined;
@@ -81,7 +104,7 @@ export class WorkerPool {
     const failed = results.find((r) => r.status === 'rejected');
     if (failed !== undefined) {
       await this.close();
-      throw failed.reason;
+      throw (failed as PromiseRejectedResult).reason;
     }
     const info = (results[0] as PromiseFulfilledResult<WorkerReady>).value;
     this.readyInfo = info;
@@ -124,17 +147,15 @@ export class WorkerPool {
         }
       });
       worker.on('exit', (code) => {
-        const task = slot.current;
+        const current = slot.current;
         slot.current = undefined;
         slot.ready = false;
-        if (task !== undefined) {
-          task.reject(
-            new RuntimeError(
-              'INFERENCE_FAILED',
-              `the inference worker exited (code ${code}) during this request`,
-            ),
-          );
-        }
+        const err = new RuntimeError(
+          'INFERENCE_FAILED',
+          `the inference worker exited (code ${code}) during this request`,
+        );
+        current?.infer?.reject(err);
+        for (const d of current?.decodes ?? []) d.reject(err);
         if (!settled) {
           settled = true;
           reject(
@@ -150,9 +171,9 @@ export class WorkerPool {
             { worker: index, code },
             'inference worker exited; starting a replacement',
           );
-          this.spawn(index).catch((err: unknown) => {
+          this.spawn(index).catch((e: unknown) => {
             this.logger?.error(
-              { err, worker: index },
+              { err: e, worker: index },
               'replacement inference worker failed to start',
             );
           });
@@ -165,18 +186,29 @@ export class WorkerPool {
     slot: Slot,
     msg: Exclude<FromWorker, WorkerReady | { type: 'init-failed' }>,
   ): void {
-    const task = slot.current;
+    const current = slot.current;
     slot.current = undefined;
-    if (task === undefined || task.msg.id !== msg.id) {
+    if (current === undefined || current.id !== msg.id) {
       this.logger?.error(
         { worker: slot.index, id: msg.id },
         'worker answered a task it was not given',
       );
-    } else if (msg.type === 'failed') task.reject(fromSerialized(msg.error));
-    else if (msg.type === 'inferred') {
+    } else if (msg.type === 'inferred') {
       slot.memory = msg.memory;
-      task.resolve({ outputs: msg.outputs, computeSeconds: msg.computeSeconds });
-    } else task.resolve(msg.decoded);
+      current.infer?.resolve({ outputs: msg.outputs, computeSeconds: msg.computeSeconds });
+    } else if (msg.type === 'decoded') {
+      const byId = new Map((current.decodes ?? []).map((d) => [d.id, d]));
+      for (const r of msg.results) {
+        const pending = byId.get(r.id);
+        if (pending === undefined) continue;
+        if ('error' in r) pending.reject(fromSerialized(r.error));
+        else pending.resolve(r.decoded);
+      }
+    } else {
+      const err = fromSerialized(msg.error);
+      current.infer?.reject(err);
+      for (const d of current.decodes ?? []) d.reject(err);
+    }
     this.dispatch();
     this.onIdle();
   }
@@ -184,18 +216,34 @@ export class WorkerPool {
   private dispatch(): void {
     for (const slot of this.slots) {
       if (slot === undefined || !slot.ready || slot.current !== undefined) continue;
-      const next = this.high.shift() ?? this.low.shift();
-      if (next === undefined) return;
-      slot.current = next;
-      slot.worker.postMessage(next.msg, next.transfer);
+      const id = this.nextId++;
+      const infer = this.high.shift();
+      if (infer !== undefined) {
+        slot.current = { id, infer };
+        const msg: ToWorker = { type: 'infer', id, inputs: infer.inputs };
+        slot.worker.postMessage(msg, transferables(Object.values(infer.inputs)));
+        continue;
+      }
+      if (this.low.length === 0) return;
+      const decodes = this.low.splice(0, MAX_DECODE_GROUP);
+      slot.current = { id, decodes };
+      const msg: ToWorker = {
+        type: 'decode',
+        id,
+        items: decodes.map((d) => ({ id: d.id, task: d.task })),
+      };
+      slot.worker.postMessage(
+        msg,
+        decodes.flatMap((d) => bodyTransfer(d.task)),
+      );
     }
   }
 
-  /** Workers that are loaded and not running a task. */
+  /** Workers that are loaded and not running a task, less inferences already waiting for one. */
   idleCount(): number {
     let n = 0;
     for (const s of this.slots) if (s !== undefined && s.ready && s.current === undefined) n++;
-    return n;
+    return Math.max(0, n - this.high.length);
   }
 
   /** Tasks waiting for a worker. */
@@ -208,35 +256,19 @@ export class WorkerPool {
   }
 
   infer(inputs: TensorMap): Promise<InferResult> {
-    return this.submit(
-      { type: 'infer', id: this.nextId++, inputs },
-      transferables(Object.values(inputs)),
-      this.high,
-    ) as Promise<InferResult>;
-  }
-
-  decode(task: DecodeTask): Promise<Decoded> {
-    const buf = task.body.buffer;
-    const whole =
-      buf instanceof ArrayBuffer &&
-      task.body.byteOffset === 0 &&
-      task.body.byteLength === buf.byteLength;
-    return this.submit(
-      { type: 'decode', id: this.nextId++, task },
-      whole ? [buf] : [],
-      this.low,
-    ) as Promise<Decoded>;
-  }
-
-  private submit(
-    msg: ToWorker,
-    transfer: ArrayBuffer[],
-    queue: Pending[],
-  ): Promise<InferResult | Decoded> {
     if (this.closing)
       return Promise.reject(new RuntimeError('DRAINING', 'the runtime is shutting down'));
     return new Promise((resolve, reject) => {
-      queue.push({ msg, transfer, resolve, reject });
+      this.high.push({ kind: 'infer', inputs, resolve, reject });
+      this.dispatch();
+    });
+  }
+
+  decode(task: DecodeTask): Promise<Decoded> {
+    if (this.closing)
+      return Promise.reject(new RuntimeError('DRAINING', 'the runtime is shutting down'));
+    return new Promise((resolve, reject) => {
+      this.low.push({ kind: 'decode', id: this.nextId++, task, resolve, reject });
       this.dispatch();
     });
   }
@@ -244,7 +276,8 @@ export class WorkerPool {
   async close(): Promise<void> {
     this.closing = true;
     const err = new RuntimeError('DRAINING', 'the runtime is shutting down');
-    for (const p of [...this.high.splice(0), ...this.low.splice(0)]) p.reject(err);
+    for (const p of this.high.splice(0)) p.reject(err);
+    for (const p of this.low.splice(0)) p.reject(err);
     await Promise.all(this.slots.filter((s) => s !== undefined).map((s) => s.worker.terminate()));
   }
 }
