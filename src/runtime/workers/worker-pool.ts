@@ -104,7 +104,7 @@ export class WorkerPool {
     const failed = results.find((r) => r.status === 'rejected');
     if (failed !== undefined) {
       await this.close();
-      throw (failed as PromiseRejectedResult).reason;
+      throw failed.reason;
     }
     const info = (results[0] as PromiseFulfilledResult<WorkerReady>).value;
     this.readyInfo = info;
