@@ -207,7 +207,9 @@ export class ModelService {
   /** Decodes a request body, in a worker when it is large. */
   async decode(task: DecodeTask): Promise<Decoded> {
     const { pool, info } = this.assertServing();
-    if (task.body.byteLength < this.opts.config.decodeInWorkersMinBytes) {
+    // Small bodies, and any body when this is the only request in flight (the HTTP
+    // thread is idle then, and a thread hop would only add latency), decode here.
+    if (task.body.byteLength < this.opts.config.decodeInWorkersMinBytes || this.admitted <= 1) {
       return decodeBody(task, info.signature);
     }
     if (pool.queued() >= this.opts.config.maxQueueSize) {

@@ -3,7 +3,7 @@
 // atomically (a temp dir next to the destination, then rename), so a reader
 // never sees half a model.
 
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { cp, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { RuntimeError } from '../errors.js';
@@ -140,7 +140,7 @@ export async function resolveModelDir(
 ): Promise<string> {
   const source = sourceFor(uri, env);
   if (source === undefined) return checkLocal(uri, localPath(uri, env) as string);
-  const key = Buffer.from(uri).toString('base64url').slice(-48);
+  const key = createHash('sha256').update(uri).digest('hex').slice(0, 24);
   const dest = join(cacheDir, key);
   const opts: FetchOptions = { env };
   if (log !== undefined) opts.log = log;

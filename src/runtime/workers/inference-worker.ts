@@ -58,6 +58,7 @@ async function main(init: WorkerInit): Promise<void> {
     signature: model.signature,
     loadSeconds,
     warmupSeconds: (performance.now() - t1) / 1000,
+    memory: { numBytes: tf.memory().numBytes, numTensors: tf.memory().numTensors },
   });
 
   // Tasks are handled strictly one at a time so a task's compute time is its own.

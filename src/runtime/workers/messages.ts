@@ -26,6 +26,7 @@ export interface WorkerReady {
   signature: ModelSignature;
   loadSeconds: number;
   warmupSeconds: number;
+  memory: TfjsMemory;
 }
 
 export interface TfjsMemory {

@@ -47,8 +47,9 @@ export interface PoolLogger {
   error(obj: object, msg: string): void;
 }
 
-/** Most request bodies decoded in one round trip. */
+/** Most request bodies, and most bytes, decoded in one round trip (so inference interleaves). */
 const MAX_DECODE_GROUP = 64;
+const MAX_DECODE_GROUP_BYTES = 1 << 20;
 
 /**
  * How to start the worker entry next to this file: the built .js directly, or,
@@ -127,9 +128,12 @@ export class WorkerPool {
       worker.on('message', (msg: FromWorker) => {
         if (msg.type === 'ready') {
           slot.ready = true;
+          slot.memory = msg.memory;
           settled = true;
           resolve(msg);
           this.dispatch();
+          // A replacement worker adds capacity the batcher may be waiting for.
+          this.onIdle();
           return;
         }
         if (msg.type === 'init-failed') {
@@ -225,7 +229,14 @@ export class WorkerPool {
         continue;
       }
       if (this.low.length === 0) return;
-      const decodes = this.low.splice(0, MAX_DECODE_GROUP);
+      let n = 0;
+      let bytes = 0;
+      while (n < this.low.length && n < MAX_DECODE_GROUP) {
+        bytes += (this.low[n] as DecodeTaskPending).task.body.byteLength;
+        if (n > 0 && bytes > MAX_DECODE_GROUP_BYTES) break;
+        n++;
+      }
+      const decodes = this.low.splice(0, n);
       slot.current = { id, decodes };
       const msg: ToWorker = {
         type: 'decode',
