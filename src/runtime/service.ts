@@ -207,9 +207,15 @@ export class ModelService {
   /** Decodes a request body, in a worker when it is large. */
   async decode(task: DecodeTask): Promise<Decoded> {
     const { pool, info } = this.assertServing();
-    // Small bodies, and any body when this is the only request in flight (the HTTP
-    // thread is idle then, and a thread hop would only add latency), decode here.
-    if (task.body.byteLength < this.opts.config.decodeInWorkersMinBytes || this.admitted <= 1) {
+    // Decoded here: small bodies; binary tensor bodies (a copy, cheaper than a thread hop);
+    // and any body when this is the only request in flight (the HTTP thread is idle then,
+    // and a hop would only add latency). JSON parsing of large bodies goes to a worker.
+    const binary = task.protocol === 'oip' && task.headerLength !== undefined;
+    if (
+      binary ||
+      task.body.byteLength < this.opts.config.decodeInWorkersMinBytes ||
+      this.admitted <= 1
+    ) {
       return decodeBody(task, info.signature);
     }
     if (pool.queued() >= this.opts.config.maxQueueSize) {

@@ -3,7 +3,14 @@
 // id echo, requested outputs) and with the binary tensor data extension.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { floatToHalf, halfToFloat } from '../../src/runtime/protocols/binary-tensor.js';
+import type { OipDatatype } from '../../src/runtime/dtypes.js';
+import {
+  decodeRaw,
+  encodeRaw,
+  floatToHalf,
+  halfToFloat,
+} from '../../src/runtime/protocols/binary-tensor.js';
+import { ruleFor } from '../../src/runtime/protocols/json-values.js';
 import type { Fixtures, TestRuntime } from './helpers.js';
 import { makeFixtures, startRuntime } from './helpers.js';
 
@@ -106,10 +113,13 @@ describe('OIP v2 server endpoints', () => {
       { name: 'i32', datatype: 'INT32', shape: [-1, 2] },
       { name: 'u8', datatype: 'UINT8', shape: [-1, 2] },
       { name: 'i64', datatype: 'INT64', shape: [-1, 2] },
+      { name: 'i8', datatype: 'INT8', shape: [-1, 2] },
+      { name: 'f16', datatype: 'FP16', shape: [-1, 2] },
+      { name: 'f64', datatype: 'FP64', shape: [-1, 2] },
       { name: 'flag', datatype: 'BOOL', shape: [-1, 2] },
       { name: 'text', datatype: 'BYTES', shape: [-1] },
     ]);
-    expect(meta.outputs).toHaveLength(6);
+    expect(meta.outputs).toHaveLength(9);
   });
 });
 
@@ -158,7 +168,7 @@ describe('OIP v2 infer (JSON)', () => {
     expect(body.outputs).toEqual([{ name: 'sum', datatype: 'FP32', shape: [2, 1], data: [8, 15] }]);
   });
 
-  it('round-trips FP32, INT32, UINT8, INT64, BOOL and BYTES', async () => {
+  it('round-trips every datatype TF.js models take: FP32, FP16, FP64, INT32, INT64, INT8, UINT8, BOOL, BYTES', async () => {
     const res = await dtypes.app.inject({
       method: 'POST',
       url: '/v2/models/dtypes/infer',
@@ -168,6 +178,9 @@ describe('OIP v2 infer (JSON)', () => {
           { name: 'i32', shape: [1, 2], datatype: 'INT32', data: [-2147483648, 5] },
           { name: 'u8', shape: [1, 2], datatype: 'UINT8', data: [255, 0] },
           { name: 'i64', shape: [1, 2], datatype: 'INT64', data: [-3, 2147483647] },
+          { name: 'i8', shape: [1, 2], datatype: 'INT8', data: [-128, 127] },
+          { name: 'f16', shape: [1, 2], datatype: 'FP16', data: [0.5, 65504] },
+          { name: 'f64', shape: [1, 2], datatype: 'FP64', data: [0.1, -3.5] },
           { name: 'flag', shape: [1, 2], datatype: 'BOOL', data: [true, false] },
           { name: 'text', shape: [1], datatype: 'BYTES', data: ['ünïcode'] },
         ],
@@ -182,6 +195,9 @@ describe('OIP v2 infer (JSON)', () => {
       i32_out: ['INT32', [-2147483648, 5]],
       u8_out: ['UINT8', [255, 0]],
       i64_out: ['INT64', [-3, 2147483647]],
+      i8_out: ['INT8', [-128, 127]],
+      f16_out: ['FP16', [0.5, 65504]],
+      f64_out: ['FP64', [0.1, -3.5]],
       flag_out: ['BOOL', [true, false]],
       text_bytes: ['BYTES', ['ünïcode']],
     });
@@ -231,6 +247,11 @@ describe('OIP v2 binary tensor data extension', () => {
     const i64 = Buffer.alloc(16);
     i64.writeBigInt64LE(-5n, 0);
     i64.writeBigInt64LE(6n, 8);
+    const i8 = Buffer.from(new Int8Array([-100, 99]).buffer);
+    const f16 = Buffer.alloc(4);
+    f16.writeUInt16LE(floatToHalf(0.5), 0);
+    f16.writeUInt16LE(floatToHalf(-1024), 2);
+    const f64 = Buffer.from(new Float64Array([0.5, -3.25]).buffer);
     const flag = Buffer.from([1, 0]);
     const text = Buffer.concat([Buffer.from([3, 0, 0, 0]), Buffer.from([0, 1, 255])]);
     const inputs = [
@@ -253,6 +274,19 @@ describe('OIP v2 binary tensor data extension', () => {
         datatype: 'INT64',
         parameters: { binary_data_size: i64.length },
       },
+      { name: 'i8', shape: [1, 2], datatype: 'INT8', parameters: { binary_data_size: i8.length } },
+      {
+        name: 'f16',
+        shape: [1, 2],
+        datatype: 'FP16',
+        parameters: { binary_data_size: f16.length },
+      },
+      {
+        name: 'f64',
+        shape: [1, 2],
+        datatype: 'FP64',
+        parameters: { binary_data_size: f64.length },
+      },
       {
         name: 'flag',
         shape: [1, 2],
@@ -266,7 +300,7 @@ describe('OIP v2 binary tensor data extension', () => {
         parameters: { binary_data_size: text.length },
       },
     ];
-    const jsonOut = binaryBody({ inputs }, f32, i32, u8, i64, flag, text);
+    const jsonOut = binaryBody({ inputs }, f32, i32, u8, i64, i8, f16, f64, flag, text);
     const res = await dtypes.app.inject({
       method: 'POST',
       url: '/v2/models/dtypes/infer',
@@ -283,6 +317,9 @@ describe('OIP v2 binary tensor data extension', () => {
       i32_out: [7, -8],
       u8_out: [200, 3],
       i64_out: [-5, 6],
+      i8_out: [-100, 99],
+      f16_out: [0.5, -1024],
+      f64_out: [0.5, -3.25],
       flag_out: [true, false],
     });
 
@@ -292,6 +329,9 @@ describe('OIP v2 binary tensor data extension', () => {
       i32,
       u8,
       i64,
+      i8,
+      f16,
+      f64,
       flag,
       text,
     );
@@ -306,9 +346,32 @@ describe('OIP v2 binary tensor data extension', () => {
       res2.headers['inference-header-content-length'],
     );
     const sizes = header.outputs.map((o) => o.parameters?.binary_data_size);
-    expect(sizes).toEqual([8, 8, 2, 16, 2, 7]);
+    expect(sizes).toEqual([8, 8, 2, 16, 2, 4, 16, 2, 7]);
     // Outputs come back in the datatype the signature declares, byte for byte.
-    expect(Buffer.compare(rest, Buffer.concat([f32, i32, u8, i64, flag, text]))).toBe(0);
+    expect(Buffer.compare(rest, Buffer.concat([f32, i32, u8, i64, i8, f16, f64, flag, text]))).toBe(
+      0,
+    );
+  });
+
+  it('decodes and re-encodes the integer datatypes TF.js graph models cannot declare', () => {
+    // INT16, UINT16, UINT32 and UINT64 never reach a TF.js model (the converter has no such
+    // placeholders), but the codec handles them byte-exactly and range-checks against int32.
+    const cases: [OipDatatype, Buffer, number[]][] = [
+      ['INT16', Buffer.from(new Int16Array([-32768, 32767]).buffer), [-32768, 32767]],
+      ['UINT16', Buffer.from(new Uint16Array([0, 65535]).buffer), [0, 65535]],
+      ['UINT32', Buffer.from(new Uint32Array([0, 2147483647]).buffer), [0, 2147483647]],
+      ['UINT64', Buffer.from(new BigUint64Array([0n, 42n]).buffer), [0, 42]],
+    ];
+    for (const [datatype, raw, values] of cases) {
+      const rule = ruleFor('x', 'int32', datatype, datatype, 'oip');
+      const t = decodeRaw(rule, datatype, raw, [2], 2);
+      expect(Array.from(t.data as Int32Array), datatype).toEqual(values);
+      expect(Buffer.compare(encodeRaw(t, datatype), raw), datatype).toBe(0);
+    }
+    const big = Buffer.from(new Uint32Array([4294967295, 0]).buffer);
+    expect(() =>
+      decodeRaw(ruleFor('x', 'int32', 'UINT32', 'UINT32', 'oip'), 'UINT32', big, [2], 2),
+    ).toThrow(/element 0 = 4294967295 is out of range for UINT32 as computed by tfjs \(int32\)/);
   });
 
   it('converts FP16 both ways', () => {

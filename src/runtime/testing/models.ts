@@ -189,9 +189,10 @@ export async function writeMlpGraph(dir: string): Promise<string> {
 }
 
 /**
- * One pass-through output per datatype: inputs f32 (DT_FLOAT), i32 (DT_INT32),
- * u8 (DT_UINT8), i64 (DT_INT64), flag (DT_BOOL), text (DT_STRING), each [-1, 2]
- * except text [-1]; outputs "<input>_out" (text's is "text_bytes", which TF
+ * One pass-through output per datatype TF.js graph models accept: inputs f32
+ * (DT_FLOAT), i32 (DT_INT32), u8 (DT_UINT8), i64 (DT_INT64), i8 (DT_INT8),
+ * f16 (DT_HALF), f64 (DT_DOUBLE), flag (DT_BOOL), text (DT_STRING), each
+ * [-1, 2] except text [-1]; outputs "<input>_out" (text's is "text_bytes", which TF
  * Serving returns base64-encoded because of the _bytes suffix).
  */
 export async function writeDtypesGraph(dir: string): Promise<string> {
@@ -200,6 +201,9 @@ export async function writeDtypesGraph(dir: string): Promise<string> {
     ['i32', 'DT_INT32', [-1, 2], 'i32_out'],
     ['u8', 'DT_UINT8', [-1, 2], 'u8_out'],
     ['i64', 'DT_INT64', [-1, 2], 'i64_out'],
+    ['i8', 'DT_INT8', [-1, 2], 'i8_out'],
+    ['f16', 'DT_HALF', [-1, 2], 'f16_out'],
+    ['f64', 'DT_DOUBLE', [-1, 2], 'f64_out'],
     ['flag', 'DT_BOOL', [-1, 2], 'flag_out'],
     ['text', 'DT_STRING', [-1], 'text_bytes'],
   ];
