@@ -51,6 +51,8 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
       // and requests arriving on them meanwhile get 503.
       forceCloseConnections: 'idle',
       return503OnClosing: true,
+      // Per-request access logs cost the HTTP thread more than routing does: only at debug/trace.
+      disableRequestLogging: config.logLevel !== 'debug' && config.logLevel !== 'trace',
       keepAliveTimeout: 65_000,
       requestTimeout: config.requestTimeoutMs + 30_000,
     },

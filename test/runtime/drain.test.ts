@@ -81,6 +81,9 @@ describe('graceful drain on SIGTERM', () => {
       'wasm',
       '--workers',
       '1',
+      // debug turns on per-request logs, which the server-side count below reads.
+      '--log-level',
+      'debug',
       '--drain-timeout-seconds',
       '20',
     ]);
