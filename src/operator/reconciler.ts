@@ -3,7 +3,7 @@
 // apply the ones that differ -> delete the ones no longer wanted -> write
 // status when it changed -> record events for transitions. Level-triggered and
 // idempotent: running it twice in a row writes nothing the second time.
-import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
+import type { V1Pod } from '@kubernetes/client-node';
 import type { ModelDeployment, ModelDeploymentStatus } from '../api/v1alpha1/index.js';
 import { validateServedSpec } from '../api/json-schema.js';
 import type { BuilderConfig } from './builders/deployment.js';
