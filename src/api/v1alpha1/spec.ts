@@ -178,7 +178,6 @@ export const Gpu = object(
   {
     count: integer('GPUs per replica. 0 means no GPU.', {
       default: 1,
-      maximum: 64,
       format: 'int32',
       rules: [{ rule: 'self >= 0', message: 'resources.gpu.count must be 0 or more' }],
     }),

@@ -12,7 +12,6 @@
 // 7. list and watch are built from one query, so selectors always match;
 // 8. one informer per kind is created and shared (see cache.ts); all requests
 //    go through the shared keep-alive agent of KubeClient.
-import { createInterface } from 'node:readline';
 import type { KubeClient } from './client.js';
 import { ApiError, isGone } from './client.js';
 import type { KubeList, KubeObject, ResourceRef } from './types.js';
@@ -284,10 +283,8 @@ export class Informer<T extends KubeObject> {
         : undefined;
     arm();
     try {
-      const lines = createInterface({ input: res, crlfDelay: Infinity });
-      for await (const line of lines) {
+      for await (const line of jsonLines(res)) {
         arm();
-        if (!line.trim()) continue;
         const event = JSON.parse(line) as WatchEvent<T>;
         if (event.type === 'ERROR') {
           const s = event.object;
@@ -356,6 +353,24 @@ export class Informer<T extends KubeObject> {
     this.abort = new AbortController();
     return this.abort.signal;
   }
+}
+
+/**
+ * Splits a stream into non-empty lines. (readline would hang on a destroyed
+ * stream: it waits for 'end', which a destroyed stream never emits.)
+ */
+async function* jsonLines(stream: AsyncIterable<Buffer>): AsyncGenerator<string> {
+  let buffered = '';
+  for await (const chunk of stream) {
+    buffered += chunk.toString('utf8');
+    let nl: number;
+    while ((nl = buffered.indexOf('\n')) >= 0) {
+      const line = buffered.slice(0, nl).trim();
+      buffered = buffered.slice(nl + 1);
+      if (line) yield line;
+    }
+  }
+  if (buffered.trim()) yield buffered.trim();
 }
 
 /** Drops managedFields, which the operator never reads and which dominate object size. */

@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest';
+import {
+  APPLIED_HASH,
+  isContained,
+  needsApply,
+  quantityValue,
+  withAppliedHash,
+} from '../../../src/operator/kube/compare.js';
+
+describe('quantityValue', () => {
+  it('reads decimal and binary suffixes', () => {
+    expect(quantityValue('500m')).toBe(0.5);
+    expect(quantityValue('4Gi')).toBe(4 * 2 ** 30);
+    expect(quantityValue('2')).toBe(2);
+    expect(quantityValue('1k')).toBe(1000);
+    expect(quantityValue('abc')).toBeUndefined();
+  });
+});
+
+describe('isContained', () => {
+  it('ignores fields the API server added', () => {
+    expect(isContained({ a: 1, b: { c: 'x' } }, { a: 1, b: { c: 'x', d: 2 }, e: 3 })).toBe(true);
+  });
+
+  it('sees a changed value or list length', () => {
+    expect(isContained({ a: 1 }, { a: 2 })).toBe(false);
+    expect(isContained({ l: [1, 2] }, { l: [1] })).toBe(false);
+    expect(isContained({ l: [{ a: 1 }] }, { l: [{ a: 1, b: 2 }] })).toBe(true);
+  });
+
+  it('compares quantities by value (the API server canonicalises them)', () => {
+    expect(isContained({ cpu: '0.5' }, { cpu: '500m' })).toBe(true);
+    expect(isContained({ memory: '1024Mi' }, { memory: '1Gi' })).toBe(true);
+    expect(isContained({ cpu: '1' }, { cpu: '2' })).toBe(false);
+  });
+});
+
+describe('needsApply', () => {
+  interface Obj {
+    metadata: {
+      name: string;
+      labels: Record<string, string>;
+      annotations?: Record<string, string>;
+    };
+    spec: { replicas: number };
+  }
+  const desired = withAppliedHash<Obj>({
+    metadata: { name: 'x', labels: { a: '1' } },
+    spec: { replicas: 2 },
+  });
+
+  it('applies when the object is missing', () => {
+    expect(needsApply(desired, undefined)).toBe(true);
+  });
+
+  it('skips when the cluster has exactly what we applied', () => {
+    const observed = structuredClone(desired) as typeof desired & { status?: unknown };
+    observed.status = { replicas: 2 };
+    expect(needsApply(desired, observed)).toBe(false);
+  });
+
+  it('applies when someone else changed a field we own (drift)', () => {
+    const observed = structuredClone(desired);
+    observed.spec.replicas = 5;
+    expect(needsApply(desired, observed)).toBe(true);
+  });
+
+  it('applies when we stopped setting a field (the hash changed)', () => {
+    const before = withAppliedHash<Obj>({
+      metadata: { name: 'x', labels: { a: '1', b: '2' } },
+      spec: { replicas: 1 },
+    });
+    const after = withAppliedHash<Obj>({
+      metadata: { name: 'x', labels: { a: '1' } },
+      spec: { replicas: 1 },
+    });
+    expect(after.metadata.annotations?.[APPLIED_HASH]).not.toBe(
+      before.metadata.annotations?.[APPLIED_HASH],
+    );
+    expect(needsApply(after, before)).toBe(true);
+  });
+});

@@ -1,0 +1,267 @@
+import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
+import { describe, expect, it } from 'vitest';
+import { computeStatus } from '../../../src/operator/status/compute.js';
+import { podFailure, worstFailure } from '../../../src/operator/status/pod-failures.js';
+import type { ModelDeploymentObject } from '../../../src/operator/reconciler.js';
+import { modelDeployment } from '../fixtures.js';
+
+const T0 = '2026-01-01T00:00:00Z';
+const T1 = '2026-01-01T00:05:00Z';
+
+function deployment(
+  replicas: number,
+  s: Partial<NonNullable<V1Deployment['status']>> = {},
+  generation = 1,
+): V1Deployment {
+  return {
+    metadata: { generation },
+    spec: { replicas, selector: {}, template: {} },
+    status: {
+      observedGeneration: generation,
+      replicas,
+      updatedReplicas: replicas,
+      readyReplicas: replicas,
+      availableReplicas: replicas,
+      ...s,
+    },
+  };
+}
+
+function pod(name: string, version: string, status: V1Pod['status']): V1Pod {
+  return { metadata: { name, labels: { 'tensorfleet.dev/version': version } }, status };
+}
+
+const readyPod = (name: string, version = '3') =>
+  pod(name, version, { conditions: [{ type: 'Ready', status: 'True' }] });
+
+const cond = (md: { status?: ModelDeploymentObject['status'] }, type: string) =>
+  md.status?.conditions?.find((c) => c.type === type);
+
+describe('computeStatus', () => {
+  it('is Ready when every replica serves the target version', () => {
+    const md = modelDeployment({ replicas: 2 });
+    const status = computeStatus(md, {
+      deployment: deployment(2),
+      pods: [readyPod('a'), readyPod('b')],
+      problems: [],
+      now: T0,
+    });
+    expect(cond({ status }, 'Ready')).toMatchObject({
+      status: 'True',
+      reason: 'ModelServing',
+      observedGeneration: 1,
+    });
+    expect(cond({ status }, 'Reconciling')!.status).toBe('False');
+    expect(cond({ status }, 'Stalled')!.status).toBe('False');
+    expect(status).toMatchObject({
+      observedGeneration: 1,
+      replicas: 2,
+      readyReplicas: 2,
+      selector: 'tensorfleet.dev/model=mnist',
+      url: 'http://mnist.ml.svc.cluster.local:8501',
+      currentVersion: '3',
+      targetVersion: '3',
+    });
+    expect(status.history![0]).toMatchObject({
+      version: '3',
+      outcome: 'Succeeded',
+      finishedAt: T0,
+    });
+  });
+
+  it('is Reconciling while a rollout runs, with target and current versions apart', () => {
+    const md = modelDeployment({ model: { uri: 's3://m/4/', version: '4' } });
+    md.status = {
+      currentVersion: '3',
+      history: [
+        { version: '3', uri: 's3://m/3/', startedAt: T0, finishedAt: T0, outcome: 'Succeeded' },
+      ],
+    };
+    const status = computeStatus(md, {
+      deployment: deployment(1, { updatedReplicas: 1, replicas: 2, readyReplicas: 1 }),
+      pods: [
+        readyPod('old', '3'),
+        pod('new', '4', { conditions: [{ type: 'Ready', status: 'False' }] }),
+      ],
+      problems: [],
+      now: T1,
+    });
+    expect(cond({ status }, 'Ready')).toMatchObject({ status: 'False', reason: 'RollingOut' });
+    expect(cond({ status }, 'Reconciling')!.status).toBe('True');
+    expect(cond({ status }, 'Progressing')).toMatchObject({
+      status: 'True',
+      reason: 'RolloutInProgress',
+    });
+    expect(status.currentVersion).toBe('3');
+    expect(status.targetVersion).toBe('4');
+    expect(status.history!.map((h) => [h.version, h.outcome])).toEqual([
+      ['4', 'Progressing'],
+      ['3', 'Succeeded'],
+    ]);
+  });
+
+  it('names the scheduler message when pods cannot be placed', () => {
+    const md = modelDeployment({ resources: { gpu: { count: 100 } } });
+    const status = computeStatus(md, {
+      deployment: deployment(1, { readyReplicas: 0, availableReplicas: 0 }),
+      pods: [
+        pod('p', '3', {
+          conditions: [
+            {
+              type: 'PodScheduled',
+              status: 'False',
+              reason: 'Unschedulable',
+              message: '0/4 nodes are available: 4 Insufficient nvidia.com/gpu.',
+            },
+          ],
+        }),
+      ],
+      problems: [],
+      now: T0,
+    });
+    expect(cond({ status }, 'Ready')).toMatchObject({ status: 'False', reason: 'Unschedulable' });
+    expect(cond({ status }, 'Ready')!.message).toContain('nvidia.com/gpu');
+    // Capacity may still arrive (cluster autoscaler): not stalled yet.
+    expect(cond({ status }, 'Stalled')!.status).toBe('False');
+    expect(cond({ status }, 'Reconciling')!.status).toBe('True');
+  });
+
+  it('stalls with the runtime termination message when the model cannot load', () => {
+    const md = modelDeployment({});
+    const status = computeStatus(md, {
+      deployment: deployment(1, { readyReplicas: 0, availableReplicas: 0 }),
+      pods: [
+        pod('p', '3', {
+          containerStatuses: [
+            {
+              name: 'runtime',
+              image: 'i',
+              imageID: '',
+              ready: false,
+              restartCount: 4,
+              state: { waiting: { reason: 'CrashLoopBackOff' } },
+              lastState: {
+                terminated: { exitCode: 3, message: 'ModelLoadFailed: model.json: no such file' },
+              },
+            },
+          ],
+        }),
+      ],
+      problems: [],
+      now: T0,
+    });
+    expect(cond({ status }, 'Stalled')).toMatchObject({
+      status: 'True',
+      reason: 'ModelLoadFailed',
+    });
+    expect(cond({ status }, 'Stalled')!.message).toContain('model.json: no such file');
+    expect(cond({ status }, 'Progressing')).toMatchObject({
+      status: 'False',
+      reason: 'ModelLoadFailed',
+    });
+    expect(status.history![0]).toMatchObject({ outcome: 'Failed' });
+  });
+
+  it('stalls on ProgressDeadlineExceeded', () => {
+    const status = computeStatus(modelDeployment({}), {
+      deployment: deployment(1, {
+        readyReplicas: 0,
+        availableReplicas: 0,
+        conditions: [
+          {
+            type: 'Progressing',
+            status: 'False',
+            reason: 'ProgressDeadlineExceeded',
+            message: 'ReplicaSet "x" has timed out progressing.',
+          },
+        ],
+      }),
+      pods: [],
+      problems: [],
+      now: T0,
+    });
+    expect(cond({ status }, 'Stalled')).toMatchObject({
+      status: 'True',
+      reason: 'ProgressDeadlineExceeded',
+    });
+  });
+
+  it('reports operator problems such as a missing ServiceMonitor CRD as Stalled', () => {
+    const status = computeStatus(modelDeployment({}), {
+      deployment: deployment(1),
+      pods: [readyPod('a')],
+      problems: [{ reason: 'ServiceMonitorCRDMissing', message: 'CRD missing' }],
+      now: T0,
+    });
+    expect(cond({ status }, 'Stalled')).toMatchObject({
+      status: 'True',
+      reason: 'ServiceMonitorCRDMissing',
+    });
+  });
+
+  it('keeps lastTransitionTime and history when nothing changed (no spurious writes)', () => {
+    const md = modelDeployment({});
+    const observed = { deployment: deployment(1), pods: [readyPod('a')], problems: [], now: T0 };
+    md.status = computeStatus(md, observed);
+    const again = computeStatus(md, { ...observed, now: T1 });
+    expect(again).toEqual(md.status);
+  });
+
+  it('marks a superseded rollout when the version changes mid-way', () => {
+    const md = modelDeployment({ model: { uri: 's3://m/5/', version: '5' } });
+    md.status = {
+      history: [{ version: '4', uri: 's3://m/4/', startedAt: T0, outcome: 'Progressing' }],
+    };
+    const status = computeStatus(md, {
+      deployment: deployment(1, { readyReplicas: 0 }),
+      pods: [],
+      problems: [],
+      now: T1,
+    });
+    expect(status.history![1]).toMatchObject({
+      version: '4',
+      outcome: 'Superseded',
+      finishedAt: T1,
+    });
+  });
+});
+
+describe('pod failures', () => {
+  const waiting = (reason: string, message = 'x') =>
+    pod('p', '3', {
+      containerStatuses: [
+        {
+          name: 'runtime',
+          image: 'img:1',
+          imageID: '',
+          ready: false,
+          restartCount: 0,
+          state: { waiting: { reason, message } },
+        },
+      ],
+    });
+
+  it('recognises image pull and config errors as needing a person', () => {
+    expect(podFailure(waiting('ErrImagePull'))).toMatchObject({
+      reason: 'ImagePullBackOff',
+      persistent: true,
+    });
+    expect(
+      podFailure(waiting('CreateContainerConfigError', 'secret "s3" not found')),
+    ).toMatchObject({
+      reason: 'CreateContainerConfigError',
+      message: 'container runtime: secret "s3" not found',
+    });
+  });
+
+  it('picks the most severe failure and counts the pods that share it', () => {
+    const w = worstFailure([
+      waiting('CrashLoopBackOff'),
+      waiting('ImagePullBackOff'),
+      waiting('ImagePullBackOff'),
+      readyPod('ok'),
+    ]);
+    expect(w).toMatchObject({ reason: 'ImagePullBackOff', count: 2 });
+    expect(worstFailure([readyPod('ok')])).toBeUndefined();
+  });
+});
