@@ -23,7 +23,8 @@ export interface RunningServer {
 /** Best effort: Kubernetes shows this file's content as the container's termination message. */
 async function terminationMessage(text: string): Promise<void> {
   try {
-    await writeFile('/dev/termination-log', text);
+    // r+ writes only when Kubernetes has mounted the file; it never creates one elsewhere.
+    await writeFile('/dev/termination-log', text, { flag: 'r+' });
   } catch {
     // not in Kubernetes, or not writable: the log has the message too
   }
