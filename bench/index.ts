@@ -7,6 +7,7 @@ import { cpus } from 'node:os';
 import type { BackendName } from '../src/runtime/backends/select.js';
 import { AUTO_ORDER } from '../src/runtime/backends/select.js';
 import { runRuntimeBench, summarize } from './runtime/index.js';
+import * as operatorBench from './operator/index.js';
 
 function arg(name: string): string | undefined {
   const argv = process.argv.slice(2);
@@ -37,6 +38,14 @@ const benches: Record<string, () => Promise<string>> = {
       log,
     });
     return `## Runtime\n\n${summarize(reports)}`;
+  },
+  // Env: BENCH_MODELS (500), BENCH_IDLE_SECONDS (60), BENCH_SERVICE_MONITOR_CRD, BENCH_KEEP.
+  operator: async () => {
+    const report = await operatorBench.runOperatorBench({
+      ...operatorBench.optionsFromEnv(process.env),
+      log,
+    });
+    return `## Operator\n\n${operatorBench.summarize(report)}`;
   },
 };
 
