@@ -20,7 +20,13 @@ export function crdYAML(): string {
 }
 
 export const CRD_PATH = 'crds/tensorfleet.dev_modeldeployments.yaml';
+/** The Helm chart's copy: Helm installs CRDs from the chart's crds/ directory. */
+export const CHART_CRD_PATH = 'charts/tensorfleet/crds/tensorfleet.dev_modeldeployments.yaml';
 
 export function generatedFiles(): GeneratedFile[] {
-  return [{ path: CRD_PATH, content: crdYAML() }];
+  const crd = crdYAML();
+  return [
+    { path: CRD_PATH, content: crd },
+    { path: CHART_CRD_PATH, content: crd },
+  ];
 }
