@@ -257,6 +257,22 @@ export class WorkerPool {
     return Math.max(0, n - this.high.length);
   }
 
+  /**
+   * Stops one worker as a crash would (its running task fails) and lets the
+   * pool replace it. Used to recover a wedged worker, and by the tests of the
+   * replacement path. Resolves when the worker has exited.
+   */
+  async kill(index: number): Promise<void> {
+    const slot = this.slots[index];
+    if (slot === undefined) throw new RuntimeError('INTERNAL', `no worker ${index}`);
+    await slot.worker.terminate();
+  }
+
+  /** Workers loaded and able to take tasks. */
+  readyCount(): number {
+    return this.slots.filter((s) => s !== undefined && s.ready).length;
+  }
+
   /** Tasks waiting for a worker. */
   queued(): number {
     return this.high.length + this.low.length;

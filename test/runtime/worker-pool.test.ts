@@ -1,0 +1,109 @@
+// The worker pool on its own: inference in worker threads, grouped decodes,
+// and recovery when a worker dies mid-request.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WorkerPool } from '../../src/runtime/workers/worker-pool.js';
+import type { Fixtures } from './helpers.js';
+import { makeFixtures } from './helpers.js';
+
+let fx: Fixtures;
+beforeAll(async () => {
+  fx = await makeFixtures();
+}, 60_000);
+afterAll(async () => {
+  await fx?.cleanup();
+});
+
+const x = (
+  ...values: number[]
+): { x: { dtype: 'float32'; shape: number[]; data: Float32Array } } => ({
+  x: { dtype: 'float32', shape: [values.length], data: Float32Array.from(values) },
+});
+
+async function until(cond: () => boolean, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('WorkerPool', () => {
+  it('runs inference in workers and moves (not copies) the input buffers', async () => {
+    const pool = new WorkerPool(2, {
+      modelDir: fx.halfPlusTwo,
+      format: 'tfjs-graph',
+      backend: 'wasm',
+      signatureName: 'serving_default',
+      warmupIterations: 1,
+    });
+    try {
+      const ready = await pool.start();
+      expect(ready.backend).toBe('wasm');
+      expect(ready.signature.inputs.map((i) => i.name)).toEqual(['x']);
+      expect(pool.readyCount()).toBe(2);
+      const inputs = x(1, 2, 5);
+      const { outputs, computeSeconds } = await pool.infer(inputs);
+      expect(Array.from(outputs['y']?.data as Float32Array)).toEqual([2.5, 3, 4.5]);
+      expect(computeSeconds).toBeGreaterThan(0);
+      // The input's buffer was transferred to the worker, leaving it detached here.
+      expect(inputs.x.data.byteLength).toBe(0);
+      const decoded = await Promise.all(
+        [1, 2, 3].map((v) =>
+          pool.decode({
+            protocol: 'tfserving',
+            body: Buffer.from(JSON.stringify({ instances: [v] })),
+          }),
+        ),
+      );
+      expect(decoded.map((d) => Array.from(d.request.inputs['x']?.data as Float32Array))).toEqual([
+        [1],
+        [2],
+        [3],
+      ]);
+    } finally {
+      await pool.close();
+    }
+  }, 60_000);
+
+  it('fails the request a dying worker held, replaces the worker, and serves again', async () => {
+    const errors: string[] = [];
+    const pool = new WorkerPool(
+      1,
+      {
+        modelDir: fx.cnn,
+        format: 'tfjs-layers',
+        backend: 'wasm',
+        signatureName: 'serving_default',
+        warmupIterations: 0,
+      },
+      { info: () => {}, error: (_o, msg) => errors.push(msg) },
+    );
+    let idle = 0;
+    pool.onIdle = () => idle++;
+    try {
+      await pool.start();
+      const image = (): Record<
+        string,
+        { dtype: 'float32'; shape: number[]; data: Float32Array }
+      > => ({
+        image: { dtype: 'float32', shape: [64, 28, 28, 1], data: new Float32Array(64 * 28 * 28) },
+      });
+      const inflight = pool.infer(image());
+      await pool.kill(0);
+      await expect(inflight).rejects.toMatchObject({
+        code: 'INFERENCE_FAILED',
+        message: expect.stringMatching(
+          /the inference worker exited \(code 1\) during this request/,
+        ) as unknown,
+      });
+      expect(errors).toContain('inference worker exited; starting a replacement');
+      await until(() => pool.readyCount() === 1);
+      expect(idle).toBeGreaterThan(0);
+      const { outputs } = await pool.infer(image());
+      expect(outputs['logits']?.shape).toEqual([64, 10]);
+    } finally {
+      await pool.close();
+    }
+  }, 60_000);
+});
