@@ -228,7 +228,12 @@ export class ModelService {
     return pool.decode(task);
   }
 
-  async infer(inputs: TensorMap, rows: number | undefined): Promise<InferOutcome> {
+  /** Runs through the batcher; `timeoutMs` can only shorten the configured deadline. */
+  async infer(
+    inputs: TensorMap,
+    rows: number | undefined,
+    timeoutMs?: number,
+  ): Promise<InferOutcome> {
     const { batcher, info } = this.assertServing();
     const { metrics, config } = this.opts;
     const rate = config.injectErrorRate;
@@ -238,7 +243,8 @@ export class ModelService {
         `injected failure (--inject-error-rate ${rate}, for tests only)`,
       );
     }
-    const result = await batcher.submit(inputs, rows, config.requestTimeoutMs);
+    const deadline = Math.min(config.requestTimeoutMs, timeoutMs ?? Infinity);
+    const result = await batcher.submit(inputs, rows, deadline);
     const labels = { model: info.name, version: info.version };
     metrics.queueDuration.observe(labels, result.queueSeconds);
     metrics.computeDuration.observe(labels, result.computeSeconds);

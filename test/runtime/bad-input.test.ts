@@ -316,6 +316,14 @@ const cases: Case[] = [
     message: /Inference-Header-Content-Length is 99 but the body has only 2 bytes/,
   },
   {
+    kind: 'invalid timeout parameter',
+    url: OIP,
+    body: { ...oipInput({}), parameters: { timeout: -5 } },
+    status: 400,
+    code: 'INVALID_INPUT',
+    message: /parameter "timeout" must be a positive integer \(microseconds\)/,
+  },
+  {
     kind: 'unknown signature',
     url: TF,
     body: { ...good, signature_name: 'predict_images' },

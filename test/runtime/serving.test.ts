@@ -100,6 +100,63 @@ describe('dynamic batching over HTTP', () => {
   }, 60_000);
 });
 
+describe('per-request deadline', () => {
+  it('answers 504 when a request waits past its OIP "timeout" parameter', async () => {
+    const rt = await startRuntime(fx.cnn, {
+      modelName: 'cnn',
+      maxBatchSize: 1,
+      decodeInWorkersMinBytes: 1e9,
+    });
+    try {
+      const rows = 256;
+      const busy = rt.app.inject({
+        method: 'POST',
+        url: '/v2/models/cnn/infer',
+        payload: {
+          inputs: [
+            {
+              name: 'image',
+              shape: [rows, 28, 28, 1],
+              datatype: 'FP32',
+              data: new Array<number>(rows * 784).fill(0.5),
+            },
+          ],
+        },
+      });
+      const small = {
+        inputs: [
+          {
+            name: 'image',
+            shape: [1, 28, 28, 1],
+            datatype: 'FP32',
+            data: new Array<number>(784).fill(0.5),
+          },
+        ],
+      };
+      const hurried = rt.app.inject({
+        method: 'POST',
+        url: '/v2/models/cnn/infer',
+        payload: { ...small, parameters: { timeout: 2000 } },
+      });
+      const patient = rt.app.inject({
+        method: 'POST',
+        url: '/v2/models/cnn/infer',
+        payload: small,
+      });
+      const [b, h, p] = await Promise.all([busy, hurried, patient]);
+      expect(b.statusCode).toBe(200);
+      expect(h.statusCode, h.body).toBe(504);
+      expect(h.headers['tensorfleet-error-code']).toBe('DEADLINE_EXCEEDED');
+      expect(h.json<{ error: string }>().error).toMatch(
+        /the request waited \d+ ms in the queue, past its deadline/,
+      );
+      expect(p.statusCode).toBe(200);
+    } finally {
+      await rt.close();
+    }
+  }, 60_000);
+});
+
 describe('lifecycle', () => {
   it('is not ready while loading, ready after warmup, not ready while draining', async () => {
     const config = serveConfigDefaults({

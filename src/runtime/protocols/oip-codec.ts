@@ -23,6 +23,8 @@ export interface OipRequest {
   rows: number | undefined;
   /** Outputs to return, in order; every model output when the request names none. */
   outputs: RequestedOutput[];
+  /** Triton's request parameter "timeout" (microseconds), as milliseconds. */
+  timeoutMs: number | undefined;
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -56,6 +58,10 @@ export function decodeInfer(body: unknown, sig: ModelSignature, binary?: Buffer)
   if (!Array.isArray(rawInputs)) throw invalidInput('"inputs" must be a list of input tensors');
   if (rawInputs.length === 0) throw invalidInput('"inputs" is empty');
   const binaryDefault = binaryParam(body['parameters'], 'binary_data_output', 'request') ?? false;
+  const timeout = isPlainObject(body['parameters']) ? body['parameters']['timeout'] : undefined;
+  if (timeout !== undefined && (!Number.isInteger(timeout) || (timeout as number) <= 0)) {
+    throw invalidInput('parameter "timeout" must be a positive integer (microseconds)');
+  }
   const inputs: TensorMap = {};
   let offset = 0;
   for (let i = 0; i < rawInputs.length; i++) {
@@ -158,7 +164,8 @@ export function decodeInfer(body: unknown, sig: ModelSignature, binary?: Buffer)
       };
     });
   }
-  return { id, inputs, rows, outputs };
+  const timeoutMs = timeout === undefined ? undefined : (timeout as number) / 1000;
+  return { id, inputs, rows, outputs, timeoutMs };
 }
 
 export interface OipResponse {

@@ -97,7 +97,7 @@ export const oipRoutes: FastifyPluginCallback<ProtocolOptions> = (
       if (decoded.protocol !== 'oip')
         throw new RuntimeError('INTERNAL', 'decoded the wrong protocol');
       const request = decoded.request;
-      const result = await service.infer(request.inputs, request.rows);
+      const result = await service.infer(request.inputs, request.rows, request.timeoutMs);
       const info = service.model;
       if (info === undefined) throw new RuntimeError('MODEL_NOT_READY', 'the model is not loaded');
       const out = encodeInfer(info.signature, info.name, info.version, request, result.outputs);
