@@ -361,7 +361,7 @@ describe('helm install, the operator on the chart RBAC, helm upgrade', () => {
       .template.spec.containers[0]!.args.filter((a) => !a.startsWith('--http-address'))
       .concat('--http-address=127.0.0.1:0');
     expect(args).toContain(`--watch-namespaces=${watched}`);
-    const env = { ...process.env, KUBECONFIG: saKubeconfig };
+    const env: NodeJS.ProcessEnv = { ...process.env, KUBECONFIG: saKubeconfig };
     delete env.KUBERNETES_SERVICE_HOST;
     operatorProcess = spawn(
       process.execPath,
