@@ -16,7 +16,7 @@ import { buildServiceMonitor, wantsServiceMonitor } from './builders/service-mon
 import type { EventSink } from './events.js';
 import type { KindCache } from './kube/cache.js';
 import type { KubeClient } from './kube/client.js';
-import { isNotFound } from './kube/client.js';
+import { ApiError, isNotFound } from './kube/client.js';
 import { APPLIED_HASH, needsApply, withAppliedHash } from './kube/compare.js';
 import type { KubeObject, ResourceRef } from './kube/types.js';
 import { RESOURCES, splitKey } from './kube/types.js';
@@ -83,35 +83,45 @@ export class ModelDeploymentReconciler {
     const specErrors = validateServedSpec(structuredClone(md.spec));
     if (specErrors.length > 0) {
       const message = specErrors.map((e) => `${e.path}: ${e.message}`).join('; ');
-      await this.writeInvalidSpec(md, message);
+      await this.writeFailure(md, 'InvalidSpec', message);
       throw new TerminalError(`invalid spec: ${message}`);
     }
 
     const problems: Problem[] = [];
     const c = this.deps.caches;
-    const deployment = await this.ensure(
-      md,
-      RESOURCES.deployment,
-      c.deployments,
-      buildDeployment(md, this.deps.config),
-      problems,
-    );
-    await this.ensure(md, RESOURCES.service, c.services, buildService(md), problems);
-    await this.ensureOptional(
-      md,
-      RESOURCES.podDisruptionBudget,
-      c.podDisruptionBudgets,
-      buildPodDisruptionBudget(md),
-      problems,
-    );
-    await this.ensureOptional(
-      md,
-      RESOURCES.horizontalPodAutoscaler,
-      c.horizontalPodAutoscalers,
-      buildHorizontalPodAutoscaler(md),
-      problems,
-    );
-    await this.reconcileServiceMonitor(md, problems);
+    let deployment: KubeObject | undefined;
+    try {
+      deployment = await this.ensure(
+        md,
+        RESOURCES.deployment,
+        c.deployments,
+        buildDeployment(md, this.deps.config),
+        problems,
+      );
+      await this.ensure(md, RESOURCES.service, c.services, buildService(md), problems);
+      await this.ensureOptional(
+        md,
+        RESOURCES.podDisruptionBudget,
+        c.podDisruptionBudgets,
+        buildPodDisruptionBudget(md),
+        problems,
+      );
+      await this.ensureOptional(
+        md,
+        RESOURCES.horizontalPodAutoscaler,
+        c.horizontalPodAutoscalers,
+        buildHorizontalPodAutoscaler(md),
+        problems,
+      );
+      await this.reconcileServiceMonitor(md, problems);
+    } catch (err) {
+      // A write the API server refused (e.g. an affinity it finds invalid) is
+      // reported on the object; the controller still retries with backoff.
+      if (isRejected(err)) {
+        await this.writeFailure(md, 'ApplyFailed', err.message);
+      }
+      throw err;
+    }
 
     const pods = c.pods.list(
       namespace,
@@ -239,7 +249,11 @@ export class ModelDeploymentReconciler {
     );
   }
 
-  private async writeInvalidSpec(md: ModelDeploymentObject, message: string): Promise<void> {
+  private async writeFailure(
+    md: ModelDeploymentObject,
+    reason: string,
+    message: string,
+  ): Promise<void> {
     const previous = md.status ?? {};
     const generation = md.metadata.generation ?? 0;
     const now = this.timestamp();
@@ -249,12 +263,12 @@ export class ModelDeploymentReconciler {
       ['Reconciling', false],
       ['Stalled', true],
     ] as const) {
-      conditions = setCondition(conditions, type, value, 'InvalidSpec', message, generation, now);
+      conditions = setCondition(conditions, type, value, reason, message, generation, now);
     }
     const status = { ...previous, observedGeneration: generation, conditions };
     if (stableStringify(status) !== stableStringify(previous)) {
       await this.writeStatus(md, status);
-      this.deps.events.emit(md, 'Warning', 'InvalidSpec', message);
+      this.deps.events.emit(md, 'Warning', reason, message);
     }
   }
 
@@ -313,6 +327,17 @@ export class ModelDeploymentReconciler {
       .toISOString()
       .replace(/\.\d{3}Z$/, 'Z');
   }
+}
+
+/**
+ * True when the API server refused the object itself (not a passing
+ * conflict, throttle or outage). Server-side apply answers 500 "failed to
+ * create typed patch object" for a body of the wrong shape.
+ */
+export function isRejected(err: unknown): err is ApiError {
+  if (!(err instanceof ApiError)) return false;
+  if (err.status === 500) return /failed to create typed patch object/.test(err.message);
+  return err.status >= 400 && err.status < 500 && err.status !== 409 && err.status !== 429;
 }
 
 /** True when `md` is the controller owner of `obj`. */
