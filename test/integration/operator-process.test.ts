@@ -28,7 +28,7 @@ function runOperator(args: string[]): Running {
     },
   );
   let log = '';
-  child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (log += d.toString()));
   children.push(child);
   return { child, log: () => log };
 }
@@ -86,11 +86,11 @@ describe('operator process', () => {
     ];
     const a = runOperator(args);
     const b = runOperator(args);
-    const [leader, follower] = await eventually('a leader', async () => {
+    const [leader, follower] = await eventually('a leader', () => {
       const la = a.log().includes('became leader');
       const lb = b.log().includes('became leader');
-      if (la && lb) throw new Error('two leaders');
-      return la ? [a, b] : lb ? [b, a] : undefined;
+      if (la && lb) return Promise.reject(new Error('two leaders'));
+      return Promise.resolve(la ? [a, b] : lb ? [b, a] : undefined);
     });
     await apply(ns, modelDeploymentManifest('led', {}));
     await waitForCondition(ns, 'led', 'Ready', 'True');
@@ -103,7 +103,7 @@ describe('operator process', () => {
     leader.child.kill('SIGKILL');
     await eventually(
       'follower takes over',
-      async () => (follower.log().includes('became leader') ? true : undefined),
+      () => Promise.resolve(follower.log().includes('became leader') ? true : undefined),
       20_000,
     );
     const takeoverMs = Date.now() - killedAt;
