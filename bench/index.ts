@@ -1,5 +1,5 @@
 // `npm run bench`: runs the benchmarks and prints a Markdown report.
-// Usage: npm run bench -- [--only runtime] [--models mlp,cnn] [--backends auto|wasm,cpu]
+// Usage: npm run bench -- [--only runtime|operator] [--models mlp,cnn] [--backends auto|wasm,cpu]
 //                         [--seconds 5] [--concurrency 1,16,64] [--serve-flag=--workers=2 ...] [--out file.md]
 
 import { writeFile } from 'node:fs/promises';
@@ -52,11 +52,22 @@ const benches: Record<string, () => Promise<string>> = {
 const only = arg('only');
 const header = `# Tensorfleet benchmarks\n\n${new Date().toISOString()}, Node ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}\n`;
 const sections: string[] = [header];
+const failed: string[] = [];
 for (const [name, run] of Object.entries(benches)) {
   if (only !== undefined && only !== name) continue;
-  sections.push(await run());
+  // One bench failing must not lose the others' results.
+  try {
+    sections.push(await run());
+  } catch (err) {
+    failed.push(name);
+    sections.push(`## ${name}\n\nFAILED: ${(err as Error).stack ?? String(err)}\n`);
+  }
 }
 const report = sections.join('\n');
 log(`\n${report}`);
 const out = arg('out');
 if (out !== undefined) await writeFile(out, report);
+if (failed.length > 0) {
+  process.stderr.write(`benchmarks failed: ${failed.join(', ')}\n`);
+  process.exitCode = 1;
+}
