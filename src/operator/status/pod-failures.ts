@@ -17,10 +17,6 @@ export interface PodFailure {
   persistent: boolean;
 }
 
-/** Exit code and termination-message prefix the runtime uses when a model cannot be loaded. */
-export const MODEL_LOAD_EXIT_CODE = 3;
-export const MODEL_LOAD_PREFIX = 'ModelLoadFailed:';
-
 const PULL_REASONS = new Set([
   'ImagePullBackOff',
   'ErrImagePull',
@@ -33,13 +29,19 @@ function lastTermination(cs: V1ContainerStatus) {
   return cs.state?.terminated ?? cs.lastState?.terminated;
 }
 
+/**
+ * Error codes the runtime (and its `fetch` init command) writes as
+ * "<CODE>: <message>" to the termination log, or prints to stderr as
+ * "tensorfleet-runtime: <CODE>: <message>" (which FallbackToLogsOnError
+ * surfaces): the model could not be fetched or loaded.
+ */
+const MODEL_FAILURE =
+  /(?:^|tensorfleet-runtime: )((?:MODEL_LOAD_FAILED|MODEL_NOT_FOUND|SIGNATURE_NOT_FOUND|FORMAT_[A-Z_]+|BACKEND_UNAVAILABLE|FETCH_[A-Z_]+)): ([^\n]*)/m;
+
 function isModelLoadFailure(cs: V1ContainerStatus): string | undefined {
-  const t = lastTermination(cs);
-  if (!t) return undefined;
-  const message = (t.message ?? '').trim();
-  if (message.startsWith(MODEL_LOAD_PREFIX)) return message.slice(MODEL_LOAD_PREFIX.length).trim();
-  if (t.exitCode === MODEL_LOAD_EXIT_CODE) return message || `exit code ${MODEL_LOAD_EXIT_CODE}`;
-  return undefined;
+  const message = (lastTermination(cs)?.message ?? '').trim();
+  const m = MODEL_FAILURE.exec(message);
+  return m ? `${m[1]}: ${m[2]!.trim()}` : undefined;
 }
 
 /** The most telling failure of one pod, or undefined when it is fine or just starting. */

@@ -141,7 +141,7 @@ describe('computeStatus', () => {
               restartCount: 4,
               state: { waiting: { reason: 'CrashLoopBackOff' } },
               lastState: {
-                terminated: { exitCode: 3, message: 'ModelLoadFailed: model.json: no such file' },
+                terminated: { exitCode: 1, message: 'MODEL_LOAD_FAILED: model.json: no such file' },
               },
             },
           ],
@@ -227,6 +227,32 @@ describe('computeStatus', () => {
 });
 
 describe('pod failures', () => {
+  it('reads the runtime error code from the logs when the termination log is empty', () => {
+    const p = pod('p', '3', {
+      initContainerStatuses: [
+        {
+          name: 'fetch-model',
+          image: 'i',
+          imageID: '',
+          ready: false,
+          restartCount: 2,
+          state: { waiting: { reason: 'CrashLoopBackOff' } },
+          lastState: {
+            terminated: {
+              exitCode: 1,
+              message:
+                '{"level":30}\ntensorfleet-runtime: FETCH_UNAUTHORIZED: s3://b/m/: 403 Forbidden\n',
+            },
+          },
+        },
+      ],
+    });
+    expect(podFailure(p)).toMatchObject({
+      reason: 'ModelLoadFailed',
+      message: 'init container fetch-model: FETCH_UNAUTHORIZED: s3://b/m/: 403 Forbidden',
+    });
+  });
+
   const waiting = (reason: string, message = 'x') =>
     pod('p', '3', {
       containerStatuses: [
