@@ -13,6 +13,7 @@ import (
 	"os"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 )
 
@@ -22,8 +23,14 @@ type verdict struct {
 }
 
 func run(in io.Reader, out io.Writer) error {
+	data, err := io.ReadAll(in)
+	if err != nil {
+		return fmt.Errorf("reading stdin: %w", err)
+	}
+	// apimachinery's decoder keeps integers as int64, as the API server's
+	// clients see them (encoding/json would make every number a float64).
 	var objects []map[string]interface{}
-	if err := json.NewDecoder(in).Decode(&objects); err != nil {
+	if err := utiljson.Unmarshal(data, &objects); err != nil {
 		return fmt.Errorf("reading a JSON array of objects from stdin: %w", err)
 	}
 	verdicts := make([]verdict, 0, len(objects))

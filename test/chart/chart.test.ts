@@ -1,0 +1,200 @@
+// Consistency of the chart, image and GitOps files with the code they ship,
+// without a cluster (the integration tier renders and installs the chart).
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import yaml from 'js-yaml';
+import { describe, expect, it } from 'vitest';
+
+import { DEFAULT_CONFIG } from '../../src/operator/config.js';
+import { RESOURCES } from '../../src/operator/kube/types.js';
+import { CHART_DIR, type RbacRule } from './helm.js';
+import { HEALTH_LUA } from './health.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
+
+interface Schema {
+  type?: string;
+  description?: string;
+  properties?: Record<string, Schema>;
+  additionalProperties?: boolean | Schema;
+}
+
+const values = yaml.load(read('charts/tensorfleet/values.yaml')) as Record<string, unknown>;
+const schema = JSON.parse(read('charts/tensorfleet/values.schema.json')) as Schema;
+
+describe('values.schema.json', () => {
+  /** Paths of values.yaml keys the schema has no property for, and of properties lacking a description. */
+  function walk(value: unknown, node: Schema, path: string, problems: string[]): void {
+    if (path && !node.description) problems.push(`${path}: no description`);
+    if (node.type === 'object' && node.properties) {
+      if (node.additionalProperties !== false) problems.push(`${path}: allows unknown keys`);
+      const object = (value ?? {}) as Record<string, unknown>;
+      for (const key of Object.keys(object)) {
+        if (!node.properties[key]) problems.push(`${path}.${key}: not in the schema`);
+      }
+      for (const [key, child] of Object.entries(node.properties)) {
+        if (key !== 'global' && !(key in object))
+          problems.push(`${path}.${key}: not in values.yaml`);
+        walk(object[key], child, `${path}.${key}`, problems);
+      }
+    }
+  }
+
+  it('describes every value in values.yaml, and nothing values.yaml lacks', () => {
+    const problems: string[] = [];
+    walk(values, schema, '', problems);
+    expect(problems).toEqual([]);
+  });
+
+  it('fails the walk on an undocumented key (the check can fail)', () => {
+    const problems: string[] = [];
+    walk({ ...values, surprise: 1 }, schema, '', problems);
+    expect(problems).toEqual(['.surprise: not in the schema']);
+  });
+});
+
+describe('chart defaults match the operator', () => {
+  const operator = values.operator as Record<string, unknown> & {
+    leaderElection: Record<string, number | boolean>;
+  };
+  const chart = yaml.load(read('charts/tensorfleet/Chart.yaml')) as { appVersion: string };
+  const pkg = JSON.parse(read('package.json')) as { version: string };
+
+  it('appVersion is the package version, and the runtime images carry it', () => {
+    expect(chart.appVersion).toBe(pkg.version);
+    expect(operator.runtimeImage).toBe(DEFAULT_CONFIG.runtimeImage);
+    expect(operator.runtimeGpuImage).toBe(DEFAULT_CONFIG.runtimeGpuImage);
+    expect(String(operator.runtimeImage)).toMatch(new RegExp(`:${pkg.version}$`));
+  });
+
+  it('settings default to what the operator itself defaults to', () => {
+    expect(operator.gpuResourceName).toBe(DEFAULT_CONFIG.gpuResourceName);
+    expect(operator.workers).toBe(DEFAULT_CONFIG.workers);
+    expect(operator.resyncPeriodSeconds).toBe(DEFAULT_CONFIG.resyncPeriodSeconds);
+    expect(operator.logLevel).toBe(DEFAULT_CONFIG.logLevel);
+    expect(operator.leaderElection).toEqual({
+      enabled: true,
+      leaseDurationSeconds: DEFAULT_CONFIG.leaseDurationSeconds,
+      renewDeadlineSeconds: DEFAULT_CONFIG.renewDeadlineSeconds,
+      retryPeriodSeconds: DEFAULT_CONFIG.retryPeriodSeconds,
+    });
+  });
+});
+
+describe('RBAC rules', () => {
+  const helpers = readFileSync(join(CHART_DIR, 'templates/_helpers.tpl'), 'utf8');
+  const block = /{{- define "tensorfleet.namespacedRules" -}}\n([\s\S]*?){{- end }}/.exec(helpers);
+  const rules = yaml.load(block![1]!) as RbacRule[];
+  const groupOf = (apiVersion: string) =>
+    apiVersion.includes('/') ? apiVersion.split('/')[0] : '';
+
+  it('cover every namespaced kind the operator reads or writes, with no wildcard', () => {
+    const used = Object.values(RESOURCES).filter(
+      (r) => r.namespaced && r.plural !== 'leases' && r.plural !== 'configmaps',
+    );
+    for (const ref of used) {
+      const rule = rules.find(
+        (r) => r.resources?.includes(ref.plural) && r.apiGroups?.includes(groupOf(ref.apiVersion)!),
+      );
+      expect(rule, ref.plural).toBeDefined();
+    }
+    for (const rule of rules) {
+      expect([...rule.verbs, ...(rule.resources ?? []), ...(rule.apiGroups ?? [])]).not.toContain(
+        '*',
+      );
+    }
+  });
+});
+
+describe('dashboard', () => {
+  interface Panel {
+    id: number;
+    type: string;
+    title: string;
+    datasource?: { uid: string };
+    targets?: { expr: string }[];
+  }
+  const dashboard = JSON.parse(read('charts/tensorfleet/dashboards/tensorfleet.json')) as {
+    uid: string;
+    panels: Panel[];
+  };
+  const source = read('src/runtime/metrics.ts') + read('src/operator/metrics.ts');
+  const defined = new Set([...source.matchAll(/name: '([a-z_:]+)'/g)].map((m) => m[1]!));
+  const exprs = dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr));
+  /** Metric names in a PromQL expression (identifiers followed by a selector or range). */
+  const metricsIn = (expr: string) =>
+    [...expr.replace(/"[^"]*"/g, '""').matchAll(/\b([a-z_:][a-z0-9_:]*)\s*[{[]/g)]
+      .map((m) => m[1]!)
+      .filter((name) => !['by', 'without', 'rate', 'sum', 'histogram_quantile'].includes(name));
+
+  it('has unique panel ids and the Prometheus data source variable everywhere', () => {
+    const ids = dashboard.panels.map((p) => p.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const panel of dashboard.panels.filter((p) => p.type !== 'row')) {
+      expect(panel.datasource?.uid, panel.title).toBe('${datasource}');
+      expect(panel.targets?.length, panel.title).toBeGreaterThan(0);
+    }
+  });
+
+  it('covers requests, errors, latency, queue, batches, replicas, rollouts and the operator', () => {
+    const all = exprs.join('\n');
+    for (const metric of [
+      'tensorfleet_runtime_requests_total',
+      'tensorfleet_runtime_request_duration_seconds_bucket',
+      'tensorfleet_runtime_queue_depth',
+      'tensorfleet_runtime_batch_size_bucket',
+      'tensorfleet_runtime_ready',
+      'kube_deployment_spec_replicas',
+      'tensorfleet_dev_track',
+      'controller_runtime_reconcile_total',
+      'controller_runtime_reconcile_time_seconds_bucket',
+      'workqueue_depth',
+      'tensorfleet_operator_api_writes_total',
+    ]) {
+      expect(all).toContain(metric);
+    }
+  });
+
+  it('queries only metrics the runtime or operator export (or kube-state-metrics)', () => {
+    const unknown = exprs
+      .flatMap(metricsIn)
+      .map((name) => name.replace(/_(bucket|sum|count)$/, ''))
+      .filter((name) => !defined.has(name) && !name.startsWith('kube_'));
+    expect(unknown).toEqual([]);
+    expect(metricsIn('sum(rate(tensorfleet_runtime_nope_total{a="b"}[5m]))')).toEqual([
+      'tensorfleet_runtime_nope_total',
+    ]);
+  });
+});
+
+describe('operator image', () => {
+  const dockerfile = read('docker/operator.Dockerfile');
+  const ignore = read('.dockerignore').split('\n');
+
+  it('installs production dependencies only and runs the built operator as non-root', () => {
+    expect(dockerfile).toMatch(/npm ci --omit=dev/);
+    expect(dockerfile).toMatch(/^USER 65532:65532$/m);
+    expect(dockerfile).toMatch(/ENTRYPOINT \["\/nodejs\/bin\/node", "dist\/operator\/main.js"\]/);
+    expect(existsSync(join(ROOT, 'src/operator/main.ts'))).toBe(true);
+    // The chart's pod security context runs it as the same user.
+    expect((values.podSecurityContext as { runAsUser: number }).runAsUser).toBe(65532);
+  });
+
+  it('keeps local installs out of the build context but not the sources', () => {
+    expect(ignore).toEqual(expect.arrayContaining(['node_modules', 'dist', '.git']));
+    for (const needed of ['src', 'bin', 'package.json', 'package-lock.json']) {
+      expect(ignore).not.toContain(needed);
+    }
+  });
+});
+
+describe('Argo CD', () => {
+  it('argocd-cm carries the same Lua as resource_customizations', () => {
+    const cm = yaml.load(read('deploy/argocd/argocd-cm.yaml')) as { data: Record<string, string> };
+    expect(cm.data['resource.customizations.health.tensorfleet.dev_ModelDeployment']).toBe(
+      readFileSync(HEALTH_LUA, 'utf8'),
+    );
+  });
+});
