@@ -36,6 +36,8 @@ export interface OperatorOptions {
   informer?: Partial<InformerOptions<KubeObject>>;
   /** Set false to keep Node's default metrics out (several operators in one test process). */
   defaultMetrics?: boolean;
+  /** Overrides the discovery of the ServiceMonitor CRD (tests of a cluster without it). */
+  serviceMonitorCRD?: boolean;
 }
 
 export class Operator {
@@ -189,7 +191,8 @@ export class Operator {
     if (this.serviceMonitorCheck && now - this.serviceMonitorCheck.at < CRD_RECHECK_MS) {
       return this.serviceMonitorCheck.installed;
     }
-    const installed = await this.client.serves(RESOURCES.serviceMonitor);
+    const installed =
+      this.o.serviceMonitorCRD ?? (await this.client.serves(RESOURCES.serviceMonitor));
     if (installed && !this.serviceMonitors) {
       const cache = this.cache.kind<KubeObject>(RESOURCES.serviceMonitor, OWNED_SELECTOR);
       cache.addHandler(this.enqueueOwner());

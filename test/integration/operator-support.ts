@@ -11,6 +11,7 @@ import { cluster, eventually, kubectl, kubectlOk } from './context.js';
 export function startOperator(
   namespace: string,
   overrides: Partial<OperatorConfig> = {},
+  options: { serviceMonitorCRD?: boolean } = {},
 ): Promise<Operator> {
   const kc = new KubeConfig();
   kc.loadFromFile(cluster().kubeconfigPath);
@@ -27,6 +28,7 @@ export function startOperator(
     kubeConfig: kc,
     logger: silentLogger,
     defaultMetrics: false,
+    ...options,
   });
   return operator.start().then(() => operator);
 }

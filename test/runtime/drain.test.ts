@@ -70,72 +70,82 @@ function predict(port: number, value: number): Promise<Outcome> {
   });
 }
 
+async function drainUnderLoad(): Promise<number> {
+  const rt = await startProcess([
+    '--model-name',
+    'hpt',
+    '--model-uri',
+    fx.halfPlusTwo,
+    '--backend',
+    'wasm',
+    '--workers',
+    '1',
+    // debug turns on per-request logs, which the server-side count below reads.
+    '--log-level',
+    'debug',
+    '--drain-timeout-seconds',
+    '20',
+  ]);
+  await waitReady(rt.port);
+  const outcomes: Outcome[] = [];
+  let stop = false;
+  let counter = 0;
+  const loops = Array.from({ length: 16 }, async () => {
+    while (!stop) {
+      const o = await predict(rt.port, counter++);
+      outcomes.push(o);
+      if (o.kind === 'refused') break;
+    }
+  });
+  await new Promise((r) => setTimeout(r, 800));
+  const before = outcomes.length;
+  rt.child.kill('SIGTERM');
+  const code = await rt.exited;
+  stop = true;
+  await Promise.all(loops);
+
+  expect(code).toBe(0);
+  expect(before).toBeGreaterThan(20);
+  const errors = outcomes.filter((o) => o.kind === 'error');
+  expect(errors).toEqual([]);
+  const ok = outcomes.filter((o) => o.kind === 'ok').length;
+  // Server side: every predict request it received was answered: 200 or a clean 503.
+  const predictIds = new Set(
+    rt.logs
+      .filter(
+        (l) =>
+          l['msg'] === 'incoming request' &&
+          (l['req'] as { url?: string }).url === '/v1/models/hpt:predict',
+      )
+      .map((l) => l['reqId']),
+  );
+  const statuses = rt.logs
+    .filter((l) => l['msg'] === 'request completed' && predictIds.has(l['reqId']))
+    .map((l) => (l['res'] as { statusCode: number }).statusCode);
+  expect(statuses).toHaveLength(predictIds.size);
+  expect(statuses.filter((c) => c !== 200 && c !== 503)).toEqual([]);
+  // Client side: each 200 the server sent arrived, with the right rows.
+  expect(statuses.filter((c) => c === 200)).toHaveLength(ok);
+  // So a reset the client saw cannot hide an accepted request: one the runtime received
+  // was answered (above), and had it been a 200 the client would have counted it.
+  // (503s sent by the closing server before routing are clean refusals, not logged here.)
+  expect(outcomes.filter((o) => o.status === 503).length).toBeGreaterThanOrEqual(
+    statuses.filter((c) => c === 503).length,
+  );
+  // Requests were in flight when SIGTERM arrived, and they were among the 200s.
+  expect(rt.logs.some((l) => l['msg'] === 'drained')).toBe(true);
+  const draining = rt.logs.find((l) => String(l['msg']).startsWith('draining'));
+  return Number(draining?.['inflight'] ?? 0);
+}
+
 describe('graceful drain on SIGTERM', () => {
   it('answers every accepted request, refuses the rest, and exits 0', async () => {
-    const rt = await startProcess([
-      '--model-name',
-      'hpt',
-      '--model-uri',
-      fx.halfPlusTwo,
-      '--backend',
-      'wasm',
-      '--workers',
-      '1',
-      // debug turns on per-request logs, which the server-side count below reads.
-      '--log-level',
-      'debug',
-      '--drain-timeout-seconds',
-      '20',
-    ]);
-    await waitReady(rt.port);
-    const outcomes: Outcome[] = [];
-    let stop = false;
-    let counter = 0;
-    const loops = Array.from({ length: 16 }, async () => {
-      while (!stop) {
-        const o = await predict(rt.port, counter++);
-        outcomes.push(o);
-        if (o.kind === 'refused') break;
-      }
-    });
-    await new Promise((r) => setTimeout(r, 800));
-    const before = outcomes.length;
-    rt.child.kill('SIGTERM');
-    const code = await rt.exited;
-    stop = true;
-    await Promise.all(loops);
-
-    expect(code).toBe(0);
-    expect(before).toBeGreaterThan(20);
-    const errors = outcomes.filter((o) => o.kind === 'error');
-    expect(errors).toEqual([]);
-    const ok = outcomes.filter((o) => o.kind === 'ok').length;
-    // Server side: every predict request it received was answered: 200 or a clean 503.
-    const predictIds = new Set(
-      rt.logs
-        .filter(
-          (l) =>
-            l['msg'] === 'incoming request' &&
-            (l['req'] as { url?: string }).url === '/v1/models/hpt:predict',
-        )
-        .map((l) => l['reqId']),
-    );
-    const statuses = rt.logs
-      .filter((l) => l['msg'] === 'request completed' && predictIds.has(l['reqId']))
-      .map((l) => (l['res'] as { statusCode: number }).statusCode);
-    expect(statuses).toHaveLength(predictIds.size);
-    expect(statuses.filter((c) => c !== 200 && c !== 503)).toEqual([]);
-    // Client side: each 200 the server sent arrived, with the right rows.
-    expect(statuses.filter((c) => c === 200)).toHaveLength(ok);
-    // So a reset the client saw cannot hide an accepted request: one the runtime received
-    // was answered (above), and had it been a 200 the client would have counted it.
-    // (503s sent by the closing server before routing are clean refusals, not logged here.)
-    expect(outcomes.filter((o) => o.status === 503).length).toBeGreaterThanOrEqual(
-      statuses.filter((c) => c === 503).length,
-    );
-    // Requests were in flight when SIGTERM arrived, and they were among the 200s.
-    const draining = rt.logs.find((l) => String(l['msg']).startsWith('draining'));
-    expect(draining?.['inflight']).toBeGreaterThan(0);
-    expect(rt.logs.some((l) => l['msg'] === 'drained')).toBe(true);
-  }, 90_000);
+    // Every run must be correct; at least one must catch requests in flight at
+    // SIGTERM (on a loaded machine a run can land between two requests).
+    const inflight: number[] = [];
+    for (let attempt = 0; attempt < 3 && !inflight.some((n) => n > 0); attempt++) {
+      inflight.push(await drainUnderLoad());
+    }
+    expect(Math.max(...inflight)).toBeGreaterThan(0);
+  }, 240_000);
 });

@@ -18,7 +18,9 @@ export class FakeApiServer {
   lists: ListReply[] = [];
   /** Open watch responses, newest last. */
   readonly watches: http.ServerResponse[] = [];
-  private readonly server = http.createServer((req, res) => this.handle(req, res));
+  private readonly server = http
+    .createServer((req, res) => this.handle(req, res))
+    .on('connection', () => this.connections++);
   port = 0;
 
   async start(): Promise<void> {
@@ -27,15 +29,11 @@ export class FakeApiServer {
   }
 
   kubeConfig(): KubeConfig {
-    const kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [{ name: 'fake', server: `http://127.0.0.1:${this.port}`, skipTLSVerify: true }],
-      users: [{ name: 'u' }],
-      contexts: [{ name: 'c', cluster: 'fake', user: 'u' }],
-      currentContext: 'c',
-    });
-    return kc;
+    return kubeConfigFor(this.port);
   }
+
+  /** Counts TCP connections clients open to this server. */
+  connections = 0;
 
   listCalls(): RecordedRequest[] {
     return this.requests.filter((r) => r.query.get('watch') !== 'true');
@@ -83,3 +81,15 @@ export const list = (rv: string, ...items: unknown[]): ListReply => ({
   status: 200,
   body: { metadata: { resourceVersion: rv }, items },
 });
+
+/** A kubeconfig for a plain-HTTP server on loopback. */
+export function kubeConfigFor(port: number): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'fake', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
+    users: [{ name: 'u' }],
+    contexts: [{ name: 'c', cluster: 'fake', user: 'u' }],
+    currentContext: 'c',
+  });
+  return kc;
+}
