@@ -55,6 +55,24 @@ describe('values.schema.json', () => {
   });
 });
 
+describe('docs/install.md', () => {
+  function leaves(node: Schema, path: string): string[] {
+    if (node.type === 'object' && node.properties) {
+      return Object.entries(node.properties)
+        .filter(([key]) => key !== 'global')
+        .flatMap(([key, child]) => leaves(child, path ? `${path}.${key}` : key));
+    }
+    return [path];
+  }
+
+  it('lists every value of the chart in its values table', () => {
+    const doc = read('docs/install.md');
+    const paths = leaves(schema, '');
+    expect(paths.length).toBeGreaterThan(50);
+    expect(paths.filter((path) => !doc.includes(`| \`${path}\` |`))).toEqual([]);
+  });
+});
+
 describe('chart defaults match the operator', () => {
   const operator = values.operator as Record<string, unknown> & {
     leaderElection: Record<string, number | boolean>;
