@@ -69,7 +69,8 @@ describe('docs/install.md', () => {
     const doc = read('docs/install.md');
     const paths = leaves(schema, '');
     expect(paths.length).toBeGreaterThan(50);
-    expect(paths.filter((path) => !doc.includes(`| \`${path}\` |`))).toEqual([]);
+    const listed = new Set([...doc.matchAll(/^\| `([\w.]+)` +\|/gm)].map((m) => m[1]));
+    expect(paths.filter((path) => !listed.has(path))).toEqual([]);
   });
 });
 
