@@ -3,7 +3,7 @@
 // apply the ones that differ -> delete the ones no longer wanted -> write
 // status when it changed -> record events for transitions. Level-triggered and
 // idempotent: running it twice in a row writes nothing the second time.
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import type { ModelDeployment, ModelDeploymentStatus } from '../api/v1alpha1/index.js';
 import { validateServedSpec } from '../api/json-schema.js';
 import type { BuilderConfig } from './builders/deployment.js';
@@ -24,6 +24,12 @@ import type { Logger } from './logger.js';
 import type { Problem } from './status/compute.js';
 import { computeStatus, setCondition } from './status/compute.js';
 import { stableStringify } from './stable-stringify.js';
+import {
+  IN_PLACE,
+  IN_PLACE_STRATEGY,
+  ROLLOUT_MODE_ANNOTATION,
+  decideRollout,
+} from './rollout/gpu-aware.js';
 
 export type ModelDeploymentObject = ModelDeployment & KubeObject;
 
@@ -89,13 +95,30 @@ export class ModelDeploymentReconciler {
 
     const problems: Problem[] = [];
     const c = this.deps.caches;
+    const pods = c.pods.list(
+      namespace,
+      (p) => p.metadata.labels?.[LABEL_MODEL] === name,
+    ) as V1Pod[];
+    const observedDeployment = c.deployments.get(namespace, name) as V1Deployment | undefined;
+    const rollout = decideRollout(md, this.deps.config, observedDeployment, pods);
+    const desiredDeployment = buildDeployment(
+      md,
+      this.deps.config,
+      rollout.inPlace ? { strategy: IN_PLACE_STRATEGY } : {},
+    );
+    if (rollout.inPlace) {
+      desiredDeployment.metadata.annotations = { [ROLLOUT_MODE_ANNOTATION]: IN_PLACE };
+      if (observedDeployment?.metadata?.annotations?.[ROLLOUT_MODE_ANNOTATION] !== IN_PLACE) {
+        this.deps.events.emit(md, 'Normal', 'ReplacingInPlace', rollout.message ?? '', 'Rollout');
+      }
+    }
     let deployment: KubeObject | undefined;
     try {
       deployment = await this.ensure(
         md,
         RESOURCES.deployment,
         c.deployments,
-        buildDeployment(md, this.deps.config),
+        desiredDeployment,
         problems,
       );
       await this.ensure(md, RESOURCES.service, c.services, buildService(md), problems);
@@ -123,15 +146,14 @@ export class ModelDeploymentReconciler {
       throw err;
     }
 
-    const pods = c.pods.list(
-      namespace,
-      (p) => p.metadata.labels?.[LABEL_MODEL] === name,
-    ) as V1Pod[];
     const status = computeStatus(md, {
       deployment: deployment,
       pods,
       problems,
       now: this.timestamp(),
+      ...(rollout.inPlace && rollout.message
+        ? { rolloutNote: { reason: 'ReplacingInPlace', message: rollout.message } }
+        : {}),
     });
     await this.writeStatus(md, status);
     this.recordTransitions(md, md.status ?? {}, status);

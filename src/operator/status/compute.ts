@@ -27,6 +27,8 @@ export interface ObservedState {
   problems: Problem[];
   /** Current time, ISO 8601 with second precision. */
   now: string;
+  /** How the rollout is being carried out, when it differs from the spec (e.g. in place). */
+  rolloutNote?: Problem;
 }
 
 export const HISTORY_LIMIT = 10;
