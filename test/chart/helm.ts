@@ -1,7 +1,7 @@
 // Helpers for the chart tests: run the helm built into the cluster cache
 // (tools/cluster/build.sh) and read what it renders.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,6 +36,7 @@ export interface CommandResult {
 
 // Helm keeps its caches and repository config here instead of in $HOME.
 const helmHome = mkdtempSync(join(tmpdir(), 'tensorfleet-helm-'));
+process.once('exit', () => rmSync(helmHome, { recursive: true, force: true }));
 
 export function runHelm(
   helm: string,

@@ -530,6 +530,27 @@ describe('helm install, the operator on the chart RBAC, helm upgrade', () => {
     expect(await snapshot()).toEqual(before);
   });
 
+  it('the CRD upgrade command of docs/upgrade.md applies the chart CRD over an installed one', async () => {
+    const out = await kubectlOk([
+      'apply',
+      '--server-side',
+      '--force-conflicts',
+      '-f',
+      join(CHART_DIR, 'crds/tensorfleet.dev_modeldeployments.yaml'),
+    ]);
+    expect(out).toContain(
+      'customresourcedefinition.apiextensions.k8s.io/modeldeployments.tensorfleet.dev serverside-applied',
+    );
+    await kubectlOk([
+      'wait',
+      '--for=condition=Established',
+      '--timeout=30s',
+      'crd/modeldeployments.tensorfleet.dev',
+    ]);
+    const doc = await readFile(join(ROOT, 'docs/upgrade.md'), 'utf8');
+    expect(doc).toContain('kubectl apply --server-side --force-conflicts');
+  });
+
   it('helm uninstall keeps the CRD and the ModelDeployments', async () => {
     operatorProcess?.kill('SIGTERM');
     const { kubeconfigPath } = cluster();
