@@ -1,7 +1,7 @@
 // Consistency of the chart, image and GitOps files with the code they ship,
 // without a cluster (the integration tier renders and installs the chart).
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import yaml from 'js-yaml';
 import { describe, expect, it } from 'vitest';
@@ -199,6 +199,35 @@ describe('operator image', () => {
     expect(existsSync(join(ROOT, 'src/operator/main.ts'))).toBe(true);
     // The chart's pod security context runs it as the same user.
     expect((values.podSecurityContext as { runAsUser: number }).runAsUser).toBe(65532);
+  });
+
+  it('needs only production dependencies: every package the operator imports is one', () => {
+    const seen = new Set<string>();
+    const packages = new Set<string>();
+    const visit = (file: string) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const text = readFileSync(file, 'utf8');
+      for (const m of text.matchAll(
+        /(?:import|export)\s[^'"]*?from\s+'([^']+)'|import\(\s*'([^']+)'\s*\)/g,
+      )) {
+        const spec = (m[1] ?? m[2])!;
+        if (!spec.startsWith('.')) {
+          packages.add(
+            spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!,
+          );
+          continue;
+        }
+        const target = join(dirname(file), spec.replace(/\.js$/, '.ts'));
+        if (existsSync(target)) visit(target);
+      }
+    };
+    visit(join(ROOT, 'src/operator/main.ts'));
+    expect(seen.size).toBeGreaterThan(20);
+    const pkg = JSON.parse(read('package.json')) as { dependencies: Record<string, string> };
+    const missing = [...packages].filter((p) => !p.startsWith('node:') && !(p in pkg.dependencies));
+    expect(missing).toEqual([]);
+    expect(packages).toContain('@kubernetes/client-node');
   });
 
   it('keeps local installs out of the build context but not the sources', () => {
