@@ -12,7 +12,7 @@ import type { KindCache } from './kube/cache.js';
 import { SharedCache } from './kube/cache.js';
 import { KubeClient } from './kube/client.js';
 import type { InformerOptions } from './kube/informer.js';
-import type { KubeObject } from './kube/types.js';
+import type { KubeObject, ResourceRef } from './kube/types.js';
 import { RESOURCES } from './kube/types.js';
 import { LeaderElector } from './leader-election.js';
 import type { Logger } from './logger.js';
@@ -36,8 +36,8 @@ export interface OperatorOptions {
   informer?: Partial<InformerOptions<KubeObject>>;
   /** Set false to keep Node's default metrics out (several operators in one test process). */
   defaultMetrics?: boolean;
-  /** Overrides the discovery of the ServiceMonitor CRD (tests of a cluster without it). */
-  serviceMonitorCRD?: boolean;
+  /** Pretends these optional CRDs (by plural, e.g. servicemonitors) are missing: tests of bare clusters. */
+  missingCRDs?: string[];
 }
 
 export class Operator {
@@ -49,8 +49,10 @@ export class Operator {
   private readonly controller: Controller;
   private readonly elector: LeaderElector | undefined;
   private readonly http: OperatorHttpServer;
-  private serviceMonitors: KindCache<KubeObject> | undefined;
-  private serviceMonitorCheck: { at: number; installed: boolean } | undefined;
+  private readonly optionalKinds = new Map<
+    string,
+    { at: number; cache: KindCache<KubeObject> | undefined }
+  >();
   private controllersStarted = false;
   private stopping = false;
   httpPort = 0;
@@ -106,9 +108,9 @@ export class Operator {
         podDisruptionBudgets: owned(RESOURCES.podDisruptionBudget),
         horizontalPodAutoscalers: owned(RESOURCES.horizontalPodAutoscaler),
         pods,
-        serviceMonitors: () => this.serviceMonitors,
       },
-      serviceMonitorCRD: () => this.serviceMonitorInstalled(),
+      optionalKind: (ref) => this.optionalKind(ref),
+      prometheusUrl: config.prometheusUrl,
     });
     this.controller = new Controller(this.queue, reconciler, this.metrics, logger, config.workers);
 
@@ -185,22 +187,25 @@ export class Operator {
     return { onAdd: handle, onUpdate: handle, onDelete: handle };
   }
 
-  /** Whether the ServiceMonitor CRD exists, rechecked every minute; starts its cache when it appears. */
-  private async serviceMonitorInstalled(): Promise<boolean> {
+  /**
+   * The shared cache of a kind whose CRD may be missing (ServiceMonitor,
+   * ScaledObject), or undefined while it is; rechecked every minute, and the
+   * cache starts (and syncs) when the CRD appears.
+   */
+  private async optionalKind(ref: ResourceRef): Promise<KindCache<KubeObject> | undefined> {
     const now = Date.now();
-    if (this.serviceMonitorCheck && now - this.serviceMonitorCheck.at < CRD_RECHECK_MS) {
-      return this.serviceMonitorCheck.installed;
-    }
+    const known = this.optionalKinds.get(ref.plural);
+    if (known && (known.cache || now - known.at < CRD_RECHECK_MS)) return known.cache;
     const installed =
-      this.o.serviceMonitorCRD ?? (await this.client.serves(RESOURCES.serviceMonitor));
-    if (installed && !this.serviceMonitors) {
-      const cache = this.cache.kind<KubeObject>(RESOURCES.serviceMonitor, OWNED_SELECTOR);
+      !(this.o.missingCRDs ?? []).includes(ref.plural) && (await this.client.serves(ref));
+    let cache: KindCache<KubeObject> | undefined;
+    if (installed) {
+      cache = this.cache.kind<KubeObject>(ref, OWNED_SELECTOR);
       cache.addHandler(this.enqueueOwner());
       await cache.waitForSync();
-      this.serviceMonitors = cache;
     }
-    this.serviceMonitorCheck = { at: now, installed };
-    return installed;
+    this.optionalKinds.set(ref.plural, { at: now, cache });
+    return cache;
   }
 }
 

@@ -12,6 +12,7 @@ import { buildHorizontalPodAutoscaler } from './builders/horizontal-pod-autoscal
 import { LABEL_MODEL } from './builders/labels.js';
 import { buildPodDisruptionBudget } from './builders/pod-disruption-budget.js';
 import { buildService } from './builders/service.js';
+import { buildScaledObject } from './builders/scaled-object.js';
 import { buildServiceMonitor, wantsServiceMonitor } from './builders/service-monitor.js';
 import type { EventSink } from './events.js';
 import type { KindCache } from './kube/cache.js';
@@ -50,8 +51,6 @@ export interface OwnedCaches {
   podDisruptionBudgets: KindCache<KubeObject>;
   horizontalPodAutoscalers: KindCache<KubeObject>;
   pods: KindCache<KubeObject>;
-  /** Present once the ServiceMonitor CRD is known to exist. */
-  serviceMonitors?: () => KindCache<KubeObject> | undefined;
 }
 
 export interface ReconcilerDeps {
@@ -60,8 +59,10 @@ export interface ReconcilerDeps {
   config: BuilderConfig;
   events: EventSink;
   logger: Logger;
-  /** Whether the ServiceMonitor CRD is installed (cached by the caller). */
-  serviceMonitorCRD: () => Promise<boolean>;
+  /** The cache of a kind whose CRD is optional, or undefined when the CRD is not installed. */
+  optionalKind: (ref: ResourceRef) => Promise<KindCache<KubeObject> | undefined>;
+  /** Prometheus for KEDA triggers (operator configuration). */
+  prometheusUrl?: string;
   now?: () => Date;
 }
 
@@ -137,6 +138,7 @@ export class ModelDeploymentReconciler {
         problems,
       );
       await this.reconcileServiceMonitor(md, problems);
+      await this.reconcileScaledObject(md, problems);
     } catch (err) {
       // A write the API server refused (e.g. an affinity it finds invalid) is
       // reported on the object; the controller still retries with backoff.
@@ -236,22 +238,51 @@ export class ModelDeploymentReconciler {
     md: ModelDeploymentObject,
     problems: Problem[],
   ): Promise<void> {
-    const mode = md.spec.monitoring.serviceMonitor.enabled;
-    const installed = mode === 'false' ? false : await this.deps.serviceMonitorCRD();
-    const cache = installed ? this.deps.caches.serviceMonitors?.() : undefined;
-    if (mode === 'true' && !installed) {
-      problems.push({
-        reason: 'ServiceMonitorCRDMissing',
-        message:
-          'monitoring.serviceMonitor.enabled is "true" but the ServiceMonitor CRD (monitoring.coreos.com/v1) is not installed; install the Prometheus Operator or set enabled to "auto"',
-      });
+    const cache = await this.deps.optionalKind(RESOURCES.serviceMonitor);
+    if (!cache) {
+      if (md.spec.monitoring.serviceMonitor.enabled === 'true') {
+        problems.push({
+          reason: 'ServiceMonitorCRDMissing',
+          message:
+            'monitoring.serviceMonitor.enabled is "true" but the ServiceMonitor CRD (monitoring.coreos.com/v1) is not installed; install the Prometheus Operator or set enabled to "auto"',
+        });
+      }
       return;
     }
-    if (!cache) return;
-    const desired = wantsServiceMonitor(md, installed)
+    const desired = wantsServiceMonitor(md, true)
       ? (buildServiceMonitor(md) as unknown as KubeObject)
       : undefined;
     await this.ensureOptional(md, RESOURCES.serviceMonitor, cache, desired, problems);
+  }
+
+  private async reconcileScaledObject(
+    md: ModelDeploymentObject,
+    problems: Problem[],
+  ): Promise<void> {
+    const wanted = md.spec.autoscaling.engine === 'keda';
+    const cache = await this.deps.optionalKind(RESOURCES.scaledObject);
+    if (!cache) {
+      if (wanted) {
+        problems.push({
+          reason: 'KEDANotInstalled',
+          message:
+            'autoscaling.engine is keda but the ScaledObject CRD (keda.sh/v1alpha1) is not installed; install KEDA or choose engine builtin',
+        });
+      }
+      return;
+    }
+    const built = wanted ? buildScaledObject(md, this.deps.prometheusUrl ?? '') : undefined;
+    if (built && 'problem' in built) {
+      problems.push(built.problem);
+      return;
+    }
+    await this.ensureOptional(
+      md,
+      RESOURCES.scaledObject,
+      cache,
+      built,
+      problems,
+    );
   }
 
   private async writeStatus(

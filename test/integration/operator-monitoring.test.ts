@@ -18,7 +18,7 @@ let operator: Operator;
 
 beforeAll(async () => {
   ns = await createNamespace('no-prometheus');
-  operator = await startOperator(ns, {}, { serviceMonitorCRD: false });
+  operator = await startOperator(ns, {}, { missingCRDs: ['servicemonitors', 'scaledobjects'] });
 });
 
 afterAll(async () => {
@@ -38,10 +38,29 @@ describe('without the ServiceMonitor CRD', () => {
       ns,
       modelDeploymentManifest('wanted', { monitoring: { serviceMonitor: { enabled: 'true' } } }),
     );
-    const md = await waitForCondition(ns, 'wanted', 'Stalled', 'True', 'ServiceMonitorCRDMissing');
-    expect(condition(md, 'Stalled')?.message).toContain('monitoring.coreos.com');
-    expect(condition(md, 'Available')?.status).toBe('True');
+    const stalled = await waitForCondition(
+      ns,
+      'wanted',
+      'Stalled',
+      'True',
+      'ServiceMonitorCRDMissing',
+    );
+    expect(condition(stalled, 'Stalled')?.message).toContain('monitoring.coreos.com');
+    const md = await waitForCondition(ns, 'wanted', 'Available', 'True');
+    expect(condition(md, 'Stalled')?.reason).toBe('ServiceMonitorCRDMissing');
     expect(md.status?.readyReplicas).toBe(1);
     expect(await getJson(ns, 'servicemonitor', 'wanted')).toBeUndefined();
+  });
+});
+
+describe('without KEDA', () => {
+  it('engine keda: reports KEDANotInstalled and keeps serving', async () => {
+    await apply(
+      ns,
+      modelDeploymentManifest('kedaless', { autoscaling: { engine: 'keda', maxReplicas: 3 } }),
+    );
+    await waitForCondition(ns, 'kedaless', 'Stalled', 'True', 'KEDANotInstalled');
+    const md = await waitForCondition(ns, 'kedaless', 'Available', 'True');
+    expect(condition(md, 'Stalled')?.reason).toBe('KEDANotInstalled');
   });
 });

@@ -22,7 +22,10 @@ let operator: Operator;
 beforeAll(async () => {
   ns = await createNamespace('operator');
   // A short resync makes the idle test prove that reconciles happen without writes.
-  operator = await startOperator(ns, { resyncPeriodSeconds: 15 });
+  operator = await startOperator(ns, {
+    resyncPeriodSeconds: 15,
+    prometheusUrl: 'http://prometheus.monitoring.svc:9090',
+  });
 });
 
 afterAll(async () => {
@@ -199,6 +202,31 @@ describe('operator', () => {
     await eventually('HPA deleted', async () =>
       (await getJson(ns, 'hpa', 'scaled')) === undefined ? true : undefined,
     );
+  });
+
+  it('writes a KEDA ScaledObject the real KEDA CRD accepts, on a Prometheus trigger', async () => {
+    await apply(
+      ns,
+      modelDeploymentManifest('keda', {
+        autoscaling: {
+          engine: 'keda',
+          minReplicas: 0,
+          maxReplicas: 4,
+          metric: { type: 'rps', target: 50 },
+        },
+      }),
+    );
+    const so = await eventually('ScaledObject created', () =>
+      getJson<{
+        spec: {
+          scaleTargetRef: { kind: string };
+          triggers: { type: string; metadata: { query: string } }[];
+        };
+      }>(ns, 'scaledobject', 'keda'),
+    );
+    expect(so.spec.scaleTargetRef.kind).toBe('ModelDeployment');
+    expect(so.spec.triggers[0]?.metadata.query).toContain('tensorfleet_runtime_requests_total');
+    await kubectlOk(['delete', '-n', ns, 'md/keda', '--wait=true']);
   });
 
   it('reports an object the API server will not accept and keeps reconciling the others', async () => {
