@@ -54,6 +54,7 @@ interface DeploymentSpec {
     metadata: { annotations?: Record<string, string> };
     spec: {
       serviceAccountName: string;
+      automountServiceAccountToken: boolean;
       securityContext: Record<string, unknown>;
       containers: Container[];
       nodeSelector?: Record<string, string>;
@@ -178,6 +179,10 @@ describe('helm lint and template', () => {
       seccompProfile: { type: 'RuntimeDefault' },
     });
     expect(container!.resources.requests).toEqual({ cpu: '100m', memory: '128Mi' });
+    // The ServiceAccount's token reaches the operator pod only.
+    expect(only(objects, 'ServiceAccount').automountServiceAccountToken).toBe(false);
+    expect(deployment.template.spec.automountServiceAccountToken).toBe(true);
+    expect(deployment.template.spec.serviceAccountName).toBe(FULLNAME);
 
     for (const role of [...find(objects, 'ClusterRole'), ...find(objects, 'Role')]) {
       for (const rule of rules(role)) {
