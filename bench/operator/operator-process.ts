@@ -4,7 +4,7 @@
 // /proc.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -13,32 +13,55 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** Git-ignored and inside the repository, so that node_modules resolves. */
 const OUT_DIR = join(ROOT, '.tensorfleet', 'bench', 'operator-dist');
 
-/** Compiles src/ with tsconfig.build.json into a private directory (not dist/, which others use). */
-export async function buildOperator(): Promise<string> {
+/**
+ * Compiles src/ with tsconfig.build.json into a private directory (not dist/,
+ * which others use). With `ref` (a commit, e.g. HEAD) that revision's src/ is
+ * compiled instead of the working tree's, for a stable subject while src/ is
+ * being edited.
+ */
+export async function buildOperator(ref?: string): Promise<{ mainJs: string; source: string }> {
   await rm(OUT_DIR, { recursive: true, force: true });
+  let project = ROOT;
+  let source = 'working tree';
+  if (ref !== undefined) {
+    const commit = (await run('git', ['rev-parse', '--short', `${ref}^{commit}`])).trim();
+    project = join(ROOT, '.tensorfleet', 'bench', 'operator-src');
+    await rm(project, { recursive: true, force: true });
+    await mkdir(project, { recursive: true });
+    const archive = join(project, 'src.tar');
+    await run('git', [
+      'archive',
+      `--output=${archive}`,
+      commit,
+      'src',
+      'tsconfig.json',
+      'tsconfig.build.json',
+    ]);
+    await run('tar', ['-xf', archive, '-C', project]);
+    source = `commit ${commit}`;
+  }
   const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-  await new Promise<void>((resolve, reject) => {
-    execFile(
-      process.execPath,
-      [
-        tsc,
-        '-p',
-        join(ROOT, 'tsconfig.build.json'),
-        '--outDir',
-        OUT_DIR,
-        '--declaration',
-        'false',
-        '--sourceMap',
-        'false',
-      ],
-      { cwd: ROOT, maxBuffer: 16 << 20 },
-      (error, stdout, stderr) => {
-        if (error) reject(new Error(`tsc failed:\n${stdout}${stderr}`));
-        else resolve();
-      },
-    );
+  await run(process.execPath, [
+    tsc,
+    '-p',
+    join(project, 'tsconfig.build.json'),
+    '--outDir',
+    OUT_DIR,
+    '--declaration',
+    'false',
+    '--sourceMap',
+    'false',
+  ]);
+  return { mainJs: join(OUT_DIR, 'operator', 'main.js'), source };
+}
+
+function run(command: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(command, args, { cwd: ROOT, maxBuffer: 16 << 20 }, (error, stdout, stderr) => {
+      if (error) reject(new Error(`${command} ${args.join(' ')} failed:\n${stdout}${stderr}`));
+      else resolve(stdout);
+    });
   });
-  return join(OUT_DIR, 'operator', 'main.js');
 }
 
 /** One sample of a Prometheus text exposition. */

@@ -23,6 +23,8 @@ export interface ReadinessOptions {
 export class ReadinessTracker {
   /** Name -> Date.now() when first seen ready. */
   readonly readyAt = new Map<string, number>();
+  /** MODIFIED events seen for expected objects: writes that changed something. */
+  modifications = 0;
   private stopped = false;
   private abort = new AbortController();
   private waiters: Array<() => void> = [];
@@ -127,6 +129,8 @@ export class ReadinessTracker {
               break;
             }
             resourceVersion = event.object.metadata.resourceVersion ?? resourceVersion;
+            if (event.type === 'MODIFIED' && this.o.expected.has(event.object.metadata.name))
+              this.modifications++;
             if (event.type === 'ADDED' || event.type === 'MODIFIED') this.observe(event.object);
           }
         } catch (error) {
