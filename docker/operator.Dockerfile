@@ -14,12 +14,15 @@ COPY src ./src
 RUN npm run build
 
 # Production dependencies only. The image installs built output, so the
-# build-on-install hook (prepare) is dropped before installing.
+# build-on-install hook (prepare) is dropped before installing. TensorFlow.js
+# belongs to the runtime: the operator imports none of it (a unit test walks
+# its imports), and removing it takes node_modules from ~400 MB to ~120 MB.
 FROM node:20-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm pkg delete scripts.prepare \
  && npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+ && rm -rf node_modules/@tensorflow \
  && npm cache clean --force
 
 FROM gcr.io/distroless/nodejs20-debian12:nonroot

@@ -228,6 +228,10 @@ describe('operator image', () => {
     const missing = [...packages].filter((p) => !p.startsWith('node:') && !(p in pkg.dependencies));
     expect(missing).toEqual([]);
     expect(packages).toContain('@kubernetes/client-node');
+    // What the Dockerfile deletes from node_modules must be unused by the operator.
+    const removed = [...read('docker/operator.Dockerfile').matchAll(/rm -rf node_modules\/(\S+)/g)];
+    expect(removed.map((m) => m[1])).toEqual(['@tensorflow']);
+    expect([...packages].filter((p) => p.startsWith('@tensorflow/'))).toEqual([]);
   });
 
   it('keeps local installs out of the build context but not the sources', () => {
