@@ -358,6 +358,12 @@ export function summarize(r: OperatorBenchReport): string {
       mark(perModel <= TARGETS.writesPerModel),
     ],
     [
+      'Status writes that changed nothing',
+      `${noop} of ${statusWrites} (status changes seen by a watch: ${r.operator.modifications})`,
+      '',
+      '',
+    ],
+    [
       `API writes over ${r.idleSeconds} s idle`,
       String(idle),
       '0',
