@@ -20,6 +20,8 @@ import { OperatorMetrics } from './metrics.js';
 import type { ModelDeploymentObject } from './reconciler.js';
 import { ModelDeploymentReconciler } from './reconciler.js';
 import { WorkQueue } from './workqueue.js';
+import { BuiltinAutoscaler } from './autoscaling/builtin.js';
+import { SignalReader } from './autoscaling/signal.js';
 import { GROUP } from '../api/group.js';
 import { LABEL_MODEL, MANAGED_BY } from './builders/labels.js';
 
@@ -36,6 +38,8 @@ export interface OperatorOptions {
   informer?: Partial<InformerOptions<KubeObject>>;
   /** Set false to keep Node's default metrics out (several operators in one test process). */
   defaultMetrics?: boolean;
+  /** How often the builtin autoscaler evaluates (default 15 s). */
+  autoscalerIntervalMs?: number;
   /** Pretends these optional CRDs (by plural, e.g. servicemonitors) are missing: tests of bare clusters. */
   missingCRDs?: string[];
 }
@@ -47,6 +51,7 @@ export class Operator {
   readonly queue: WorkQueue;
   readonly identity: string;
   private readonly controller: Controller;
+  readonly autoscaler: BuiltinAutoscaler;
   private readonly elector: LeaderElector | undefined;
   private readonly http: OperatorHttpServer;
   private readonly optionalKinds = new Map<
@@ -96,6 +101,15 @@ export class Operator {
     };
     pods.addHandler({ onAdd: enqueuePod, onUpdate: enqueuePod, onDelete: enqueuePod });
 
+    this.autoscaler = new BuiltinAutoscaler({
+      client: this.client,
+      modelDeployments,
+      pods,
+      reader: new SignalReader(config.prometheusUrl),
+      logger,
+      enqueue: (key) => this.queue.add(key),
+      ...(o.autoscalerIntervalMs ? { intervalMs: o.autoscalerIntervalMs } : {}),
+    });
     const reconciler = new ModelDeploymentReconciler({
       client: this.client,
       config,
@@ -111,6 +125,7 @@ export class Operator {
       },
       optionalKind: (ref) => this.optionalKind(ref),
       prometheusUrl: config.prometheusUrl,
+      autoscalingStatus: (key) => this.autoscaler.statusFor(key),
     });
     this.controller = new Controller(this.queue, reconciler, this.metrics, logger, config.workers);
 
@@ -154,6 +169,7 @@ export class Operator {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    await this.autoscaler.stop();
     await this.controller.stop();
     await this.elector?.stop();
     await this.cache.stop();
@@ -169,6 +185,7 @@ export class Operator {
     if (this.stopping) return;
     this.controllersStarted = true;
     this.controller.start();
+    this.autoscaler.start();
     this.o.logger.info('controllers started', { workers: this.o.config.workers });
   }
 

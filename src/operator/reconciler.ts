@@ -25,6 +25,7 @@ import type { Logger } from './logger.js';
 import type { Problem } from './status/compute.js';
 import { computeStatus, setCondition } from './status/compute.js';
 import { stableStringify } from './stable-stringify.js';
+import type { AutoscalingStatus } from './autoscaling/builtin.js';
 import {
   IN_PLACE,
   IN_PLACE_STRATEGY,
@@ -63,6 +64,8 @@ export interface ReconcilerDeps {
   optionalKind: (ref: ResourceRef) => Promise<KindCache<KubeObject> | undefined>;
   /** Prometheus for KEDA triggers (operator configuration). */
   prometheusUrl?: string;
+  /** What the builtin autoscaler last saw and did for a model (namespace/name). */
+  autoscalingStatus?: (key: string) => AutoscalingStatus | undefined;
   now?: () => Date;
 }
 
@@ -157,6 +160,12 @@ export class ModelDeploymentReconciler {
         ? { rolloutNote: { reason: 'ReplacingInPlace', message: rollout.message } }
         : {}),
     });
+    const engine = md.spec.autoscaling.engine;
+    if (engine === 'none') delete status.autoscaling;
+    else
+      status.autoscaling = (engine === 'builtin' && this.deps.autoscalingStatus?.(key)) || {
+        engine,
+      };
     await this.writeStatus(md, status);
     this.recordTransitions(md, md.status ?? {}, status);
 
@@ -276,13 +285,7 @@ export class ModelDeploymentReconciler {
       problems.push(built.problem);
       return;
     }
-    await this.ensureOptional(
-      md,
-      RESOURCES.scaledObject,
-      cache,
-      built,
-      problems,
-    );
+    await this.ensureOptional(md, RESOURCES.scaledObject, cache, built, problems);
   }
 
   private async writeStatus(

@@ -11,7 +11,7 @@ import { cluster, eventually, kubectl, kubectlOk } from './context.js';
 export function startOperator(
   namespace: string,
   overrides: Partial<OperatorConfig> = {},
-  options: { missingCRDs?: string[] } = {},
+  options: { missingCRDs?: string[]; autoscalerIntervalMs?: number } = {},
 ): Promise<Operator> {
   const kc = new KubeConfig();
   kc.loadFromFile(cluster().kubeconfigPath);

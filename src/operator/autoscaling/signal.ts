@@ -1,0 +1,124 @@
+// Reads the builtin autoscaler's signal: the total over a model's pods of the
+// runtime metric its type names, from Prometheus when one is configured, else
+// by scraping each ready pod's /metrics directly (rates from two scrapes).
+import type { V1Pod } from '@kubernetes/client-node';
+import type { Metric, ModelDeployment } from '../../api/v1alpha1/index.js';
+import { RUNTIME_PORT } from '../builders/labels.js';
+import { signalQuery } from '../builders/scaled-object.js';
+
+/** Runtime series per metric type, for scraping pods directly. */
+export const POD_SERIES: Partial<Record<Metric['type'], { name: string; counter: boolean }>> = {
+  concurrency: { name: 'tensorfleet_runtime_inflight_requests', counter: false },
+  queueDepth: { name: 'tensorfleet_runtime_queue_depth', counter: false },
+  rps: { name: 'tensorfleet_runtime_requests_total', counter: true },
+};
+
+/** Sum of every sample of `name` in a Prometheus text exposition. */
+export function sumSamples(text: string, name: string): number | undefined {
+  let sum = 0;
+  let found = false;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name) || (line[name.length] !== '{' && line[name.length] !== ' '))
+      continue;
+    const value = Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (Number.isFinite(value)) {
+      sum += value;
+      found = true;
+    }
+  }
+  return found ? sum : undefined;
+}
+
+export type Fetcher = (url: string, timeoutMs: number) => Promise<string>;
+
+export const httpFetcher: Fetcher = async (url, timeoutMs) => {
+  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+  return res.text();
+};
+
+export class SignalReader {
+  /** Last counter reading per pod, for rates: uid -> {at, value}. */
+  private readonly counters = new Map<string, { at: number; value: number }>();
+
+  constructor(
+    private readonly prometheusUrl: string,
+    private readonly fetchText: Fetcher = httpFetcher,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** The total signal, or undefined when it cannot be read yet (with why). */
+  async read(md: ModelDeployment, pods: V1Pod[]): Promise<{ total?: number; error?: string }> {
+    const metric = md.spec.autoscaling.metric;
+    if (this.prometheusUrl) return this.fromPrometheus(signalQuery(md, metric));
+    const series = POD_SERIES[metric.type];
+    if (!series) {
+      return {
+        error: `metric type ${metric.type} needs a Prometheus: set the operator's --prometheus-url`,
+      };
+    }
+    return this.fromPods(pods, series);
+  }
+
+  private async fromPrometheus(query: string): Promise<{ total?: number; error?: string }> {
+    const url = `${this.prometheusUrl.replace(/\/$/, '')}/api/v1/query?query=${encodeURIComponent(query)}`;
+    try {
+      const body = JSON.parse(await this.fetchText(url, 5000)) as {
+        status: string;
+        error?: string;
+        data?: { resultType: string; result: { value: [number, string] }[] };
+      };
+      if (body.status !== 'success') return { error: `Prometheus: ${body.error ?? body.status}` };
+      const samples = body.data?.result ?? [];
+      // sum() over no series is an empty vector: no traffic is no signal yet.
+      return { total: samples.reduce((s, r) => s + Number(r.value[1]), 0) };
+    } catch (err) {
+      return {
+        error: `Prometheus query failed: ${err instanceof Error ? err.message : String(err)}`,
+      };
+    }
+  }
+
+  private async fromPods(
+    pods: V1Pod[],
+    series: { name: string; counter: boolean },
+  ): Promise<{ total?: number; error?: string }> {
+    const ready = pods.filter(
+      (p) =>
+        p.status?.podIP &&
+        p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+    );
+    if (ready.length === 0) return { error: 'no ready pods to read metrics from' };
+    const now = this.now();
+    const readings = await Promise.all(
+      ready.map(async (p) => {
+        try {
+          const text = await this.fetchText(
+            `http://${p.status!.podIP!}:${RUNTIME_PORT}/metrics`,
+            2000,
+          );
+          return {
+            uid: p.metadata?.uid ?? p.metadata?.name ?? '',
+            value: sumSamples(text, series.name) ?? 0,
+          };
+        } catch {
+          return undefined;
+        }
+      }),
+    );
+    const ok = readings.filter((r): r is { uid: string; value: number } => r !== undefined);
+    if (ok.length === 0) return { error: `could not scrape any of ${ready.length} ready pods` };
+    if (!series.counter) return { total: ok.reduce((s, r) => s + r.value, 0) };
+    let total = 0;
+    let rated = 0;
+    for (const r of ok) {
+      const prev = this.counters.get(r.uid);
+      this.counters.set(r.uid, { at: now, value: r.value });
+      if (prev && now > prev.at && r.value >= prev.value) {
+        total += (r.value - prev.value) / ((now - prev.at) / 1000);
+        rated++;
+      }
+    }
+    return rated > 0 ? { total } : { error: 'first scrape: a rate needs a second one' };
+  }
+}
