@@ -323,6 +323,9 @@ describe('helm install, the operator on the chart RBAC, helm upgrade', () => {
     );
     expect(out).toContain('STATUS: deployed');
     expect(out).toContain(`kubectl -n ${release} rollout status deployment/${FULLNAME}`);
+    // NOTES.txt sends the first model to a namespace the operator watches.
+    expect(out).toContain(`kubectl apply -n ${watched} -f - <<'YAML'`);
+    expect(out).toContain('helm upgrade` does not update CRDs');
     // kwok runs the (never pulled) operator pods: both replicas get admitted and Ready.
     await kubectlOk([
       'rollout',
