@@ -478,6 +478,45 @@ describe('helm install, the operator on the chart RBAC, helm upgrade', () => {
     expect(secrets.stderr).toMatch(/forbidden.*cannot list resource "secrets"/i);
   });
 
+  it('the all-namespaces mode (no watchNamespaces) grants the same verbs everywhere, and no more', async () => {
+    const { kubeconfigPath } = cluster();
+    const name = `${RELEASE}w`;
+    const fullname = `${name}-tensorfleet`;
+    await helmOk(
+      helm,
+      [
+        'install',
+        name,
+        CHART_DIR,
+        '-n',
+        release,
+        ...valuesArgs({ replicaCount: 1, dashboard: { enabled: false } }),
+      ],
+      kubeconfigPath,
+    );
+    try {
+      const asSa = ['--as', `system:serviceaccount:${release}:${fullname}`];
+      const check = async (expected: 'yes' | 'no', ...what: string[]) => {
+        const result = await kubectl(['auth', 'can-i', ...what, ...asSa]);
+        expect(result.stdout.trim(), what.join(' ')).toBe(expected);
+      };
+      for (const ns of [watched, other, 'default']) {
+        await check('yes', 'watch', 'modeldeployments.tensorfleet.dev', '-n', ns);
+        await check('yes', 'create', 'deployments', '-n', ns);
+        await check('yes', 'delete', 'servicemonitors.monitoring.coreos.com', '-n', ns);
+        await check('no', 'update', 'deployments', '-n', ns);
+        await check('no', 'get', 'secrets', '-n', ns);
+        await check('no', 'create', 'pods', '-n', ns);
+      }
+      await check('no', 'delete', 'nodes');
+      await check('no', 'create', 'clusterrolebindings');
+      await check('yes', 'update', `leases/${fullname}`, '-n', release);
+      await check('no', 'update', `leases/${FULLNAME}`, '-n', release);
+    } finally {
+      await helmOk(helm, ['uninstall', name, '-n', release, '--wait'], kubeconfigPath);
+    }
+  });
+
   it('helm upgrade with changed values leaves the running ModelDeployment and its objects untouched', async () => {
     const { kubeconfigPath } = cluster();
     const snapshot = async () => {
