@@ -50,7 +50,7 @@ async function main(argv: string[]): Promise<number> {
     { name: 'environment', values: env },
     { name: 'flags', values: flags },
   );
-  const logger: Logger = createLogger(config.logLevel, { component: 'tensorfleet-operator' });
+  let logger: Logger = createLogger(config.logLevel, { component: 'tensorfleet-operator' });
 
   const kc = new KubeConfig();
   let local: LocalCluster | undefined;
@@ -72,6 +72,7 @@ async function main(argv: string[]): Promise<number> {
       { name: 'environment', values: env },
       { name: 'flags', values: flags },
     );
+    logger = createLogger(config.logLevel, { component: 'tensorfleet-operator' });
   }
 
   const operator = new Operator({ config, kubeConfig: kc, logger });

@@ -185,7 +185,11 @@ export class ModelDeploymentReconciler {
     const stamped = withAppliedHash(
       desired as KubeObject & { metadata: { annotations?: Record<string, string> } },
     );
-    const observed = cache.get(desired.metadata.namespace ?? '', desired.metadata.name);
+    // The cache holds only objects with our managed-by label; before creating,
+    // make sure no one else's object of that name would be taken over.
+    const observed =
+      cache.get(desired.metadata.namespace ?? '', desired.metadata.name) ??
+      (await this.getLive(ref, desired.metadata.namespace, desired.metadata.name));
     if (observed && !ownedBy(observed, md)) {
       problems.push({
         reason: 'NameConflict',
@@ -209,6 +213,19 @@ export class ModelDeploymentReconciler {
       namespace: desired.metadata.namespace,
     });
     return result;
+  }
+
+  private async getLive(
+    ref: ResourceRef,
+    namespace: string | undefined,
+    name: string,
+  ): Promise<KubeObject | undefined> {
+    try {
+      return await this.deps.client.get<KubeObject>(ref, name, namespace);
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
   }
 
   /** Applies the object when wanted; deletes our copy when it is not. */

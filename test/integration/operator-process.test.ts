@@ -73,6 +73,42 @@ describe('operator process', () => {
     expect(second.child.exitCode).toBe(0);
   });
 
+  it('takes its settings from a ConfigMap, with flags winning', async () => {
+    await kubectlOk(
+      ['apply', '-n', ns, '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'operator-config' },
+        data: { 'runtime-image': 'cm.example.com/runtime:7', 'log-level': 'warn' },
+      }),
+    );
+    const op = runOperator([
+      `--watch-namespaces=${ns}`,
+      `--config-map=${ns}/operator-config`,
+      '--runtime-image=flag.example.com/runtime:8',
+    ]);
+    await apply(ns, modelDeploymentManifest('configured', {}));
+    await waitForCondition(ns, 'configured', 'Ready', 'True');
+    const d = await getJson<{ spec: { template: { spec: { containers: { image: string }[] } } } }>(
+      ns,
+      'deployment',
+      'configured',
+    );
+    // The flag beat the ConfigMap's image; the ConfigMap's log level applied.
+    expect(d?.spec.template.spec.containers[0]?.image).toBe('flag.example.com/runtime:8');
+    expect(op.log()).not.toContain('"level":"info"');
+    op.child.kill('SIGTERM');
+    await exited(op.child);
+  });
+
+  it('refuses a bad setting with a clear message and exit code 2', async () => {
+    const bad = runOperator(['--workers=none']);
+    await exited(bad.child);
+    expect(bad.child.exitCode).toBe(2);
+    expect(bad.log()).toContain('workers=\\"none\\": expected an integer');
+  });
+
   it('two replicas elect one leader; the other takes over within the lease duration', async () => {
     const leaseSeconds = 4;
     const args = [

@@ -249,6 +249,20 @@ describe('operator', () => {
     await waitForCondition(ns, 'healthy', 'Ready', 'True');
   });
 
+  it('will not take over a Service of the same name that is not its own', async () => {
+    await kubectlOk(['create', 'service', 'clusterip', 'taken', '-n', ns, '--tcp=80:80']);
+    await apply(ns, modelDeploymentManifest('taken', {}));
+    const md = await waitForCondition(ns, 'taken', 'Stalled', 'True', 'NameConflict');
+    expect(condition(md, 'Stalled')?.message).toContain(`Service ${ns}/taken already exists`);
+    const svc = await getJson<{ metadata: { ownerReferences?: unknown[] } }>(
+      ns,
+      'service',
+      'taken',
+    );
+    expect(svc?.metadata.ownerReferences).toBeUndefined();
+    await kubectlOk(['delete', '-n', ns, 'md/taken', 'service/taken', '--wait=true']);
+  });
+
   it('deletes nothing by hand: owned objects are garbage-collected with the ModelDeployment', async () => {
     await kubectlOk(['delete', '-n', ns, 'md/healthy', '--wait=true']);
     await eventually('Deployment and Service collected', async () => {
@@ -256,6 +270,22 @@ describe('operator', () => {
       const s = await getJson(ns, 'service', 'healthy');
       return d === undefined && s === undefined ? true : undefined;
     });
+  });
+
+  it('serves /metrics under controller-runtime names, /healthz and /readyz', async () => {
+    const base = `http://127.0.0.1:${operator.httpPort}`;
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).toMatch(
+      /controller_runtime_reconcile_total\{controller="modeldeployment",result="success"\} \d/,
+    );
+    expect(metrics).toContain('# TYPE controller_runtime_reconcile_time_seconds histogram');
+    expect(metrics).toContain('workqueue_depth{name="modeldeployment"');
+    expect(metrics).toMatch(
+      /controller_runtime_reconcile_errors_total\{controller="modeldeployment"\} \d/,
+    );
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    expect((await fetch(`${base}/readyz`)).status).toBe(200);
+    expect((await fetch(`${base}/nope`)).status).toBe(404);
   });
 
   it('makes no API writes while nothing changes (60 s, across resyncs)', async () => {

@@ -74,6 +74,10 @@ ModelDeployment no longer wants.
 - apiGroups: [tensorfleet.dev]
   resources: [modeldeployments/status]
   verbs: [patch]
+# The builtin autoscaler writes replicas through the scale subresource only.
+- apiGroups: [tensorfleet.dev]
+  resources: [modeldeployments/scale]
+  verbs: [patch]
 - apiGroups: [apps]
   resources: [deployments]
   verbs: [get, list, watch, create, patch, delete]
