@@ -75,7 +75,13 @@ async function main(argv: string[]): Promise<number> {
     logger = createLogger(config.logLevel, { component: 'tensorfleet-operator' });
   }
 
-  const operator = new Operator({ config, kubeConfig: kc, logger });
+  // kwok pods in the embedded cluster have made-up IPs: never scrape them.
+  const operator = new Operator({
+    config,
+    kubeConfig: kc,
+    logger,
+    scrapePods: local === undefined,
+  });
   let exitCode = 0;
   const done = new Promise<void>((resolve) => {
     const shutdown = (signal: string) => {
@@ -89,15 +95,19 @@ async function main(argv: string[]): Promise<number> {
       resolve();
     };
   });
-  await operator.start();
-  logger.info('operator started', {
-    identity: operator.identity,
-    http: `${config.httpAddress.split(':')[0]}:${operator.httpPort}`,
-    namespaces: config.watchNamespaces.length ? config.watchNamespaces : 'all',
-    leaderElect: config.leaderElect,
-  });
-  void local?.showModels();
-  await done;
+  // start() waits for the first sync of every cache, which never comes while,
+  // say, the CRD is missing: a signal meanwhile must still stop the process.
+  const started = await Promise.race([operator.start().then(() => true), done.then(() => false)]);
+  if (started) {
+    logger.info('operator started', {
+      identity: operator.identity,
+      http: `${config.httpAddress.split(':')[0]}:${operator.httpPort}`,
+      namespaces: config.watchNamespaces.length ? config.watchNamespaces : 'all',
+      leaderElect: config.leaderElect,
+    });
+    void local?.showModels();
+    await done;
+  }
   await operator.stop();
   await local?.stop();
   return exitCode;
