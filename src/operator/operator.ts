@@ -38,6 +38,8 @@ export interface OperatorOptions {
   informer?: Partial<InformerOptions<KubeObject>>;
   /** Set false to keep Node's default metrics out (several operators in one test process). */
   defaultMetrics?: boolean;
+  /** False where pods are simulated (the embedded cluster): never scrape their IPs. */
+  scrapePods?: boolean;
   /** How often the builtin autoscaler evaluates (default 15 s). */
   autoscalerIntervalMs?: number;
   /** Pretends these optional CRDs (by plural, e.g. servicemonitors) are missing: tests of bare clusters. */
@@ -105,7 +107,7 @@ export class Operator {
       client: this.client,
       modelDeployments,
       pods,
-      reader: new SignalReader(config.prometheusUrl),
+      reader: new SignalReader(config.prometheusUrl, undefined, undefined, o.scrapePods ?? true),
       logger,
       enqueue: (key) => this.queue.add(key),
       ...(o.autoscalerIntervalMs ? { intervalMs: o.autoscalerIntervalMs } : {}),

@@ -45,12 +45,17 @@ export class SignalReader {
     private readonly prometheusUrl: string,
     private readonly fetchText: Fetcher = httpFetcher,
     private readonly now: () => number = Date.now,
+    /** Off where pods are simulated (kwok): their IPs lead nowhere. */
+    private readonly scrapePods = true,
   ) {}
 
   /** The total signal, or undefined when it cannot be read yet (with why). */
   async read(md: ModelDeployment, pods: V1Pod[]): Promise<{ total?: number; error?: string }> {
     const metric = md.spec.autoscaling.metric;
     if (this.prometheusUrl) return this.fromPrometheus(signalQuery(md, metric));
+    if (!this.scrapePods) {
+      return { error: 'pods are simulated here (no runtime to scrape): set --prometheus-url' };
+    }
     const series = POD_SERIES[metric.type];
     if (!series) {
       return {

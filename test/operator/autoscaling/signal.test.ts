@@ -74,6 +74,23 @@ describe('SignalReader', () => {
     );
   });
 
+  it('never scrapes simulated pods', async () => {
+    let called = false;
+    const reader = new SignalReader(
+      '',
+      () => {
+        called = true;
+        return Promise.resolve(TEXT);
+      },
+      Date.now,
+      false,
+    );
+    expect((await reader.read(md('concurrency'), [pod('a', '10.244.0.5')])).error).toMatch(
+      /simulated/,
+    );
+    expect(called).toBe(false);
+  });
+
   it('explains why there is no signal', async () => {
     const failing = new SignalReader('', () => Promise.reject(new Error('ECONNREFUSED')));
     expect((await failing.read(md('concurrency'), [pod('a', '10.0.0.1')])).error).toMatch(
