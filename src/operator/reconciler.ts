@@ -72,9 +72,13 @@ export interface ReconcilerDeps {
 /** How long a write we made is trusted over a cache that has not caught up yet. */
 const APPLY_MEMO_MS = 30_000;
 const NOT_READY_REQUEUE_MS = 30_000;
+/** Longest a counters-only status change waits to be folded into a transition. */
+export const STATUS_COALESCE_MS = 5_000;
 
 export class ModelDeploymentReconciler {
   private readonly applied = new Map<string, { hash: string; at: number }>();
+  /** Keys whose minor status change is being held back, with since when. */
+  private readonly deferred = new Map<string, number>();
   private readonly now: () => Date;
 
   constructor(private readonly deps: ReconcilerDeps) {
@@ -166,12 +170,44 @@ export class ModelDeploymentReconciler {
       status.autoscaling = (engine === 'builtin' && this.deps.autoscalingStatus?.(key)) || {
         engine,
       };
+    const deferMs = this.statusDeferral(key, md.status ?? {}, status);
+    if (deferMs > 0) return { requeueAfterMs: deferMs };
     await this.writeStatus(md, status);
     this.recordTransitions(md, md.status ?? {}, status);
 
     const ready = status.conditions?.find((x) => x.type === 'Ready')?.status === 'True';
     const stalled = status.conditions?.find((x) => x.type === 'Stalled')?.status === 'True';
     return ready || stalled ? {} : { requeueAfterMs: NOT_READY_REQUEUE_MS };
+  }
+
+  /**
+   * How long to hold back a status change that only moves counters and
+   * messages (a pod created, not yet ready): it is folded into the next
+   * transition if one comes within STATUS_COALESCE_MS, else written then.
+   * Transitions (condition status or reason, versions, history) go at once.
+   */
+  private statusDeferral(
+    key: string,
+    before: ModelDeploymentStatus,
+    after: ModelDeploymentStatus,
+  ): number {
+    const since = this.deferred.get(key);
+    const minor =
+      stableStringify(significant(before)) === stableStringify(significant(after)) &&
+      stableStringify(before) !== stableStringify(after);
+    if (!minor) {
+      this.deferred.delete(key);
+      return 0;
+    }
+    const now = Date.now();
+    if (since === undefined) {
+      this.deferred.set(key, now);
+      return STATUS_COALESCE_MS;
+    }
+    const left = since + STATUS_COALESCE_MS - now;
+    if (left > 0) return left;
+    this.deferred.delete(key);
+    return 0;
   }
 
   /** Applies `desired` unless the cluster already has it; returns the object as it now is. */
@@ -389,6 +425,7 @@ export class ModelDeploymentReconciler {
   }
 
   private forget(namespace: string, name: string): void {
+    this.deferred.delete(`${namespace}/${name}`);
     for (const key of this.applied.keys()) {
       if (key.endsWith(`/${namespace}/${name}`) || key.endsWith(`/${namespace}/${name}-canary`))
         this.applied.delete(key);
@@ -411,6 +448,20 @@ export function isRejected(err: unknown): err is ApiError {
   if (!(err instanceof ApiError)) return false;
   if (err.status === 500) return /failed to create typed patch object/.test(err.message);
   return err.status >= 400 && err.status < 500 && err.status !== 409 && err.status !== 429;
+}
+
+/** The parts of status whose change is a transition worth writing at once. */
+export function significant(s: ModelDeploymentStatus): unknown {
+  return {
+    observedGeneration: s.observedGeneration,
+    conditions: (s.conditions ?? []).map((c) => [c.type, c.status, c.reason]),
+    targetVersion: s.targetVersion,
+    history: s.history,
+    canary: s.canary,
+    autoscaling: s.autoscaling,
+    selector: s.selector,
+    url: s.url,
+  };
 }
 
 /** True when `md` is the controller owner of `obj`. */
