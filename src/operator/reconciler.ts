@@ -407,7 +407,11 @@ export class ModelDeploymentReconciler {
         'Rollout',
       );
     }
-    if (readyAfter?.status === 'True' && readyBefore?.status !== 'True') {
+    // A new model becoming ready shows in its status; an event marks what a
+    // user looks back for: a new version serving, or recovery from a failure
+    // (like Deployments, which record no event for their first availability).
+    const firstRollout = (before.history?.length ?? 0) <= 1 && stalledBefore?.status !== 'True';
+    if (readyAfter?.status === 'True' && readyBefore?.status !== 'True' && !firstRollout) {
       this.deps.events.emit(md, 'Normal', 'ModelReady', readyAfter.message);
     }
     if (
