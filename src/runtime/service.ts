@@ -67,6 +67,18 @@ export class ModelService {
     return this.info;
   }
 
+  /** The loaded model, for metadata endpoints; 503 with Retry-After while it loads. */
+  loadedModel(): ModelInfo {
+    if (this.info === undefined) {
+      throw new RuntimeError(
+        'MODEL_NOT_READY',
+        'the model is still loading; its metadata is not known yet',
+        { retryAfterSeconds: 1 },
+      );
+    }
+    return this.info;
+  }
+
   get error(): RuntimeError | undefined {
     return this.failure;
   }

@@ -47,16 +47,7 @@ export const oipRoutes: FastifyPluginCallback<ProtocolOptions> = (
     reply: FastifyReply,
   ): FastifyReply {
     checkModel(service, req.params.model, req.params.version);
-    const info = service.model;
-    if (info === undefined) {
-      throw new RuntimeError(
-        'MODEL_NOT_READY',
-        'the model is still loading; its metadata is not known yet',
-        {
-          retryAfterSeconds: 1,
-        },
-      );
-    }
+    const info = service.loadedModel();
     const tensors = (list: typeof info.signature.inputs): object[] =>
       list.map((s) => ({ name: s.name, datatype: oipDatatype(s), shape: s.shape }));
     return sendJson(

@@ -85,16 +85,7 @@ function status(service: ModelService, version: string | undefined): string {
 }
 
 function metadata(service: ModelService): string {
-  const info = service.model;
-  if (info === undefined) {
-    throw new RuntimeError(
-      'MODEL_NOT_READY',
-      'the model is still loading; its metadata is not known yet',
-      {
-        retryAfterSeconds: 1,
-      },
-    );
-  }
+  const info = service.loadedModel();
   const sig = info.signature;
   return JSON.stringify({
     model_spec: { name: info.name, signature_name: '', version: info.version },
