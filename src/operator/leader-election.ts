@@ -45,10 +45,6 @@ export class LeaderElector {
     private readonly o: LeaderElectionOptions,
   ) {}
 
-  isLeader(): boolean {
-    return this.leading;
-  }
-
   start(): void {
     void this.tick();
   }

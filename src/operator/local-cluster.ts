@@ -40,7 +40,6 @@ spec:
 
 export interface LocalCluster {
   kubeconfigPath: string;
-  kubectl: string;
   /** Prints `kubectl get md -o wide` once the operator has had a moment to reconcile. */
   showModels: () => Promise<void>;
   stop: () => Promise<void>;
@@ -104,7 +103,6 @@ export async function startLocalCluster(logger: Logger): Promise<LocalCluster> {
   );
   return {
     kubeconfigPath: plane.kubeconfigPath,
-    kubectl: manifest.binaries.kubectl,
     showModels: async () => {
       await new Promise((r) => setTimeout(r, 10_000));
       const out = await kubectl(['get', 'md', '-A', '-o', 'wide']).catch((e: unknown) => String(e));

@@ -156,10 +156,6 @@ export class Operator {
     });
   }
 
-  isLeader(): boolean {
-    return this.elector ? this.elector.isLeader() : this.controllersStarted;
-  }
-
   async start(): Promise<void> {
     this.httpPort = await this.http.listen(this.o.config.httpAddress);
     this.cache.start();

@@ -96,24 +96,12 @@ export class WorkQueue {
     return this.processing.has(key);
   }
 
-  /** Seconds the oldest running item has been processing (for the metric of that name). */
-  longestRunningSeconds(): number {
-    let oldest = Infinity;
-    for (const t of this.processing.values()) oldest = Math.min(oldest, t);
-    return oldest === Infinity ? 0 : (this.now() - oldest) / 1000;
-  }
-
   /** Stops handing out keys; waiting get() calls resolve undefined. */
   shutDown(): void {
     this.shuttingDown = true;
     for (const { timer } of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
     for (const resolve of this.waiters.splice(0)) resolve(undefined);
-  }
-
-  /** Resolves when no key is being processed (for a graceful shutdown). */
-  async drain(pollMs = 20): Promise<void> {
-    while (this.processing.size > 0) await new Promise((r) => setTimeout(r, pollMs));
   }
 
   private push(key: string): void {

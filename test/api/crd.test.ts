@@ -4,7 +4,7 @@ import yaml from 'js-yaml';
 import { describe, expect, it } from 'vitest';
 import { CRD_PATH, crdYAML, generatedFiles } from '../../src/api/generated-files.js';
 import { customResourceDefinition, openAPISchema } from '../../src/api/v1alpha1/index.js';
-import { makeValidator } from './openapi-validator.js';
+import { makeValidator } from '../../src/api/json-schema.js';
 
 type Schema = Record<string, unknown>;
 const root = fileURLToPath(new URL('../../', import.meta.url));

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { validateServedSpec } from '../../src/api/json-schema.js';
 import { openAPISchema } from '../../src/api/v1alpha1/index.js';
 import { invalidExamples, validExamples } from './examples.js';
-import { makeValidator } from './openapi-validator.js';
+import { makeValidator } from '../../src/api/json-schema.js';
 
 const validate = makeValidator(openAPISchema());
 

@@ -2,7 +2,7 @@
 // scales the ModelDeployment through its scale subresource, so spec.replicas
 // keeps one writer and the operator carries it to the Deployment.
 import type { V2HorizontalPodAutoscaler, V2MetricSpec } from '@kubernetes/client-node';
-import type { Metric, ModelDeployment } from '../../api/v1alpha1/index.js';
+import type { Autoscaling, Metric, ModelDeployment } from '../../api/v1alpha1/index.js';
 import { API_VERSION, KIND } from '../../api/group.js';
 import { objectMeta } from './labels.js';
 
@@ -49,6 +49,14 @@ export function hpaMetric(metric: Metric): V2MetricSpec {
   };
 }
 
+/** autoscaling/v2 behavior from the spec (KEDA passes the same block to its HPA). */
+export function hpaBehavior(a: Autoscaling) {
+  return {
+    scaleUp: { stabilizationWindowSeconds: a.behavior.scaleUp.stabilizationWindowSeconds },
+    scaleDown: { stabilizationWindowSeconds: a.behavior.scaleDown.stabilizationWindowSeconds },
+  };
+}
+
 export function buildHorizontalPodAutoscaler(
   md: ModelDeployment,
 ): HorizontalPodAutoscalerObject | undefined {
@@ -63,10 +71,7 @@ export function buildHorizontalPodAutoscaler(
       minReplicas: Math.max(1, a.minReplicas),
       maxReplicas: a.maxReplicas,
       metrics: [hpaMetric(a.metric)],
-      behavior: {
-        scaleUp: { stabilizationWindowSeconds: a.behavior.scaleUp.stabilizationWindowSeconds },
-        scaleDown: { stabilizationWindowSeconds: a.behavior.scaleDown.stabilizationWindowSeconds },
-      },
+      behavior: hpaBehavior(a),
     },
   };
 }

@@ -5,6 +5,7 @@
 import type { Metric, ModelDeployment } from '../../api/v1alpha1/index.js';
 import { API_VERSION, KIND } from '../../api/group.js';
 import type { Problem } from '../status/compute.js';
+import { hpaBehavior } from './horizontal-pod-autoscaler.js';
 import { objectMeta } from './labels.js';
 
 export interface ScaledObjectObject {
@@ -18,12 +19,7 @@ export interface ScaledObjectObject {
     pollingInterval: number;
     cooldownPeriod: number;
     advanced: {
-      horizontalPodAutoscalerConfig: {
-        behavior: {
-          scaleUp: { stabilizationWindowSeconds: number };
-          scaleDown: { stabilizationWindowSeconds: number };
-        };
-      };
+      horizontalPodAutoscalerConfig: { behavior: ReturnType<typeof hpaBehavior> };
     };
     triggers: { type: string; metricType?: string; metadata: Record<string, string> }[];
   };
@@ -90,14 +86,7 @@ export function buildScaledObject(
       pollingInterval: 15,
       cooldownPeriod: a.behavior.scaleDown.stabilizationWindowSeconds,
       advanced: {
-        horizontalPodAutoscalerConfig: {
-          behavior: {
-            scaleUp: { stabilizationWindowSeconds: a.behavior.scaleUp.stabilizationWindowSeconds },
-            scaleDown: {
-              stabilizationWindowSeconds: a.behavior.scaleDown.stabilizationWindowSeconds,
-            },
-          },
-        },
+        horizontalPodAutoscalerConfig: { behavior: hpaBehavior(a) },
       },
       triggers: [trigger],
     },
