@@ -1,0 +1,105 @@
+// A real Prometheus (the Debian package) for integration tests, scraping
+// loopback targets every second. Each target carries the labels Prometheus
+// would add for a pod found through a ServiceMonitor (namespace, the pod's
+// version and track labels), since the pods themselves are kwok's.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { eventually } from './context.js';
+
+export interface ScrapeTarget {
+  job: string;
+  port: number;
+  labels?: Record<string, string>;
+}
+
+export interface QueryResult {
+  status: string;
+  error?: string;
+  data: { result: { metric: Record<string, string>; value: [number, string] }[] };
+}
+
+export interface PrometheusServer {
+  url: string;
+  query(expr: string): Promise<QueryResult>;
+  stop(): Promise<void>;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address
+          ? resolve(address.port)
+          : reject(new Error('no port')),
+      );
+    });
+  });
+}
+
+/** Starts Prometheus and waits until every target has been scraped `minSamples` times. */
+export async function startPrometheus(
+  targets: ScrapeTarget[],
+  minSamples = 3,
+): Promise<PrometheusServer> {
+  const found = spawnSync('prometheus', ['--version'], { encoding: 'utf8' });
+  if (found.status !== 0) {
+    throw new Error('prometheus is not on PATH: apt-get install prometheus (.ci/run does)');
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'tensorfleet-prometheus-'));
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const jobs = targets.map((t) => ({
+    job_name: t.job,
+    static_configs: [{ targets: [`127.0.0.1:${t.port}`], labels: t.labels ?? {} }],
+  }));
+  const config = {
+    global: { scrape_interval: '1s', evaluation_interval: '1s' },
+    scrape_configs: jobs,
+  };
+  // JSON is YAML.
+  await writeFile(join(dir, 'prometheus.yml'), JSON.stringify(config));
+  const child: ChildProcess = spawn(
+    'prometheus',
+    [
+      `--config.file=${join(dir, 'prometheus.yml')}`,
+      `--storage.tsdb.path=${join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let log = '';
+  child.stderr!.on('data', (c: Buffer) => (log += c.toString()));
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+
+  const query = async (expr: string): Promise<QueryResult> => {
+    const res = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(expr)}`);
+    return (await res.json()) as QueryResult;
+  };
+  const stop = async () => {
+    child.kill('SIGTERM');
+    await exited;
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    await eventually(
+      `Prometheus to scrape ${targets.length} targets ${minSamples} times`,
+      async () => {
+        if (child.exitCode !== null) throw new Error(`prometheus exited:\n${log}`);
+        const r = await query(
+          `count(count_over_time(up[1m]) >= ${minSamples}) == ${targets.length} and min(up) == 1`,
+        ).catch(() => undefined);
+        return r?.data.result.length ? true : undefined;
+      },
+      60_000,
+    );
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { url, query, stop };
+}
