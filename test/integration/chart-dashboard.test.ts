@@ -15,7 +15,11 @@ import type { Operator } from '../../src/operator/operator.js';
 import { writeHalfPlusTwo } from '../../src/runtime/testing/models.js';
 import { startProcess, waitReady, type RuntimeProcess } from '../runtime/process.js';
 import { createNamespace, deleteNamespace } from './context.js';
-import { startPrometheus, type PrometheusServer, type QueryResult } from './prometheus.js';
+import {
+  startPrometheus,
+  type PrometheusServer,
+  type QueryResult,
+} from '../../src/localcluster/prometheus.js';
 import {
   apply,
   modelDeploymentManifest,

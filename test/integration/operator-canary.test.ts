@@ -24,7 +24,7 @@ import {
   waitForCondition,
   type ModelDeploymentJson,
 } from './operator-support.js';
-import { startPrometheus, type PrometheusServer } from './prometheus.js';
+import { startPrometheus, type PrometheusServer } from '../../src/localcluster/prometheus.js';
 
 const NAME = 'canary';
 let ns = '';

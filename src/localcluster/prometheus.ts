@@ -1,13 +1,12 @@
-// A real Prometheus (the Debian package) for integration tests, scraping
-// loopback targets every second. Each target carries the labels Prometheus
-// would add for a pod found through a ServiceMonitor (namespace, the pod's
-// version and track labels), since the pods themselves are kwok's.
+// A real Prometheus (the Debian package) on loopback for tests and benches,
+// scraping loopback targets every second. Callers give each target the labels
+// Prometheus would add for a pod found through a ServiceMonitor (namespace,
+// the pod's version and track labels), since kwok's pods are not processes.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { eventually } from './context.js';
+import { freePort } from './ports.js';
 
 export interface ScrapeTarget {
   job: string;
@@ -25,20 +24,6 @@ export interface PrometheusServer {
   url: string;
   query(expr: string): Promise<QueryResult>;
   stop(): Promise<void>;
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address
-          ? resolve(address.port)
-          : reject(new Error('no port')),
-      );
-    });
-  });
 }
 
 /** Starts Prometheus and waits until every target has been scraped `minSamples` times. */
@@ -85,21 +70,22 @@ export async function startPrometheus(
     await exited;
     await rm(dir, { recursive: true, force: true });
   };
-  try {
-    await eventually(
-      `Prometheus to scrape ${targets.length} targets ${minSamples} times`,
-      async () => {
-        if (child.exitCode !== null) throw new Error(`prometheus exited:\n${log}`);
-        const r = await query(
-          `count(count_over_time(up[1m]) >= ${minSamples}) == ${targets.length} and min(up) == 1`,
-        ).catch(() => undefined);
-        return r?.data.result.length ? true : undefined;
-      },
-      60_000,
-    );
-  } catch (err) {
-    await stop();
-    throw err;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) {
+      await stop();
+      throw new Error(`prometheus exited:\n${log}`);
+    }
+    const r = await query(
+      `count(count_over_time(up[1m]) >= ${minSamples}) == ${targets.length} and min(up) == 1`,
+    ).catch(() => undefined);
+    if (r?.data.result.length) return { url, query, stop };
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(
+        `Prometheus did not scrape ${targets.length} targets ${minSamples} times in 60 s`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
   }
-  return { url, query, stop };
 }
