@@ -1,5 +1,5 @@
 // A real Prometheus (the Debian package) on loopback for tests and benches,
-// scraping loopback targets every second. Callers give each target the labels
+// scraping loopback targets (every second unless told). Callers give each target the labels
 // Prometheus would add for a pod found through a ServiceMonitor (namespace,
 // the pod's version and track labels), since kwok's pods are not processes.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -30,6 +30,7 @@ export interface PrometheusServer {
 export async function startPrometheus(
   targets: ScrapeTarget[],
   minSamples = 3,
+  scrapeInterval = '1s',
 ): Promise<PrometheusServer> {
   const found = spawnSync('prometheus', ['--version'], { encoding: 'utf8' });
   if (found.status !== 0) {
@@ -43,7 +44,7 @@ export async function startPrometheus(
     static_configs: [{ targets: [`127.0.0.1:${t.port}`], labels: t.labels ?? {} }],
   }));
   const config = {
-    global: { scrape_interval: '1s', evaluation_interval: '1s' },
+    global: { scrape_interval: scrapeInterval, evaluation_interval: scrapeInterval },
     scrape_configs: jobs,
   };
   // JSON is YAML.
@@ -70,7 +71,7 @@ export async function startPrometheus(
     await exited;
     await rm(dir, { recursive: true, force: true });
   };
-  const deadline = Date.now() + 60_000;
+  const deadline = Date.now() + 120_000;
   for (;;) {
     if (child.exitCode !== null) {
       await stop();
@@ -83,7 +84,7 @@ export async function startPrometheus(
     if (Date.now() > deadline) {
       await stop();
       throw new Error(
-        `Prometheus did not scrape ${targets.length} targets ${minSamples} times in 60 s`,
+        `Prometheus did not scrape ${targets.length} targets ${minSamples} times in 120 s`,
       );
     }
     await new Promise((resolve) => setTimeout(resolve, 250));
