@@ -106,13 +106,13 @@ export async function runAutoscalingBench(
       '--model-version',
       '1',
     ]);
-    stops.unshift(runtime.stop);
+    stops.unshift(() => runtime.stop());
     const prometheus = await startPrometheus(
       [{ job: 'runtime', port: runtime.port, labels: { namespace: NS } }],
       2,
       '5s',
     );
-    stops.unshift(prometheus.stop);
+    stops.unshift(() => prometheus.stop());
 
     const decisions: Decision[] = [];
     let began = Date.now();
