@@ -26,6 +26,8 @@ import type { Problem } from './status/compute.js';
 import { computeStatus, setCondition } from './status/compute.js';
 import { stableStringify } from './stable-stringify.js';
 import type { AutoscalingStatus } from './autoscaling/builtin.js';
+import type { ScaledObjectState } from './autoscaling/engine-status.js';
+import { hpaStatus, scaledObjectStatus } from './autoscaling/engine-status.js';
 import { IN_PLACE, ROLLOUT_MODE_ANNOTATION } from './builders/deployment.js';
 import type { AnalysisReader } from './rollout/analysis.js';
 import { judgeAnalysis } from './rollout/analysis.js';
@@ -191,12 +193,9 @@ export class ModelDeploymentReconciler {
     });
     if (canary.status) status.canary = canary.status;
     else delete status.canary;
-    const engine = md.spec.autoscaling.engine;
-    if (engine === 'none') delete status.autoscaling;
-    else
-      status.autoscaling = (engine === 'builtin' && this.deps.autoscalingStatus?.(key)) || {
-        engine,
-      };
+    const autoscaling = await this.autoscalingStatus(md, key);
+    if (autoscaling) status.autoscaling = autoscaling;
+    else delete status.autoscaling;
     const deferMs = this.statusDeferral(key, md.status ?? {}, status);
     if (deferMs > 0) return { requeueAfterMs: deferMs };
     await this.writeStatus(md, status);
@@ -211,6 +210,26 @@ export class ModelDeploymentReconciler {
       ...(ready || stalled ? [] : [NOT_READY_REQUEUE_MS]),
     ];
     return waits.length ? { requeueAfterMs: Math.min(...waits) } : {};
+  }
+
+  /** What the engine in charge of replicas last saw and did. */
+  private async autoscalingStatus(
+    md: ModelDeploymentObject,
+    key: string,
+  ): Promise<AutoscalingStatus | undefined> {
+    const { namespace, name } = splitKey(key);
+    switch (md.spec.autoscaling.engine) {
+      case 'none':
+        return undefined;
+      case 'builtin':
+        return this.deps.autoscalingStatus?.(key) ?? { engine: 'builtin' };
+      case 'hpa':
+        return hpaStatus(this.deps.caches.horizontalPodAutoscalers.get(namespace, name));
+      case 'keda': {
+        const cache = await this.deps.optionalKind(RESOURCES.scaledObject);
+        return scaledObjectStatus(cache?.get(namespace, name) as ScaledObjectState | undefined);
+      }
+    }
   }
 
   /**
