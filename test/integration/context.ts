@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 
 import { inject } from 'vitest';
@@ -40,6 +41,25 @@ export async function kubectlOk(args: readonly string[], input?: string): Promis
     );
   }
   return result.stdout;
+}
+
+/**
+ * Streams `kubectl get --watch` output (one line per stored version, in the
+ * given jsonpath) until stopped: for asserting on states too brief to poll.
+ */
+export function watchLines(args: readonly string[]): { stop: () => string[] } {
+  const { kubectl: binary, kubeconfigPath } = cluster();
+  const child = spawn(binary, [`--kubeconfig=${kubeconfigPath}`, 'get', '--watch', ...args], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  return {
+    stop: () => {
+      child.kill('SIGTERM');
+      return out.split('\n').filter(Boolean);
+    },
+  };
 }
 
 /** Creates a namespace with a unique name for one test file; delete it with deleteNamespace. */

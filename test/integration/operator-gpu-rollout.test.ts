@@ -6,7 +6,7 @@ import type { V1Deployment } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GPU_TAINT, gpuLabels, nodeManifest } from '../../src/localcluster/nodes.js';
 import type { Operator } from '../../src/operator/operator.js';
-import { createNamespace, deleteNamespace, eventually, kubectlOk } from './context.js';
+import { createNamespace, deleteNamespace, eventually, kubectlOk, watchLines } from './context.js';
 import {
   apply,
   getJson,
@@ -60,6 +60,14 @@ describe('GPU-aware rollout', () => {
     await apply(ns, modelDeploymentManifest('full', spec('1')));
     await waitForCondition(ns, 'full', 'Ready', 'True');
 
+    // Every stored version's Progressing condition: the in-place phase can be brief.
+    const progressing = watchLines([
+      '-n',
+      ns,
+      'md/full',
+      '-o',
+      'jsonpath={.status.conditions[?(@.type=="Progressing")].reason}: {.status.conditions[?(@.type=="Progressing")].message}{"\\n"}',
+    ]);
     await apply(ns, modelDeploymentManifest('full', spec('2')));
     const md = await eventually(
       'version 2 serving',
@@ -75,6 +83,9 @@ describe('GPU-aware rollout', () => {
     ]);
     const events = await kubectlOk(['get', 'events.events.k8s.io', '-n', ns, '-o', 'json']);
     expect(events).toContain('ReplacingInPlace');
+    expect(progressing.stop()).toContainEqual(
+      expect.stringMatching(/^ReplacingInPlace: no free nvidia.com\/gpu to surge/),
+    );
 
     const d = await eventually('strategy back to the spec', async () => {
       const dep = await getJson<V1Deployment>(ns, 'deployment', 'full');
