@@ -7,7 +7,7 @@ import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import type { ModelDeployment, ModelDeploymentStatus } from '../api/v1alpha1/index.js';
 import { validateServedSpec } from '../api/json-schema.js';
 import type { BuilderConfig } from './builders/deployment.js';
-import { buildDeployment } from './builders/deployment.js';
+import { buildDeployment, gpuRequest } from './builders/deployment.js';
 import { buildHorizontalPodAutoscaler } from './builders/horizontal-pod-autoscaler.js';
 import { LABEL_MODEL, deploymentName } from './builders/labels.js';
 import { buildPodDisruptionBudget } from './builders/pod-disruption-budget.js';
@@ -33,7 +33,9 @@ import type { AnalysisReader } from './rollout/analysis.js';
 import { judgeAnalysis } from './rollout/analysis.js';
 import type { CanaryDecision } from './rollout/canary.js';
 import { decideCanary } from './rollout/canary.js';
-import { decideRollout } from './rollout/gpu-aware.js';
+import { decideRollout, surgeCheckNeeded } from './rollout/gpu-aware.js';
+import type { GpuPodShape } from './rollout/gpu-capacity.js';
+import { readSurgeSlots } from './rollout/gpu-capacity.js';
 
 export type ModelDeploymentObject = ModelDeployment & KubeObject;
 
@@ -66,6 +68,8 @@ export interface ReconcilerDeps {
   optionalKind: (ref: ResourceRef) => Promise<KindCache<KubeObject> | undefined>;
   /** Prometheus for KEDA triggers (operator configuration). */
   prometheusUrl?: string;
+  /** Counts free GPU room for surge pods (default: lists nodes and their pods). */
+  readSurgeSlots?: typeof readSurgeSlots;
   /** Reads canary figures (Prometheus or the pods); without one, analyses wait. */
   analysis?: AnalysisReader;
   /** What the builtin autoscaler last saw and did for a model (namespace/name). */
@@ -118,7 +122,15 @@ export class ModelDeploymentReconciler {
     // GPU-aware replacement applies when the stable track moves to the target.
     const rollout = canary.active
       ? { inPlace: false }
-      : decideRollout(md, this.deps.config, observedStable, pods);
+      : decideRollout(
+          md,
+          this.deps.config,
+          observedStable,
+          pods,
+          surgeCheckNeeded(md, this.deps.config, observedStable)
+            ? await this.surgeSlots(md)
+            : undefined,
+        );
     if (
       rollout.inPlace &&
       observedStable?.metadata?.annotations?.[ROLLOUT_MODE_ANNOTATION] !== IN_PLACE
@@ -210,6 +222,19 @@ export class ModelDeploymentReconciler {
       ...(ready || stalled ? [] : [NOT_READY_REQUEUE_MS]),
     ];
     return waits.length ? { requeueAfterMs: Math.min(...waits) } : {};
+  }
+
+  /** Free room for surge pods of this model's GPU shape, or undefined when unknown. */
+  private surgeSlots(md: ModelDeploymentObject): Promise<number | undefined> {
+    const gpu = gpuRequest(md, this.deps.config)!;
+    const pod = buildDeployment(md, this.deps.config).spec!.template.spec!;
+    const shape: GpuPodShape = {
+      ...gpu,
+      ...(md.spec.resources.gpu?.product ? { product: md.spec.resources.gpu.product } : {}),
+      ...(pod.nodeSelector ? { nodeSelector: pod.nodeSelector } : {}),
+      tolerations: pod.tolerations ?? [],
+    };
+    return (this.deps.readSurgeSlots ?? readSurgeSlots)(this.deps.client, shape);
   }
 
   /** What the engine in charge of replicas last saw and did. */

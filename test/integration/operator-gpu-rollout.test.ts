@@ -56,7 +56,7 @@ afterAll(async () => {
 });
 
 describe('GPU-aware rollout', () => {
-  it('replaces in place when no GPU is free to surge, then returns to the spec strategy', async () => {
+  it('counts free GPUs before surging, replaces in place when there are none, then returns to the spec strategy', async () => {
     await apply(ns, modelDeploymentManifest('full', spec('1')));
     await waitForCondition(ns, 'full', 'Ready', 'True');
 
@@ -84,7 +84,10 @@ describe('GPU-aware rollout', () => {
     const events = await kubectlOk(['get', 'events.events.k8s.io', '-n', ns, '-o', 'json']);
     expect(events).toContain('ReplacingInPlace');
     expect(progressing.stop()).toContainEqual(
-      expect.stringMatching(/^ReplacingInPlace: no free nvidia.com\/gpu to surge/),
+      // Counted before surging: the node's 2 GPUs are both held by the old pod.
+      expect.stringMatching(
+        /^ReplacingInPlace: no free nvidia.com\/gpu for 1 surge pod\(s\) \(room for 0\)/,
+      ),
     );
 
     const d = await eventually('strategy back to the spec', async () => {

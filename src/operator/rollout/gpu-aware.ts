@@ -32,30 +32,66 @@ function podGpus(pod: V1Pod, resource: string): { count: number; product?: strin
   return product ? { count, product } : { count };
 }
 
+/** Pods a rolling update may add at once (maxSurge, a percent rounded up as Deployments do). */
+export function surgePods(md: ModelDeployment): number {
+  const surge = md.spec.rollout.maxSurge;
+  if (typeof surge === 'number') return surge;
+  return Math.ceil((md.spec.replicas * Number(surge.replace('%', ''))) / 100);
+}
+
+/** True when a GPU model's Deployment is about to roll to a new version with surge pods. */
+export function surgeCheckNeeded(
+  md: ModelDeployment,
+  config: Pick<BuilderConfig, 'gpuResourceName'>,
+  observed: V1Deployment | undefined,
+): boolean {
+  return (
+    gpuRequest(md, config) !== undefined &&
+    observed !== undefined &&
+    !rolloutPending(observed, md.spec.replicas) &&
+    observed.spec?.template?.metadata?.labels?.[LABEL_VERSION] !== modelVersion(md) &&
+    surgePods(md) > 0
+  );
+}
+
+/**
+ * `surgeSlots`: how many surge pods the cluster has free GPUs for, counted
+ * before the rollout starts (undefined when unknown); without room the
+ * rollout starts in place. Once started, a surge pod the scheduler refuses
+ * for want of a GPU switches it too.
+ */
 export function decideRollout(
   md: ModelDeployment,
   config: Pick<BuilderConfig, 'gpuResourceName'>,
   observed: V1Deployment | undefined,
   pods: V1Pod[],
+  surgeSlots?: number,
 ): RolloutDecision {
   const gpu = gpuRequest(md, config);
-  if (!gpu || !observed || !rolloutPending(observed, md.spec.replicas)) return { inPlace: false };
-  const message = `no free ${gpu.resource} to surge a new pod: replacing pods one at a time`;
-  // Once chosen, in-place holds until the rollout completes (no flapping as GPUs free up).
-  if (observed.metadata?.annotations?.[ROLLOUT_MODE_ANNOTATION] === IN_PLACE)
-    return { inPlace: true, message };
-
+  if (!gpu || !observed) return { inPlace: false };
   const target = modelVersion(md);
-  const starved = pods.some((p) => {
-    if (p.metadata?.labels?.[LABEL_VERSION] !== target) return false;
-    const c = p.status?.conditions?.find((x) => x.type === 'PodScheduled');
-    return (
-      c?.status === 'False' &&
-      c.reason === 'Unschedulable' &&
-      (c.message ?? '').includes(gpu.resource)
-    );
-  });
-  if (!starved) return { inPlace: false };
+  let message: string;
+  if (!rolloutPending(observed, md.spec.replicas)) {
+    const surge = surgePods(md);
+    if (!surgeCheckNeeded(md, config, observed) || surgeSlots === undefined || surgeSlots >= surge)
+      return { inPlace: false };
+    message = `no free ${gpu.resource} for ${surge} surge pod(s) (room for ${surgeSlots}): replacing pods one at a time`;
+  } else {
+    message = `no free ${gpu.resource} to surge a new pod: replacing pods one at a time`;
+    // Once chosen, in-place holds until the rollout completes (no flapping as GPUs free up).
+    if (observed.metadata?.annotations?.[ROLLOUT_MODE_ANNOTATION] === IN_PLACE)
+      return { inPlace: true, message };
+    const starved = pods.some((p) => {
+      if (p.metadata?.labels?.[LABEL_VERSION] !== target) return false;
+      const c = p.status?.conditions?.find((x) => x.type === 'PodScheduled');
+      return (
+        c?.status === 'False' &&
+        c.reason === 'Unschedulable' &&
+        (c.message ?? '').includes(gpu.resource)
+      );
+    });
+    if (!starved) return { inPlace: false };
+  }
 
   // Removing one old pod must free what one new pod needs, where it needs it.
   const product = md.spec.resources.gpu?.product;

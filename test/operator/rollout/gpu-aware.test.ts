@@ -6,7 +6,11 @@ import {
   buildDeployment,
 } from '../../../src/operator/builders/deployment.js';
 import { rolloutPending } from '../../../src/operator/rollout/deployment-progress.js';
-import { decideRollout } from '../../../src/operator/rollout/gpu-aware.js';
+import {
+  decideRollout,
+  surgeCheckNeeded,
+  surgePods,
+} from '../../../src/operator/rollout/gpu-aware.js';
 import { CONFIG, modelDeployment } from '../fixtures.js';
 
 const gpuSpec = (version: string, count = 2) => ({
@@ -97,5 +101,50 @@ describe('decideRollout', () => {
   it('leaves CPU models alone', () => {
     const cpu = modelDeployment({ model: { uri: 's3://m/2/', version: '2' } });
     expect(decideRollout(cpu, CONFIG, rollingDeployment(), []).inPlace).toBe(false);
+  });
+
+  describe('before the rollout starts', () => {
+    /** The Deployment of version 1, rolled out: the operator is about to move it to 2. */
+    const settled = (): V1Deployment => {
+      const d = buildDeployment(modelDeployment(gpuSpec('1')), CONFIG);
+      d.metadata.generation = 1;
+      d.status = { observedGeneration: 1, replicas: 1, updatedReplicas: 1, readyReplicas: 1 };
+      return d;
+    };
+
+    it('asks for a capacity count only when a GPU model moves to a new version with surge', () => {
+      expect(surgeCheckNeeded(md, CONFIG, settled())).toBe(true);
+      expect(surgeCheckNeeded(modelDeployment(gpuSpec('1')), CONFIG, settled())).toBe(false);
+      expect(surgeCheckNeeded(md, CONFIG, rollingDeployment())).toBe(false);
+      expect(surgeCheckNeeded(md, CONFIG, undefined)).toBe(false);
+      const noSurge = modelDeployment({
+        ...gpuSpec('2'),
+        rollout: { maxSurge: 0, maxUnavailable: 1 },
+      });
+      expect(surgeCheckNeeded(noSurge, CONFIG, settled())).toBe(false);
+      const cpu = modelDeployment({ model: { uri: 's3://m/2/', version: '2' } });
+      expect(surgeCheckNeeded(cpu, CONFIG, settled())).toBe(false);
+    });
+
+    it('starts in place when no surge pod fits, and surges when one does', () => {
+      const pods = [podOf('1', 2)];
+      expect(decideRollout(md, CONFIG, settled(), pods, 0)).toEqual({
+        inPlace: true,
+        message:
+          'no free nvidia.com/gpu for 1 surge pod(s) (room for 0): replacing pods one at a time',
+      });
+      expect(decideRollout(md, CONFIG, settled(), pods, 1)).toEqual({ inPlace: false });
+      // Unknown capacity (e.g. no permission to list nodes): the reactive check decides later.
+      expect(decideRollout(md, CONFIG, settled(), pods, undefined)).toEqual({ inPlace: false });
+      // In place would not help a version that needs more than an old pod holds.
+      const bigger = modelDeployment(gpuSpec('2', 4));
+      expect(decideRollout(bigger, CONFIG, settled(), pods, 0)).toEqual({ inPlace: false });
+    });
+
+    it('counts surge pods from a percent the way Deployments round it', () => {
+      const pct = modelDeployment({ ...gpuSpec('2'), replicas: 5, rollout: { maxSurge: '25%' } });
+      expect(surgePods(pct)).toBe(2);
+      expect(surgePods(md)).toBe(1);
+    });
   });
 });
