@@ -20,7 +20,7 @@ import type { KubeClient } from './kube/client.js';
 import { ApiError, isNotFound } from './kube/client.js';
 import { APPLIED_HASH, needsApply, withAppliedHash } from './kube/compare.js';
 import type { KubeObject, ResourceRef } from './kube/types.js';
-import { RESOURCES, splitKey } from './kube/types.js';
+import { RESOURCES, objectKey, splitKey } from './kube/types.js';
 import type { Logger } from './logger.js';
 import type { Problem } from './status/compute.js';
 import { computeStatus, setCondition } from './status/compute.js';
@@ -87,6 +87,8 @@ export class ModelDeploymentReconciler {
   private readonly applied = new Map<string, { hash: string; at: number }>();
   /** Keys whose minor status change is being held back, with since when. */
   private readonly deferred = new Map<string, number>();
+  /** The status we last wrote per key, trusted over a cache that has not caught up yet. */
+  private readonly written = new Map<string, { status: ModelDeploymentStatus; at: number }>();
   private readonly now: () => Date;
 
   constructor(private readonly deps: ReconcilerDeps) {
@@ -95,7 +97,7 @@ export class ModelDeploymentReconciler {
 
   async reconcile(key: string): Promise<ReconcileResult> {
     const { namespace, name } = splitKey(key);
-    const md = this.deps.caches.modelDeployments.get(namespace, name);
+    const md = this.withOwnStatus(key, this.deps.caches.modelDeployments.get(namespace, name));
     if (!md || md.metadata.deletionTimestamp) {
       // Owned objects are garbage-collected through their owner references.
       this.forget(namespace, name);
@@ -295,6 +297,28 @@ export class ModelDeploymentReconciler {
   }
 
   /**
+   * The object with the status we wrote moments ago when the cache still
+   * shows an older one. The operator is status's only writer, and decisions
+   * made from a stale status (a canary step already taken) would repeat
+   * their events.
+   */
+  private withOwnStatus(
+    key: string,
+    md: ModelDeploymentObject | undefined,
+  ): ModelDeploymentObject | undefined {
+    const memo = this.written.get(key);
+    if (!md || !memo) return md;
+    if (
+      Date.now() - memo.at > APPLY_MEMO_MS ||
+      stableStringify(md.status ?? {}) === stableStringify(memo.status)
+    ) {
+      this.written.delete(key);
+      return md;
+    }
+    return { ...md, status: memo.status };
+  }
+
+  /**
    * How long to hold back a status change that only moves counters and
    * messages (a pod created, not yet ready): it is folded into the next
    * transition if one comes within STATUS_COALESCE_MS, else written then.
@@ -480,6 +504,7 @@ export class ModelDeploymentReconciler {
       } as KubeObject,
       { subresource: 'status' },
     );
+    this.written.set(objectKey(md), { status, at: Date.now() });
   }
 
   private async writeFailure(
@@ -554,6 +579,7 @@ export class ModelDeploymentReconciler {
 
   private forget(namespace: string, name: string): void {
     this.deferred.delete(`${namespace}/${name}`);
+    this.written.delete(`${namespace}/${name}`);
     for (const key of this.applied.keys()) {
       if (key.endsWith(`/${namespace}/${name}`) || key.endsWith(`/${namespace}/${name}-canary`))
         this.applied.delete(key);
