@@ -22,7 +22,7 @@
 #    .tensorfleet/native/manifest.json for the tests.
 #
 # Versions: tools/native/versions.json (tfjs-node must equal the project's
-# @tensorflow/tfjs). Needs python3 (venv, pip), a C++ compiler, make, Node's
+# @tensorflow/tfjs). Needs python3 with venv, a C++ compiler, make, Node's
 # headers (found beside node, in /usr/include/node from Debian's libnode-dev
 # or nodejs, or wherever npm_config_nodedir says) and the npm registry and
 # PyPI on a cold run; nothing after that.
@@ -80,7 +80,19 @@ fi
 rm -rf "${cache}"/*.tmp.*
 
 # --- 1. libtensorflow from the tensorflow-cpu wheel --------------------------------
-py_tag="$("${python}" -c 'import sys; print("cp%d%d" % sys.version_info[:2])')"
+# A virtualenv per TensorFlow and Python version: its pip fetches the wheel
+# (no pip needed outside it), and it later gets the wheel installed for the
+# SavedModel fixtures (step 3).
+py_version="$("${python}" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+py_tag="cp${py_version/./}"
+venv="${cache}/venv-tensorflow-cpu-${tf_version}-py${py_version}"
+venv_python() {
+	if [[ ! -x "${venv}/bin/python" ]]; then
+		rm -rf "${venv}"
+		"${python}" -m venv "${venv}" >&2
+	fi
+	printf '%s' "${venv}/bin/python"
+}
 wheels="${cache}/wheels"
 wheel() {
 	local found
@@ -88,7 +100,7 @@ wheel() {
 	if [[ -z "${found}" ]]; then
 		log "downloading tensorflow-cpu ${tf_version} (${py_tag}) from PyPI (about 215 MB)"
 		mkdir -p "${wheels}"
-		"${python}" -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+		"$(venv_python)" -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
 			-d "${wheels}" "tensorflow-cpu==${tf_version}" >&2
 		found="$(find "${wheels}" -maxdepth 1 -name "tensorflow_cpu-${tf_version}-${py_tag}-*.whl" | head -n 1)"
 		[[ -n "${found}" ]] || die "pip did not leave a tensorflow-cpu ${tf_version} ${py_tag} wheel in ${wheels}"
@@ -192,14 +204,10 @@ else
 fi
 
 # --- 3. SavedModels made by TensorFlow -------------------------------------------
-py_version="$("${python}" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
-venv="${cache}/venv-tensorflow-cpu-${tf_version}-py${py_version}"
 if [[ ! -f "${venv}/.complete" ]]; then
 	whl="$(wheel)"
-	log "creating a virtualenv with tensorflow-cpu ${tf_version} for the SavedModel fixtures (dependencies from PyPI)"
-	rm -rf "${venv}"
-	"${python}" -m venv "${venv}"
-	"${venv}/bin/python" -m pip install --quiet --disable-pip-version-check "${whl}" >&2
+	log "installing tensorflow-cpu ${tf_version} into ${venv} for the SavedModel fixtures (dependencies from PyPI)"
+	"$(venv_python)" -m pip install --quiet --disable-pip-version-check "${whl}" >&2
 	touch "${venv}/.complete"
 fi
 models_key="$(cat "${here}/saved_models.py" | sha256sum | cut -c1-10)"
