@@ -67,7 +67,7 @@ done
 [[ -n "${nodedir}" ]] ||
 	die "Node.js headers not found (looked for include/node/node_api.h under \$npm_config_nodedir, ${node_prefix}, /usr, /usr/local); apt-get install libnode-dev, or set npm_config_nodedir"
 
-installed_tfjs="$(node -p "require('@tensorflow/tfjs/package.json').version" 2>/dev/null)" ||
+installed_tfjs="$(cd "${root}" && node -p "require('@tensorflow/tfjs/package.json').version" 2>/dev/null)" ||
 	die "@tensorflow/tfjs is not installed: run npm ci first"
 [[ "${installed_tfjs}" == "${tfjs_node_version}" ]] ||
 	die "the project has @tensorflow/tfjs ${installed_tfjs} but tools/native/versions.json pins tfjs-node ${tfjs_node_version}; keep them equal"
@@ -198,9 +198,11 @@ if [[ ! -f "${addon}" ]]; then
 	mkdir -p "${tmp}"
 	cp "${binding}" "${tmp}/"
 	mv "${tmp}" "$(dirname "${addon}")"
-else
+elif ! cmp -s "${addon}" "${binding}"; then
+	# A new file renamed into place: a process that has the old one loaded keeps it.
 	mkdir -p "$(dirname "${binding}")"
-	cp "${addon}" "${binding}"
+	cp "${addon}" "${binding}.tmp.$$"
+	mv -f "${binding}.tmp.$$" "${binding}"
 fi
 
 # --- 3. SavedModels made by TensorFlow -------------------------------------------
