@@ -1,5 +1,5 @@
 // `npm run bench`: runs the benchmarks and prints a Markdown report.
-// Usage: npm run bench -- [--only runtime|operator] [--models mlp,cnn] [--backends auto|tensorflow,wasm,cpu]
+// Usage: npm run bench -- [--only runtime|operator|autoscaling] [--models mlp,cnn] [--backends auto|tensorflow,wasm,cpu]
 //                         [--seconds 5] [--concurrency 1,16,64] [--serve-flag=--workers=2 ...] [--out file.md]
 
 import { writeFile } from 'node:fs/promises';
@@ -9,6 +9,7 @@ import { AUTO_ORDER } from '../src/runtime/backends/select.js';
 import { backendTable } from './runtime/backends-table.js';
 import { runRuntimeBench, summarize } from './runtime/index.js';
 import * as operatorBench from './operator/index.js';
+import * as autoscalingBench from './autoscaling/index.js';
 
 function arg(name: string): string | undefined {
   const argv = process.argv.slice(2);
@@ -47,6 +48,14 @@ const benches: Record<string, () => Promise<string>> = {
       log,
     });
     return `## Operator\n\n${operatorBench.summarize(report)}`;
+  },
+  // Env: BENCH_AUTOSCALING_SECONDS (300).
+  autoscaling: async () => {
+    const report = await autoscalingBench.runAutoscalingBench({
+      seconds: Number(process.env['BENCH_AUTOSCALING_SECONDS'] ?? 300),
+      log,
+    });
+    return `## Autoscaling\n\n${autoscalingBench.summarize(report)}`;
   },
 };
 

@@ -31,3 +31,9 @@ export {
   type SimulatedNode,
 } from './nodes.js';
 export { liveProcesses } from './process.js';
+export {
+  type PrometheusServer,
+  type QueryResult,
+  type ScrapeTarget,
+  startPrometheus,
+} from './prometheus.js';

@@ -22,6 +22,8 @@ import { ModelDeploymentReconciler } from './reconciler.js';
 import { WorkQueue } from './workqueue.js';
 import { BuiltinAutoscaler } from './autoscaling/builtin.js';
 import { SignalReader } from './autoscaling/signal.js';
+import type { AnalysisReader } from './rollout/analysis.js';
+import { PodScrapeAnalysis, PrometheusAnalysis } from './rollout/analysis.js';
 import { GROUP } from '../api/group.js';
 import { LABEL_MODEL, MANAGED_BY } from './builders/labels.js';
 
@@ -127,6 +129,7 @@ export class Operator {
       },
       optionalKind: (ref) => this.optionalKind(ref),
       prometheusUrl: config.prometheusUrl,
+      ...analysisReader(config.prometheusUrl, o.scrapePods ?? true),
       autoscalingStatus: (key) => this.autoscaler.statusFor(key),
     });
     this.controller = new Controller(this.queue, reconciler, this.metrics, logger, config.workers);
@@ -222,6 +225,12 @@ export class Operator {
     this.optionalKinds.set(ref.plural, { at: now, cache });
     return cache;
   }
+}
+
+/** Canary figures from Prometheus when configured, else from the pods (never from simulated ones). */
+function analysisReader(prometheusUrl: string, scrapePods: boolean): { analysis?: AnalysisReader } {
+  if (prometheusUrl) return { analysis: new PrometheusAnalysis(prometheusUrl) };
+  return scrapePods ? { analysis: new PodScrapeAnalysis() } : {};
 }
 
 /** The resource (and subresource) a REST path names: /apis/apps/v1/namespaces/ns/deployments/x -> deployments. */

@@ -9,7 +9,7 @@ import { validateServedSpec } from '../api/json-schema.js';
 import type { BuilderConfig } from './builders/deployment.js';
 import { buildDeployment } from './builders/deployment.js';
 import { buildHorizontalPodAutoscaler } from './builders/horizontal-pod-autoscaler.js';
-import { LABEL_MODEL } from './builders/labels.js';
+import { LABEL_MODEL, deploymentName } from './builders/labels.js';
 import { buildPodDisruptionBudget } from './builders/pod-disruption-budget.js';
 import { buildService } from './builders/service.js';
 import { buildScaledObject } from './builders/scaled-object.js';
@@ -26,12 +26,14 @@ import type { Problem } from './status/compute.js';
 import { computeStatus, setCondition } from './status/compute.js';
 import { stableStringify } from './stable-stringify.js';
 import type { AutoscalingStatus } from './autoscaling/builtin.js';
-import {
-  IN_PLACE,
-  IN_PLACE_STRATEGY,
-  ROLLOUT_MODE_ANNOTATION,
-  decideRollout,
-} from './rollout/gpu-aware.js';
+import type { ScaledObjectState } from './autoscaling/engine-status.js';
+import { hpaStatus, scaledObjectStatus } from './autoscaling/engine-status.js';
+import { IN_PLACE, ROLLOUT_MODE_ANNOTATION } from './builders/deployment.js';
+import type { AnalysisReader } from './rollout/analysis.js';
+import { judgeAnalysis } from './rollout/analysis.js';
+import type { CanaryDecision } from './rollout/canary.js';
+import { decideCanary } from './rollout/canary.js';
+import { decideRollout } from './rollout/gpu-aware.js';
 
 export type ModelDeploymentObject = ModelDeployment & KubeObject;
 
@@ -64,6 +66,8 @@ export interface ReconcilerDeps {
   optionalKind: (ref: ResourceRef) => Promise<KindCache<KubeObject> | undefined>;
   /** Prometheus for KEDA triggers (operator configuration). */
   prometheusUrl?: string;
+  /** Reads canary figures (Prometheus or the pods); without one, analyses wait. */
+  analysis?: AnalysisReader;
   /** What the builtin autoscaler last saw and did for a model (namespace/name). */
   autoscalingStatus?: (key: string) => AutoscalingStatus | undefined;
   now?: () => Date;
@@ -107,28 +111,47 @@ export class ModelDeploymentReconciler {
       namespace,
       (p) => p.metadata.labels?.[LABEL_MODEL] === name,
     ) as V1Pod[];
-    const observedDeployment = c.deployments.get(namespace, name) as V1Deployment | undefined;
-    const rollout = decideRollout(md, this.deps.config, observedDeployment, pods);
-    const desiredDeployment = buildDeployment(
-      md,
-      this.deps.config,
-      rollout.inPlace ? { strategy: IN_PLACE_STRATEGY } : {},
-    );
-    if (rollout.inPlace) {
-      desiredDeployment.metadata.annotations = { [ROLLOUT_MODE_ANNOTATION]: IN_PLACE };
-      if (observedDeployment?.metadata?.annotations?.[ROLLOUT_MODE_ANNOTATION] !== IN_PLACE) {
-        this.deps.events.emit(md, 'Normal', 'ReplacingInPlace', rollout.message ?? '', 'Rollout');
-      }
+    const observedStable = c.deployments.get(namespace, name) as V1Deployment | undefined;
+    const observedCanary = c.deployments.get(namespace, deploymentName(md, 'canary')) as
+      V1Deployment | undefined;
+    const canary = await this.decideCanary(md, observedStable, observedCanary, pods);
+    // GPU-aware replacement applies when the stable track moves to the target.
+    const rollout = canary.active
+      ? { inPlace: false }
+      : decideRollout(md, this.deps.config, observedStable, pods);
+    if (
+      rollout.inPlace &&
+      observedStable?.metadata?.annotations?.[ROLLOUT_MODE_ANNOTATION] !== IN_PLACE
+    ) {
+      this.deps.events.emit(md, 'Normal', 'ReplacingInPlace', rollout.message ?? '', 'Rollout');
     }
     let deployment: KubeObject | undefined;
+    let canaryDeployment: KubeObject | undefined;
     try {
       deployment = await this.ensure(
         md,
         RESOURCES.deployment,
         c.deployments,
-        desiredDeployment,
+        buildDeployment(md, this.deps.config, { ...canary.stable, inPlace: rollout.inPlace }),
         problems,
       );
+      if (canary.canary === 'keep') canaryDeployment = observedCanary as KubeObject | undefined;
+      else if (canary.canary === 'delete') {
+        await this.deleteOwned(
+          md,
+          RESOURCES.deployment,
+          c.deployments,
+          deploymentName(md, 'canary'),
+        );
+      } else {
+        canaryDeployment = await this.ensure(
+          md,
+          RESOURCES.deployment,
+          c.deployments,
+          buildDeployment(md, this.deps.config, { track: 'canary', ...canary.canary }),
+          problems,
+        );
+      }
       await this.ensure(md, RESOURCES.service, c.services, buildService(md), problems);
       await this.ensureOptional(
         md,
@@ -157,27 +180,93 @@ export class ModelDeploymentReconciler {
 
     const status = computeStatus(md, {
       deployment: deployment,
+      ...(canaryDeployment ? { canaryDeployment } : {}),
       pods,
       problems,
       now: this.timestamp(),
       ...(rollout.inPlace && rollout.message
         ? { rolloutNote: { reason: 'ReplacingInPlace', message: rollout.message } }
         : {}),
+      ...(canary.verdict && canary.status
+        ? { canary: { ...canary.verdict, stableVersion: canary.status.stableVersion } }
+        : {}),
     });
-    const engine = md.spec.autoscaling.engine;
-    if (engine === 'none') delete status.autoscaling;
-    else
-      status.autoscaling = (engine === 'builtin' && this.deps.autoscalingStatus?.(key)) || {
-        engine,
-      };
+    if (canary.status) status.canary = canary.status;
+    else delete status.canary;
+    const autoscaling = await this.autoscalingStatus(md, key);
+    if (autoscaling) status.autoscaling = autoscaling;
+    else delete status.autoscaling;
     const deferMs = this.statusDeferral(key, md.status ?? {}, status);
     if (deferMs > 0) return { requeueAfterMs: deferMs };
     await this.writeStatus(md, status);
     this.recordTransitions(md, md.status ?? {}, status);
+    for (const e of canary.events)
+      this.deps.events.emit(md, e.type, e.reason, e.message, 'Rollout');
 
     const ready = status.conditions?.find((x) => x.type === 'Ready')?.status === 'True';
     const stalled = status.conditions?.find((x) => x.type === 'Stalled')?.status === 'True';
-    return ready || stalled ? {} : { requeueAfterMs: NOT_READY_REQUEUE_MS };
+    const waits = [
+      ...(canary.requeueAfterMs !== undefined ? [canary.requeueAfterMs] : []),
+      ...(ready || stalled ? [] : [NOT_READY_REQUEUE_MS]),
+    ];
+    return waits.length ? { requeueAfterMs: Math.min(...waits) } : {};
+  }
+
+  /** What the engine in charge of replicas last saw and did. */
+  private async autoscalingStatus(
+    md: ModelDeploymentObject,
+    key: string,
+  ): Promise<AutoscalingStatus | undefined> {
+    const { namespace, name } = splitKey(key);
+    switch (md.spec.autoscaling.engine) {
+      case 'none':
+        return undefined;
+      case 'builtin':
+        return this.deps.autoscalingStatus?.(key) ?? { engine: 'builtin' };
+      case 'hpa':
+        return hpaStatus(this.deps.caches.horizontalPodAutoscalers.get(namespace, name));
+      case 'keda': {
+        const cache = await this.deps.optionalKind(RESOURCES.scaledObject);
+        return scaledObjectStatus(cache?.get(namespace, name) as ScaledObjectState | undefined);
+      }
+    }
+  }
+
+  /**
+   * The canary's decision for this pass; when an analysis is due, reads the
+   * figures (the only I/O) and decides again with the verdict.
+   */
+  private async decideCanary(
+    md: ModelDeploymentObject,
+    stable: V1Deployment | undefined,
+    canary: V1Deployment | undefined,
+    pods: V1Pod[],
+  ): Promise<CanaryDecision> {
+    const observed = {
+      pods,
+      now: this.now(),
+      ...(stable ? { stable } : {}),
+      ...(canary ? { canary } : {}),
+    };
+    const first = decideCanary(md, observed);
+    if (!first.analysisSince || !first.status) return first;
+    const figures = this.deps.analysis
+      ? await this.deps.analysis.read({
+          md,
+          canaryVersion: first.status.version,
+          stableVersion: first.status.stableVersion,
+          since: first.analysisSince,
+          now: observed.now,
+          pods,
+        })
+      : { error: 'no analysis source configured' };
+    const verdict = judgeAnalysis(md, figures, this.timestamp());
+    this.deps.logger.info('canary analysis', {
+      key: `${md.metadata.namespace}/${md.metadata.name}`,
+      passed: verdict.passed,
+      message: verdict.message,
+    });
+    return decideCanary(md, observed, verdict);
   }
 
   /**
@@ -276,7 +365,17 @@ export class ModelDeploymentReconciler {
       await this.ensure(md, ref, cache, desired, problems);
       return;
     }
-    const observed = cache.get(md.metadata.namespace!, md.metadata.name);
+    await this.deleteOwned(md, ref, cache, md.metadata.name);
+  }
+
+  /** Deletes our object of that name, if there is one. */
+  private async deleteOwned(
+    md: ModelDeploymentObject,
+    ref: ResourceRef,
+    cache: KindCache<KubeObject>,
+    name: string,
+  ): Promise<void> {
+    const observed = cache.get(md.metadata.namespace!, name);
     if (observed && ownedBy(observed, md)) {
       try {
         await this.deps.client.delete(

@@ -34,6 +34,8 @@ export interface ServeConfig {
   decodeInWorkersMinBytes: number;
   /** For tests only: fraction of inference requests answered with a 500 INJECTED_FAILURE. */
   injectErrorRate: number;
+  /** For tests only: milliseconds added to every inference (a slow model, for autoscaling tests). */
+  injectLatencyMs: number;
   logLevel: LogLevel;
 }
 
@@ -200,6 +202,15 @@ export const SERVE_OPTIONS: OptionSpec<keyof ServeConfig>[] = [
     min: 0,
     max: 1,
     help: 'TESTS ONLY: fraction of inferences that fail with 500.',
+  },
+  {
+    key: 'injectLatencyMs',
+    flag: 'inject-latency-ms',
+    kind: 'int',
+    default: 0,
+    min: 0,
+    max: 60_000,
+    help: 'TESTS ONLY: milliseconds added to every inference.',
   },
   { key: 'logLevel', flag: 'log-level', kind: LOG_LEVELS, default: 'info', help: 'Log level.' },
 ];

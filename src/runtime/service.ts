@@ -2,6 +2,7 @@
 // model's lifecycle (loading -> ready -> draining -> stopped), the worker
 // pool and the batcher, and records metrics.
 
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Batcher } from './batching/batcher.js';
 import type { BackendName } from './backends/select.js';
 import type { ServeConfig } from './config.js';
@@ -255,6 +256,7 @@ export class ModelService {
         `injected failure (--inject-error-rate ${rate}, for tests only)`,
       );
     }
+    if (config.injectLatencyMs > 0) await sleep(config.injectLatencyMs);
     const deadline = Math.min(config.requestTimeoutMs, timeoutMs ?? Infinity);
     const result = await batcher.submit(inputs, rows, deadline);
     const labels = { model: info.name, version: info.version };

@@ -69,11 +69,11 @@ describe('CustomResourceDefinition', () => {
     });
   });
 
-  it('shows Ready, Replicas, Version, GPU, URL and Age in kubectl get', () => {
+  it('shows Ready, Replicas, Version, Canary, GPU, URL and Age in kubectl get', () => {
     const defaultColumns = version.additionalPrinterColumns
       .filter((c) => !c.priority)
       .map((c) => c.name);
-    expect(defaultColumns).toEqual(['Ready', 'Replicas', 'Version', 'GPU', 'URL', 'Age']);
+    expect(defaultColumns).toEqual(['Ready', 'Replicas', 'Version', 'Canary', 'GPU', 'URL', 'Age']);
   });
 
   it('printer columns point at fields that exist in the schema', () => {

@@ -5,9 +5,7 @@
  * target carries the labels its ServiceMonitor would add (namespace, and the
  * pod's tensorfleet.dev/version and track labels).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,7 +14,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Operator } from '../../src/operator/operator.js';
 import { writeHalfPlusTwo } from '../../src/runtime/testing/models.js';
 import { startProcess, waitReady, type RuntimeProcess } from '../runtime/process.js';
-import { createNamespace, deleteNamespace, eventually } from './context.js';
+import { createNamespace, deleteNamespace } from './context.js';
+import {
+  startPrometheus,
+  type PrometheusServer,
+  type QueryResult,
+} from '../../src/localcluster/prometheus.js';
 import {
   apply,
   modelDeploymentManifest,
@@ -34,39 +37,16 @@ interface Panel {
   title: string;
   targets?: { expr: string }[];
 }
-interface QueryResult {
-  status: string;
-  error?: string;
-  data: { result: { metric: Record<string, string>; value: [number, string] }[] };
-}
 
 let workDir = '';
 let ns = '';
 let runtime: RuntimeProcess | undefined;
 let operator: Operator | undefined;
-let prometheus: ChildProcess | undefined;
-let prometheusUrl = '';
+let prometheus: PrometheusServer | undefined;
 let loading = true;
 let load: Promise<{ ok: number; bad: number }> | undefined;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address
-          ? resolve(address.port)
-          : reject(new Error('no port')),
-      );
-    });
-  });
-}
-
-async function query(expr: string): Promise<QueryResult> {
-  const res = await fetch(`${prometheusUrl}/api/v1/query?query=${encodeURIComponent(expr)}`);
-  return (await res.json()) as QueryResult;
-}
+const query = (expr: string): Promise<QueryResult> => prometheus!.query(expr);
 
 /** What Grafana sends for the dashboard's variables with one namespace and model selected. */
 const substitute = (expr: string) =>
@@ -97,10 +77,6 @@ async function generateLoad(port: number): Promise<{ ok: number; bad: number }> 
 }
 
 beforeAll(async () => {
-  const found = spawnSync('prometheus', ['--version'], { encoding: 'utf8' });
-  if (found.status !== 0) {
-    throw new Error('prometheus is not on PATH: apt-get install prometheus (.ci/run does)');
-  }
   workDir = await mkdtemp(join(tmpdir(), 'tensorfleet-dashboard-'));
   const modelPath = await writeHalfPlusTwo(join(workDir, 'model'));
   runtime = await startProcess([
@@ -120,48 +96,29 @@ beforeAll(async () => {
   await apply(ns, modelDeploymentManifest('dashboard', { runtime: { backend: 'wasm' } }));
   await waitForCondition(ns, 'dashboard', 'Ready', 'True');
 
-  const port = await freePort();
-  prometheusUrl = `http://127.0.0.1:${port}`;
-  const config = `
-global: {scrape_interval: 1s, evaluation_interval: 1s}
-scrape_configs:
-  - job_name: runtime
-    static_configs:
-      - targets: ['127.0.0.1:${runtime.port}']
-        labels: {namespace: ${NAMESPACE_LABEL}, tensorfleet_dev_version: '1', tensorfleet_dev_track: stable}
-  - job_name: operator
-    static_configs:
-      - targets: ['127.0.0.1:${operator.httpPort}']
-`;
-  await writeFile(join(workDir, 'prometheus.yml'), config);
-  prometheus = spawn(
-    'prometheus',
-    [
-      `--config.file=${join(workDir, 'prometheus.yml')}`,
-      `--storage.tsdb.path=${join(workDir, 'data')}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  let log = '';
-  prometheus.stderr!.on('data', (c: Buffer) => (log += c.toString()));
   load = generateLoad(runtime.port);
   // Enough samples for rate() over 15 s windows on both targets.
-  await eventually(
-    'Prometheus to scrape both targets for 10 s',
-    async () => {
-      if (prometheus?.exitCode !== null) throw new Error(`prometheus exited:\n${log}`);
-      const r = await query('min(count_over_time(up[1m])) >= 10 and min(up) == 1');
-      return r.data.result.length > 0 ? true : undefined;
-    },
-    60_000,
+  prometheus = await startPrometheus(
+    [
+      {
+        job: 'runtime',
+        port: runtime.port,
+        labels: {
+          namespace: NAMESPACE_LABEL,
+          tensorfleet_dev_version: '1',
+          tensorfleet_dev_track: 'stable',
+        },
+      },
+      { job: 'operator', port: operator.httpPort },
+    ],
+    10,
   );
 }, 180_000);
 
 afterAll(async () => {
   loading = false;
   await load?.catch(() => undefined);
-  prometheus?.kill('SIGTERM');
+  await prometheus?.stop();
   runtime?.child.kill('SIGTERM');
   await runtime?.exited;
   await operator?.stop();

@@ -13,6 +13,7 @@ import {
   startOperator,
   waitForCondition,
   writes,
+  type ModelDeploymentJson,
 } from './operator-support.js';
 
 const H100 = 'NVIDIA-H100-80GB-HBM3';
@@ -198,6 +199,20 @@ describe('operator', () => {
       ),
     );
     expect(hpa.spec).toMatchObject({ scaleTargetRef: { kind: 'ModelDeployment' }, maxReplicas: 4 });
+    // The real HPA controller runs (kube-controller-manager); with no metrics
+    // server here it says it cannot read CPU, and status passes that on.
+    const reported = await eventually(
+      'status.autoscaling from the HPA controller',
+      async () => {
+        const md = await getJson<ModelDeploymentJson>(ns, 'md', 'scaled');
+        const a = md?.status?.autoscaling;
+        return a?.engine === 'hpa' && a.lastDecision && !/^waiting/.test(a.lastDecision)
+          ? a
+          : undefined;
+      },
+      90_000,
+    );
+    expect(reported.lastDecision).toMatch(/metric|cpu|scale/i);
     await apply(ns, modelDeploymentManifest('scaled', { autoscaling: { engine: 'none' } }));
     await eventually('HPA deleted', async () =>
       (await getJson(ns, 'hpa', 'scaled')) === undefined ? true : undefined,

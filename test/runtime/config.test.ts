@@ -29,6 +29,7 @@ describe('serve config', () => {
       warmupIterations: 2,
       drainTimeoutSeconds: 30,
       injectErrorRate: 0,
+      injectLatencyMs: 0,
     });
     expect(c.workers).toBeGreaterThanOrEqual(1);
   });

@@ -311,6 +311,23 @@ describe('lifecycle', () => {
 });
 
 describe('failure injection (for tests of canary analysis)', () => {
+  it('adds the configured latency to every inference', async () => {
+    const rt = await startRuntime(fx.halfPlusTwo, { modelName: 'hpt', injectLatencyMs: 120 });
+    try {
+      const started = performance.now();
+      const res = await rt.app.inject({
+        method: 'POST',
+        url: '/v1/models/hpt:predict',
+        payload: { instances: [1.0] },
+      });
+      expect(res.statusCode).toBe(200);
+      expect(res.json()).toEqual({ predictions: [2.5] });
+      expect(performance.now() - started).toBeGreaterThanOrEqual(115);
+    } finally {
+      await rt.close();
+    }
+  });
+
   it('fails the configured fraction of inferences with 500 INJECTED_FAILURE', async () => {
     const rt = await startRuntime(fx.halfPlusTwo, { modelName: 'hpt', injectErrorRate: 0.5 });
     try {

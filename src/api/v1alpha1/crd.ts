@@ -111,6 +111,19 @@ export function customResourceDefinition(): Record<string, unknown> {
               type: 'integer',
               jsonPath: '.status.canary.weight',
               description: 'Percent of traffic on the canary.',
+            },
+            {
+              name: 'Step',
+              type: 'integer',
+              jsonPath: '.status.canary.step',
+              description: 'Canary step (0-based).',
+              priority: 1,
+            },
+            {
+              name: 'Analysis',
+              type: 'string',
+              jsonPath: '.status.canary.lastAnalysis.message',
+              description: 'Verdict of the last canary analysis.',
               priority: 1,
             },
             {

@@ -5,6 +5,7 @@
 import type { Static } from '@sinclair/typebox';
 import {
   array,
+  boolean,
   freeform,
   integer,
   intOrString,
@@ -424,6 +425,10 @@ export const Canary = object('Canary rollout of a new version beside the stable 
     },
   ),
   analysis: CanaryAnalysis,
+  paused: boolean(
+    'Holds the canary at its current step: no promotion while true (a failing analysis still rolls back). Set to false to resume.',
+    { default: false },
+  ),
 });
 
 export const Rollout = object(

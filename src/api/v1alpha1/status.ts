@@ -65,7 +65,16 @@ export const CanaryAnalysisResult = object('Figures of the last canary analysis.
   message: optional(string('Verdict in words.', { maxLength: 1024 })),
 });
 
+export const CANARY_PHASES = ['Progressing', 'Paused', 'Promoting', 'RolledBack'] as const;
+
 export const CanaryStatus = object('Progress of a canary rollout.', {
+  phase: stringEnum(
+    'Progressing through the steps; Paused (rollout.canary.paused); Promoting (the stable pods move to the new version); RolledBack (analysis failed or aborted: the stable version serves everything until the spec names another version).',
+    CANARY_PHASES,
+  ),
+  version: string('Version under test.', { maxLength: 63 }),
+  uri: string('Model uri under test.', { maxLength: 2048 }),
+  stableVersion: string('Version the stable pods serve.', { maxLength: 63 }),
   step: integer('Index of the current step (0-based).', { minimum: 0, format: 'int32' }),
   weight: integer('Percent of traffic on the canary.', {
     minimum: 0,
@@ -76,6 +85,9 @@ export const CanaryStatus = object('Progress of a canary rollout.', {
   canaryReplicas: optional(integer('Pods of the canary version.', { minimum: 0, format: 'int32' })),
   stableReplicas: optional(integer('Pods of the stable version.', { minimum: 0, format: 'int32' })),
   lastAnalysis: optional(CanaryAnalysisResult),
+  message: optional(
+    string('What the canary is doing or why it ended, for people.', { maxLength: 1024 }),
+  ),
 });
 
 export const AutoscalingStatus = object('What the autoscaler last saw and did.', {
@@ -118,4 +130,6 @@ export const ModelDeploymentStatus = object('Observed state, written by the oper
 export type Condition = Static<typeof Condition>;
 export type HistoryEntry = Static<typeof HistoryEntry>;
 export type CanaryStatus = Static<typeof CanaryStatus>;
+export type CanaryAnalysisResult = Static<typeof CanaryAnalysisResult>;
+export type CanaryPhase = (typeof CANARY_PHASES)[number];
 export type ModelDeploymentStatus = Static<typeof ModelDeploymentStatus>;

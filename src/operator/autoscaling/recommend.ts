@@ -42,10 +42,9 @@ export function recommend(input: RecommendInput): RecommendOutput {
   const current = Math.max(input.current, 0);
   const perReplica = current > 0 ? input.total / current : input.total;
   const ratio = perReplica / input.target;
-  let raw: number;
-  if (current > 0 && Math.abs(ratio - 1) <= tolerance) raw = current;
-  else raw = Math.ceil(input.total / input.target - 1e-9);
-  raw = clamp(raw, input.minReplicas, input.maxReplicas);
+  const withinTolerance = current > 0 && Math.abs(ratio - 1) <= tolerance;
+  const needed = withinTolerance ? current : Math.ceil(input.total / input.target - 1e-9);
+  const raw = clamp(needed, input.minReplicas, input.maxReplicas);
 
   const keepMs = Math.max(input.scaleUpWindowMs, input.scaleDownWindowMs);
   // With no history (a new model or a restarted operator) the current count
@@ -74,8 +73,10 @@ export function recommend(input: RecommendInput): RecommendOutput {
       replicas < current
         ? `scale down: ${fmt(input.total)} over target ${fmt(input.target)} per replica needs ${raw}`
         : `holding ${current}: scale-down window not yet passed`;
-  } else {
+  } else if (withinTolerance) {
     reason = `steady at ${current}: ${fmt(perReplica)} per replica is within ${tolerance * 100}% of target ${fmt(input.target)}`;
+  } else {
+    reason = `steady at ${current}: ${fmt(input.total)} over target ${fmt(input.target)} per replica needs ${needed}, bounded by minReplicas ${input.minReplicas} and maxReplicas ${input.maxReplicas}`;
   }
   replicas = clamp(replicas, input.minReplicas, input.maxReplicas);
   return { replicas, raw, history, reason };

@@ -5,36 +5,15 @@ import type { V1Pod } from '@kubernetes/client-node';
 import type { Metric, ModelDeployment } from '../../api/v1alpha1/index.js';
 import { RUNTIME_PORT } from '../builders/labels.js';
 import { signalQuery } from '../builders/scaled-object.js';
+import { parseExposition, sumSamples } from '../metrics-source/exposition.js';
+import type { Fetcher } from '../metrics-source/prometheus.js';
+import { httpFetcher, queryVectorSum } from '../metrics-source/prometheus.js';
 
 /** Runtime series per metric type, for scraping pods directly. */
 export const POD_SERIES: Partial<Record<Metric['type'], { name: string; counter: boolean }>> = {
   concurrency: { name: 'tensorfleet_runtime_inflight_requests', counter: false },
   queueDepth: { name: 'tensorfleet_runtime_queue_depth', counter: false },
   rps: { name: 'tensorfleet_runtime_requests_total', counter: true },
-};
-
-/** Sum of every sample of `name` in a Prometheus text exposition. */
-export function sumSamples(text: string, name: string): number | undefined {
-  let sum = 0;
-  let found = false;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(name) || (line[name.length] !== '{' && line[name.length] !== ' '))
-      continue;
-    const value = Number(line.slice(line.lastIndexOf(' ') + 1));
-    if (Number.isFinite(value)) {
-      sum += value;
-      found = true;
-    }
-  }
-  return found ? sum : undefined;
-}
-
-export type Fetcher = (url: string, timeoutMs: number) => Promise<string>;
-
-export const httpFetcher: Fetcher = async (url, timeoutMs) => {
-  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
-  return res.text();
 };
 
 export class SignalReader {
@@ -66,21 +45,11 @@ export class SignalReader {
   }
 
   private async fromPrometheus(query: string): Promise<{ total?: number; error?: string }> {
-    const url = `${this.prometheusUrl.replace(/\/$/, '')}/api/v1/query?query=${encodeURIComponent(query)}`;
     try {
-      const body = JSON.parse(await this.fetchText(url, 5000)) as {
-        status: string;
-        error?: string;
-        data?: { resultType: string; result: { value: [number, string] }[] };
-      };
-      if (body.status !== 'success') return { error: `Prometheus: ${body.error ?? body.status}` };
-      const samples = body.data?.result ?? [];
       // sum() over no series is an empty vector: no traffic is no signal yet.
-      return { total: samples.reduce((s, r) => s + Number(r.value[1]), 0) };
+      return { total: (await queryVectorSum(this.prometheusUrl, query, this.fetchText)) ?? 0 };
     } catch (err) {
-      return {
-        error: `Prometheus query failed: ${err instanceof Error ? err.message : String(err)}`,
-      };
+      return { error: err instanceof Error ? err.message : String(err) };
     }
   }
 
@@ -104,7 +73,7 @@ export class SignalReader {
           );
           return {
             uid: p.metadata?.uid ?? p.metadata?.name ?? '',
-            value: sumSamples(text, series.name) ?? 0,
+            value: sumSamples(parseExposition(text), series.name) ?? 0,
           };
         } catch {
           return undefined;

@@ -18,6 +18,7 @@ import {
   LABEL_MODEL,
   LABEL_TRACK,
   LABEL_VERSION,
+  MODEL_URI_ANNOTATION,
   RUNTIME_PORT,
   RUNTIME_PORT_NAME,
   commonLabels,
@@ -37,9 +38,14 @@ export interface DeploymentOptions {
   replicas?: number;
   /** The model this track serves; defaults to spec.model (a canary's stable track serves the old one). */
   model?: { uri: string; version: string };
-  /** Rolling update override, e.g. in-place replacement when no GPU is free to surge. */
-  strategy?: { maxSurge: number | string; maxUnavailable: number | string };
+  /** Replace pods one at a time without surging (no GPU is free for a surge pod). */
+  inPlace?: boolean;
 }
+
+/** Annotation on the Deployment while the operator replaces pods in place. */
+export const ROLLOUT_MODE_ANNOTATION = 'tensorfleet.dev/rollout-mode';
+export const IN_PLACE = 'in-place';
+export const IN_PLACE_STRATEGY = { maxSurge: 0, maxUnavailable: 1 };
 
 export type DeploymentObject = V1Deployment & {
   apiVersion: 'apps/v1';
@@ -244,10 +250,16 @@ export function buildDeployment(
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    metadata: objectMeta(md, deploymentName(md, track), {
-      [LABEL_TRACK]: track,
-      [LABEL_VERSION]: model.version,
-    }),
+    metadata: {
+      ...objectMeta(md, deploymentName(md, track), {
+        [LABEL_TRACK]: track,
+        [LABEL_VERSION]: model.version,
+      }),
+      annotations: {
+        [MODEL_URI_ANNOTATION]: model.uri,
+        ...(options.inPlace ? { [ROLLOUT_MODE_ANNOTATION]: IN_PLACE } : {}),
+      },
+    },
     spec: {
       replicas: options.replicas ?? spec.replicas,
       selector: { matchLabels: selector },
@@ -255,10 +267,9 @@ export function buildDeployment(
       progressDeadlineSeconds: spec.rollout.progressDeadlineSeconds,
       strategy: {
         type: 'RollingUpdate',
-        rollingUpdate: options.strategy ?? {
-          maxSurge: spec.rollout.maxSurge,
-          maxUnavailable: spec.rollout.maxUnavailable,
-        },
+        rollingUpdate: options.inPlace
+          ? IN_PLACE_STRATEGY
+          : { maxSurge: spec.rollout.maxSurge, maxUnavailable: spec.rollout.maxUnavailable },
       },
       template: {
         metadata: {

@@ -8,6 +8,8 @@ export const LABEL_MODEL = 'tensorfleet.dev/model';
 export const LABEL_VERSION = 'tensorfleet.dev/version';
 export const LABEL_TRACK = 'tensorfleet.dev/track';
 export const MANAGED_BY = 'tensorfleet';
+/** On each Deployment: the model uri its pods serve (the version is a label). */
+export const MODEL_URI_ANNOTATION = 'tensorfleet.dev/model-uri';
 
 export type Track = 'stable' | 'canary';
 

@@ -9,28 +9,14 @@ import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import type { ModelDeployment } from '../../api/v1alpha1/index.js';
 import { GPU_PRODUCT_LABEL } from '../../api/v1alpha1/index.js';
 import type { BuilderConfig } from '../builders/deployment.js';
-import { gpuRequest } from '../builders/deployment.js';
+import { IN_PLACE, ROLLOUT_MODE_ANNOTATION, gpuRequest } from '../builders/deployment.js';
 import { LABEL_VERSION, modelVersion } from '../builders/labels.js';
-
-/** Annotation on the Deployment while the operator replaces pods in place. */
-export const ROLLOUT_MODE_ANNOTATION = 'tensorfleet.dev/rollout-mode';
-export const IN_PLACE = 'in-place';
-export const IN_PLACE_STRATEGY = { maxSurge: 0, maxUnavailable: 1 };
+import { rolloutPending } from './deployment-progress.js';
 
 export interface RolloutDecision {
   inPlace: boolean;
   /** Why, for status and events. */
   message?: string;
-}
-
-/** True while the Deployment has not finished rolling out its current template. */
-export function rolloutPending(d: V1Deployment, desiredReplicas: number): boolean {
-  const s = d.status ?? {};
-  return (
-    (s.observedGeneration ?? 0) < (d.metadata?.generation ?? 0) ||
-    (s.updatedReplicas ?? 0) < desiredReplicas ||
-    (s.replicas ?? 0) > (s.updatedReplicas ?? 0)
-  );
 }
 
 /** GPUs of `resource` a pod requests, and the product it requires. */

@@ -11,6 +11,8 @@ import type {
 } from '../../api/v1alpha1/index.js';
 import { LABEL_VERSION, modelSelector, modelVersion, selectorString } from '../builders/labels.js';
 import { serviceURL } from '../builders/service.js';
+import type { CanaryVerdict } from '../rollout/canary.js';
+import { deploymentComplete } from '../rollout/deployment-progress.js';
 import { worstFailure } from './pod-failures.js';
 
 /** A problem of the operator's own (not the pods'), such as a missing optional CRD. */
@@ -22,6 +24,10 @@ export interface Problem {
 export interface ObservedState {
   /** The stable Deployment, as last read. */
   deployment?: V1Deployment;
+  /** The canary Deployment, while there is one. */
+  canaryDeployment?: V1Deployment;
+  /** While a canary runs or was rolled back: what status should say instead. */
+  canary?: CanaryVerdict & { stableVersion: string };
   /** Pods of the model (all versions). */
   pods: V1Pod[];
   problems: Problem[];
@@ -40,19 +46,8 @@ interface Verdict {
   rolling: boolean;
   reason: string;
   message: string;
-}
-
-function rolloutComplete(d: V1Deployment | undefined, desired: number): boolean {
-  if (!d?.status) return false;
-  const s = d.status;
-  return (
-    (s.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0) &&
-    (d.spec?.replicas ?? 0) === desired &&
-    (s.updatedReplicas ?? 0) === desired &&
-    (s.replicas ?? 0) === desired &&
-    (s.availableReplicas ?? 0) === desired &&
-    (s.readyReplicas ?? 0) >= desired
-  );
+  /** Set when the target version was rolled back, with why. */
+  rolledBack?: string;
 }
 
 function judge(md: ModelDeployment, observed: ObservedState, target: string): Verdict {
@@ -60,7 +55,7 @@ function judge(md: ModelDeployment, observed: ObservedState, target: string): Ve
   const desired = md.spec.replicas;
   const ready = d?.status?.readyReplicas ?? 0;
   const available = (d?.status?.availableReplicas ?? 0) > 0 || desired === 0;
-  const complete = rolloutComplete(d, desired);
+  const complete = deploymentComplete(d, desired);
   const targetPods = observed.pods.filter((p) => p.metadata?.labels?.[LABEL_VERSION] === target);
   const failure = worstFailure(targetPods.length ? targetPods : observed.pods);
   const deadline = d?.status?.conditions?.find(
@@ -72,6 +67,19 @@ function judge(md: ModelDeployment, observed: ObservedState, target: string): Ve
   );
   const problem = observed.problems[0];
 
+  if (observed.canary) {
+    const c = observed.canary;
+    const canaryAvailable = (observed.canaryDeployment?.status?.availableReplicas ?? 0) > 0;
+    return {
+      ready: false,
+      available: available || canaryAvailable,
+      stalled: c.stalled,
+      rolling: true,
+      reason: c.reason,
+      message: c.message,
+      ...(c.rolledBack ? { rolledBack: c.rolledBack } : {}),
+    };
+  }
   if (!d) {
     return {
       ready: false,
@@ -200,7 +208,13 @@ function updateHistory(
     ];
   }
   const current = out[0]!;
-  if (current.outcome === 'Progressing' && verdict.ready) {
+  if (current.outcome === 'Progressing' && verdict.rolledBack) {
+    Object.assign(current, {
+      outcome: 'RolledBack',
+      finishedAt: now,
+      reason: verdict.rolledBack.slice(0, 1024),
+    });
+  } else if (current.outcome === 'Progressing' && verdict.ready) {
     Object.assign(current, { outcome: 'Succeeded', finishedAt: now });
   } else if (current.outcome === 'Progressing' && verdict.stalled && verdict.rolling) {
     Object.assign(current, {
@@ -222,6 +236,7 @@ export function computeStatus(md: ModelDeployment, observed: ObservedState): Mod
   const target = modelVersion(md);
   const v = judge(md, observed, target);
   const d = observed.deployment?.status;
+  const cd = observed.canaryDeployment?.status;
 
   let conditions = previous.conditions ?? [];
   const set = (type: ConditionType, status: boolean, reason: string, message: string) => {
@@ -235,9 +250,15 @@ export function computeStatus(md: ModelDeployment, observed: ObservedState): Mod
     v.available ? `${d?.availableReplicas ?? 0} replicas available` : v.message,
   );
   if (v.rolling && v.stalled) set('Progressing', false, v.reason, v.message);
-  else if (v.rolling)
-    set('Progressing', true, 'RolloutInProgress', `rolling out version ${target}`);
-  else set('Progressing', true, 'RolloutComplete', `version ${target} rolled out`);
+  else if (v.rolling) {
+    const note = observed.canary
+      ? { reason: v.reason, message: v.message }
+      : (observed.rolloutNote ?? {
+          reason: 'RolloutInProgress',
+          message: `rolling out version ${target}`,
+        });
+    set('Progressing', true, note.reason, note.message);
+  } else set('Progressing', true, 'RolloutComplete', `version ${target} rolled out`);
   set(
     'Reconciling',
     !v.ready && !v.stalled,
@@ -257,16 +278,21 @@ export function computeStatus(md: ModelDeployment, observed: ObservedState): Mod
       .map((p) => p.metadata?.labels?.[LABEL_VERSION]),
   );
   const onlyVersion = readyVersions.size === 1 ? [...readyVersions][0] : undefined;
-  const currentVersion = v.ready ? target : (onlyVersion ?? previous.currentVersion);
+  const currentVersion = observed.canary
+    ? observed.canary.stableVersion
+    : v.ready
+      ? target
+      : (onlyVersion ?? previous.currentVersion);
 
   const status: ModelDeploymentStatus = {
     ...previous,
     observedGeneration: generation,
     conditions,
-    replicas: d?.replicas ?? 0,
-    readyReplicas: d?.readyReplicas ?? 0,
-    updatedReplicas: d?.updatedReplicas ?? 0,
-    availableReplicas: d?.availableReplicas ?? 0,
+    replicas: (d?.replicas ?? 0) + (cd?.replicas ?? 0),
+    readyReplicas: (d?.readyReplicas ?? 0) + (cd?.readyReplicas ?? 0),
+    // While a canary runs, the pods of the target version are the canary's.
+    updatedReplicas: observed.canary ? (cd?.updatedReplicas ?? 0) : (d?.updatedReplicas ?? 0),
+    availableReplicas: (d?.availableReplicas ?? 0) + (cd?.availableReplicas ?? 0),
     selector: selectorString(modelSelector(md)),
     url: serviceURL(md),
     targetVersion: target,

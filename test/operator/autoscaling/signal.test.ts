@@ -1,6 +1,6 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { SignalReader, sumSamples } from '../../../src/operator/autoscaling/signal.js';
+import { SignalReader } from '../../../src/operator/autoscaling/signal.js';
 import { modelDeployment } from '../fixtures.js';
 
 const TEXT = [
@@ -15,14 +15,6 @@ const TEXT = [
 const pod = (name: string, ip: string): V1Pod => ({
   metadata: { name, uid: name },
   status: { podIP: ip, conditions: [{ type: 'Ready', status: 'True' }] },
-});
-
-describe('sumSamples', () => {
-  it('sums one metric across label sets and ignores longer names', () => {
-    expect(sumSamples(TEXT, 'tensorfleet_runtime_inflight_requests')).toBe(3);
-    expect(sumSamples(TEXT, 'tensorfleet_runtime_requests_total')).toBe(100);
-    expect(sumSamples(TEXT, 'missing')).toBeUndefined();
-  });
 });
 
 describe('SignalReader', () => {

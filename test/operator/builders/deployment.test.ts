@@ -176,8 +176,14 @@ describe('buildDeployment', () => {
       maxUnavailable: 0,
     });
     expect(buildDeployment(md, CONFIG).spec!.progressDeadlineSeconds).toBe(120);
-    const inPlace = buildDeployment(md, CONFIG, { strategy: { maxSurge: 0, maxUnavailable: 1 } });
+    const inPlace = buildDeployment(md, CONFIG, { inPlace: true });
     expect(inPlace.spec!.strategy!.rollingUpdate).toEqual({ maxSurge: 0, maxUnavailable: 1 });
+    expect(inPlace.metadata.annotations).toMatchObject({
+      'tensorfleet.dev/rollout-mode': 'in-place',
+    });
+    expect(buildDeployment(md, CONFIG).metadata.annotations).not.toHaveProperty(
+      'tensorfleet.dev/rollout-mode',
+    );
   });
 
   it('names a canary track apart and serves the version it is given', () => {
@@ -187,6 +193,7 @@ describe('buildDeployment', () => {
       model: { uri: 's3://models/mnist/4/', version: '4' },
     });
     expect(d.metadata.name).toBe('mnist-canary');
+    expect(d.metadata.annotations!['tensorfleet.dev/model-uri']).toBe('s3://models/mnist/4/');
     expect(d.spec!.selector.matchLabels!['tensorfleet.dev/track']).toBe('canary');
     expect(container(d).args).toContain('--model-version=4');
   });

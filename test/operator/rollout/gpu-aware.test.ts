@@ -1,12 +1,12 @@
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { buildDeployment } from '../../../src/operator/builders/deployment.js';
 import {
   IN_PLACE,
   ROLLOUT_MODE_ANNOTATION,
-  decideRollout,
-  rolloutPending,
-} from '../../../src/operator/rollout/gpu-aware.js';
+  buildDeployment,
+} from '../../../src/operator/builders/deployment.js';
+import { rolloutPending } from '../../../src/operator/rollout/deployment-progress.js';
+import { decideRollout } from '../../../src/operator/rollout/gpu-aware.js';
 import { CONFIG, modelDeployment } from '../fixtures.js';
 
 const gpuSpec = (version: string, count = 2) => ({

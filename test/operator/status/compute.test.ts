@@ -290,4 +290,65 @@ describe('pod failures', () => {
     expect(w).toMatchObject({ reason: 'ImagePullBackOff', count: 2 });
     expect(worstFailure([readyPod('ok')])).toBeUndefined();
   });
+
+  it('during a canary: not Ready, stable version current, both tracks counted', () => {
+    const md = modelDeployment({ replicas: 4 });
+    md.status = {
+      history: [{ version: '2', uri: 's3://m/2/', startedAt: T0, outcome: 'Succeeded' }],
+    };
+    const observed = {
+      deployment: deployment(3),
+      canaryDeployment: deployment(1),
+      pods: [readyPod('a', '2'), readyPod('b', '3')],
+      problems: [],
+      now: T1,
+    };
+    const running = computeStatus(md, {
+      ...observed,
+      canary: {
+        reason: 'CanaryProgressing',
+        message: 'canary 3 at step 1/2 (25%)',
+        stalled: false,
+        stableVersion: '2',
+      },
+    });
+    expect(cond({ status: running }, 'Ready')).toMatchObject({
+      status: 'False',
+      reason: 'CanaryProgressing',
+    });
+    expect(cond({ status: running }, 'Progressing')).toMatchObject({
+      status: 'True',
+      reason: 'CanaryProgressing',
+    });
+    expect(cond({ status: running }, 'Available')!.status).toBe('True');
+    expect(running).toMatchObject({
+      currentVersion: '2',
+      replicas: 4,
+      readyReplicas: 4,
+      updatedReplicas: 1,
+    });
+    expect(running.history![0]).toMatchObject({ version: '3', outcome: 'Progressing' });
+
+    md.status = running;
+    const rolledBack = computeStatus(md, {
+      ...observed,
+      canary: {
+        reason: 'CanaryRolledBack',
+        message: 'version 3 rolled back',
+        stalled: true,
+        rolledBack: 'analysis failed: error rate 0.5 > 0.01',
+        stableVersion: '2',
+      },
+    });
+    expect(cond({ status: rolledBack }, 'Stalled')).toMatchObject({
+      status: 'True',
+      reason: 'CanaryRolledBack',
+    });
+    expect(rolledBack.history![0]).toMatchObject({
+      version: '3',
+      outcome: 'RolledBack',
+      reason: 'analysis failed: error rate 0.5 > 0.01',
+      finishedAt: T1,
+    });
+  });
 });

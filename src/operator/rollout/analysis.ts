@@ -1,0 +1,219 @@
+// Canary analysis: the canary's and the stable version's request count, 5xx
+// count and p99 latency, read from the runtime's own metrics, and the verdict
+// against the spec's thresholds. Series are told apart by the runtime's
+// `version` label, which every runtime sample carries.
+import type { V1Pod } from '@kubernetes/client-node';
+import type { CanaryAnalysisResult, ModelDeployment } from '../../api/v1alpha1/index.js';
+import { LABEL_TRACK, RUNTIME_PORT } from '../builders/labels.js';
+import type { Sample } from '../metrics-source/exposition.js';
+import { parseExposition, sumSamples } from '../metrics-source/exposition.js';
+import type { Fetcher } from '../metrics-source/prometheus.js';
+import { httpFetcher, queryVectorSum } from '../metrics-source/prometheus.js';
+
+export const REQUESTS = 'tensorfleet_runtime_requests_total';
+export const LATENCY_BUCKETS = 'tensorfleet_runtime_request_duration_seconds_bucket';
+const SERVER_ERROR = /^5\d\d$/;
+
+/** What one version served in the analysis window. */
+export interface TrackFigures {
+  requests: number;
+  errors: number;
+  /** Undefined when no request was timed. */
+  p99Ms?: number;
+}
+
+export interface AnalysisRequest {
+  md: ModelDeployment;
+  canaryVersion: string;
+  stableVersion: string;
+  /** Start of the window (the step's start). */
+  since: Date;
+  now: Date;
+  /** Pods of the model, every track. */
+  pods: V1Pod[];
+}
+
+export interface AnalysisFigures {
+  canary: TrackFigures;
+  stable?: TrackFigures;
+}
+
+export interface AnalysisReader {
+  /** The figures, or an error saying why they cannot be read now. */
+  read(req: AnalysisRequest): Promise<AnalysisFigures | { error: string }>;
+}
+
+/** The q-quantile of a cumulative histogram, interpolated linearly inside a bucket as Prometheus does. */
+export function histogramQuantile(
+  q: number,
+  buckets: { le: number; count: number }[],
+): number | undefined {
+  const sorted = [...buckets].sort((a, b) => a.le - b.le);
+  const total = sorted.at(-1)?.count ?? 0;
+  if (total <= 0 || sorted.at(-1)?.le !== Infinity) return undefined;
+  const rank = q * total;
+  let lowerLe = 0;
+  let lowerCount = 0;
+  for (const b of sorted) {
+    if (b.count >= rank) {
+      if (b.le === Infinity) return lowerLe;
+      if (b.count === lowerCount) return b.le;
+      return lowerLe + ((b.le - lowerLe) * (rank - lowerCount)) / (b.count - lowerCount);
+    }
+    lowerLe = b.le;
+    lowerCount = b.count;
+  }
+  return lowerLe;
+}
+
+/** Reads the figures through Prometheus, over the window since the step started. */
+export class PrometheusAnalysis implements AnalysisReader {
+  constructor(
+    private readonly url: string,
+    private readonly fetchText: Fetcher = httpFetcher,
+  ) {}
+
+  async read(req: AnalysisRequest): Promise<AnalysisFigures | { error: string }> {
+    // At least a few scrapes wide: increase() needs two samples in the window.
+    const seconds = Math.max(10, Math.ceil((req.now.getTime() - req.since.getTime()) / 1000));
+    try {
+      const [canary, stable] = await Promise.all([
+        this.track(req.md, req.canaryVersion, seconds),
+        this.track(req.md, req.stableVersion, seconds),
+      ]);
+      return { canary, stable };
+    } catch (err) {
+      return { error: err instanceof Error ? err.message : String(err) };
+    }
+  }
+
+  private async track(md: ModelDeployment, version: string, seconds: number) {
+    const sel = `namespace="${md.metadata.namespace!}",model="${md.metadata.name!}",version="${version}"`;
+    const [requests, errors, p99] = await Promise.all([
+      queryVectorSum(this.url, `sum(increase(${REQUESTS}{${sel}}[${seconds}s]))`, this.fetchText),
+      queryVectorSum(
+        this.url,
+        `sum(increase(${REQUESTS}{${sel},code=~"5.."}[${seconds}s]))`,
+        this.fetchText,
+      ),
+      queryVectorSum(
+        this.url,
+        `histogram_quantile(0.99, sum by (le) (increase(${LATENCY_BUCKETS}{${sel}}[${seconds}s])))`,
+        this.fetchText,
+      ),
+    ]);
+    const figures: TrackFigures = { requests: requests ?? 0, errors: errors ?? 0 };
+    if (p99 !== undefined) figures.p99Ms = p99 * 1000;
+    return figures;
+  }
+}
+
+/**
+ * Reads the figures by scraping each ready pod of a track. Without a time
+ * series there is no window: the counts are cumulative since each pod
+ * started, which for the canary is its whole life.
+ */
+export class PodScrapeAnalysis implements AnalysisReader {
+  constructor(private readonly fetchText: Fetcher = httpFetcher) {}
+
+  async read(req: AnalysisRequest): Promise<AnalysisFigures | { error: string }> {
+    const canary = await this.track(req.pods, 'canary', req.canaryVersion);
+    if ('error' in canary) return canary;
+    const stable = await this.track(req.pods, 'stable', req.stableVersion);
+    return 'error' in stable ? { canary } : { canary, stable };
+  }
+
+  private async track(
+    pods: V1Pod[],
+    track: string,
+    version: string,
+  ): Promise<TrackFigures | { error: string }> {
+    const ready = pods.filter(
+      (p) =>
+        p.metadata?.labels?.[LABEL_TRACK] === track &&
+        p.status?.podIP &&
+        p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+    );
+    if (ready.length === 0) return { error: `no ready ${track} pods to read metrics from` };
+    const texts = await Promise.all(
+      ready.map((p) =>
+        this.fetchText(`http://${p.status!.podIP!}:${RUNTIME_PORT}/metrics`, 2000).catch(
+          () => undefined,
+        ),
+      ),
+    );
+    const samples = texts.flatMap((t) => (t === undefined ? [] : parseExposition(t)));
+    if (samples.length === 0) return { error: `could not scrape any ${track} pod` };
+    return figuresFromSamples(samples, version);
+  }
+}
+
+/** A version's figures from raw runtime samples (cumulative counters). */
+export function figuresFromSamples(samples: Sample[], version: string): TrackFigures {
+  const requests = sumSamples(samples, REQUESTS, { version }) ?? 0;
+  const errors = sumSamples(samples, REQUESTS, { version, code: SERVER_ERROR }) ?? 0;
+  const byLe = new Map<number, number>();
+  for (const s of samples) {
+    if (s.name !== LATENCY_BUCKETS || s.labels['version'] !== version) continue;
+    const le = s.labels['le'] === '+Inf' ? Infinity : Number(s.labels['le']);
+    byLe.set(le, (byLe.get(le) ?? 0) + s.value);
+  }
+  const p99 = histogramQuantile(
+    0.99,
+    [...byLe].map(([le, count]) => ({ le, count })),
+  );
+  const figures: TrackFigures = { requests, errors };
+  if (p99 !== undefined) figures.p99Ms = p99 * 1000;
+  return figures;
+}
+
+const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;
+
+/** The verdict on a canary's figures: True passes, False rolls back, Unknown waits. */
+export function judgeAnalysis(
+  md: ModelDeployment,
+  figures: AnalysisFigures | { error: string },
+  now: string,
+): CanaryAnalysisResult & { passed: 'True' | 'False' | 'Unknown'; message: string } {
+  const t = md.spec.rollout.canary!.analysis;
+  if ('error' in figures) {
+    return { time: now, passed: 'Unknown', message: `no figures yet: ${figures.error}` };
+  }
+  const { canary, stable } = figures;
+  const result: CanaryAnalysisResult = { time: now, canaryRequests: round(canary.requests, 1) };
+  if (canary.requests > 0) result.canaryErrorRate = round(canary.errors / canary.requests, 4);
+  if (canary.p99Ms !== undefined) result.canaryLatencyP99Ms = round(canary.p99Ms, 2);
+  if (stable && stable.requests > 0)
+    result.stableErrorRate = round(stable.errors / stable.requests, 4);
+  if (stable?.p99Ms !== undefined) result.stableLatencyP99Ms = round(stable.p99Ms, 2);
+
+  if (canary.requests < t.minRequests || canary.requests === 0) {
+    return {
+      ...result,
+      passed: 'Unknown',
+      message: `waiting for traffic: the canary served ${Math.floor(canary.requests)} of the ${t.minRequests} requests an analysis needs`,
+    };
+  }
+  const rate = canary.errors / canary.requests;
+  const breaches: string[] = [];
+  if (rate > t.maxErrorRate) {
+    breaches.push(
+      `error rate ${round(rate, 4)} > ${t.maxErrorRate} (${Math.round(canary.errors)} of ${Math.round(canary.requests)} requests failed)`,
+    );
+  }
+  if (
+    t.maxLatencyP99Ms !== undefined &&
+    canary.p99Ms !== undefined &&
+    canary.p99Ms > t.maxLatencyP99Ms
+  ) {
+    breaches.push(`p99 latency ${round(canary.p99Ms, 1)} ms > ${t.maxLatencyP99Ms} ms`);
+  }
+  const p99 = canary.p99Ms !== undefined ? `, p99 ${round(canary.p99Ms, 1)} ms` : '';
+  return breaches.length
+    ? { ...result, passed: 'False', message: breaches.join('; ') }
+    : {
+        ...result,
+        passed: 'True',
+        message: `error rate ${round(rate, 4)} <= ${t.maxErrorRate}${p99} over ${Math.round(canary.requests)} requests`,
+      };
+}
