@@ -1,7 +1,27 @@
 import { defineConfig } from 'vitest/config';
+import { nativeSkipReason } from './test/runtime/native.js';
 
-// Two tiers: `unit` needs nothing running; `integration` boots one real control
-// plane per run (see test/integration/global-setup.ts).
+// The runtime's protocol suites, run once per backend: on wasm in `unit`, and
+// again on the native backend (@tensorflow/tfjs-node) in `tensorflow`.
+const PROTOCOL_SUITES = [
+  'test/runtime/tfserving.test.ts',
+  'test/runtime/oip.test.ts',
+  'test/runtime/bad-input.test.ts',
+  'test/runtime/serving.test.ts',
+  'test/runtime/drain.test.ts',
+  'test/runtime/worker-pool.test.ts',
+];
+
+// Without `npm run setup:native` (and outside CI, which requires it) there is
+// no `tensorflow` project; test/runtime/native.test.ts shows the skip and why.
+const nativeSkipped = nativeSkipReason();
+if (nativeSkipped !== undefined) {
+  process.stderr.write(`tensorflow backend tests skipped: ${nativeSkipped}\n`);
+}
+
+// Tiers: `unit` needs nothing running; `tensorflow` needs the native backend;
+// `integration` boots one real control plane per run (see
+// test/integration/global-setup.ts).
 export default defineConfig({
   test: {
     projects: [
@@ -10,8 +30,21 @@ export default defineConfig({
           name: 'unit',
           include: ['test/**/*.test.ts'],
           exclude: ['test/integration/**'],
+          // TensorFlow's C++ INFO lines (oneDNN, CPU features) stay out of test output.
+          env: { TF_CPP_MIN_LOG_LEVEL: '1' },
         },
       },
+      ...(nativeSkipped === undefined
+        ? [
+            {
+              test: {
+                name: 'tensorflow',
+                include: PROTOCOL_SUITES,
+                env: { TENSORFLEET_TEST_BACKEND: 'tensorflow', TF_CPP_MIN_LOG_LEVEL: '1' },
+              },
+            },
+          ]
+        : []),
       {
         test: {
           name: 'integration',

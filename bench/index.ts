@@ -1,11 +1,12 @@
 // `npm run bench`: runs the benchmarks and prints a Markdown report.
-// Usage: npm run bench -- [--only runtime|operator|autoscaling] [--models mlp,cnn] [--backends auto|wasm,cpu]
+// Usage: npm run bench -- [--only runtime|operator|autoscaling] [--models mlp,cnn] [--backends auto|tensorflow,wasm,cpu]
 //                         [--seconds 5] [--concurrency 1,16,64] [--serve-flag=--workers=2 ...] [--out file.md]
 
 import { writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import type { BackendName } from '../src/runtime/backends/select.js';
 import { AUTO_ORDER } from '../src/runtime/backends/select.js';
+import { backendTable } from './runtime/backends-table.js';
 import { runRuntimeBench, summarize } from './runtime/index.js';
 import * as operatorBench from './operator/index.js';
 import * as autoscalingBench from './autoscaling/index.js';
@@ -38,7 +39,7 @@ const benches: Record<string, () => Promise<string>> = {
       serveFlags: args('serve-flag').flatMap((f) => f.split('=')),
       log,
     });
-    return `## Runtime\n\n${summarize(reports)}`;
+    return `## Runtime\n\n${backendTable(reports)}\n\n${summarize(reports)}`;
   },
   // Env: BENCH_MODELS (500), BENCH_IDLE_SECONDS (60), BENCH_SERVICE_MONITOR_CRD, BENCH_KEEP.
   operator: async () => {

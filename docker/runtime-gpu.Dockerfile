@@ -1,7 +1,15 @@
-# tensorfleet-runtime, GPU image: @tensorflow/tfjs-node-gpu 4.22 uses
-# libtensorflow 2.9.1, built against CUDA 11.2 and cuDNN 8.1, so the base is
-# CUDA 11.2 + cuDNN 8. `--backend auto` picks tensorflow-gpu when a GPU is
-# visible (runtimeClassName: nvidia, nvidia.com/gpu requests), else falls back.
+# tensorfleet-runtime, GPU image. @tensorflow/tfjs-node-gpu 4.22.0 downloads
+# libtensorflow 2.9.1 (GPU) at install time, which was built with:
+#   CUDA 11.2, cuDNN 8.1 (build_info of the tensorflow-gpu 2.9.1 wheel: CUDA
+#   11.2, cuDNN 8; TensorFlow's tested build configurations: cuDNN 8.1),
+#   GPU code sm_35, sm_50, sm_60, sm_70, sm_75 + compute_80 PTX (Ampere and
+#   newer, H100 included, run PTX the driver compiles at first use).
+# Host driver: >= 460.32.03 (CUDA 11.2.2's), or >= 450.80.02 through CUDA 11
+# minor-version compatibility; any newer driver works.
+# Hence the base: CUDA 11.2.2 + cuDNN 8. Not built or run on a GPU here (no
+# Docker engine, no GPU): see docs/runtime.md#gpu-requirements.
+# `--backend auto` picks tensorflow-gpu when a GPU is visible
+# (runtimeClassName: nvidia, nvidia.com/gpu requests), else falls back.
 # Build from the repository root:
 #   docker build -f docker/runtime-gpu.Dockerfile -t tensorfleet-runtime:gpu .
 
@@ -16,6 +24,10 @@ RUN npm run build
 FROM node:20-bookworm-slim AS node
 
 FROM nvidia/cuda:11.2.2-cudnn8-runtime-ubuntu20.04
+LABEL dev.tensorfleet.libtensorflow="2.9.1" \
+      dev.tensorfleet.cuda="11.2" \
+      dev.tensorfleet.cudnn="8.1" \
+      dev.tensorfleet.min-driver="450.80.02"
 ENV NODE_ENV=production
 # Node 20 from the official image (needs glibc >= 2.28; Ubuntu 20.04 has 2.31).
 COPY --from=node /usr/local/bin/node /usr/local/bin/node

@@ -1,17 +1,18 @@
 // (4) The baseline: what a user would write instead. A plain fastify handler
 // that parses the JSON body, flattens it, and predicts inline on the event
-// loop (wasm). Started as a child process by the bench: argv = modelDir port.
+// loop. Started as a child process by the bench: argv = modelDir port [backend].
 
 import Fastify from 'fastify';
-import * as tf from '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-wasm';
+import type * as tfjs from '@tensorflow/tfjs';
+import type { BackendName } from '../../src/runtime/backends/select.js';
+import { loadBackend } from '../../src/runtime/backends/select.js';
 import { detectFormat } from '../../src/runtime/models/format.js';
 import { readArtifacts } from '../../src/runtime/models/load.js';
 
 const [modelDir, portArg, backend] = process.argv.slice(2);
 if (modelDir === undefined) throw new Error('usage: naive-server <modelDir> <port> [backend]');
-await tf.setBackend(backend ?? 'wasm');
-tf.enableProdMode();
+// Through the runtime's loader, so the native backends (a separate package) work too.
+const { tf } = await loadBackend((backend ?? 'wasm') as BackendName);
 const artifacts = await readArtifacts(modelDir);
 const format = await detectFormat(modelDir);
 const model =
@@ -20,8 +21,8 @@ const model =
     : await tf.loadGraphModel(tf.io.fromMemory(artifacts));
 const inputShape =
   (format === 'tfjs-layers'
-    ? (model as tf.LayersModel).inputs[0]?.shape
-    : (model as tf.GraphModel).inputs[0]?.shape) ?? [];
+    ? (model as tfjs.LayersModel).inputs[0]?.shape
+    : (model as tfjs.GraphModel).inputs[0]?.shape) ?? [];
 
 const app = Fastify({ bodyLimit: 64 * 1024 * 1024 });
 app.post('/v1/models/:name', (req, reply) => {
@@ -29,7 +30,7 @@ app.post('/v1/models/:name', (req, reply) => {
   const flat = instances.flat(Infinity) as number[];
   const shape = [instances.length, ...inputShape.slice(1).map((d) => d ?? 1)];
   const predictions = tf.tidy(() => {
-    const y = model.predict(tf.tensor(flat, shape)) as tf.Tensor;
+    const y = model.predict(tf.tensor(flat, shape)) as tfjs.Tensor;
     return y.arraySync();
   });
   void reply.send({ predictions });

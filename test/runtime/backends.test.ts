@@ -1,8 +1,8 @@
 // Backend selection: `auto` takes the best backend that loads and says why it
 // skipped the others; an explicit backend that cannot load fails clearly.
-// The native tensorflow backends cannot be installed on this project's CI
-// machines; where @tensorflow/tfjs-node is installed (the CPU image), `auto`
-// must pick it, and the expectations follow.
+// Where @tensorflow/tfjs-node is installed (`npm run setup:native`, which CI
+// runs; the CPU image), `auto` must pick it, and the expectations follow;
+// native.test.ts fails in CI when it is missing.
 
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';

@@ -7,6 +7,7 @@ import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Fixtures } from './helpers.js';
 import { makeFixtures } from './helpers.js';
+import { testBackend } from './native.js';
 import { startProcess, waitReady } from './process.js';
 
 let fx: Fixtures;
@@ -77,7 +78,7 @@ async function drainUnderLoad(): Promise<number> {
     '--model-uri',
     fx.halfPlusTwo,
     '--backend',
-    'wasm',
+    testBackend(),
     '--workers',
     '1',
     // debug turns on per-request logs, which the server-side count below reads.

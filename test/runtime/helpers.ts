@@ -13,6 +13,7 @@ import { ModelService } from '../../src/runtime/service.js';
 import { checkLocal, localPath } from '../../src/runtime/sources/local.js';
 import type { FixtureSet } from '../../src/runtime/testing/models.js';
 import { writeAllFixtures } from '../../src/runtime/testing/models.js';
+import { testBackend } from './native.js';
 
 export interface Fixtures extends FixtureSet {
   root: string;
@@ -40,7 +41,7 @@ export async function startRuntime(
   const config = serveConfigDefaults({
     modelName: 'm',
     modelUri: modelDir,
-    backend: 'wasm',
+    backend: testBackend(),
     workers: 1,
     warmupIterations: 1,
     logLevel: 'silent',

@@ -13,6 +13,7 @@ import {
 import { ruleFor } from '../../src/runtime/protocols/json-values.js';
 import type { Fixtures, TestRuntime } from './helpers.js';
 import { makeFixtures, startRuntime } from './helpers.js';
+import { testBackend } from './native.js';
 
 let fx: Fixtures;
 let hpt: TestRuntime;
@@ -107,7 +108,7 @@ describe('OIP v2 server endpoints', () => {
     expect(meta.name).toBe('dtypes');
     expect(meta.versions).toEqual(['1']);
     expect(meta.platform).toBe('tensorflowjs_graph');
-    expect(meta.parameters.backend).toBe('wasm');
+    expect(meta.parameters.backend).toBe(testBackend());
     expect(meta.inputs).toEqual([
       { name: 'f32', datatype: 'FP32', shape: [-1, 2] },
       { name: 'i32', datatype: 'INT32', shape: [-1, 2] },

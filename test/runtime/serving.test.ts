@@ -11,6 +11,7 @@ import { RuntimeMetrics } from '../../src/runtime/metrics.js';
 import { ModelService } from '../../src/runtime/service.js';
 import type { Fixtures } from './helpers.js';
 import { makeFixtures, metricValue, startRuntime } from './helpers.js';
+import { testBackend, tfjsBackendName } from './native.js';
 
 let fx: Fixtures;
 beforeAll(async () => {
@@ -162,7 +163,7 @@ describe('lifecycle', () => {
     const config = serveConfigDefaults({
       modelName: 'hpt',
       modelUri: fx.halfPlusTwo,
-      backend: 'wasm',
+      backend: testBackend(),
       workers: 1,
       warmupIterations: 3,
     });
@@ -379,7 +380,7 @@ describe('metrics page', () => {
         'tensorfleet_runtime_inflight_requests{model="hpt",version="7"} 0',
         'tensorfleet_runtime_queue_depth{model="hpt",version="7"} 0',
         'tensorfleet_runtime_ready{model="hpt",version="7"} 1',
-        'tensorfleet_runtime_backend_info{model="hpt",version="7",backend="wasm",tfjs_backend="wasm",format="tfjs-graph"} 1',
+        `tensorfleet_runtime_backend_info{model="hpt",version="7",backend="${testBackend()}",tfjs_backend="${tfjsBackendName(testBackend())}",format="tfjs-graph"} 1`,
         'tensorfleet_runtime_request_duration_seconds_count{model="hpt",version="7",protocol="tfserving"} 1',
         'tensorfleet_runtime_queue_duration_seconds_count{model="hpt",version="7"} 1',
         'tensorfleet_runtime_compute_duration_seconds_count{model="hpt",version="7"} 1',

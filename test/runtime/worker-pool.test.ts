@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkerPool } from '../../src/runtime/workers/worker-pool.js';
 import type { Fixtures } from './helpers.js';
 import { makeFixtures } from './helpers.js';
+import { testBackend } from './native.js';
 
 let fx: Fixtures;
 beforeAll(async () => {
@@ -33,13 +34,13 @@ describe('WorkerPool', () => {
     const pool = new WorkerPool(2, {
       modelDir: fx.halfPlusTwo,
       format: 'tfjs-graph',
-      backend: 'wasm',
+      backend: testBackend(),
       signatureName: 'serving_default',
       warmupIterations: 1,
     });
     try {
       const ready = await pool.start();
-      expect(ready.backend).toBe('wasm');
+      expect(ready.backend).toBe(testBackend());
       expect(ready.signature.inputs.map((i) => i.name)).toEqual(['x']);
       expect(pool.readyCount()).toBe(2);
       const inputs = x(1, 2, 5);
@@ -73,7 +74,7 @@ describe('WorkerPool', () => {
       {
         modelDir: fx.cnn,
         format: 'tfjs-layers',
-        backend: 'wasm',
+        backend: testBackend(),
         signatureName: 'serving_default',
         warmupIterations: 0,
       },

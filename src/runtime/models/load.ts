@@ -256,16 +256,67 @@ async function loadGraph(tf: Tf, dir: string, signatureName: string): Promise<Lo
 
 interface NodeSavedModelApi {
   node?: {
+    getMetaGraphsFromSavedModel(path: string): Promise<TfNamespace.MetaGraph[]>;
     loadSavedModel(
       path: string,
       tags?: string[],
       signature?: string,
     ): Promise<{
-      inputs: TfNamespace.ModelTensorInfo[];
-      outputs: TfNamespace.ModelTensorInfo[];
       predict(inputs: Record<string, Tensor>): Tensor | Tensor[] | Record<string, Tensor>;
       dispose(): void;
     }>;
+  };
+}
+
+/**
+ * A SavedModel signature's dimension as tfjs-node reports it: its
+ * ModelTensorInfo.shape holds TensorShapeProto.Dim messages, not numbers.
+ */
+function dimSize(dim: unknown): number {
+  if (typeof dim === 'number') return dim < 0 ? -1 : dim;
+  const size = (dim as { getSize?: () => unknown }).getSize?.();
+  return typeof size === 'number' && size >= 0 ? size : -1;
+}
+
+/**
+ * The signature from the SavedModel's own SignatureDef: keys are the names
+ * clients use ("x"), `name` the graph tensor ("serving_default_x:0"). The
+ * loaded TFSavedModel's inputs/outputs give only the tensor names, which its
+ * predict() does not accept.
+ */
+function savedModelSignature(
+  metaGraphs: TfNamespace.MetaGraph[],
+  dir: string,
+  signatureName: string,
+): ModelSignature {
+  const graph = metaGraphs.find((g) => g.tags.length === 1 && g.tags[0] === 'serve');
+  if (graph === undefined) {
+    const tags = metaGraphs.map((g) => `[${g.tags.join(', ')}]`).join(', ');
+    throw new RuntimeError(
+      'MODEL_LOAD_FAILED',
+      `SavedModel in ${dir} has no MetaGraph tagged "serve" (it has ${tags || 'none'})`,
+    );
+  }
+  const entry = graph.signatureDefs[signatureName];
+  if (entry === undefined) {
+    throw new RuntimeError(
+      'MODEL_LOAD_FAILED',
+      `SavedModel in ${dir} has no signature "${signatureName}" (it has ${Object.keys(graph.signatureDefs).join(', ')})`,
+    );
+  }
+  const specs = (infos: Record<string, TfNamespace.ModelTensorInfo>): TensorSpec[] =>
+    Object.entries(infos).map(([key, info]) => ({
+      name: key,
+      tensorName: info.name,
+      dtype: info.dtype as TfjsDtype,
+      tfDtype: info.tfDtype ?? tfjsToTfDtype(info.dtype),
+      shape: (info.shape ?? []).map(dimSize),
+    }));
+  return {
+    name: signatureName,
+    methodName: 'tensorflow/serving/predict',
+    inputs: specs(entry.inputs),
+    outputs: specs(entry.outputs),
   };
 }
 
@@ -282,20 +333,12 @@ async function loadSavedModel(
       `a TF SavedModel needs the tensorflow or tensorflow-gpu backend (@tensorflow/tfjs-node or @tensorflow/tfjs-node-gpu); this runtime is using ${backend}. Convert the model with tensorflowjs_converter or use an image with tfjs-node.`,
     );
   }
+  const signature = savedModelSignature(
+    await api.getMetaGraphsFromSavedModel(dir),
+    dir,
+    signatureName,
+  );
   const model = await api.loadSavedModel(dir, ['serve'], signatureName);
-  const specOf = (info: TfNamespace.ModelTensorInfo): TensorSpec => ({
-    name: info.name,
-    tensorName: `${info.name}:0`,
-    dtype: info.dtype as TfjsDtype,
-    tfDtype: tfjsToTfDtype(info.dtype),
-    shape: normalizeShape(info.shape),
-  });
-  const signature: ModelSignature = {
-    name: signatureName,
-    methodName: 'tensorflow/serving/predict',
-    inputs: model.inputs.map(specOf),
-    outputs: model.outputs.map(specOf),
-  };
   return {
     format: 'tf-saved-model',
     signature,
@@ -306,8 +349,9 @@ async function loadSavedModel(
         if (t === undefined) throw new RuntimeError('INVALID_INPUT', `missing input "${s.name}"`);
         feed[s.name] = toTensor(tf, t);
       }
-      const result = model.predict(feed);
+      let result: ReturnType<typeof model.predict> | undefined;
       try {
+        result = model.predict(feed);
         const out: TensorMap = {};
         if (result instanceof tf.Tensor) {
           out[signature.outputs[0]?.name ?? 'output_0'] = await toHost(result);
@@ -321,9 +365,11 @@ async function loadSavedModel(
         return out;
       } finally {
         tf.dispose(Object.values(feed));
-        tf.dispose(
-          result instanceof tf.Tensor || Array.isArray(result) ? result : Object.values(result),
-        );
+        if (result !== undefined) {
+          tf.dispose(
+            result instanceof tf.Tensor || Array.isArray(result) ? result : Object.values(result),
+          );
+        }
       }
     },
     dispose: () => model.dispose(),

@@ -1,0 +1,251 @@
+#!/usr/bin/env bash
+# `npm run setup:native`: installs the runtime's native `tensorflow` backend,
+# @tensorflow/tfjs-node, without the download its own install script makes
+# (libtensorflow from a storage bucket this project's machines cannot reach).
+#
+# 1. libtensorflow from PyPI: the tensorflow-cpu wheel carries TensorFlow's C
+#    library (libtensorflow_cc.so.2 with the TF_*/TFE_* C API,
+#    libtensorflow_framework.so.2) and its C headers. They are unpacked once,
+#    laid out as a libtensorflow package (lib/, include/), into
+#      ${TENSORFLEET_CACHE:-~/.cache/tensorfleet}/native/libtensorflow-cpu-<tf>/
+# 2. @tensorflow/tfjs-node is installed into this clone's node_modules with
+#    `npm install --no-save --ignore-scripts` (package.json and the lockfile
+#    stay as they are: `npm ci` works without this step), its deps/ points at
+#    that package, and its addon is built from source with node-gyp against
+#    Node's local headers (npm_config_nodedir), once per version pair, then
+#    copied from the cache. `npm ci` and `npm install` remove the package
+#    again (it is not in package.json): run this step again, it takes seconds.
+# 3. The SavedModels the tests load come from TensorFlow itself: a virtualenv
+#    with the same wheel runs tools/native/saved_models.py (once per version
+#    and script).
+# 4. A check that the backend loads and reports this TensorFlow, then
+#    .tensorfleet/native/manifest.json for the tests.
+#
+# Versions: tools/native/versions.json (tfjs-node must equal the project's
+# @tensorflow/tfjs). Needs python3 with venv, a C++ compiler, make, Node's
+# headers (found beside node, in /usr/include/node from Debian's libnode-dev
+# or nodejs, or wherever npm_config_nodedir says) and the npm registry and
+# PyPI on a cold run; nothing after that.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "${here}/../.." && pwd)"
+cache="${TENSORFLEET_CACHE:-${HOME}/.cache/tensorfleet}/native"
+python="${PYTHON:-python3}"
+started=${SECONDS}
+
+log() { printf '[setup:native] %s\n' "$*" >&2; }
+die() {
+	log "error: $*"
+	exit 1
+}
+
+version_of() { node -p "require(process.argv[1]).$2" "$1"; }
+tf_version="$(version_of "${here}/versions.json" tensorflow)"
+tfjs_node_version="$(version_of "${here}/versions.json" tfjsNode)"
+# Bump when the way the addon is built changes, so cached addons are rebuilt.
+recipe=1
+
+# --- prerequisites -------------------------------------------------------------
+[[ "$(uname -s)-$(uname -m)" == "Linux-x86_64" ]] ||
+	die "only Linux x86_64 is set up (the tensorflow-cpu wheels used are manylinux x86_64)"
+command -v "${python}" >/dev/null 2>&1 || die "${python} is required (apt-get install python3 python3-venv)"
+"${python}" -c 'import venv, ensurepip' 2>/dev/null ||
+	die "${python} lacks venv/ensurepip (apt-get install python3-venv)"
+command -v c++ >/dev/null 2>&1 || die "a C++ compiler is required (apt-get install g++)"
+command -v make >/dev/null 2>&1 || die "make is required (apt-get install make)"
+
+# Node's headers, so that node-gyp never downloads them.
+nodedir=""
+node_prefix="$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")"
+for dir in "${npm_config_nodedir:-}" "${node_prefix}" /usr /usr/local; do
+	if [[ -n "${dir}" && -f "${dir}/include/node/node_api.h" && -f "${dir}/include/node/common.gypi" ]]; then
+		nodedir="${dir}"
+		break
+	fi
+done
+[[ -n "${nodedir}" ]] ||
+	die "Node.js headers not found (looked for include/node/node_api.h under \$npm_config_nodedir, ${node_prefix}, /usr, /usr/local); apt-get install libnode-dev, or set npm_config_nodedir"
+
+installed_tfjs="$(cd "${root}" && node -p "require('@tensorflow/tfjs/package.json').version" 2>/dev/null)" ||
+	die "@tensorflow/tfjs is not installed: run npm ci first"
+[[ "${installed_tfjs}" == "${tfjs_node_version}" ]] ||
+	die "the project has @tensorflow/tfjs ${installed_tfjs} but tools/native/versions.json pins tfjs-node ${tfjs_node_version}; keep them equal"
+
+mkdir -p "${cache}"
+exec 9>"${cache}/setup.lock"
+if command -v flock >/dev/null 2>&1; then
+	flock 9
+fi
+rm -rf "${cache}"/*.tmp.*
+
+# --- 1. libtensorflow from the tensorflow-cpu wheel --------------------------------
+# A virtualenv per TensorFlow and Python version: its pip fetches the wheel
+# (no pip needed outside it), and it later gets the wheel installed for the
+# SavedModel fixtures (step 3).
+py_version="$("${python}" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+py_tag="cp${py_version/./}"
+venv="${cache}/venv-tensorflow-cpu-${tf_version}-py${py_version}"
+venv_python() {
+	if [[ ! -x "${venv}/bin/python" ]]; then
+		rm -rf "${venv}"
+		"${python}" -m venv "${venv}" >&2
+	fi
+	printf '%s' "${venv}/bin/python"
+}
+wheels="${cache}/wheels"
+wheel() {
+	local found
+	found="$(find "${wheels}" -maxdepth 1 -name "tensorflow_cpu-${tf_version}-${py_tag}-*.whl" 2>/dev/null | head -n 1)"
+	if [[ -z "${found}" ]]; then
+		log "downloading tensorflow-cpu ${tf_version} (${py_tag}) from PyPI (about 215 MB)"
+		mkdir -p "${wheels}"
+		"$(venv_python)" -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+			-d "${wheels}" "tensorflow-cpu==${tf_version}" >&2
+		found="$(find "${wheels}" -maxdepth 1 -name "tensorflow_cpu-${tf_version}-${py_tag}-*.whl" | head -n 1)"
+		[[ -n "${found}" ]] || die "pip did not leave a tensorflow-cpu ${tf_version} ${py_tag} wheel in ${wheels}"
+	fi
+	printf '%s' "${found}"
+}
+
+libtf="${cache}/libtensorflow-cpu-linux-x86_64-${tf_version}"
+if [[ ! -f "${libtf}/.complete" ]]; then
+	whl="$(wheel)"
+	log "unpacking libtensorflow ${tf_version} from $(basename "${whl}")"
+	tmp="${libtf}.tmp.$$"
+	rm -rf "${tmp}" "${libtf}"
+	"${python}" - "${whl}" "${tmp}" <<'EOF'
+import os, shutil, sys, zipfile
+
+whl, out = sys.argv[1], sys.argv[2]
+# The C API surface, as TensorFlow's own libtensorflow archives ship it.
+headers = (
+    "tensorflow/c/",
+    "tensorflow/core/platform/ctstring",
+    "tsl/c/",
+    "tsl/platform/ctstring",
+    "xla/tsl/c/",
+)
+libs = ("libtensorflow_cc.so.2", "libtensorflow_framework.so.2")
+found = set()
+with zipfile.ZipFile(whl) as z:
+    for info in z.infolist():
+        name = info.filename
+        if name.endswith("/"):
+            continue
+        if name.startswith("tensorflow/include/") and name[len("tensorflow/include/"):].startswith(headers):
+            dest = os.path.join(out, "include", name[len("tensorflow/include/"):])
+        elif name in tuple("tensorflow/" + lib for lib in libs):
+            dest = os.path.join(out, "lib", os.path.basename(name))
+            found.add(os.path.basename(name))
+        elif ".dist-info/" in name and os.path.basename(name).startswith("LICENSE"):
+            dest = os.path.join(out, os.path.basename(name))
+        else:
+            continue
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        with z.open(info) as src, open(dest, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+missing = set(libs) - found
+if missing or not os.path.exists(os.path.join(out, "include/tensorflow/c/eager/c_api.h")):
+    sys.exit(f"{whl} lacks {sorted(missing) or 'tensorflow/c/eager/c_api.h'}")
+EOF
+	# The names the addon links with (-ltensorflow -ltensorflow_framework); the
+	# addon then records the libraries' own sonames (libtensorflow_cc.so.2).
+	ln -s libtensorflow_cc.so.2 "${tmp}/lib/libtensorflow.so"
+	ln -s libtensorflow_framework.so.2 "${tmp}/lib/libtensorflow_framework.so"
+	touch "${tmp}/.complete"
+	mv "${tmp}" "${libtf}"
+fi
+log "libtensorflow ${tf_version}: ${libtf}"
+
+# --- 2. @tensorflow/tfjs-node and its addon -------------------------------------
+pkg="${root}/node_modules/@tensorflow/tfjs-node"
+have="$(node -p "require('${pkg}/package.json').version" 2>/dev/null || true)"
+if [[ "${have}" != "${tfjs_node_version}" ]]; then
+	log "installing @tensorflow/tfjs-node ${tfjs_node_version} (not saved to package.json, install script skipped)"
+	(cd "${root}" && npm install --no-save --ignore-scripts --no-audit --no-fund --loglevel=error \
+		"@tensorflow/tfjs-node@${tfjs_node_version}" >&2)
+fi
+
+# deps/ as the package's install script would leave it: lib/ with the
+# libraries (the addon's rpath is $ORIGIN/../../deps/lib) and include/. The
+# libtensorflow.so.<version> names are the ones that script checks before it
+# downloads, should anything run it (npm rebuild).
+expected_lib="$(node -p "require('${pkg}/scripts/deps-constants.js').depsLibTensorFlowName")"
+expected_fw="$(node -p "require('${pkg}/scripts/deps-constants.js').depsLibTensorFlowFrameworkName")"
+rm -rf "${pkg}/deps"
+mkdir -p "${pkg}/deps/lib"
+ln -s "${libtf}/include" "${pkg}/deps/include"
+for name in libtensorflow_cc.so.2 libtensorflow_framework.so.2 libtensorflow.so libtensorflow_framework.so; do
+	ln -s "${libtf}/lib/${name}" "${pkg}/deps/lib/${name}"
+done
+ln -s libtensorflow_cc.so.2 "${pkg}/deps/lib/${expected_lib}"
+ln -s libtensorflow_framework.so.2 "${pkg}/deps/lib/${expected_fw}"
+
+pregyp="$(node -p "require.resolve('@mapbox/node-pre-gyp/bin/node-pre-gyp', { paths: [process.argv[1]] })" "${pkg}")"
+binding="$(node -p "require(require.resolve('@mapbox/node-pre-gyp', { paths: [process.argv[1]] })).find(process.argv[1] + '/package.json')" "${pkg}")"
+napi_label="$(basename "$(dirname "${binding}")")"
+addon="${cache}/addon-tfjs-node-${tfjs_node_version}-tf-${tf_version}-${napi_label}-linux-x64-r${recipe}/$(basename "${binding}")"
+if [[ ! -f "${addon}" ]]; then
+	log "building the tfjs-node addon (${napi_label}) from source against Node headers in ${nodedir}"
+	build_log="${cache}/addon-build.log"
+	if ! (cd "${pkg}" && npm_config_nodedir="${nodedir}" node "${pregyp}" install --build-from-source) >"${build_log}" 2>&1; then
+		tail -n 40 "${build_log}" >&2
+		die "building the addon failed (full log: ${build_log})"
+	fi
+	[[ -f "${binding}" ]] || die "node-pre-gyp finished but ${binding} is missing (log: ${build_log})"
+	tmp="$(dirname "${addon}").tmp.$$"
+	mkdir -p "${tmp}"
+	cp "${binding}" "${tmp}/"
+	mv "${tmp}" "$(dirname "${addon}")"
+elif ! cmp -s "${addon}" "${binding}"; then
+	# A new file renamed into place: a process that has the old one loaded keeps it.
+	mkdir -p "$(dirname "${binding}")"
+	cp "${addon}" "${binding}.tmp.$$"
+	mv -f "${binding}.tmp.$$" "${binding}"
+fi
+
+# --- 3. SavedModels made by TensorFlow -------------------------------------------
+if [[ ! -f "${venv}/.complete" ]]; then
+	whl="$(wheel)"
+	log "installing tensorflow-cpu ${tf_version} into ${venv} for the SavedModel fixtures (dependencies from PyPI)"
+	"$(venv_python)" -m pip install --quiet --disable-pip-version-check "${whl}" >&2
+	touch "${venv}/.complete"
+fi
+models_key="$(cat "${here}/saved_models.py" | sha256sum | cut -c1-10)"
+models="${cache}/saved-models-tf-${tf_version}-${models_key}"
+if [[ ! -f "${models}/.complete" ]]; then
+	log "writing SavedModels with TensorFlow ${tf_version}"
+	tmp="${models}.tmp.$$"
+	rm -rf "${tmp}"
+	TF_CPP_MIN_LOG_LEVEL=2 "${venv}/bin/python" "${here}/saved_models.py" "${tmp}" >&2
+	touch "${tmp}/.complete"
+	mv "${tmp}" "${models}"
+fi
+
+# --- 4. check and manifest ----------------------------------------------------------
+(cd "${root}" && TF_CPP_MIN_LOG_LEVEL=2 node -e '
+const tf = require("@tensorflow/tfjs-node");
+const want = process.argv[1];
+const got = tf.backend().binding.TF_Version;
+const sum = Array.from(tf.add(tf.tensor1d([1, 2]), 1).dataSync());
+if (tf.getBackend() !== "tensorflow" || got !== want || sum.join() !== "2,3") {
+  console.error(`tfjs-node loaded backend ${tf.getBackend()} on TensorFlow ${got}, computed ${sum}; expected tensorflow on ${want}`);
+  process.exit(1);
+}' "${tf_version}") || die "@tensorflow/tfjs-node does not load or compute"
+
+manifest="${root}/.tensorfleet/native/manifest.json"
+mkdir -p "$(dirname "${manifest}")"
+cat >"${manifest}.tmp.$$" <<EOF
+{
+  "schema": 1,
+  "tensorflow": "${tf_version}",
+  "tfjsNode": "${tfjs_node_version}",
+  "libtensorflow": "${libtf}",
+  "addon": "${addon}",
+  "savedModels": "${models}",
+  "python": "${venv}/bin/python"
+}
+EOF
+mv "${manifest}.tmp.$$" "${manifest}"
+log "ready in $((SECONDS - started)) s: @tensorflow/tfjs-node ${tfjs_node_version} on libtensorflow ${tf_version} (backend tensorflow); ${manifest}"
