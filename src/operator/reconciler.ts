@@ -9,6 +9,7 @@ import { validateServedSpec } from '../api/json-schema.js';
 import type { BuilderConfig } from './builders/deployment.js';
 import { buildDeployment, gpuRequest } from './builders/deployment.js';
 import { buildHorizontalPodAutoscaler } from './builders/horizontal-pod-autoscaler.js';
+import { buildHTTPRoute, buildTrackService, trackServiceName } from './builders/http-route.js';
 import { LABEL_MODEL, deploymentName } from './builders/labels.js';
 import { buildPodDisruptionBudget } from './builders/pod-disruption-budget.js';
 import { buildService } from './builders/service.js';
@@ -183,6 +184,8 @@ export class ModelDeploymentReconciler {
       );
       await this.reconcileServiceMonitor(md, problems);
       await this.reconcileScaledObject(md, problems);
+      const split = canary.status?.phase === 'Progressing' || canary.status?.phase === 'Paused';
+      await this.reconcileTrafficRouting(md, split ? canary.status!.weight : 0, problems);
     } catch (err) {
       // A write the API server refused (e.g. an affinity it finds invalid) is
       // reported on the object; the controller still retries with backoff.
@@ -489,6 +492,34 @@ export class ModelDeploymentReconciler {
     await this.ensureOptional(md, RESOURCES.scaledObject, cache, built, problems);
   }
 
+  /** Track Services and the HTTPRoute when the spec routes canary traffic through a Gateway. */
+  private async reconcileTrafficRouting(
+    md: ModelDeploymentObject,
+    canaryWeight: number,
+    problems: Problem[],
+  ): Promise<void> {
+    const route = buildHTTPRoute(md, canaryWeight);
+    const cache = await this.deps.optionalKind(RESOURCES.httpRoute);
+    const services = this.deps.caches.services;
+    if (route && !cache) {
+      problems.push({
+        reason: 'GatewayAPINotInstalled',
+        message:
+          'rollout.canary.trafficRouting.gatewayAPI is set but the HTTPRoute CRD (gateway.networking.k8s.io/v1) is not installed; canary traffic follows the pod ratio instead',
+      });
+    }
+    for (const track of ['stable', 'canary'] as const) {
+      if (route && cache) {
+        await this.ensure(md, RESOURCES.service, services, buildTrackService(md, track), problems);
+      } else {
+        await this.deleteOwned(md, RESOURCES.service, services, trackServiceName(md, track));
+      }
+    }
+    if (cache) {
+      await this.ensureOptional(md, RESOURCES.httpRoute, cache, route, problems);
+    }
+  }
+
   private async writeStatus(
     md: ModelDeploymentObject,
     status: ModelDeploymentStatus,
@@ -581,7 +612,9 @@ export class ModelDeploymentReconciler {
     this.deferred.delete(`${namespace}/${name}`);
     this.written.delete(`${namespace}/${name}`);
     for (const key of this.applied.keys()) {
-      if (key.endsWith(`/${namespace}/${name}`) || key.endsWith(`/${namespace}/${name}-canary`))
+      if (
+        [name, `${name}-canary`, `${name}-stable`].some((n) => key.endsWith(`/${namespace}/${n}`))
+      )
         this.applied.delete(key);
     }
   }

@@ -141,6 +141,7 @@ kwok_version="$(required_version kwok sigs.k8s.io/kwok)"
 helm_version="$(required_version helm helm.sh/helm/v3)"
 promop_version="$(required_version crds github.com/prometheus-operator/prometheus-operator)"
 keda_version="$(required_version crds github.com/kedacore/keda/v2)"
+gateway_version="$(required_version crds sigs.k8s.io/gateway-api)"
 
 k8s_minor="${k8s_version#v1.}"
 k8s_minor="${k8s_minor%%.*}"
@@ -199,12 +200,14 @@ build helm "${helm_dir}" "${helm_ldflags}" helm=helm.sh/helm/v3/cmd/helm
 # --- files read from the module cache -----------------------------------------
 promop_dir="$(module_dir crds github.com/prometheus-operator/prometheus-operator "${promop_version}")"
 keda_dir="$(module_dir crds github.com/kedacore/keda/v2 "${keda_version}")"
+gateway_dir="$(module_dir crds sigs.k8s.io/gateway-api "${gateway_version}")"
 kwok_src="$(module_dir kwok sigs.k8s.io/kwok "${kwok_version}")"
 
 servicemonitors="${promop_dir}/example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml"
 scaledobjects="${keda_dir}/config/crd/bases/keda.sh_scaledobjects.yaml"
+httproutes="${gateway_dir}/config/crd/standard/gateway.networking.k8s.io_httproutes.yaml"
 stage="${kwok_src}/kustomize/stage"
-for file in "${servicemonitors}" "${scaledobjects}" \
+for file in "${servicemonitors}" "${scaledobjects}" "${httproutes}" \
 	"${stage}/node/fast/node-initialize.yaml" \
 	"${stage}/node/heartbeat-with-lease/node-heartbeat-with-lease.yaml" \
 	"${stage}/pod/fast/pod-ready.yaml" \
@@ -224,7 +227,8 @@ cat >"${tmp_manifest}" <<EOF
     "kwok": "${kwok_version}",
     "helm": "${helm_version}",
     "prometheusOperator": "${promop_version}",
-    "keda": "${keda_version}"
+    "keda": "${keda_version}",
+    "gatewayAPI": "${gateway_version}"
   },
   "binaries": {
     "etcd": "${etcd}",
@@ -237,7 +241,8 @@ cat >"${tmp_manifest}" <<EOF
   },
   "crds": {
     "servicemonitors.monitoring.coreos.com": "${servicemonitors}",
-    "scaledobjects.keda.sh": "${scaledobjects}"
+    "scaledobjects.keda.sh": "${scaledobjects}",
+    "httproutes.gateway.networking.k8s.io": "${httproutes}"
   },
   "kwokStages": {
     "node-initialize": "${stage}/node/fast/node-initialize.yaml",

@@ -408,6 +408,45 @@ export const CanaryAnalysis = object(
   { default: {} },
 );
 
+export const ParentRef = object('A Gateway (or a listener of one) the HTTPRoute attaches to.', {
+  name: string('Name of the Gateway.', { maxLength: 253, pattern: DNS_SUBDOMAIN }),
+  namespace: optional(
+    string("Namespace of the Gateway; the model's namespace when empty.", {
+      maxLength: 63,
+      pattern: DNS_LABEL,
+    }),
+  ),
+  sectionName: optional(
+    string('Listener of the Gateway to attach to.', { maxLength: 253, pattern: DNS_SUBDOMAIN }),
+  ),
+});
+
+export const GatewayAPIRouting = object(
+  'Split canary traffic by exact weights with a Gateway API HTTPRoute named after the model (needs the HTTPRoute CRD, gateway.networking.k8s.io/v1).',
+  {
+    parentRefs: array('Gateways the HTTPRoute attaches to.', ParentRef, {
+      minItems: 1,
+      maxItems: 16,
+      listType: 'atomic',
+    }),
+    hostnames: optional(
+      array(
+        'Host names the route matches; all of the Gateway listener when empty.',
+        string('A host name, e.g. models.example.com.', {
+          maxLength: 253,
+          pattern: '^(\\*\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$',
+        }),
+        { maxItems: 16, listType: 'atomic' },
+      ),
+    ),
+  },
+);
+
+export const TrafficRouting = object(
+  'How canary traffic is split. Without it, traffic follows the ratio of ready pods behind the model Service.',
+  { gatewayAPI: GatewayAPIRouting },
+);
+
 export const Canary = object('Canary rollout of a new version beside the stable one.', {
   steps: array(
     'Traffic steps, in increasing weight. After the last step passes, the canary is promoted.',
@@ -425,6 +464,7 @@ export const Canary = object('Canary rollout of a new version beside the stable 
     },
   ),
   analysis: CanaryAnalysis,
+  trafficRouting: optional(TrafficRouting),
   paused: boolean(
     'Holds the canary at its current step: no promotion while true (a failing analysis still rolls back). Set to false to resume.',
     { default: false },
@@ -533,6 +573,7 @@ export type Autoscaling = Static<typeof Autoscaling>;
 export type Metric = Static<typeof Metric>;
 export type Rollout = Static<typeof Rollout>;
 export type Canary = Static<typeof Canary>;
+export type GatewayAPIRouting = Static<typeof GatewayAPIRouting>;
 export type CanaryStep = Static<typeof CanaryStep>;
 export type Toleration = Static<typeof Toleration>;
 export type Monitoring = Static<typeof Monitoring>;

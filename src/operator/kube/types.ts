@@ -43,6 +43,7 @@ export const RESOURCES = {
   ),
   serviceMonitor: ref('monitoring.coreos.com/v1', 'ServiceMonitor', 'servicemonitors'),
   scaledObject: ref('keda.sh/v1alpha1', 'ScaledObject', 'scaledobjects'),
+  httpRoute: ref('gateway.networking.k8s.io/v1', 'HTTPRoute', 'httproutes'),
   lease: ref('coordination.k8s.io/v1', 'Lease', 'leases'),
   customResourceDefinition: ref(
     'apiextensions.k8s.io/v1',

@@ -11,4 +11,6 @@ require (
 	github.com/prometheus-operator/prometheus-operator v0.85.0
 	// ScaledObject: config/crd/bases/keda.sh_scaledobjects.yaml
 	github.com/kedacore/keda/v2 v2.21.0
+	// HTTPRoute: config/crd/standard/gateway.networking.k8s.io_httproutes.yaml
+	sigs.k8s.io/gateway-api v1.6.3
 )
