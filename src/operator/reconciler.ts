@@ -140,33 +140,9 @@ export class ModelDeploymentReconciler {
     ) {
       this.deps.events.emit(md, 'Normal', 'ReplacingInPlace', rollout.message ?? '', 'Rollout');
     }
-    let deployment: KubeObject | undefined;
-    let canaryDeployment: KubeObject | undefined;
+    let tracks: { deployment?: KubeObject; canaryDeployment?: KubeObject };
     try {
-      deployment = await this.ensure(
-        md,
-        RESOURCES.deployment,
-        c.deployments,
-        buildDeployment(md, this.deps.config, { ...canary.stable, inPlace: rollout.inPlace }),
-        problems,
-      );
-      if (canary.canary === 'keep') canaryDeployment = observedCanary as KubeObject | undefined;
-      else if (canary.canary === 'delete') {
-        await this.deleteOwned(
-          md,
-          RESOURCES.deployment,
-          c.deployments,
-          deploymentName(md, 'canary'),
-        );
-      } else {
-        canaryDeployment = await this.ensure(
-          md,
-          RESOURCES.deployment,
-          c.deployments,
-          buildDeployment(md, this.deps.config, { track: 'canary', ...canary.canary }),
-          problems,
-        );
-      }
+      tracks = await this.reconcileTracks(md, canary, rollout.inPlace, observedCanary, problems);
       await this.ensure(md, RESOURCES.service, c.services, buildService(md), problems);
       await this.ensureOptional(
         md,
@@ -196,8 +172,8 @@ export class ModelDeploymentReconciler {
     }
 
     const status = computeStatus(md, {
-      deployment: deployment,
-      ...(canaryDeployment ? { canaryDeployment } : {}),
+      ...(tracks.deployment ? { deployment: tracks.deployment } : {}),
+      ...(tracks.canaryDeployment ? { canaryDeployment: tracks.canaryDeployment } : {}),
       pods,
       problems,
       now: this.timestamp(),
@@ -490,6 +466,42 @@ export class ModelDeploymentReconciler {
       return;
     }
     await this.ensureOptional(md, RESOURCES.scaledObject, cache, built, problems);
+  }
+
+  /** The stable Deployment, and the canary's as the decision wants it; returns both as they now are. */
+  private async reconcileTracks(
+    md: ModelDeploymentObject,
+    canary: CanaryDecision,
+    inPlace: boolean,
+    observedCanary: V1Deployment | undefined,
+    problems: Problem[],
+  ): Promise<{ deployment?: KubeObject; canaryDeployment?: KubeObject }> {
+    const { config, caches } = this.deps;
+    const deployment = await this.ensure(
+      md,
+      RESOURCES.deployment,
+      caches.deployments,
+      buildDeployment(md, config, { ...canary.stable, inPlace }),
+      problems,
+    );
+    const canaryName = deploymentName(md, 'canary');
+    let canaryDeployment: KubeObject | undefined;
+    if (canary.canary === 'keep') canaryDeployment = observedCanary as KubeObject | undefined;
+    else if (canary.canary === 'delete') {
+      await this.deleteOwned(md, RESOURCES.deployment, caches.deployments, canaryName);
+    } else {
+      canaryDeployment = await this.ensure(
+        md,
+        RESOURCES.deployment,
+        caches.deployments,
+        buildDeployment(md, config, { track: 'canary', ...canary.canary }),
+        problems,
+      );
+    }
+    return {
+      ...(deployment ? { deployment } : {}),
+      ...(canaryDeployment ? { canaryDeployment } : {}),
+    };
   }
 
   /** Track Services and the HTTPRoute when the spec routes canary traffic through a Gateway. */
