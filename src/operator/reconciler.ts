@@ -9,7 +9,12 @@ import { validateServedSpec } from '../api/json-schema.js';
 import type { BuilderConfig } from './builders/deployment.js';
 import { buildDeployment, gpuRequest } from './builders/deployment.js';
 import { buildHorizontalPodAutoscaler } from './builders/horizontal-pod-autoscaler.js';
-import { buildHTTPRoute, buildTrackService, trackServiceName } from './builders/http-route.js';
+import {
+  buildHTTPRoute,
+  buildTrackService,
+  routeWeight,
+  trackServiceName,
+} from './builders/http-route.js';
 import { LABEL_MODEL, deploymentName } from './builders/labels.js';
 import { buildPodDisruptionBudget } from './builders/pod-disruption-budget.js';
 import { buildService } from './builders/service.js';
@@ -142,6 +147,13 @@ export class ModelDeploymentReconciler {
     }
     let tracks: { deployment?: KubeObject; canaryDeployment?: KubeObject };
     try {
+      // The route moves before the tracks do: traffic leaves the canary before
+      // its Deployment is deleted.
+      const weight =
+        canary.canary === 'delete'
+          ? 0
+          : routeWeight(canary.status, observedCanary?.status?.availableReplicas ?? 0);
+      await this.reconcileTrafficRouting(md, weight, problems);
       tracks = await this.reconcileTracks(md, canary, rollout.inPlace, observedCanary, problems);
       await this.ensure(md, RESOURCES.service, c.services, buildService(md), problems);
       await this.ensureOptional(
@@ -160,8 +172,6 @@ export class ModelDeploymentReconciler {
       );
       await this.reconcileServiceMonitor(md, problems);
       await this.reconcileScaledObject(md, problems);
-      const split = canary.status?.phase === 'Progressing' || canary.status?.phase === 'Paused';
-      await this.reconcileTrafficRouting(md, split ? canary.status!.weight : 0, problems);
     } catch (err) {
       // A write the API server refused (e.g. an affinity it finds invalid) is
       // reported on the object; the controller still retries with backoff.

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Operator } from '../../src/operator/operator.js';
-import { createNamespace, deleteNamespace, eventually, kubectlOk } from './context.js';
+import { createNamespace, deleteNamespace, eventually, kubectlOk, watchLines } from './context.js';
 import {
   apply,
   condition,
@@ -18,6 +18,7 @@ import {
 } from './operator-support.js';
 
 interface Route {
+  metadata: { resourceVersion: string };
   spec: { rules: { backendRefs: { name: string; weight: number }[] }[] };
 }
 
@@ -72,6 +73,18 @@ describe('canary traffic through a Gateway API HTTPRoute', () => {
     await eventually('the route at the canary step', async () =>
       (await weights('routed')) === 'routed-stable=90,routed-canary=10' ? true : undefined,
     );
+    // Traffic must leave the canary before its Deployment goes. Resource
+    // versions come from one etcd revision counter, so they order the route's
+    // last write and the Deployment's deletion across kinds.
+    const canaryEvents = watchLines([
+      'deployment',
+      'routed-canary',
+      '-n',
+      ns,
+      '--output-watch-events',
+      '-o',
+      'jsonpath={.type} {.object.metadata.resourceVersion}{"\\n"}',
+    ]);
     await kubectlOk(['annotate', '-n', ns, 'md', 'routed', 'tensorfleet.dev/canary-promote=2']);
     await eventually('promoted and the route back to stable', async () => {
       const md = await getJson<ModelDeploymentJson>(ns, 'md', 'routed');
@@ -80,6 +93,16 @@ describe('canary traffic through a Gateway API HTTPRoute', () => {
         ? true
         : undefined;
     });
+    await eventually('canary Deployment deleted', async () =>
+      (await getJson(ns, 'deployment', 'routed-canary')) === undefined ? true : undefined,
+    );
+    const deleted = canaryEvents
+      .stop()
+      .find((line) => line.startsWith('DELETED '))
+      ?.split(' ')[1];
+    const route = await getJson<Route>(ns, 'httproute', 'routed');
+    expect(deleted, 'watch saw the canary Deployment deleted').toBeDefined();
+    expect(Number(route!.metadata.resourceVersion)).toBeLessThan(Number(deleted));
 
     // Turning the routing off removes the route and the track Services.
     const plain = spec('2');

@@ -428,6 +428,14 @@ export const GatewayAPIRouting = object(
       minItems: 1,
       maxItems: 16,
       listType: 'atomic',
+      rules: [
+        {
+          // `namespace` is a CEL keyword, hence __namespace__.
+          rule: "self.all(a, self.exists_one(b, a.name == b.name && (has(a.__namespace__) ? a.__namespace__ : '') == (has(b.__namespace__) ? b.__namespace__ : '') && (has(a.sectionName) ? a.sectionName : '') == (has(b.sectionName) ? b.sectionName : '')))",
+          message:
+            'rollout.canary.trafficRouting.gatewayAPI.parentRefs names the same Gateway listener twice',
+        },
+      ],
     }),
     hostnames: optional(
       array(

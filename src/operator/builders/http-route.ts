@@ -1,7 +1,7 @@
 // Desired Gateway API objects for a canary split by exact weights: one
 // Service per track (stable, canary) and an HTTPRoute sending `weight` percent
 // of the Gateway's traffic to the canary's Service and the rest to stable's.
-import type { ModelDeployment } from '../../api/v1alpha1/index.js';
+import type { CanaryStatus, ModelDeployment } from '../../api/v1alpha1/index.js';
 import type { Track } from './labels.js';
 import { LABEL_MODEL, LABEL_TRACK, RUNTIME_PORT, deploymentName, objectMeta } from './labels.js';
 import type { ServiceObject } from './service.js';
@@ -41,6 +41,18 @@ export function buildTrackService(md: ModelDeployment, track: Track): ServiceObj
       selector: { [LABEL_MODEL]: md.metadata.name!, [LABEL_TRACK]: track },
     },
   };
+}
+
+/**
+ * The canary's share of the route: its step weight while it serves (stepping,
+ * paused, or promoted and kept until the stable pods run the new version), and
+ * only once one of its pods is available, so the Gateway never sends requests
+ * to a Service without endpoints; 0 otherwise.
+ */
+export function routeWeight(canary: CanaryStatus | undefined, canaryAvailable: number): number {
+  const serving =
+    canary?.phase === 'Progressing' || canary?.phase === 'Paused' || canary?.phase === 'Promoting';
+  return serving && canaryAvailable > 0 ? canary.weight : 0;
 }
 
 /** The route, with `canaryWeight` percent to the canary (0 between rollouts). */

@@ -1,6 +1,8 @@
 // Desired Prometheus Operator ServiceMonitor for the runtime pods. Pod labels
 // for version and track are copied onto every series, so canary analysis and
-// dashboards can tell versions apart.
+// dashboards can tell versions apart. Only the model's own Service is
+// selected: the per-track Services of a Gateway API canary front the same
+// pods, and selecting them too would scrape every pod twice.
 import type { ModelDeployment } from '../../api/v1alpha1/index.js';
 import {
   LABEL_TRACK,
@@ -15,7 +17,10 @@ export interface ServiceMonitorObject {
   kind: 'ServiceMonitor';
   metadata: ReturnType<typeof objectMeta>;
   spec: {
-    selector: { matchLabels: Record<string, string> };
+    selector: {
+      matchLabels: Record<string, string>;
+      matchExpressions: { key: string; operator: 'DoesNotExist' }[];
+    };
     namespaceSelector: { matchNames: string[] };
     podTargetLabels: string[];
     endpoints: { port: string; path: string; interval: string; scheme: string }[];
@@ -36,7 +41,10 @@ export function buildServiceMonitor(md: ModelDeployment): ServiceMonitorObject {
     kind: 'ServiceMonitor',
     metadata: { ...meta, labels: { ...(sm.labels ?? {}), ...meta.labels } },
     spec: {
-      selector: { matchLabels: modelSelector(md) },
+      selector: {
+        matchLabels: modelSelector(md),
+        matchExpressions: [{ key: LABEL_TRACK, operator: 'DoesNotExist' }],
+      },
       namespaceSelector: { matchNames: [md.metadata.namespace!] },
       podTargetLabels: [LABEL_VERSION, LABEL_TRACK],
       endpoints: [

@@ -76,7 +76,8 @@ function judge(md: ModelDeployment, observed: ObservedState, target: string): Ve
       stalled: c.stalled,
       rolling: true,
       reason: c.reason,
-      message: c.message,
+      // A problem with an owned object (e.g. no HTTPRoute CRD) still shows.
+      message: problem ? `${c.message}; ${problem.reason}: ${problem.message}` : c.message,
       ...(c.rolledBack ? { rolledBack: c.rolledBack } : {}),
     };
   }

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { buildHTTPRoute, buildTrackService } from '../../../src/operator/builders/http-route.js';
+import {
+  buildHTTPRoute,
+  buildTrackService,
+  routeWeight,
+} from '../../../src/operator/builders/http-route.js';
 import { modelDeployment } from '../fixtures.js';
 
 const routed = modelDeployment({
@@ -61,5 +65,28 @@ describe('buildTrackService', () => {
     });
     expect(s.spec!.ports![0]!.port).toBe(8501);
     expect(buildTrackService(routed, 'stable').metadata.name).toBe('mnist-stable');
+  });
+});
+
+describe('routeWeight', () => {
+  const status = (phase: 'Progressing' | 'Paused' | 'Promoting' | 'RolledBack') => ({
+    phase,
+    version: '2',
+    uri: 'file:///m/2',
+    stableVersion: '1',
+    step: 1,
+    weight: 30,
+  });
+
+  it('gives the canary its weight while it serves, once one of its pods is available', () => {
+    expect(routeWeight(status('Progressing'), 1)).toBe(30);
+    expect(routeWeight(status('Paused'), 2)).toBe(30);
+    expect(routeWeight(status('Promoting'), 1)).toBe(30);
+    expect(routeWeight(status('Progressing'), 0)).toBe(0);
+  });
+
+  it('sends nothing to a rolled-back canary or when there is none', () => {
+    expect(routeWeight(status('RolledBack'), 1)).toBe(0);
+    expect(routeWeight(undefined, 3)).toBe(0);
   });
 });

@@ -10,6 +10,7 @@ import {
   buildServiceMonitor,
   wantsServiceMonitor,
 } from '../../../src/operator/builders/service-monitor.js';
+import { buildTrackService } from '../../../src/operator/builders/http-route.js';
 import { modelDeployment } from '../fixtures.js';
 
 describe('Service', () => {
@@ -109,5 +110,16 @@ describe('ServiceMonitor', () => {
     ]);
     expect(sm.spec.podTargetLabels).toEqual(['tensorfleet.dev/version', 'tensorfleet.dev/track']);
     expect(sm.spec.namespaceSelector).toEqual({ matchNames: ['ml'] });
+  });
+
+  it("selects the model's Service and not the track Services of a Gateway API canary", () => {
+    const md = modelDeployment({});
+    const { matchLabels, matchExpressions } = buildServiceMonitor(md).spec.selector;
+    const selects = (labels: Record<string, string> = {}) =>
+      Object.entries(matchLabels).every(([k, v]) => labels[k] === v) &&
+      matchExpressions.every((e) => !(e.key in labels));
+    expect(selects(buildService(md).metadata.labels)).toBe(true);
+    expect(selects(buildTrackService(md, 'stable').metadata.labels)).toBe(false);
+    expect(selects(buildTrackService(md, 'canary').metadata.labels)).toBe(false);
   });
 });

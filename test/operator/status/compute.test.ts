@@ -328,6 +328,19 @@ describe('pod failures', () => {
       updatedReplicas: 1,
     });
     expect(running.history![0]).toMatchObject({ version: '3', outcome: 'Progressing' });
+    const withProblem = computeStatus(md, {
+      ...observed,
+      problems: [{ reason: 'GatewayAPINotInstalled', message: 'no HTTPRoute CRD' }],
+      canary: {
+        reason: 'CanaryProgressing',
+        message: 'canary 3 at step 1/2 (25%)',
+        stalled: false,
+        stableVersion: '2',
+      },
+    });
+    expect(cond({ status: withProblem }, 'Ready')!.message).toBe(
+      'canary 3 at step 1/2 (25%); GatewayAPINotInstalled: no HTTPRoute CRD',
+    );
 
     md.status = running;
     const rolledBack = computeStatus(md, {
