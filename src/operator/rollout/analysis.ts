@@ -6,6 +6,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import type { CanaryAnalysisResult, ModelDeployment } from '../../api/v1alpha1/index.js';
 import { LABEL_TRACK, RUNTIME_PORT } from '../builders/labels.js';
 import type { Sample } from '../metrics-source/exposition.js';
+import { CounterWindows } from './counter-windows.js';
 import { parseExposition, sumSamples } from '../metrics-source/exposition.js';
 import type { Fetcher } from '../metrics-source/prometheus.js';
 import { httpFetcher, queryVectorSum } from '../metrics-source/prometheus.js';
@@ -109,41 +110,51 @@ export class PrometheusAnalysis implements AnalysisReader {
 }
 
 /**
- * Reads the figures by scraping each ready pod of a track. Without a time
- * series there is no window: the counts are cumulative since each pod
- * started, which for the canary is its whole life.
+ * Reads the figures by scraping each ready pod of a track. The counters are
+ * windowed by the reader's own snapshots (CounterWindows): a step after the
+ * first covers the time since the previous analysis; the first covers each
+ * pod's life (for the canary, the step itself).
  */
 export class PodScrapeAnalysis implements AnalysisReader {
+  private readonly windows = new CounterWindows();
+
   constructor(private readonly fetchText: Fetcher = httpFetcher) {}
 
   async read(req: AnalysisRequest): Promise<AnalysisFigures | { error: string }> {
-    const canary = await this.track(req.pods, 'canary', req.canaryVersion);
+    const canary = await this.track(req, 'canary', req.canaryVersion);
     if ('error' in canary) return canary;
-    const stable = await this.track(req.pods, 'stable', req.stableVersion);
+    const stable = await this.track(req, 'stable', req.stableVersion);
     return 'error' in stable ? { canary } : { canary, stable };
   }
 
   private async track(
-    pods: V1Pod[],
+    req: AnalysisRequest,
     track: string,
     version: string,
   ): Promise<TrackFigures | { error: string }> {
-    const ready = pods.filter(
+    const ready = req.pods.filter(
       (p) =>
         p.metadata?.labels?.[LABEL_TRACK] === track &&
         p.status?.podIP &&
         p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
     );
     if (ready.length === 0) return { error: `no ready ${track} pods to read metrics from` };
-    const texts = await Promise.all(
-      ready.map((p) =>
-        this.fetchText(`http://${p.status!.podIP!}:${RUNTIME_PORT}/metrics`, 2000).catch(
-          () => undefined,
-        ),
-      ),
+    const perPod = await Promise.all(
+      ready.map(async (p) => {
+        const url = `http://${p.status!.podIP!}:${RUNTIME_PORT}/metrics`;
+        const text = await this.fetchText(url, 2000).catch(() => undefined);
+        if (text === undefined) return undefined;
+        const counters = parseExposition(text).filter(
+          (s) => s.name === REQUESTS || s.name === LATENCY_BUCKETS,
+        );
+        const pod = p.metadata?.uid ?? `${p.metadata?.namespace}/${p.metadata?.name}`;
+        return this.windows.window(pod, counters, req.since.getTime(), req.now.getTime());
+      }),
     );
-    const samples = texts.flatMap((t) => (t === undefined ? [] : parseExposition(t)));
-    if (samples.length === 0) return { error: `could not scrape any ${track} pod` };
+    if (perPod.every((s) => s === undefined)) {
+      return { error: `could not scrape any ${track} pod` };
+    }
+    const samples = perPod.flatMap((s) => s ?? []);
     return figuresFromSamples(samples, version);
   }
 }

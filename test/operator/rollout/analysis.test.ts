@@ -172,4 +172,39 @@ describe('PodScrapeAnalysis', () => {
       stable: { requests: 214, errors: 0 },
     });
   });
+
+  it("counts a step from the previous analysis's scrape, and all of a restarted pod", async () => {
+    let canaryOk = 10;
+    let canaryFailed = 0;
+    const reader = new PodScrapeAnalysis((url) =>
+      Promise.resolve(
+        url.includes('10.0.0.9') ? text('2', canaryOk, canaryFailed) : text('1', 100, 0),
+      ),
+    );
+    const pods = [pod('a', 'stable', '10.0.0.1'), pod('c', 'canary', '10.0.0.9')];
+    const at = (since: number, now: number) =>
+      reader.read({
+        md,
+        canaryVersion: '2',
+        stableVersion: '1',
+        since: new Date(since),
+        now: new Date(now),
+        pods,
+      });
+    expect(await at(0, 1000)).toMatchObject({ canary: { requests: 17, errors: 0 } });
+    // The next step starts after that read: only what came since counts.
+    canaryOk = 40;
+    canaryFailed = 6;
+    expect(await at(1500, 5000)).toMatchObject({
+      canary: { requests: 36, errors: 6 },
+      stable: { requests: 0, errors: 0 },
+    });
+    // A read inside the same window does not move its start.
+    canaryOk = 50;
+    expect(await at(1500, 6000)).toMatchObject({ canary: { requests: 46, errors: 6 } });
+    // Counters below the snapshot: the runtime restarted, everything is new.
+    canaryOk = 3;
+    canaryFailed = 1;
+    expect(await at(7000, 8000)).toMatchObject({ canary: { requests: 11, errors: 1 } });
+  });
 });
