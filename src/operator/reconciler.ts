@@ -18,6 +18,7 @@ import {
 import { LABEL_MODEL, deploymentName } from './builders/labels.js';
 import { buildPodDisruptionBudget } from './builders/pod-disruption-budget.js';
 import { buildService } from './builders/service.js';
+import { routeProblems } from './status/route-status.js';
 import { buildScaledObject } from './builders/scaled-object.js';
 import { buildServiceMonitor, wantsServiceMonitor } from './builders/service-monitor.js';
 import type { EventSink } from './events.js';
@@ -537,8 +538,11 @@ export class ModelDeploymentReconciler {
         await this.deleteOwned(md, RESOURCES.service, services, trackServiceName(md, track));
       }
     }
-    if (cache) {
-      await this.ensureOptional(md, RESOURCES.httpRoute, cache, route, problems);
+    if (cache && route) {
+      const observed = await this.ensure(md, RESOURCES.httpRoute, cache, route, problems);
+      problems.push(...routeProblems(observed));
+    } else if (cache) {
+      await this.deleteOwned(md, RESOURCES.httpRoute, cache, md.metadata.name);
     }
   }
 

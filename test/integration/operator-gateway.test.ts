@@ -104,6 +104,45 @@ describe('canary traffic through a Gateway API HTTPRoute', () => {
     expect(deleted, 'watch saw the canary Deployment deleted').toBeDefined();
     expect(Number(route!.metadata.resourceVersion)).toBeLessThan(Number(deleted));
 
+    // A Gateway controller refusing the route (its status written here as one
+    // would write it) shows on the model, and clears when it accepts.
+    const parentStatus = (status: string, reason: string) =>
+      JSON.stringify({
+        status: {
+          parents: [
+            {
+              parentRef: { name: 'models' },
+              controllerName: 'example.com/gateway-controller',
+              conditions: [
+                {
+                  type: 'Accepted',
+                  status,
+                  reason,
+                  message: 'listener https allows routes from its own namespace only',
+                  observedGeneration: 1,
+                  lastTransitionTime: '2026-11-29T00:00:00Z',
+                },
+              ],
+            },
+          ],
+        },
+      });
+    const patchRouteStatus = (body: string) =>
+      kubectlOk(
+        ['patch', 'httproute', 'routed', '-n', ns, '--subresource=status'].concat([
+          '--type=merge',
+          '-p',
+          body,
+        ]),
+      );
+    await patchRouteStatus(parentStatus('False', 'NotAllowedByListeners'));
+    const refused = await waitForCondition(ns, 'routed', 'Stalled', 'True', 'HTTPRouteNotAccepted');
+    expect(condition(refused, 'Stalled')!.message).toBe(
+      `Gateway ${ns}/models does not accept the HTTPRoute (NotAllowedByListeners: listener https allows routes from its own namespace only)`,
+    );
+    await patchRouteStatus(parentStatus('True', 'Accepted'));
+    await waitForCondition(ns, 'routed', 'Stalled', 'False');
+
     // Turning the routing off removes the route and the track Services.
     const plain = spec('2');
     delete (plain.rollout.canary as { trafficRouting?: unknown }).trafficRouting;
