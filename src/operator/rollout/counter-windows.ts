@@ -41,10 +41,13 @@ export class CounterWindows {
       const was = before?.get(seriesKey(s));
       return was === undefined ? s : { ...s, value: s.value - was };
     });
-    // Windows only move forward, so snapshots older than the base are spent.
+    // Windows only move forward, so snapshots older than the base are spent;
+    // the base itself stays while reads within its window pile up after it.
     const kept = history.slice(Math.max(0, base));
     kept.push({ at: now, values: new Map(samples.map((s) => [seriesKey(s), s.value])) });
-    this.pods.set(pod, kept.slice(-this.maxSnapshotsPerPod));
+    if (kept.length > this.maxSnapshotsPerPod)
+      kept.splice(1, kept.length - this.maxSnapshotsPerPod);
+    this.pods.set(pod, kept);
     this.forgetGone(now);
     return increase;
   }
