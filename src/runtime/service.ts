@@ -118,7 +118,7 @@ export class ModelService {
         },
         { run: (inputs) => pool.infer(inputs), capacity: () => pool.idleCount() },
         {
-          onBatch: (rows) => metrics.batchSize.observe(metrics.labels(), rows),
+          onBatch: (rows) => metrics.observeBatch(rows),
         },
       );
       pool.onIdle = () => this.batcher?.pump();
@@ -247,7 +247,7 @@ export class ModelService {
     rows: number | undefined,
     timeoutMs?: number,
   ): Promise<InferOutcome> {
-    const { batcher, info } = this.assertServing();
+    const { batcher } = this.assertServing();
     const { metrics, config } = this.opts;
     const rate = config.injectErrorRate;
     if (rate > 0 && (this.opts.random ?? Math.random)() < rate) {
@@ -259,9 +259,7 @@ export class ModelService {
     if (config.injectLatencyMs > 0) await sleep(config.injectLatencyMs);
     const deadline = Math.min(config.requestTimeoutMs, timeoutMs ?? Infinity);
     const result = await batcher.submit(inputs, rows, deadline);
-    const labels = { model: info.name, version: info.version };
-    metrics.queueDuration.observe(labels, result.queueSeconds);
-    metrics.computeDuration.observe(labels, result.computeSeconds);
+    metrics.observeQueueAndCompute(result.queueSeconds, result.computeSeconds);
     return { outputs: result.outputs, batchSize: result.batchSize };
   }
 
