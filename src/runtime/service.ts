@@ -116,7 +116,11 @@ export class ModelService {
           maxQueueSize: config.maxQueueSize,
           batchable: isBatchable(signature),
         },
-        { run: (inputs) => pool.infer(inputs), capacity: () => pool.idleCount() },
+        {
+          run: (inputs) => pool.infer(inputs),
+          capacity: () => pool.idleCount(),
+          spare: () => pool.spareCount(),
+        },
         {
           onBatch: (rows) => metrics.observeBatch(rows),
         },
