@@ -221,17 +221,22 @@ export class ModelService {
     return { pool: this.pool, batcher: this.batcher, info: this.info };
   }
 
-  /** Decodes a request body, in a worker when it is large. */
+  /** Decodes a request body: on this thread or in a worker, whichever is free to. */
   async decode(task: DecodeTask): Promise<Decoded> {
     const { pool, info } = this.assertServing();
-    // Decoded here: small bodies; binary tensor bodies (a copy, cheaper than a thread hop);
-    // and any body when this is the only request in flight (the HTTP thread is idle then,
-    // and a hop would only add latency). JSON parsing of large bodies goes to a worker.
+    const config = this.opts.config;
+    const size = task.body.byteLength;
+    // Decoded here: binary tensor bodies (a copy, cheaper than a thread hop); small bodies;
+    // any body when this is the only request in flight (this thread is idle then, and a hop
+    // would only add latency); and bodies up to --decode-on-http-thread-max-bytes while the
+    // workers are busy (compute is then the bottleneck, so decoding there would slow it).
+    // Other JSON bodies go to the workers, which keeps this thread free for HTTP.
     const binary = task.protocol === 'oip' && task.headerLength !== undefined;
     if (
       binary ||
-      task.body.byteLength < this.opts.config.decodeInWorkersMinBytes ||
-      this.admitted <= 1
+      size < config.decodeInWorkersMinBytes ||
+      this.admitted <= 1 ||
+      (size <= config.decodeOnHttpThreadMaxBytes && pool.busy())
     ) {
       return decodeBody(task, info.signature);
     }
