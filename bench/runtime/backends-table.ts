@@ -48,6 +48,14 @@ export function backendTable(reports: ModelReport[]): string {
         `binary c=${concurrency} p99 (ms)`,
         (r) => r.binary.find((x) => x.concurrency === concurrency)?.p99Ms,
       );
+      row(
+        `HTTP-only JSON c=${concurrency} (req/s)`,
+        (r) => r.httpOnly.json.find((x) => x.concurrency === concurrency)?.requestsPerSecond,
+      );
+      row(
+        `HTTP-only binary c=${concurrency} (req/s)`,
+        (r) => r.httpOnly.binary.find((x) => x.concurrency === concurrency)?.requestsPerSecond,
+      );
     }
   }
   return lines.join('\n');

@@ -3,12 +3,16 @@
 // plus the two costs the naive handler pays (JSON.parse, Array.prototype.flat).
 
 import type { ModelSignature } from '../../src/runtime/models/signature.js';
-import { decodeBody } from '../../src/runtime/protocols/decode.js';
+import { decodeBody, parseJson } from '../../src/runtime/protocols/decode.js';
+import { decodePredict } from '../../src/runtime/protocols/tfserving-codec.js';
 
 export interface DecodeResult {
   jsonParseUs: number;
   arrayFlatUs: number;
+  /** What the runtime spends: the fast numeric path for this body. */
   jsonDecodeUs: number;
+  /** JSON.parse plus the general decoder (the path for bodies the fast one does not take). */
+  jsonGeneralUs: number;
   binaryDecodeUs: number;
   jsonBytes: number;
   binaryBytes: number;
@@ -86,6 +90,7 @@ export function decodeCosts(sig: ModelSignature, seconds: number): DecodeResult 
     }, seconds),
     arrayFlatUs: timeUs(() => (parsed.instances as unknown[][]).flat(Infinity), seconds),
     jsonDecodeUs: timeUs(() => decodeBody({ protocol: 'tfserving', body: json }, sig), seconds),
+    jsonGeneralUs: timeUs(() => decodePredict(parseJson(json, 'request body'), sig), seconds),
     binaryDecodeUs: timeUs(
       () => decodeBody({ protocol: 'oip', body, headerLength: String(headerLength) }, sig),
       seconds,

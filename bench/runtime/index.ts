@@ -4,19 +4,20 @@
 // and binary tensors at concurrency 1/16/64, (4) the naive fastify baseline.
 // Serving efficiency = served / min(raw compute, decode ceiling).
 
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BackendName } from '../../src/runtime/backends/select.js';
 import { loadBackend } from '../../src/runtime/backends/select.js';
 import { loadModel } from '../../src/runtime/models/load.js';
 import { writeCnn, writeMlpGraph } from '../../src/runtime/testing/models.js';
+import { buildRuntime } from './build.js';
 import { binaryBody, decodeCosts, jsonBody } from './decode.js';
 import type { DecodeResult } from './decode.js';
 import type { RawResult } from './raw.js';
 import { rawThroughput } from './raw.js';
-import type { ServedResult } from './served.js';
-import { load, startNaive, startRuntime } from './served.js';
+import type { ServedResult, ServerHandle } from './served.js';
+import { load, startCanned, startNaive, startRuntime } from './served.js';
 
 export interface RuntimeBenchOptions {
   models: ('mlp' | 'cnn')[];
@@ -35,7 +36,77 @@ export interface ModelReport {
   decode: DecodeResult;
   json: ServedResult[];
   binary: ServedResult[];
+  /** The HTTP-only ceiling: canned responses, same requests (canned-server.ts). */
+  httpOnly: { json: ServedResult[]; binary: ServedResult[] };
   naive: ServedResult[];
+}
+
+interface Request {
+  path: string;
+  body: Buffer;
+  headers: Record<string, string>;
+}
+
+interface Requests {
+  json: Request;
+  binary: Request;
+}
+
+interface Canned {
+  jsonFile: string;
+  binaryFile: string;
+  headerLength: number;
+}
+
+/** Records the runtime's answers to the bench requests, for the HTTP-only server to replay. */
+async function cannedResponses(server: ServerHandle, req: Requests, dir: string): Promise<Canned> {
+  const fetchBody = async (r: Request): Promise<Response> => {
+    const res = await fetch(`http://127.0.0.1:${server.port}${r.path}`, {
+      method: 'POST',
+      headers: r.headers,
+      body: r.body,
+    });
+    if (res.status !== 200)
+      throw new Error(`${r.path} answered ${res.status}: ${await res.text()}`);
+    return res;
+  };
+  const json = await fetchBody(req.json);
+  const binary = await fetchBody(req.binary);
+  const jsonFile = join(dir, 'canned.json');
+  const binaryFile = join(dir, 'canned.bin');
+  await writeFile(jsonFile, Buffer.from(await json.arrayBuffer()));
+  await writeFile(binaryFile, Buffer.from(await binary.arrayBuffer()));
+  return {
+    jsonFile,
+    binaryFile,
+    headerLength: Number(binary.headers.get('inference-header-content-length')),
+  };
+}
+
+const cores = (n: number | undefined): string => (n === undefined ? '?' : n.toFixed(2));
+
+/** Loads one server at every concurrency, over JSON (and binary tensors when asked). */
+async function measure(
+  server: ServerHandle,
+  req: Requests,
+  opts: RuntimeBenchOptions,
+  label: string,
+  withBinary: boolean,
+): Promise<{ json: ServedResult[]; binary: ServedResult[] }> {
+  const out: { json: ServedResult[]; binary: ServedResult[] } = { json: [], binary: [] };
+  const formats = withBinary ? (['json', 'binary'] as const) : (['json'] as const);
+  for (const c of opts.concurrencies) {
+    for (const format of formats) {
+      const r = req[format];
+      const res = await load(server, r.path, c, opts.seconds, r.body, r.headers);
+      out[format].push(res);
+      opts.log(
+        `${`${label} ${format}`.padEnd(16)} c=${c}: ${fmt(res.requestsPerSecond)} req/s p50 ${res.p50Ms} ms p99 ${res.p99Ms} ms errors ${res.errors}; ` +
+          `CPU cores: server ${cores(res.cpu.serverCores)} (HTTP thread ${cores(res.cpu.httpThreadCores)}), load generator ${cores(res.cpu.loadgenCores)}`,
+      );
+    }
+  }
+  return out;
 }
 
 const fmt = (n: number, digits = 0): string =>
@@ -60,6 +131,7 @@ export async function runRuntimeBench(opts: RuntimeBenchOptions): Promise<ModelR
   const dir = await mkdtemp(join(tmpdir(), 'tensorfleet-bench-'));
   const reports: ModelReport[] = [];
   try {
+    const mainJs = await buildRuntime();
     const backends = await availableBackends(opts.backends);
     opts.log(`backends available: ${backends.join(', ')} (asked for ${opts.backends.join(', ')})`);
     for (const modelName of opts.models) {
@@ -92,60 +164,45 @@ export async function runRuntimeBench(opts: RuntimeBenchOptions): Promise<ModelR
         );
         const json = jsonBody(sig);
         const bin = binaryBody(sig);
-        const runtime = await startRuntime(modelDir, backend, opts.serveFlags);
-        const jsonRes: ServedResult[] = [];
-        const binRes: ServedResult[] = [];
+        const requests: Requests = {
+          json: {
+            path: '/v1/models/bench:predict',
+            body: json,
+            headers: { 'content-type': 'application/json' },
+          },
+          binary: {
+            path: '/v2/models/bench/infer',
+            body: bin.body,
+            headers: {
+              'content-type': 'application/octet-stream',
+              'inference-header-content-length': String(bin.headerLength),
+            },
+          },
+        };
+        const runtime = await startRuntime(modelDir, backend, opts.serveFlags, { mainJs });
+        let served: { json: ServedResult[]; binary: ServedResult[] };
+        let canned: Canned;
         try {
-          for (const c of opts.concurrencies) {
-            const r = await load(
-              `http://127.0.0.1:${runtime.port}/v1/models/bench:predict`,
-              c,
-              opts.seconds,
-              json,
-              {
-                'content-type': 'application/json',
-              },
-            );
-            jsonRes.push(r);
-            opts.log(
-              `served JSON   c=${c}: ${fmt(r.requestsPerSecond)} req/s p50 ${r.p50Ms} ms p99 ${r.p99Ms} ms errors ${r.errors}`,
-            );
-            const b = await load(
-              `http://127.0.0.1:${runtime.port}/v2/models/bench/infer`,
-              c,
-              opts.seconds,
-              bin.body,
-              {
-                'content-type': 'application/octet-stream',
-                'inference-header-content-length': String(bin.headerLength),
-              },
-            );
-            binRes.push(b);
-            opts.log(
-              `served binary c=${c}: ${fmt(b.requestsPerSecond)} req/s p50 ${b.p50Ms} ms p99 ${b.p99Ms} ms errors ${b.errors}`,
-            );
-          }
+          canned = await cannedResponses(runtime, requests, dir);
+          served = await measure(runtime, requests, opts, 'served', true);
         } finally {
           await runtime.stop();
         }
-        const naiveRes: ServedResult[] = [];
-        const naive = await startNaive(modelDir, backend);
+        const ceilingServer = await startCanned(
+          canned.jsonFile,
+          canned.binaryFile,
+          canned.headerLength,
+        );
+        let httpOnly: { json: ServedResult[]; binary: ServedResult[] };
         try {
-          for (const c of opts.concurrencies) {
-            const r = await load(
-              `http://127.0.0.1:${naive.port}/v1/models/bench:predict`,
-              c,
-              opts.seconds,
-              json,
-              {
-                'content-type': 'application/json',
-              },
-            );
-            naiveRes.push(r);
-            opts.log(
-              `naive JSON    c=${c}: ${fmt(r.requestsPerSecond)} req/s p50 ${r.p50Ms} ms p99 ${r.p99Ms} ms errors ${r.errors}`,
-            );
-          }
+          httpOnly = await measure(ceilingServer, requests, opts, 'HTTP-only', true);
+        } finally {
+          await ceilingServer.stop();
+        }
+        const naive = await startNaive(modelDir, backend);
+        let naiveRes: ServedResult[];
+        try {
+          naiveRes = (await measure(naive, requests, opts, 'naive', false)).json;
         } finally {
           await naive.stop();
         }
@@ -154,8 +211,9 @@ export async function runRuntimeBench(opts: RuntimeBenchOptions): Promise<ModelR
           backend,
           raw,
           decode,
-          json: jsonRes,
-          binary: binRes,
+          json: served.json,
+          binary: served.binary,
+          httpOnly,
           naive: naiveRes,
         });
       }
@@ -166,38 +224,65 @@ export async function runRuntimeBench(opts: RuntimeBenchOptions): Promise<ModelR
   return reports;
 }
 
-/** Markdown summary with serving efficiency and the targets from the issue. */
+/** Markdown summary with serving efficiency, CPU use and the targets from the issue. */
 export function summarize(reports: ModelReport[]): string {
   const lines: string[] = [];
+  const us = (cpuCores: number | undefined, rps: number): string =>
+    cpuCores === undefined || rps === 0 ? '' : ((cpuCores * 1e6) / rps).toFixed(0);
   for (const r of reports) {
     const rawBest = Math.max(...r.raw.map((x) => x.samplesPerSecond));
     const rawSingle = r.raw[0];
+    const jsonCeiling = 1e6 / r.decode.jsonDecodeUs;
+    const binaryCeiling = 1e6 / r.decode.binaryDecodeUs;
     lines.push(`### ${r.model} on ${r.backend}`, '');
     lines.push(
       `raw: ${r.raw.map((x) => `batch ${x.batch} ${fmt(x.samplesPerSecond)}/s`).join(', ')}; batching gain ${(rawBest / (rawSingle?.samplesPerSecond ?? 1)).toFixed(1)}x`,
     );
     lines.push(
-      `decode per request: JSON ${r.decode.jsonDecodeUs.toFixed(0)} us (JSON.parse alone ${r.decode.jsonParseUs.toFixed(0)} us, Array.flat ${r.decode.arrayFlatUs.toFixed(0)} us), binary ${r.decode.binaryDecodeUs.toFixed(1)} us`,
+      `decode per request: JSON ${r.decode.jsonDecodeUs.toFixed(0)} us (${r.decode.jsonBytes} B; JSON.parse + general decoder ${r.decode.jsonGeneralUs.toFixed(0)} us, JSON.parse alone ${r.decode.jsonParseUs.toFixed(0)} us, Array.flat ${r.decode.arrayFlatUs.toFixed(0)} us), binary ${r.decode.binaryDecodeUs.toFixed(1)} us`,
+    );
+    lines.push(
+      `ceilings (issue 8): min(raw ${fmt(rawBest)}, decode) = JSON ${fmt(Math.min(rawBest, jsonCeiling))}/s, binary ${fmt(Math.min(rawBest, binaryCeiling))}/s`,
       '',
     );
     lines.push(
-      '| format | concurrency | req/s | p50 ms | p99 ms | errors | efficiency | vs naive |',
+      '| server | format | c | req/s | p50 ms | p99 ms | errors | efficiency (issue) | vs HTTP-only | vs naive | server CPU cores | HTTP thread cores | load gen cores | server CPU us/req | HTTP thread us/req |',
     );
-    lines.push('|---|---|---|---|---|---|---|---|');
-    const rows: [string, ServedResult[], number][] = [
-      ['JSON', r.json, 1e6 / r.decode.jsonDecodeUs],
-      ['binary', r.binary, 1e6 / r.decode.binaryDecodeUs],
-      ['naive JSON', r.naive, 1e6 / (r.decode.jsonParseUs + r.decode.arrayFlatUs)],
+    lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+    const rows: [string, string, ServedResult[], ServedResult[], number][] = [
+      ['runtime', 'JSON', r.json, r.httpOnly.json, jsonCeiling],
+      ['runtime', 'binary', r.binary, r.httpOnly.binary, binaryCeiling],
+      ['HTTP-only', 'JSON', r.httpOnly.json, r.httpOnly.json, jsonCeiling],
+      ['HTTP-only', 'binary', r.httpOnly.binary, r.httpOnly.binary, binaryCeiling],
+      [
+        'naive',
+        'JSON',
+        r.naive,
+        r.httpOnly.json,
+        1e6 / (r.decode.jsonParseUs + r.decode.arrayFlatUs),
+      ],
     ];
-    for (const [name, results, decodeCeiling] of rows) {
+    for (const [server, format, results, http, decodeCeiling] of rows) {
       results.forEach((s, i) => {
         const ceiling = Math.min(rawBest, decodeCeiling);
         const naive = r.naive[i];
+        const h = http[i];
+        const ratio = (x: ServedResult | undefined, suffix = ''): string =>
+          x === undefined
+            ? ''
+            : `${(s.requestsPerSecond / x.requestsPerSecond).toFixed(2)}${suffix}`;
         lines.push(
-          `| ${name} | ${s.concurrency} | ${fmt(s.requestsPerSecond)} | ${s.p50Ms} | ${s.p99Ms} | ${s.errors} | ${(s.requestsPerSecond / ceiling).toFixed(2)} | ${naive ? (s.requestsPerSecond / naive.requestsPerSecond).toFixed(1) + 'x' : ''} |`,
+          `| ${server} | ${format} | ${s.concurrency} | ${fmt(s.requestsPerSecond)} | ${s.p50Ms} | ${s.p99Ms} | ${s.errors} | ` +
+            `${(s.requestsPerSecond / ceiling).toFixed(2)} | ${ratio(h)} | ${ratio(naive, 'x')} | ` +
+            `${cores(s.cpu.serverCores)} | ${cores(s.cpu.httpThreadCores)} | ${cores(s.cpu.loadgenCores)} | ` +
+            `${us(s.cpu.serverCores, s.requestsPerSecond)} | ${us(s.cpu.httpThreadCores, s.requestsPerSecond)} |`,
         );
       });
     }
+    lines.push(
+      '',
+      'efficiency (issue) = req/s / min(raw compute, decode ceiling); vs HTTP-only = req/s / the canned-response server at the same concurrency and format, the most this HTTP stack allows on this machine with the load generator beside it.',
+    );
     const c1 = r.json.find((s) => s.concurrency === 1);
     const c1b = r.binary.find((s) => s.concurrency === 1);
     if (rawSingle && c1 && c1b) {
@@ -207,10 +292,15 @@ export function summarize(reports: ModelReport[]): string {
       const meanBin = 1000 / c1b.requestsPerSecond;
       const addedJson = meanJson - rawSingle.msPerCall - r.decode.jsonDecodeUs / 1000;
       const addedBin = meanBin - rawSingle.msPerCall - r.decode.binaryDecodeUs / 1000;
+      const h1 = r.httpOnly.json.find((s) => s.concurrency === 1);
+      const h1b = r.httpOnly.binary.find((s) => s.concurrency === 1);
       lines.push(
         '',
         `concurrency 1, mean round trip: JSON ${meanJson.toFixed(2)} ms, binary ${meanBin.toFixed(2)} ms; ` +
-          `added over raw single inference (${rawSingle.msPerCall.toFixed(2)} ms) + decode: JSON ${addedJson.toFixed(2)} ms, binary ${addedBin.toFixed(2)} ms (includes the load generator's own time)`,
+          `added over raw single inference (${rawSingle.msPerCall.toFixed(2)} ms) + decode: JSON ${addedJson.toFixed(2)} ms, binary ${addedBin.toFixed(2)} ms (includes the load generator's own time` +
+          (h1 && h1b
+            ? `; the HTTP-only server's round trip is ${(1000 / h1.requestsPerSecond).toFixed(2)} ms JSON, ${(1000 / h1b.requestsPerSecond).toFixed(2)} ms binary)`
+            : ')'),
       );
     }
     lines.push('');

@@ -6,10 +6,13 @@ import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import type { CpuUse } from './cpu.js';
+import { cpuBetween, sampleCpu } from './cpu.js';
 
 const TSX = createRequire(import.meta.url).resolve('tsx');
 const MAIN = fileURLToPath(new URL('../../src/runtime/main.ts', import.meta.url));
 const NAIVE = fileURLToPath(new URL('./naive-server.ts', import.meta.url));
+const CANNED = fileURLToPath(new URL('./canned-server.ts', import.meta.url));
 
 export interface ServedResult {
   concurrency: number;
@@ -17,10 +20,12 @@ export interface ServedResult {
   p50Ms: number;
   p99Ms: number;
   errors: number;
+  cpu: CpuUse;
 }
 
 export interface ServerHandle {
   port: number;
+  pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -64,17 +69,25 @@ function stopper(child: ChildProcess): () => Promise<void> {
     });
 }
 
+export interface RuntimeLaunch {
+  /** The compiled runtime (build.ts); without it, the TypeScript sources under tsx. */
+  mainJs?: string;
+  /** Flags for node itself (e.g. --cpu-prof). */
+  nodeFlags?: string[];
+}
+
 export async function startRuntime(
   modelDir: string,
   backend: string,
   extra: string[] = [],
+  launch: RuntimeLaunch = {},
 ): Promise<ServerHandle> {
+  const entry = launch.mainJs === undefined ? ['--import', TSX, MAIN] : [launch.mainJs];
   const child = spawn(
     process.execPath,
     [
-      '--import',
-      TSX,
-      MAIN,
+      ...(launch.nodeFlags ?? []),
+      ...entry,
       'serve',
       '--model-name',
       'bench',
@@ -96,7 +109,7 @@ export async function startRuntime(
   );
   const port = await waitFor(child, /Server listening at http:\/\/127\.0\.0\.1:(\d+)/);
   await waitReady(port);
-  return { port, stop: stopper(child) };
+  return { port, pid: child.pid, stop: stopper(child) };
 }
 
 export async function startNaive(modelDir: string, backend: string): Promise<ServerHandle> {
@@ -104,18 +117,36 @@ export async function startNaive(modelDir: string, backend: string): Promise<Ser
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const port = await waitFor(child, /listening (\d+)/);
-  return { port, stop: stopper(child) };
+  return { port, pid: child.pid, stop: stopper(child) };
+}
+
+/** The HTTP-only ceiling (canned-server.ts), answering with the given response bytes. */
+export async function startCanned(
+  jsonFile: string,
+  binaryFile: string,
+  binaryHeaderLength: number,
+): Promise<ServerHandle> {
+  const child = spawn(
+    process.execPath,
+    ['--import', TSX, CANNED, '0', jsonFile, binaryFile, String(binaryHeaderLength)],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const port = await waitFor(child, /listening (\d+)/);
+  return { port, pid: child.pid, stop: stopper(child) };
 }
 
 export async function load(
-  url: string,
+  server: ServerHandle,
+  path: string,
   concurrency: number,
   seconds: number,
   body: Buffer,
   headers: Record<string, string>,
 ): Promise<ServedResult> {
+  const url = `http://127.0.0.1:${server.port}${path}`;
   // A short warm-up at the same concurrency, then the measured run.
   await autocannon({ url, connections: concurrency, duration: 1, method: 'POST', headers, body });
+  const before = sampleCpu(server.pid);
   const r = await autocannon({
     url,
     connections: concurrency,
@@ -125,11 +156,13 @@ export async function load(
     body,
     timeout: 30,
   });
+  const cpu = cpuBetween(before, sampleCpu(server.pid));
   return {
     concurrency,
     requestsPerSecond: r['2xx'] / r.duration,
     p50Ms: r.latency.p50,
     p99Ms: r.latency.p99,
     errors: r.errors + r.non2xx + r.timeouts,
+    cpu,
   };
 }

@@ -81,12 +81,13 @@ export const runtimeApp: FastifyPluginAsync<AppOptions> = async (app, opts) => {
   });
 
   // Request count and latency for inference routes (including 4xx/5xx).
-  app.addHook('onResponse', async (req, reply) => {
+  // A callback hook, not an async one: no promise per request.
+  app.addHook('onResponse', (req, reply, done) => {
     const protocol = req.routeOptions.config.protocol;
-    if (protocol === undefined) return;
-    const labels = metrics.labels();
-    metrics.requests.inc({ ...labels, protocol, code: String(reply.statusCode) });
-    metrics.requestDuration.observe({ ...labels, protocol }, reply.elapsedTime / 1000);
+    if (protocol !== undefined) {
+      metrics.observeRequest(protocol, reply.statusCode, reply.elapsedTime / 1000);
+    }
+    done();
   });
 
   app.get('/metrics', async (_req, reply) => {

@@ -32,6 +32,8 @@ export interface ServeConfig {
   modelCacheDir: string;
   /** Bodies at least this large are JSON-decoded in a worker instead of the HTTP thread. */
   decodeInWorkersMinBytes: number;
+  /** Bodies up to this large are decoded on the HTTP thread anyway while every worker is busy. */
+  decodeOnHttpThreadMaxBytes: number;
   /** For tests only: fraction of inference requests answered with a 500 INJECTED_FAILURE. */
   injectErrorRate: number;
   /** For tests only: milliseconds added to every inference (a slow model, for autoscaling tests). */
@@ -193,6 +195,14 @@ export const SERVE_OPTIONS: OptionSpec<keyof ServeConfig>[] = [
     default: 4096,
     min: 0,
     help: 'JSON bodies this large or larger are parsed in a worker thread.',
+  },
+  {
+    key: 'decodeOnHttpThreadMaxBytes',
+    flag: 'decode-on-http-thread-max-bytes',
+    kind: 'int',
+    default: 65536,
+    min: 0,
+    help: 'While every worker is busy, JSON bodies up to this size are parsed on the HTTP thread.',
   },
   {
     key: 'injectErrorRate',

@@ -19,6 +19,12 @@ const LATENCY_BUCKETS = [
 ];
 const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
 
+/** The per-request series of one protocol and status code, label values resolved once. */
+interface RequestSeries {
+  count: Counter.Internal;
+  duration: Histogram.Internal<'model' | 'version' | 'protocol'>;
+}
+
 export class RuntimeMetrics {
   readonly registry = new Registry();
   readonly model: string;
@@ -33,6 +39,16 @@ export class RuntimeMetrics {
   readonly inflight: Gauge<'model' | 'version'>;
   readonly modelLoad: Gauge<'model' | 'version'>;
   readonly backendInfo: Gauge<'model' | 'version' | 'backend' | 'tfjs_backend' | 'format'>;
+
+  /**
+   * Label children bound once: looking a child up by a label object hashes
+   * the labels on every call, which costs the HTTP thread on every request.
+   */
+  private readonly requestSeries = new Map<string, RequestSeries>();
+  private readonly queueSeries: Histogram.Internal<'model' | 'version'>;
+  private readonly computeSeries: Histogram.Internal<'model' | 'version'>;
+  private readonly batchSeries: Histogram.Internal<'model' | 'version'>;
+  private readonly inflightSeries: Gauge.Internal<'model' | 'version'>;
 
   constructor(model: string, version: string, options: { processMetrics?: boolean } = {}) {
     this.model = model;
@@ -151,6 +167,41 @@ export class RuntimeMetrics {
       },
     });
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    this.queueSeries = this.queueDuration.labels(labels);
+    this.computeSeries = this.computeDuration.labels(labels);
+    this.batchSeries = this.batchSize.labels(labels);
+    this.inflightSeries = this.inflight.labels(labels);
+  }
+
+  /** Counts one answered inference request and its latency. */
+  observeRequest(protocol: Protocol, status: number, seconds: number): void {
+    const key = `${protocol} ${status}`;
+    let series = this.requestSeries.get(key);
+    if (series === undefined) {
+      const labels = { model: this.model, version: this.version, protocol };
+      series = {
+        count: this.requests.labels({ ...labels, code: String(status) }),
+        duration: this.requestDuration.labels(labels),
+      };
+      this.requestSeries.set(key, series);
+    }
+    series.count.inc();
+    series.duration.observe(seconds);
+  }
+
+  /** One batch: its rows, and for each of its requests the queue and compute time. */
+  observeBatch(rows: number): void {
+    this.batchSeries.observe(rows);
+  }
+
+  observeQueueAndCompute(queueSeconds: number, computeSeconds: number): void {
+    this.queueSeries.observe(queueSeconds);
+    this.computeSeries.observe(computeSeconds);
+  }
+
+  /** +1 when a request is admitted, -1 when it is answered. */
+  addInflight(delta: 1 | -1): void {
+    this.inflightSeries.inc(delta);
   }
 
   attach(source: MetricsSource): void {

@@ -116,9 +116,13 @@ export class ModelService {
           maxQueueSize: config.maxQueueSize,
           batchable: isBatchable(signature),
         },
-        { run: (inputs) => pool.infer(inputs), capacity: () => pool.idleCount() },
         {
-          onBatch: (rows) => metrics.batchSize.observe(metrics.labels(), rows),
+          run: (inputs) => pool.infer(inputs),
+          capacity: () => pool.idleCount(),
+          spare: () => pool.spareCount(),
+        },
+        {
+          onBatch: (rows) => metrics.observeBatch(rows),
         },
       );
       pool.onIdle = () => this.batcher?.pump();
@@ -217,17 +221,22 @@ export class ModelService {
     return { pool: this.pool, batcher: this.batcher, info: this.info };
   }
 
-  /** Decodes a request body, in a worker when it is large. */
+  /** Decodes a request body: on this thread or in a worker, whichever is free to. */
   async decode(task: DecodeTask): Promise<Decoded> {
     const { pool, info } = this.assertServing();
-    // Decoded here: small bodies; binary tensor bodies (a copy, cheaper than a thread hop);
-    // and any body when this is the only request in flight (the HTTP thread is idle then,
-    // and a hop would only add latency). JSON parsing of large bodies goes to a worker.
+    const config = this.opts.config;
+    const size = task.body.byteLength;
+    // Decoded here: binary tensor bodies (a copy, cheaper than a thread hop); small bodies;
+    // any body when this is the only request in flight (this thread is idle then, and a hop
+    // would only add latency); and bodies up to --decode-on-http-thread-max-bytes while the
+    // workers are busy (compute is then the bottleneck, so decoding there would slow it).
+    // Other JSON bodies go to the workers, which keeps this thread free for HTTP.
     const binary = task.protocol === 'oip' && task.headerLength !== undefined;
     if (
       binary ||
-      task.body.byteLength < this.opts.config.decodeInWorkersMinBytes ||
-      this.admitted <= 1
+      size < config.decodeInWorkersMinBytes ||
+      this.admitted <= 1 ||
+      (size <= config.decodeOnHttpThreadMaxBytes && pool.busy())
     ) {
       return decodeBody(task, info.signature);
     }
@@ -247,7 +256,7 @@ export class ModelService {
     rows: number | undefined,
     timeoutMs?: number,
   ): Promise<InferOutcome> {
-    const { batcher, info } = this.assertServing();
+    const { batcher } = this.assertServing();
     const { metrics, config } = this.opts;
     const rate = config.injectErrorRate;
     if (rate > 0 && (this.opts.random ?? Math.random)() < rate) {
@@ -259,9 +268,7 @@ export class ModelService {
     if (config.injectLatencyMs > 0) await sleep(config.injectLatencyMs);
     const deadline = Math.min(config.requestTimeoutMs, timeoutMs ?? Infinity);
     const result = await batcher.submit(inputs, rows, deadline);
-    const labels = { model: info.name, version: info.version };
-    metrics.queueDuration.observe(labels, result.queueSeconds);
-    metrics.computeDuration.observe(labels, result.computeSeconds);
+    metrics.observeQueueAndCompute(result.queueSeconds, result.computeSeconds);
     return { outputs: result.outputs, batchSize: result.batchSize };
   }
 

@@ -146,4 +146,48 @@ describe('Batcher', () => {
     await expect(b.submit(rows([9, 9]), 1, 10_000)).resolves.toMatchObject({ batchSize: 1 });
     await b.whenIdle();
   });
+
+  it('queues a full batch behind a running one only while batches compute within the batch timeout', async () => {
+    /** One worker that can hold its next batch; each batch takes `ms` of (reported) compute. */
+    const pipelined = (ms: number): BatchExecutor & { batches: number[]; overlapped: number } => {
+      let held = 0;
+      const exec = {
+        batches: [] as number[],
+        overlapped: 0,
+        capacity: () => (held === 0 ? 1 : 0),
+        spare: () => (held === 1 ? 1 : 0),
+        async run(inputs: TensorMap) {
+          const x = inputs['x'] as TensorMap[string];
+          exec.batches.push(x.shape[0] ?? 0);
+          if (held > 0) exec.overlapped++;
+          held++;
+          await new Promise((r) => setTimeout(r, 10));
+          held--;
+          return { outputs: { y: x }, computeSeconds: ms / 1000 };
+        },
+      };
+      return exec;
+    };
+    const burst = async (b: Batcher): Promise<void> => {
+      await Promise.all(Array.from({ length: 9 }, (_, i) => b.submit(rows([i, i]), 1, 10_000)));
+    };
+    const opts = { maxBatchSize: 4, batchTimeoutMicros: 2000, maxQueueSize: 100, batchable: true };
+
+    // Fast batches (1 ms < 2 ms): full batches go to the busy worker as its next task.
+    const fast = pipelined(1);
+    const b = new Batcher(opts, fast);
+    await b.submit(rows([0, 0]), 1, 10_000); // learns the compute time
+    await burst(b);
+    // 4 rows start at once; the next full 4 wait inside the busy worker; the last row waits here.
+    expect(fast.batches).toEqual([1, 4, 4, 1]);
+    expect(fast.overlapped).toBe(1);
+
+    // Slow batches (50 ms): nothing waits inside the worker; batches form in the queue.
+    const slow = pipelined(50);
+    const s = new Batcher(opts, slow);
+    await s.submit(rows([0, 0]), 1, 10_000);
+    await burst(s);
+    expect(slow.batches).toEqual([1, 4, 4, 1]);
+    expect(slow.overlapped).toBe(0);
+  });
 });

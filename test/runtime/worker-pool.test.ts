@@ -91,7 +91,10 @@ describe('WorkerPool', () => {
         image: { dtype: 'float32', shape: [64, 28, 28, 1], data: new Float32Array(64 * 28 * 28) },
       });
       const inflight = pool.infer(image());
+      // The worker also holds its next task; the crash fails both.
+      const next = pool.infer(image());
       await pool.kill(0);
+      await expect(next).rejects.toMatchObject({ code: 'INFERENCE_FAILED' });
       await expect(inflight).rejects.toMatchObject({
         code: 'INFERENCE_FAILED',
         message: expect.stringMatching(
@@ -103,6 +106,33 @@ describe('WorkerPool', () => {
       expect(idle).toBeGreaterThan(0);
       const { outputs } = await pool.infer(image());
       expect(outputs['logits']?.shape).toEqual([64, 10]);
+    } finally {
+      await pool.close();
+    }
+  }, 60_000);
+
+  it('lets a busy worker hold its next task, and answers tasks in order', async () => {
+    const pool = new WorkerPool(1, {
+      modelDir: fx.halfPlusTwo,
+      format: 'tfjs-graph',
+      backend: testBackend(),
+      signatureName: 'serving_default',
+      warmupIterations: 0,
+    });
+    try {
+      await pool.start();
+      expect([pool.idleCount(), pool.spareCount(), pool.busy()]).toEqual([1, 0, false]);
+      const first = pool.infer(x(1));
+      expect([pool.idleCount(), pool.spareCount(), pool.busy()]).toEqual([0, 1, false]);
+      const second = pool.infer(x(2));
+      expect([pool.idleCount(), pool.spareCount(), pool.busy()]).toEqual([0, 0, true]);
+      const third = pool.decode({ protocol: 'tfserving', body: Buffer.from('{"instances": [3]}') });
+      expect(pool.queued()).toBe(1);
+      const [a, b, c] = await Promise.all([first, second, third]);
+      expect(Array.from(a.outputs['y']?.data as Float32Array)).toEqual([2.5]);
+      expect(Array.from(b.outputs['y']?.data as Float32Array)).toEqual([3]);
+      expect(Array.from(c.request.inputs['x']?.data as Float32Array)).toEqual([3]);
+      expect([pool.idleCount(), pool.queued()]).toEqual([1, 0]);
     } finally {
       await pool.close();
     }

@@ -6,7 +6,12 @@
 // When to dispatch: immediately when no batch is running (an idle machine
 // adds no latency), otherwise as soon as maxBatchSize rows are waiting or the
 // oldest request has waited batchTimeoutMicros. While every worker is busy,
-// requests accumulate and the next free worker takes them all at once.
+// requests accumulate and the next free worker takes them all at once. A
+// full batch (maxBatchSize rows) may also go to a busy worker as its next
+// task, so the worker never waits between batches; only while batches compute
+// in less than batchTimeoutMicros, so that a request waits inside a worker no
+// longer than it would wait for others to batch with (and deadlines, checked
+// in this queue, still hold for slow models).
 
 import { RuntimeError } from '../errors.js';
 import type { TensorMap } from '../tensors.js';
@@ -17,6 +22,8 @@ export interface BatchExecutor {
   run(inputs: TensorMap): Promise<{ outputs: TensorMap; computeSeconds: number }>;
   /** How many batches could start right now (free workers). */
   capacity(): number;
+  /** How many busy workers could take a batch as their next task (0 when absent). */
+  spare?(): number;
 }
 
 export interface BatcherOptions {
@@ -55,6 +62,8 @@ export class Batcher {
   private queuedRows = 0;
   private running = 0;
   private timer: NodeJS.Timeout | undefined;
+  /** Recent compute time of one batch (moving average); undefined before the first. */
+  private computeSeconds: number | undefined;
   private idleWaiters: (() => void)[] = [];
 
   constructor(opts: BatcherOptions, executor: BatchExecutor, observer: BatchObserver = {}) {
@@ -101,11 +110,20 @@ export class Batcher {
   /** Called when capacity may have freed up (a worker finished something). */
   pump(): void {
     const now = performance.now();
-    while (this.queue.length > 0 && this.executor.capacity() > 0) {
+    while (this.queue.length > 0) {
+      const idle = this.executor.capacity() > 0;
+      if (!idle && !(this.canQueueBehind() && (this.executor.spare?.() ?? 0) > 0)) break;
       this.dropExpired(now);
       const head = this.queue[0];
       if (head === undefined) break;
       const single = !this.opts.batchable || head.rows === undefined;
+      if (!idle) {
+        // Only full batches queue behind a running one: partial ones keep
+        // growing until a worker is free, which is what makes batching pay.
+        if (single || this.queuedRows < this.opts.maxBatchSize) break;
+        this.launch(this.take(this.opts.maxBatchSize, false));
+        continue;
+      }
       const waitedMicros = (now - head.enqueuedAt) * 1000;
       const ready =
         single ||
@@ -119,6 +137,12 @@ export class Batcher {
       this.launch(single ? this.take(1, true) : this.take(this.opts.maxBatchSize, false));
     }
     this.checkIdle();
+  }
+
+  private canQueueBehind(): boolean {
+    return (
+      this.computeSeconds !== undefined && this.computeSeconds * 1e6 <= this.opts.batchTimeoutMicros
+    );
   }
 
   private arm(ms: number): void {
@@ -182,6 +206,10 @@ export class Batcher {
     this.executor
       .run(inputs)
       .then(({ outputs, computeSeconds }) => {
+        this.computeSeconds =
+          this.computeSeconds === undefined
+            ? computeSeconds
+            : 0.8 * this.computeSeconds + 0.2 * computeSeconds;
         const pieces: Record<string, TensorMap[string][]> = {};
         for (const [name, t] of Object.entries(outputs)) {
           if (batch.length > 1 && t.shape[0] !== total) {

@@ -4,6 +4,8 @@
 import { RuntimeError } from '../errors.js';
 import type { ModelSignature } from '../models/signature.js';
 import { splitBody } from './binary-tensor.js';
+import { fastDecodePredict } from './fast-predict.js';
+import { JsonScanner } from './json-scanner.js';
 import type { OipRequest } from './oip-codec.js';
 import { decodeInfer } from './oip-codec.js';
 import type { TfServingRequest } from './tfserving-codec.js';
@@ -38,10 +40,15 @@ export function parseJson(buf: Buffer, what: string): unknown {
   }
 }
 
+/** One per thread (each worker imports its own copy of this module). */
+const scanner = new JsonScanner();
+
 export function decodeBody(task: DecodeTask, sig: ModelSignature): Decoded {
   const body = asBuffer(task.body);
   if (task.protocol === 'tfserving') {
-    return { protocol: 'tfserving', request: decodePredict(parseJson(body, 'request body'), sig) };
+    const request =
+      fastDecodePredict(scanner, body, sig) ?? decodePredict(parseJson(body, 'request body'), sig);
+    return { protocol: 'tfserving', request };
   }
   if (task.headerLength !== undefined) {
     const { header, rest } = splitBody(body, task.headerLength);

@@ -82,13 +82,12 @@ export async function tracked<T>(
   metrics: RuntimeMetrics,
   fn: () => Promise<T>,
 ): Promise<T> {
-  const labels = metrics.labels();
   return service.handle(async () => {
-    metrics.inflight.inc(labels);
+    metrics.addInflight(1);
     try {
       return await fn();
     } finally {
-      metrics.inflight.dec(labels);
+      metrics.addInflight(-1);
     }
   });
 }

@@ -1,8 +1,9 @@
 // A fixed pool of inference workers, each holding its own copy of the model.
 // Tasks wait in two FIFO queues: inference batches first, then body decodes,
 // so that decoding never starves the model. Waiting decodes are sent to a
-// worker together (one thread hop for many bodies). A worker that dies is
-// replaced.
+// worker together (one thread hop for many bodies). A worker may hold its
+// next task while it runs one, so it starts that task without waiting for
+// this thread to take the result and answer. A worker that dies is replaced.
 
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
@@ -33,12 +34,19 @@ interface DecodeTaskPending {
   reject(err: Error): void;
 }
 
+/** One message to a worker: one inference, or a group of decodes. */
+interface Sent {
+  id: number;
+  infer?: InferTask;
+  decodes?: DecodeTaskPending[];
+}
+
 interface Slot {
   index: number;
   worker: Worker;
   ready: boolean;
-  /** What the worker is running: one inference, or a group of decodes. */
-  current: { id: number; infer?: InferTask; decodes?: DecodeTaskPending[] } | undefined;
+  /** Tasks sent and not answered, in the order the worker runs them. */
+  sent: Sent[];
   memory: TfjsMemory;
 }
 
@@ -50,6 +58,12 @@ export interface PoolLogger {
 /** Most request bodies, and most bytes, decoded in one round trip (so inference interleaves). */
 const MAX_DECODE_GROUP = 64;
 const MAX_DECODE_GROUP_BYTES = 1 << 20;
+/**
+ * Tasks a worker holds at once: the one it runs and the next. Two hide the
+ * round trip through this thread (whose event loop is busy with sockets)
+ * between tasks; more would only make batches wait behind each other.
+ */
+const DEPTH = 2;
 
 /**
  * How to start the worker entry next to this file: the built .js directly, or,
@@ -119,7 +133,7 @@ export class WorkerPool {
       index,
       worker,
       ready: false,
-      current: undefined,
+      sent: [],
       memory: { numBytes: 0, numTensors: 0 },
     };
     this.slots[index] = slot;
@@ -151,15 +165,16 @@ export class WorkerPool {
         }
       });
       worker.on('exit', (code) => {
-        const current = slot.current;
-        slot.current = undefined;
+        const sent = slot.sent.splice(0);
         slot.ready = false;
         const err = new RuntimeError(
           'INFERENCE_FAILED',
           `the inference worker exited (code ${code}) during this request`,
         );
-        current?.infer?.reject(err);
-        for (const d of current?.decodes ?? []) d.reject(err);
+        for (const task of sent) {
+          task.infer?.reject(err);
+          for (const d of task.decodes ?? []) d.reject(err);
+        }
         if (!settled) {
           settled = true;
           reject(
@@ -190,9 +205,9 @@ export class WorkerPool {
     slot: Slot,
     msg: Exclude<FromWorker, WorkerReady | { type: 'init-failed' }>,
   ): void {
-    const current = slot.current;
-    slot.current = undefined;
-    if (current === undefined || current.id !== msg.id) {
+    // A worker answers its tasks in the order they were sent.
+    const current = slot.sent[0]?.id === msg.id ? slot.sent.shift() : undefined;
+    if (current === undefined) {
       this.logger?.error(
         { worker: slot.index, id: msg.id },
         'worker answered a task it was not given',
@@ -218,43 +233,72 @@ export class WorkerPool {
   }
 
   private dispatch(): void {
-    for (const slot of this.slots) {
-      if (slot === undefined || !slot.ready || slot.current !== undefined) continue;
-      const id = this.nextId++;
-      const infer = this.high.shift();
-      if (infer !== undefined) {
-        slot.current = { id, infer };
-        const msg: ToWorker = { type: 'infer', id, inputs: infer.inputs };
-        slot.worker.postMessage(msg, transferables(Object.values(infer.inputs)));
-        continue;
+    // Idle workers first, then the next-task places of busy ones.
+    for (let held = 0; held < DEPTH; held++) {
+      for (const slot of this.slots) {
+        if (slot === undefined || !slot.ready || slot.sent.length !== held) continue;
+        if (!this.sendNext(slot)) return;
       }
-      if (this.low.length === 0) return;
-      let n = 0;
-      let bytes = 0;
-      while (n < this.low.length && n < MAX_DECODE_GROUP) {
-        bytes += (this.low[n] as DecodeTaskPending).task.body.byteLength;
-        if (n > 0 && bytes > MAX_DECODE_GROUP_BYTES) break;
-        n++;
-      }
-      const decodes = this.low.splice(0, n);
-      slot.current = { id, decodes };
-      const msg: ToWorker = {
-        type: 'decode',
-        id,
-        items: decodes.map((d) => ({ id: d.id, task: d.task })),
-      };
-      slot.worker.postMessage(
-        msg,
-        decodes.flatMap((d) => bodyTransfer(d.task)),
-      );
     }
   }
 
-  /** Workers that are loaded and not running a task, less inferences already waiting for one. */
+  /** Sends the next waiting task to `slot`; false when nothing waits. */
+  private sendNext(slot: Slot): boolean {
+    const id = this.nextId++;
+    const infer = this.high.shift();
+    if (infer !== undefined) {
+      slot.sent.push({ id, infer });
+      const msg: ToWorker = { type: 'infer', id, inputs: infer.inputs };
+      slot.worker.postMessage(msg, transferables(Object.values(infer.inputs)));
+      return true;
+    }
+    if (this.low.length === 0) return false;
+    let n = 0;
+    let bytes = 0;
+    while (n < this.low.length && n < MAX_DECODE_GROUP) {
+      bytes += (this.low[n] as DecodeTaskPending).task.body.byteLength;
+      if (n > 0 && bytes > MAX_DECODE_GROUP_BYTES) break;
+      n++;
+    }
+    const decodes = this.low.splice(0, n);
+    slot.sent.push({ id, decodes });
+    const msg: ToWorker = {
+      type: 'decode',
+      id,
+      items: decodes.map((d) => ({ id: d.id, task: d.task })),
+    };
+    slot.worker.postMessage(
+      msg,
+      decodes.flatMap((d) => bodyTransfer(d.task)),
+    );
+    return true;
+  }
+
+  /** Workers that are loaded and hold no task, less inferences already waiting for one. */
   idleCount(): number {
     let n = 0;
-    for (const s of this.slots) if (s !== undefined && s.ready && s.current === undefined) n++;
+    for (const s of this.slots) if (s !== undefined && s.ready && s.sent.length === 0) n++;
     return Math.max(0, n - this.high.length);
+  }
+
+  /**
+   * Busy workers that can take their next task now (it starts as soon as the
+   * running one ends), less inferences already waiting for such a place.
+   */
+  spareCount(): number {
+    let idle = 0;
+    let spare = 0;
+    for (const s of this.slots) {
+      if (s === undefined || !s.ready) continue;
+      if (s.sent.length === 0) idle++;
+      else if (s.sent.length < DEPTH) spare++;
+    }
+    return Math.max(0, spare - Math.max(0, this.high.length - idle));
+  }
+
+  /** True when no worker is idle and tasks wait (or every worker already holds its next one). */
+  busy(): boolean {
+    return this.idleCount() === 0 && (this.queued() > 0 || this.spareCount() === 0);
   }
 
   /**
