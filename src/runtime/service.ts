@@ -117,7 +117,7 @@ export class ModelService {
           batchable: isBatchable(signature),
         },
         {
-          run: (inputs) => pool.infer(inputs),
+          run: (inputs, parts) => pool.infer(inputs, parts),
           capacity: () => pool.idleCount(),
           spare: () => pool.spareCount(),
         },

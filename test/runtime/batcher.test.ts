@@ -147,7 +147,7 @@ describe('Batcher', () => {
     await b.whenIdle();
   });
 
-  it('queues a full batch behind a running one only while batches compute within the batch timeout', async () => {
+  it('queues a full batch behind a running one, whatever the compute time', async () => {
     /** One worker that can hold its next batch; each batch takes `ms` of (reported) compute. */
     const pipelined = (ms: number): BatchExecutor & { batches: number[]; overlapped: number } => {
       let held = 0;
@@ -172,22 +172,56 @@ describe('Batcher', () => {
       await Promise.all(Array.from({ length: 9 }, (_, i) => b.submit(rows([i, i]), 1, 10_000)));
     };
     const opts = { maxBatchSize: 4, batchTimeoutMicros: 2000, maxQueueSize: 100, batchable: true };
+    for (const ms of [1, 50]) {
+      const exec = pipelined(ms);
+      const b = new Batcher(opts, exec);
+      await b.submit(rows([0, 0]), 1, 10_000);
+      await burst(b);
+      // 4 rows start at once; the next full 4 wait inside the busy worker; the last row waits here.
+      expect(exec.batches).toEqual([1, 4, 4, 1]);
+      expect(exec.overlapped).toBe(1);
+    }
+  });
 
-    // Fast batches (1 ms < 2 ms): full batches go to the busy worker as its next task.
-    const fast = pipelined(1);
-    const b = new Batcher(opts, fast);
-    await b.submit(rows([0, 0]), 1, 10_000); // learns the compute time
-    await burst(b);
-    // 4 rows start at once; the next full 4 wait inside the busy worker; the last row waits here.
-    expect(fast.batches).toEqual([1, 4, 4, 1]);
-    expect(fast.overlapped).toBe(1);
-
-    // Slow batches (50 ms): nothing waits inside the worker; batches form in the queue.
-    const slow = pipelined(50);
-    const s = new Batcher(opts, slow);
-    await s.submit(rows([0, 0]), 1, 10_000);
-    await burst(s);
-    expect(slow.batches).toEqual([1, 4, 4, 1]);
-    expect(slow.overlapped).toBe(0);
+  it('answers DEADLINE_EXCEEDED for the requests the executor left out, and the others their own rows', async () => {
+    const seen: { rows: number; late: boolean }[][] = [];
+    let open = false;
+    const exec: BatchExecutor = {
+      capacity: () => (open ? 1 : 0),
+      // Leaves out the parts with the shortest deadline, as a worker does with expired ones.
+      run: async (inputs, parts) => {
+        await Promise.resolve();
+        const cut = Math.min(...parts.map((p) => p.deadline)) + 1;
+        const keep = parts.map((p) => p.deadline > cut);
+        seen.push(parts.map((p, i) => ({ rows: p.rows, late: !keep[i] })));
+        const x = inputs['x'] as TensorMap[string];
+        const data = (x.data as Float32Array).filter((_, i) => keep[Math.floor(i / 2)] === true);
+        return {
+          outputs: { y: { dtype: 'float32', shape: [data.length / 2, 2], data } },
+          computeSeconds: 0.001,
+          expired: keep.flatMap((k, i) => (k ? [] : [i])),
+        };
+      },
+    };
+    const b = new Batcher(
+      { maxBatchSize: 3, batchTimeoutMicros: 0, maxQueueSize: 10, batchable: true },
+      exec,
+    );
+    // No worker is free until all three are queued: they then go as one batch.
+    const a = b.submit(rows([1, 1]), 1, 10_000);
+    const late = b.submit(rows([2, 2]), 1, 500);
+    const c = b.submit(rows([3, 3]), 1, 10_000);
+    open = true;
+    b.pump();
+    await expect(late).rejects.toMatchObject({ code: 'DEADLINE_EXCEEDED', status: 504 });
+    expect(Array.from((await a).outputs['y']?.data as Float32Array)).toEqual([1, 1]);
+    expect(Array.from((await c).outputs['y']?.data as Float32Array)).toEqual([3, 3]);
+    expect(seen).toEqual([
+      [
+        { rows: 1, late: false },
+        { rows: 1, late: true },
+        { rows: 1, late: false },
+      ],
+    ]);
   });
 });

@@ -158,6 +158,92 @@ describe('per-request deadline', () => {
   }, 60_000);
 });
 
+/** An OIP v2 request for the CNN test model: `rows` images filled with `value`. */
+function cnnImages(rows: number, value: number, timeoutMicros?: number): object {
+  return {
+    inputs: [
+      {
+        name: 'image',
+        shape: [rows, 28, 28, 1],
+        datatype: 'FP32',
+        data: new Array<number>(rows * 784).fill(value),
+      },
+    ],
+    ...(timeoutMicros === undefined ? {} : { parameters: { timeout: timeoutMicros } }),
+  };
+}
+
+describe('batches held inside a busy worker', () => {
+  it('answer 504 for a request that expires there, and compute the one beside it', async () => {
+    const rt = await startRuntime(fx.cnn, {
+      modelName: 'cnn',
+      maxBatchSize: 2,
+      decodeInWorkersMinBytes: 1e9,
+    });
+    const infer = (payload: object) =>
+      rt.app.inject({ method: 'POST', url: '/v2/models/cnn/infer', payload });
+    try {
+      const busy = infer(cnnImages(256, 0.5));
+      // Both arrive while the big batch runs: a full batch of 2, which waits in the worker.
+      const hurried = infer(cnnImages(1, 0.5, 2000));
+      const patient = infer(cnnImages(1, 0.25));
+      const [b, h, p] = await Promise.all([busy, hurried, patient]);
+      expect(b.statusCode).toBe(200);
+      expect(h.statusCode, h.body).toBe(504);
+      expect(h.json<{ error: string }>().error).toMatch(/past its deadline/);
+      expect(p.statusCode, p.body).toBe(200);
+      // The pair went to the worker as one batch (so the deadline was caught there, not here).
+      expect(await metricValue(rt.metrics, 'tensorfleet_runtime_batch_size_count')).toBe(2);
+      expect(await metricValue(rt.metrics, 'tensorfleet_runtime_batch_size_sum')).toBe(258);
+      // The patient request got its own rows: what it gets alone.
+      const alone = await infer(cnnImages(1, 0.25));
+      expect(p.json<{ outputs: unknown }>().outputs).toEqual(
+        alone.json<{ outputs: unknown }>().outputs,
+      );
+    } finally {
+      await rt.close();
+    }
+  }, 60_000);
+
+  it('are all answered when the runtime drains', async () => {
+    const rt = await startRuntime(fx.cnn, {
+      modelName: 'cnn',
+      maxBatchSize: 1,
+      decodeInWorkersMinBytes: 1e9,
+    });
+    try {
+      const sent: Promise<{ statusCode: number }>[] = [
+        rt.app.inject({
+          method: 'POST',
+          url: '/v2/models/cnn/infer',
+          payload: cnnImages(512, 0.5),
+        }),
+      ];
+      for (let i = 0; i < 4; i++) {
+        sent.push(
+          rt.app.inject({
+            method: 'POST',
+            url: '/v2/models/cnn/infer',
+            payload: cnnImages(1, i / 4),
+          }),
+        );
+      }
+      // Wait until one batch runs and the next waits in the worker (both counted in flight).
+      for (let i = 0; i < 200; i++) {
+        if ((await metricValue(rt.metrics, 'tensorfleet_runtime_inflight_batches')) === 2) break;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      expect(await metricValue(rt.metrics, 'tensorfleet_runtime_inflight_batches')).toBe(2);
+      expect(await rt.service.drain(20_000)).toBe(true);
+      const codes = (await Promise.all(sent)).map((r) => r.statusCode);
+      expect(codes).toEqual([200, 200, 200, 200, 200]);
+      expect(await metricValue(rt.metrics, 'tensorfleet_runtime_batch_size_count')).toBe(5);
+    } finally {
+      await rt.close();
+    }
+  }, 60_000);
+});
+
 describe('lifecycle', () => {
   it('is not ready while loading, ready after warmup, not ready while draining', async () => {
     const config = serveConfigDefaults({

@@ -8,18 +8,39 @@
 // oldest request has waited batchTimeoutMicros. While every worker is busy,
 // requests accumulate and the next free worker takes them all at once. A
 // full batch (maxBatchSize rows) may also go to a busy worker as its next
-// task, so the worker never waits between batches; only while batches compute
-// in less than batchTimeoutMicros, so that a request waits inside a worker no
-// longer than it would wait for others to batch with (and deadlines, checked
-// in this queue, still hold for slow models).
+// task, so the worker never waits for this thread between batches. Deadlines
+// are checked here and again by the executor when a held batch starts: a
+// request whose deadline passed while it waited inside the worker is not
+// computed and gets DEADLINE_EXCEEDED like one that expired here.
 
 import { RuntimeError } from '../errors.js';
 import type { TensorMap } from '../tensors.js';
 import { concat0, split0 } from '../tensors.js';
 
+/** One request of a batch, as the executor sees it. */
+export interface BatchPart {
+  rows: number;
+  /** When the request expires, in milliseconds since the epoch (performance.timeOrigin + now). */
+  deadline: number;
+}
+
+export interface BatchOutcome {
+  /** Outputs for the requests computed, whose leading dimension is their rows. */
+  outputs: TensorMap;
+  computeSeconds: number;
+  /**
+   * Indices (into `parts`) of requests not computed because their deadline had
+   * passed when the batch started; outputs then hold only the others' rows.
+   */
+  expired?: readonly number[];
+}
+
 export interface BatchExecutor {
-  /** Runs one batch; resolves with outputs whose leading dimension equals the rows sent. */
-  run(inputs: TensorMap): Promise<{ outputs: TensorMap; computeSeconds: number }>;
+  /**
+   * Runs one batch of `parts` (concatenated in `inputs`). Requests whose
+   * deadline passed before the batch starts may be left out (see `expired`).
+   */
+  run(inputs: TensorMap, parts: readonly BatchPart[]): Promise<BatchOutcome>;
   /** How many batches could start right now (free workers). */
   capacity(): number;
   /** How many busy workers could take a batch as their next task (0 when absent). */
@@ -54,6 +75,13 @@ export interface BatchObserver {
   onBatch?(batchSize: number, requests: number): void;
 }
 
+function expiredError(waitedMs: number): RuntimeError {
+  return new RuntimeError(
+    'DEADLINE_EXCEEDED',
+    `the request waited ${Math.round(waitedMs)} ms in the queue, past its deadline`,
+  );
+}
+
 export class Batcher {
   private readonly opts: BatcherOptions;
   private readonly executor: BatchExecutor;
@@ -62,8 +90,6 @@ export class Batcher {
   private queuedRows = 0;
   private running = 0;
   private timer: NodeJS.Timeout | undefined;
-  /** Recent compute time of one batch (moving average); undefined before the first. */
-  private computeSeconds: number | undefined;
   private idleWaiters: (() => void)[] = [];
 
   constructor(opts: BatcherOptions, executor: BatchExecutor, observer: BatchObserver = {}) {
@@ -112,7 +138,7 @@ export class Batcher {
     const now = performance.now();
     while (this.queue.length > 0) {
       const idle = this.executor.capacity() > 0;
-      if (!idle && !(this.canQueueBehind() && (this.executor.spare?.() ?? 0) > 0)) break;
+      if (!idle && (this.executor.spare?.() ?? 0) === 0) break;
       this.dropExpired(now);
       const head = this.queue[0];
       if (head === undefined) break;
@@ -139,12 +165,6 @@ export class Batcher {
     this.checkIdle();
   }
 
-  private canQueueBehind(): boolean {
-    return (
-      this.computeSeconds !== undefined && this.computeSeconds * 1e6 <= this.opts.batchTimeoutMicros
-    );
-  }
-
   private arm(ms: number): void {
     if (this.timer !== undefined) return;
     this.timer = setTimeout(
@@ -160,12 +180,7 @@ export class Batcher {
     while (this.queue.length > 0 && (this.queue[0] as Item).deadline <= now) {
       const item = this.queue.shift() as Item;
       this.queuedRows -= item.rows ?? 1;
-      item.reject(
-        new RuntimeError(
-          'DEADLINE_EXCEEDED',
-          `the request waited ${Math.round(now - item.enqueuedAt)} ms in the queue, past its deadline`,
-        ),
-      );
+      item.reject(expiredError(now - item.enqueuedAt));
     }
   }
 
@@ -203,27 +218,40 @@ export class Batcher {
       }
     }
     this.observer.onBatch?.(total, batch.length);
+    const parts = batch.map((b, i) => ({
+      rows: rows[i] as number,
+      deadline: performance.timeOrigin + b.deadline,
+    }));
     this.executor
-      .run(inputs)
-      .then(({ outputs, computeSeconds }) => {
-        this.computeSeconds =
-          this.computeSeconds === undefined
-            ? computeSeconds
-            : 0.8 * this.computeSeconds + 0.2 * computeSeconds;
+      .run(inputs, parts)
+      .then(({ outputs, computeSeconds, expired = [] }) => {
+        const now = performance.now();
+        const gone = new Set(expired);
+        const live = batch.filter((_, i) => !gone.has(i));
+        const liveRows = rows.filter((_, i) => !gone.has(i));
+        const liveTotal = liveRows.reduce((a, b) => a + b, 0);
         const pieces: Record<string, TensorMap[string][]> = {};
-        for (const [name, t] of Object.entries(outputs)) {
-          if (batch.length > 1 && t.shape[0] !== total) {
-            throw new RuntimeError(
-              'INFERENCE_FAILED',
-              `output "${name}" has ${t.shape[0]} rows for a batch of ${total}; the model cannot be batched`,
-            );
+        if (live.length > 0) {
+          for (const [name, t] of Object.entries(outputs)) {
+            if (batch.length > 1 && t.shape[0] !== liveTotal) {
+              throw new RuntimeError(
+                'INFERENCE_FAILED',
+                `output "${name}" has ${t.shape[0]} rows for a batch of ${liveTotal}; the model cannot be batched`,
+              );
+            }
+            pieces[name] = live.length === 1 ? [t] : split0(t, liveRows);
           }
-          pieces[name] = batch.length === 1 ? [t] : split0(t, rows);
         }
+        let at = 0;
         batch.forEach((item, i) => {
+          if (gone.has(i)) {
+            item.reject(expiredError(now - item.enqueuedAt));
+            return;
+          }
           const own: TensorMap = {};
           for (const name of Object.keys(pieces))
-            own[name] = (pieces[name] as TensorMap[string][])[i] as TensorMap[string];
+            own[name] = (pieces[name] as TensorMap[string][])[at] as TensorMap[string];
+          at++;
           item.resolve({
             outputs: own,
             queueSeconds: (start - item.enqueuedAt) / 1000,

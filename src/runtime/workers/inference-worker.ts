@@ -11,6 +11,7 @@ import { decodeBody } from '../protocols/decode.js';
 import type { Decoded } from '../protocols/decode.js';
 import type { TensorMap } from '../tensors.js';
 import { transferables } from '../tensors.js';
+import { live } from './expiry.js';
 import type { DecodeOutcome, FromWorker, ToWorker, WorkerInit } from './messages.js';
 
 const port = parentPort;
@@ -85,7 +86,8 @@ async function main(init: WorkerInit): Promise<void> {
         return;
       }
       const start = performance.now();
-      const outputs: TensorMap = await model.run(msg.inputs);
+      const { inputs, expired } = live(msg.inputs, msg.parts, performance.timeOrigin + start);
+      const outputs: TensorMap = inputs === undefined ? {} : await model.run(inputs);
       const computeSeconds = (performance.now() - start) / 1000;
       const mem = tf.memory();
       post(
@@ -95,6 +97,7 @@ async function main(init: WorkerInit): Promise<void> {
           outputs,
           computeSeconds,
           memory: { numBytes: mem.numBytes, numTensors: mem.numTensors },
+          ...(expired.length > 0 ? { expired } : {}),
         },
         transferables(Object.values(outputs)),
       );

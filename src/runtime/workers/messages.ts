@@ -43,13 +43,28 @@ export interface DecodeItem {
 export type DecodeOutcome =
   { id: number; decoded: Decoded } | { id: number; error: SerializedError };
 
+/** The requests a batch holds, so the worker can leave out those already past their deadline. */
+export interface InferPart {
+  rows: number;
+  /** Milliseconds since the epoch (performance.timeOrigin + performance.now()). */
+  deadline: number;
+}
+
 export type ToWorker =
-  | { type: 'infer'; id: number; inputs: TensorMap }
+  | { type: 'infer'; id: number; inputs: TensorMap; parts?: InferPart[] }
   | { type: 'decode'; id: number; items: DecodeItem[] };
 
 export type FromWorker =
   | WorkerReady
   | { type: 'init-failed'; error: SerializedError }
-  | { type: 'inferred'; id: number; outputs: TensorMap; computeSeconds: number; memory: TfjsMemory }
+  | {
+      type: 'inferred';
+      id: number;
+      outputs: TensorMap;
+      computeSeconds: number;
+      memory: TfjsMemory;
+      /** Indices of parts not computed (past their deadline); outputs hold the others' rows. */
+      expired?: number[];
+    }
   | { type: 'decoded'; id: number; results: DecodeOutcome[] }
   | { type: 'failed'; id: number; error: SerializedError };

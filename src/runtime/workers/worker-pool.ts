@@ -12,16 +12,26 @@ import { fromSerialized, RuntimeError } from '../errors.js';
 import type { Decoded, DecodeTask } from '../protocols/decode.js';
 import type { TensorMap } from '../tensors.js';
 import { transferables } from '../tensors.js';
-import type { FromWorker, TfjsMemory, ToWorker, WorkerInit, WorkerReady } from './messages.js';
+import type {
+  FromWorker,
+  InferPart,
+  TfjsMemory,
+  ToWorker,
+  WorkerInit,
+  WorkerReady,
+} from './messages.js';
 
 export interface InferResult {
   outputs: TensorMap;
   computeSeconds: number;
+  /** Indices of parts the worker did not compute because their deadline had passed. */
+  expired?: number[];
 }
 
 interface InferTask {
   kind: 'infer';
   inputs: TensorMap;
+  parts: InferPart[] | undefined;
   resolve(value: InferResult): void;
   reject(err: Error): void;
 }
@@ -214,7 +224,11 @@ export class WorkerPool {
       );
     } else if (msg.type === 'inferred') {
       slot.memory = msg.memory;
-      current.infer?.resolve({ outputs: msg.outputs, computeSeconds: msg.computeSeconds });
+      current.infer?.resolve({
+        outputs: msg.outputs,
+        computeSeconds: msg.computeSeconds,
+        ...(msg.expired === undefined ? {} : { expired: msg.expired }),
+      });
     } else if (msg.type === 'decoded') {
       const byId = new Map((current.decodes ?? []).map((d) => [d.id, d]));
       for (const r of msg.results) {
@@ -249,6 +263,7 @@ export class WorkerPool {
     if (infer !== undefined) {
       slot.sent.push({ id, infer });
       const msg: ToWorker = { type: 'infer', id, inputs: infer.inputs };
+      if (infer.parts !== undefined) msg.parts = infer.parts;
       slot.worker.postMessage(msg, transferables(Object.values(infer.inputs)));
       return true;
     }
@@ -326,11 +341,21 @@ export class WorkerPool {
     return this.slots.map((s) => s.memory);
   }
 
-  infer(inputs: TensorMap): Promise<InferResult> {
+  /**
+   * Runs one inference. With `parts` (the requests concatenated in `inputs`),
+   * the worker leaves out those whose deadline has passed when it starts.
+   */
+  infer(inputs: TensorMap, parts?: readonly InferPart[]): Promise<InferResult> {
     if (this.closing)
       return Promise.reject(new RuntimeError('DRAINING', 'the runtime is shutting down'));
     return new Promise((resolve, reject) => {
-      this.high.push({ kind: 'infer', inputs, resolve, reject });
+      this.high.push({
+        kind: 'infer',
+        inputs,
+        parts: parts === undefined ? undefined : [...parts],
+        resolve,
+        reject,
+      });
       this.dispatch();
     });
   }
