@@ -3,7 +3,7 @@
 // loader: tsx's module hooks and source maps are not part of a deployment.
 
 import { execFile } from 'node:child_process';
-import { rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -28,4 +28,15 @@ export async function buildRuntime(): Promise<string> {
     );
   });
   return join(OUT_DIR, 'runtime', 'main.js');
+}
+
+/**
+ * The node flags bin/tensorfleet-runtime.js starts the runtime with (its
+ * `#!/usr/bin/env -S node ...` line), so the bench runs it as deployed.
+ */
+export async function runtimeNodeFlags(): Promise<string[]> {
+  const bin = await readFile(join(ROOT, 'bin', 'tensorfleet-runtime.js'), 'utf8');
+  const shebang = /^#!\/usr\/bin\/env (?:-S )?node(.*)$/m.exec(bin.split('\n')[0] ?? '');
+  if (shebang === null) throw new Error('bin/tensorfleet-runtime.js: unexpected first line');
+  return (shebang[1] ?? '').split(' ').filter((f) => f !== '');
 }

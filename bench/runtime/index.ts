@@ -11,7 +11,7 @@ import type { BackendName } from '../../src/runtime/backends/select.js';
 import { loadBackend } from '../../src/runtime/backends/select.js';
 import { loadModel } from '../../src/runtime/models/load.js';
 import { writeCnn, writeMlpGraph } from '../../src/runtime/testing/models.js';
-import { buildRuntime } from './build.js';
+import { buildRuntime, runtimeNodeFlags } from './build.js';
 import { binaryBody, decodeCosts, jsonBody } from './decode.js';
 import type { DecodeResult } from './decode.js';
 import type { RawResult } from './raw.js';
@@ -132,6 +132,7 @@ export async function runRuntimeBench(opts: RuntimeBenchOptions): Promise<ModelR
   const reports: ModelReport[] = [];
   try {
     const mainJs = await buildRuntime();
+    const nodeFlags = await runtimeNodeFlags();
     const backends = await availableBackends(opts.backends);
     opts.log(`backends available: ${backends.join(', ')} (asked for ${opts.backends.join(', ')})`);
     for (const modelName of opts.models) {
@@ -179,7 +180,10 @@ export async function runRuntimeBench(opts: RuntimeBenchOptions): Promise<ModelR
             },
           },
         };
-        const runtime = await startRuntime(modelDir, backend, opts.serveFlags, { mainJs });
+        const runtime = await startRuntime(modelDir, backend, opts.serveFlags, {
+          mainJs,
+          nodeFlags,
+        });
         let served: { json: ServedResult[]; binary: ServedResult[] };
         let canned: Canned;
         try {
