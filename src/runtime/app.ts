@@ -11,6 +11,7 @@ import type {
 } from 'fastify';
 import { RuntimeError } from './errors.js';
 import type { RuntimeMetrics } from './metrics.js';
+import { readBody } from './protocols/body-reader.js';
 import { oipRoutes } from './protocols/oip-v2.js';
 import { tfServingRoutes } from './protocols/tfserving.js';
 import type { ModelService } from './service.js';
@@ -52,13 +53,11 @@ export const runtimeApp: FastifyPluginAsync<AppOptions> = async (app, opts) => {
 
   // Bodies are read as bytes and decoded per protocol (possibly in a worker).
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser(
-    '*',
-    { parseAs: 'buffer', bodyLimit: maxBodyBytes },
-    (_req, body, done) => {
-      done(null, body);
-    },
-  );
+  // Each body is read into one buffer of its own, allocated from Content-Length
+  // and aligned for binary tensors (protocols/body-reader.ts).
+  app.addContentTypeParser('*', (req, payload, done) => {
+    readBody(req.headers, payload, maxBodyBytes, done);
+  });
 
   app.setErrorHandler((err: FastifyError | Error, req, reply) => {
     const e = toRuntime(err, maxBodyBytes);

@@ -114,13 +114,32 @@ export function keepRows0(
   return { dtype: tensor.dtype, shape, data: out };
 }
 
-/** ArrayBuffers that can be transferred (not copied) to another thread. */
+/**
+ * ArrayBuffers that belong to one request body and nothing else (see
+ * protocols/body-reader.ts): tensors viewing part of one may still be
+ * transferred, since no other request's data is in it.
+ */
+const exclusive = new WeakSet<ArrayBuffer>();
+
+export function markExclusive(buf: ArrayBuffer): void {
+  exclusive.add(buf);
+}
+
+export function isExclusive(buf: ArrayBufferLike): boolean {
+  return buf instanceof ArrayBuffer && exclusive.has(buf);
+}
+
+/**
+ * ArrayBuffers that can be transferred (not copied) to another thread: those
+ * a tensor fills entirely, and exclusive request bodies the tensor views.
+ */
 export function transferables(tensors: Iterable<HostTensor>): ArrayBuffer[] {
   const seen = new Set<ArrayBuffer>();
   for (const t of tensors) {
     if (Array.isArray(t.data)) continue;
     const buf = t.data.buffer;
-    if (buf instanceof ArrayBuffer && buf.byteLength === t.data.byteLength) seen.add(buf);
+    if (!(buf instanceof ArrayBuffer)) continue;
+    if (buf.byteLength === t.data.byteLength || exclusive.has(buf)) seen.add(buf);
   }
   return [...seen];
 }

@@ -9,6 +9,7 @@ import type { OipDatatype } from '../dtypes.js';
 import { oipElementSize } from '../dtypes.js';
 import { invalidInput } from '../errors.js';
 import type { HostTensor } from '../tensors.js';
+import { isExclusive } from '../tensors.js';
 import type { ElementRule } from './json-values.js';
 
 export const HEADER_LENGTH = 'inference-header-content-length';
@@ -52,6 +53,13 @@ function floatToHalf(v: number): number {
     return sign | ((m + 0x1000) >> 13);
   }
   return sign | (exp << 10) | ((mant + 0x1000) >> 13);
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** True when raw bytes can be used in place as elements of `size` bytes. */
+function viewable(raw: Buffer, size: number): boolean {
+  return LITTLE_ENDIAN && raw.byteOffset % size === 0 && isExclusive(raw.buffer);
 }
 
 /** Decodes `count` elements of raw little-endian bytes into a host tensor. */
@@ -101,7 +109,14 @@ export function decodeRaw(
   };
   switch (datatype) {
     case 'FP32': {
-      // Copy into an aligned, transferable buffer; NaN/Inf are legal in binary floats.
+      // A view when the body is exclusive and the data aligned (see body-reader.ts);
+      // otherwise a copy into an aligned, transferable buffer. NaN/Inf are legal in binary floats.
+      if (viewable(raw, 4))
+        return {
+          dtype: 'float32',
+          shape,
+          data: new Float32Array(raw.buffer, raw.byteOffset, count),
+        };
       const out = new Float32Array(count);
       new Uint8Array(out.buffer).set(raw);
       return { dtype: 'float32', shape, data: out };
@@ -120,6 +135,8 @@ export function decodeRaw(
       return { dtype: 'bool', shape, data: out };
     }
     case 'INT32': {
+      if (viewable(raw, 4))
+        return { dtype: 'int32', shape, data: new Int32Array(raw.buffer, raw.byteOffset, count) };
       const out = new Int32Array(count);
       new Uint8Array(out.buffer).set(raw);
       return { dtype: 'int32', shape, data: out };

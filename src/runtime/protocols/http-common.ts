@@ -5,6 +5,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RuntimeMetrics, Protocol } from '../metrics.js';
 import { RuntimeError } from '../errors.js';
 import type { ModelService } from '../service.js';
+import { isExclusive } from '../tensors.js';
 
 export interface ProtocolOptions {
   service: ModelService;
@@ -46,7 +47,7 @@ export function bodyBytes(req: FastifyRequest): Buffer {
 
 /** Copies the body into its own ArrayBuffer when it is large enough to go to a worker (so it can be transferred). */
 export function ownBuffer(buf: Buffer, threshold: number): Uint8Array {
-  if (buf.byteLength < threshold) return buf;
+  if (buf.byteLength < threshold || isExclusive(buf.buffer)) return buf;
   if (buf.byteOffset === 0 && buf.buffer.byteLength === buf.byteLength) return buf;
   const copy = new Uint8Array(buf.byteLength);
   copy.set(buf);

@@ -11,7 +11,7 @@ import { Worker } from 'node:worker_threads';
 import { fromSerialized, RuntimeError } from '../errors.js';
 import type { Decoded, DecodeTask } from '../protocols/decode.js';
 import type { TensorMap } from '../tensors.js';
-import { transferables } from '../tensors.js';
+import { isExclusive, transferables } from '../tensors.js';
 import type {
   FromWorker,
   InferPart,
@@ -97,8 +97,7 @@ function bodyTransfer(task: DecodeTask): ArrayBuffer[] {
   const buf = task.body.buffer;
   const whole =
     buf instanceof ArrayBuffer &&
-    task.body.byteOffset === 0 &&
-    task.body.byteLength === buf.byteLength;
+    ((task.body.byteOffset === 0 && task.body.byteLength === buf.byteLength) || isExclusive(buf));
   return whole ? [buf] : [];
 }
 
