@@ -58,6 +58,25 @@ export function concat0(parts: readonly HostTensor[]): HostTensor {
   return { dtype: first.dtype, shape, data: out };
 }
 
+/** Concatenates requests' inputs along dimension 0, input by input (the first map's names). */
+export function concatMaps(maps: readonly TensorMap[]): TensorMap {
+  const first = maps[0];
+  if (first === undefined) throw new Error('concatMaps needs at least one map');
+  if (maps.length === 1) return first;
+  const out: TensorMap = {};
+  for (const name of Object.keys(first)) {
+    out[name] = concat0(
+      maps.map((m) => {
+        const t = m[name];
+        if (t === undefined)
+          throw new Error(`input "${name}" is missing from a request of the batch`);
+        return t;
+      }),
+    );
+  }
+  return out;
+}
+
 /** Splits a tensor along dimension 0 into consecutive pieces of the given row counts. */
 export function split0(tensor: HostTensor, rows: readonly number[]): HostTensor[] {
   if (rows.length === 1) return [tensor];

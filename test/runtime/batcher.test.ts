@@ -6,6 +6,7 @@ import type { BatchExecutor } from '../../src/runtime/batching/batcher.js';
 import { Batcher } from '../../src/runtime/batching/batcher.js';
 import { RuntimeError } from '../../src/runtime/errors.js';
 import type { TensorMap } from '../../src/runtime/tensors.js';
+import { concatMaps } from '../../src/runtime/tensors.js';
 
 /** Doubles input "x" into output "y" after `delayMs`; records the rows of each batch. */
 function recordingExecutor(
@@ -17,8 +18,8 @@ function recordingExecutor(
   return {
     batches,
     capacity: () => concurrency - running,
-    async run(inputs: TensorMap) {
-      const x = inputs['x'];
+    async run(list: readonly TensorMap[]) {
+      const x = concatMaps(list)['x'];
       if (x === undefined) throw new Error('no x');
       batches.push(x.shape[0] ?? 0);
       running++;
@@ -131,10 +132,10 @@ describe('Batcher', () => {
       { maxBatchSize: 8, batchTimeoutMicros: 0, maxQueueSize: 10, batchable: true },
       {
         capacity: () => 1,
-        run: async (inputs) => {
+        run: async (list) => {
           await new Promise((r) => setTimeout(r, 5));
           if (fail) throw new RuntimeError('INFERENCE_FAILED', 'boom');
-          return { outputs: { y: inputs['x'] as TensorMap[string] }, computeSeconds: 0 };
+          return { outputs: { y: concatMaps(list)['x'] as TensorMap[string] }, computeSeconds: 0 };
         },
       },
     );
@@ -156,8 +157,8 @@ describe('Batcher', () => {
         overlapped: 0,
         capacity: () => (held === 0 ? 1 : 0),
         spare: () => (held === 1 ? 1 : 0),
-        async run(inputs: TensorMap) {
-          const x = inputs['x'] as TensorMap[string];
+        async run(list: readonly TensorMap[]) {
+          const x = concatMaps(list)['x'] as TensorMap[string];
           exec.batches.push(x.shape[0] ?? 0);
           if (held > 0) exec.overlapped++;
           held++;
@@ -189,7 +190,8 @@ describe('Batcher', () => {
     const exec: BatchExecutor = {
       capacity: () => (open ? 1 : 0),
       // Leaves out the parts with the shortest deadline, as a worker does with expired ones.
-      run: async (inputs, parts) => {
+      run: async (list, parts) => {
+        const inputs = concatMaps(list);
         await Promise.resolve();
         const cut = Math.min(...parts.map((p) => p.deadline)) + 1;
         const keep = parts.map((p) => p.deadline > cut);

@@ -1,6 +1,7 @@
 // Dynamic batching. Requests wait in a bounded FIFO queue; a batch is formed
-// by concatenating requests along dimension 0 (up to maxBatchSize rows) and
-// sent to a free worker; outputs are split back so each request gets exactly
+// from requests along dimension 0 (up to maxBatchSize rows) and sent to a
+// free worker, which concatenates them (their buffers are transferred, so this
+// thread copies nothing); outputs are split back so each request gets exactly
 // its own rows.
 //
 // When to dispatch: immediately when no batch is running (an idle machine
@@ -15,7 +16,7 @@
 
 import { RuntimeError } from '../errors.js';
 import type { TensorMap } from '../tensors.js';
-import { concat0, split0 } from '../tensors.js';
+import { split0 } from '../tensors.js';
 
 /** One request of a batch, as the executor sees it. */
 export interface BatchPart {
@@ -37,10 +38,12 @@ export interface BatchOutcome {
 
 export interface BatchExecutor {
   /**
-   * Runs one batch of `parts` (concatenated in `inputs`). Requests whose
-   * deadline passed before the batch starts may be left out (see `expired`).
+   * Runs one batch of `parts`, whose inputs are `inputs[i]` (one map per
+   * request, to concatenate along dimension 0; the executor does it, so that
+   * this thread does not copy them). Requests whose deadline passed before
+   * the batch starts may be left out (see `expired`).
    */
-  run(inputs: TensorMap, parts: readonly BatchPart[]): Promise<BatchOutcome>;
+  run(inputs: readonly TensorMap[], parts: readonly BatchPart[]): Promise<BatchOutcome>;
   /** How many batches could start right now (free workers). */
   capacity(): number;
   /** How many busy workers could take a batch as their next task (0 when absent). */
@@ -209,14 +212,8 @@ export class Batcher {
     const start = performance.now();
     const rows = batch.map((b) => b.rows ?? 1);
     const total = rows.reduce((a, b) => a + b, 0);
-    let inputs: TensorMap;
-    if (batch.length === 1) inputs = (batch[0] as Item).inputs;
-    else {
-      inputs = {};
-      for (const name of Object.keys((batch[0] as Item).inputs)) {
-        inputs[name] = concat0(batch.map((b) => b.inputs[name] as TensorMap[string]));
-      }
-    }
+    // Not concatenated here: the executor's worker does it, off this thread.
+    const inputs = batch.map((b) => b.inputs);
     this.observer.onBatch?.(total, batch.length);
     const parts = batch.map((b, i) => ({
       rows: rows[i] as number,

@@ -3,29 +3,31 @@
 // the batch and reports them, and the batcher answers them DEADLINE_EXCEEDED.
 
 import type { TensorMap } from '../tensors.js';
-import { keepRows0 } from '../tensors.js';
+import { concatMaps } from '../tensors.js';
 import type { InferPart } from './messages.js';
 
 /**
- * The rows of a batch still worth computing at `now` (epoch ms): a batch that
+ * The batch to compute at `now` (epoch ms), assembled here in the worker from
+ * its requests' inputs (`inputs[i]` belongs to `parts[i]`): a batch that
  * waited in this worker behind another may hold requests already past their
- * deadline. `inputs` is undefined when none is left.
+ * deadline, and their inputs are left out. `inputs` is undefined when none is
+ * left.
  */
 export function live(
-  inputs: TensorMap,
+  inputs: readonly TensorMap[],
   parts: readonly InferPart[] | undefined,
   now: number,
 ): { inputs: TensorMap | undefined; expired: number[] } {
-  if (parts === undefined) return { inputs, expired: [] };
+  if (parts === undefined) return { inputs: concatMaps(inputs), expired: [] };
+  if (parts.length !== inputs.length) {
+    throw new Error(`a batch of ${parts.length} requests came with ${inputs.length} inputs`);
+  }
   const expired: number[] = [];
+  const kept: TensorMap[] = [];
   parts.forEach((p, i) => {
     if (p.deadline <= now) expired.push(i);
+    else kept.push(inputs[i] as TensorMap);
   });
-  if (expired.length === 0) return { inputs, expired };
-  if (expired.length === parts.length) return { inputs: undefined, expired };
-  const keep = parts.map((p) => p.deadline > now);
-  const rows = parts.map((p) => p.rows);
-  const kept: TensorMap = {};
-  for (const [name, t] of Object.entries(inputs)) kept[name] = keepRows0(t, rows, keep);
-  return { inputs: kept, expired };
+  if (kept.length === 0) return { inputs: undefined, expired };
+  return { inputs: concatMaps(kept), expired };
 }

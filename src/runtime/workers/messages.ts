@@ -51,7 +51,8 @@ export interface InferPart {
 }
 
 export type ToWorker =
-  | { type: 'infer'; id: number; inputs: TensorMap; parts?: InferPart[] }
+  /** One inputs map per request (`parts[i]` describes `inputs[i]`); the worker concatenates them. */
+  | { type: 'infer'; id: number; inputs: TensorMap[]; parts?: InferPart[] }
   | { type: 'decode'; id: number; items: DecodeItem[] };
 
 export type FromWorker =

@@ -30,7 +30,8 @@ export interface InferResult {
 
 interface InferTask {
   kind: 'infer';
-  inputs: TensorMap;
+  /** One map per request of the batch, concatenated by the worker. */
+  inputs: TensorMap[];
   parts: InferPart[] | undefined;
   resolve(value: InferResult): void;
   reject(err: Error): void;
@@ -263,7 +264,7 @@ export class WorkerPool {
       slot.sent.push({ id, infer });
       const msg: ToWorker = { type: 'infer', id, inputs: infer.inputs };
       if (infer.parts !== undefined) msg.parts = infer.parts;
-      slot.worker.postMessage(msg, transferables(Object.values(infer.inputs)));
+      slot.worker.postMessage(msg, transferables(infer.inputs.flatMap((m) => Object.values(m))));
       return true;
     }
     if (this.low.length === 0) return false;
@@ -341,16 +342,32 @@ export class WorkerPool {
   }
 
   /**
-   * Runs one inference. With `parts` (the requests concatenated in `inputs`),
-   * the worker leaves out those whose deadline has passed when it starts.
+   * Runs one inference on `inputs`, or on a batch of requests' inputs which
+   * the worker concatenates along dimension 0 (their buffers are transferred,
+   * so this thread never copies them). With `parts` (one per request), the
+   * worker leaves out those whose deadline has passed when it starts.
    */
-  infer(inputs: TensorMap, parts?: readonly InferPart[]): Promise<InferResult> {
+  infer(
+    inputs: TensorMap | readonly TensorMap[],
+    parts?: readonly InferPart[],
+  ): Promise<InferResult> {
     if (this.closing)
       return Promise.reject(new RuntimeError('DRAINING', 'the runtime is shutting down'));
+    const list: TensorMap[] = Array.isArray(inputs)
+      ? [...(inputs as readonly TensorMap[])]
+      : [inputs as TensorMap];
+    if (parts !== undefined && parts.length !== list.length) {
+      return Promise.reject(
+        new RuntimeError(
+          'INTERNAL',
+          `a batch of ${parts.length} requests came with ${list.length} inputs`,
+        ),
+      );
+    }
     return new Promise((resolve, reject) => {
       this.high.push({
         kind: 'infer',
-        inputs,
+        inputs: list,
         parts: parts === undefined ? undefined : [...parts],
         resolve,
         reject,
