@@ -34,8 +34,37 @@ export function allocate(dtype: TfjsDtype, size: number): TensorData {
   }
 }
 
+/** Where a concatenation writes: a fresh array by default (see `reusedBuffers`). */
+export type Allocate = (name: string, dtype: TfjsDtype, size: number) => TensorData;
+
+const fresh: Allocate = (_name, dtype, size) => allocate(dtype, size);
+
+/**
+ * Allocates from buffers kept from one call to the next, one per input name
+ * and dtype, grown as needed: a worker assembling batch after batch then
+ * writes into memory it already has instead of a fresh allocation per batch.
+ * A batch's inputs are valid until the next one is assembled.
+ */
+export function reusedBuffers(): Allocate {
+  const kept = new Map<string, Float32Array | Int32Array | Uint8Array>();
+  return (name, dtype, size) => {
+    if (dtype === 'string') return allocate(dtype, size);
+    const key = `${dtype}/${name}`;
+    let buf = kept.get(key);
+    if (buf === undefined || buf.length < size) {
+      buf = allocate(dtype, size) as Float32Array | Int32Array | Uint8Array;
+      kept.set(key, buf);
+    }
+    return buf.subarray(0, size);
+  };
+}
+
 /** Concatenates tensors along dimension 0 (their other dimensions must agree). */
-export function concat0(parts: readonly HostTensor[]): HostTensor {
+export function concat0(
+  parts: readonly HostTensor[],
+  alloc: Allocate = fresh,
+  name = '',
+): HostTensor {
   const first = parts[0];
   if (first === undefined) throw new Error('concat0 needs at least one tensor');
   if (parts.length === 1) return first;
@@ -48,7 +77,7 @@ export function concat0(parts: readonly HostTensor[]): HostTensor {
     for (const p of parts) for (const v of p.data as Uint8Array[]) out.push(v);
     return { dtype: 'string', shape, data: out };
   }
-  const out = allocate(first.dtype, total) as Float32Array | Int32Array | Uint8Array;
+  const out = alloc(name, first.dtype, total) as Float32Array | Int32Array | Uint8Array;
   let offset = 0;
   for (const p of parts) {
     const d = p.data as Float32Array | Int32Array | Uint8Array;
@@ -59,7 +88,7 @@ export function concat0(parts: readonly HostTensor[]): HostTensor {
 }
 
 /** Concatenates requests' inputs along dimension 0, input by input (the first map's names). */
-export function concatMaps(maps: readonly TensorMap[]): TensorMap {
+export function concatMaps(maps: readonly TensorMap[], alloc: Allocate = fresh): TensorMap {
   const first = maps[0];
   if (first === undefined) throw new Error('concatMaps needs at least one map');
   if (maps.length === 1) return first;
@@ -72,6 +101,8 @@ export function concatMaps(maps: readonly TensorMap[]): TensorMap {
           throw new Error(`input "${name}" is missing from a request of the batch`);
         return t;
       }),
+      alloc,
+      name,
     );
   }
   return out;

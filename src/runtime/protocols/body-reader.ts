@@ -29,10 +29,11 @@ export function alignmentPad(headers: Headers): number {
   return (BODY_ALIGNMENT - (n % BODY_ALIGNMENT)) % BODY_ALIGNMENT;
 }
 
+/** Not zero-filled (every byte of the body is written before it is used; the padding is never read). */
 function allocate(pad: number, length: number): Buffer {
-  const ab = new ArrayBuffer(pad + length);
-  markExclusive(ab);
-  return Buffer.from(ab, pad, length);
+  const whole = Buffer.allocUnsafeSlow(pad + length);
+  markExclusive(whole.buffer);
+  return whole.subarray(pad);
 }
 
 /**

@@ -2,7 +2,7 @@
 // is computing, and requests can expire there. The worker leaves them out of
 // the batch and reports them, and the batcher answers them DEADLINE_EXCEEDED.
 
-import type { TensorMap } from '../tensors.js';
+import type { Allocate, TensorMap } from '../tensors.js';
 import { concatMaps } from '../tensors.js';
 import type { InferPart } from './messages.js';
 
@@ -11,14 +11,15 @@ import type { InferPart } from './messages.js';
  * its requests' inputs (`inputs[i]` belongs to `parts[i]`): a batch that
  * waited in this worker behind another may hold requests already past their
  * deadline, and their inputs are left out. `inputs` is undefined when none is
- * left.
+ * left. `alloc` says where the batch is written (a fresh array by default).
  */
 export function live(
   inputs: readonly TensorMap[],
   parts: readonly InferPart[] | undefined,
   now: number,
+  alloc?: Allocate,
 ): { inputs: TensorMap | undefined; expired: number[] } {
-  if (parts === undefined) return { inputs: concatMaps(inputs), expired: [] };
+  if (parts === undefined) return { inputs: concatMaps(inputs, alloc), expired: [] };
   if (parts.length !== inputs.length) {
     throw new Error(`a batch of ${parts.length} requests came with ${inputs.length} inputs`);
   }
@@ -29,5 +30,5 @@ export function live(
     else kept.push(inputs[i] as TensorMap);
   });
   if (kept.length === 0) return { inputs: undefined, expired };
-  return { inputs: concatMaps(kept), expired };
+  return { inputs: concatMaps(kept, alloc), expired };
 }

@@ -10,7 +10,7 @@ import { loadModel, warmupInputs } from '../models/load.js';
 import { decodeBody } from '../protocols/decode.js';
 import type { Decoded } from '../protocols/decode.js';
 import type { TensorMap } from '../tensors.js';
-import { transferables } from '../tensors.js';
+import { reusedBuffers, transferables } from '../tensors.js';
 import { live } from './expiry.js';
 import type { DecodeOutcome, FromWorker, ToWorker, WorkerInit } from './messages.js';
 
@@ -62,6 +62,10 @@ async function main(init: WorkerInit): Promise<void> {
     memory: { numBytes: tf.memory().numBytes, numTensors: tf.memory().numTensors },
   });
 
+  // Batches are assembled in buffers kept from one batch to the next: tasks run
+  // one at a time and the backend has read a batch's inputs by the end of its run.
+  const batchBuffers = reusedBuffers();
+
   // Tasks are handled strictly one at a time so a task's compute time is its own.
   let chain: Promise<void> = Promise.resolve();
   port?.on('message', (msg: ToWorker) => {
@@ -86,7 +90,12 @@ async function main(init: WorkerInit): Promise<void> {
         return;
       }
       const start = performance.now();
-      const { inputs, expired } = live(msg.inputs, msg.parts, performance.timeOrigin + start);
+      const { inputs, expired } = live(
+        msg.inputs,
+        msg.parts,
+        performance.timeOrigin + start,
+        batchBuffers,
+      );
       const outputs: TensorMap = inputs === undefined ? {} : await model.run(inputs);
       const computeSeconds = (performance.now() - start) / 1000;
       const mem = tf.memory();
