@@ -128,43 +128,6 @@ export function split0(tensor: HostTensor, rows: readonly number[]): HostTensor[
 }
 
 /**
- * Keeps the consecutive row groups of `rows` (along dimension 0) whose `keep`
- * flag is set, in order: what is left of a batch once some requests are dropped.
- */
-export function keepRows0(
-  tensor: HostTensor,
-  rows: readonly number[],
-  keep: readonly boolean[],
-): HostTensor {
-  const inner = sizeOf(tensor.shape.slice(1));
-  let kept = 0;
-  rows.forEach((r, i) => {
-    if (keep[i] === true) kept += r;
-  });
-  const shape = [kept, ...tensor.shape.slice(1)];
-  const out = Array.isArray(tensor.data)
-    ? new Array<Uint8Array>(kept * inner)
-    : (allocate(tensor.dtype, kept * inner) as Float32Array | Int32Array | Uint8Array);
-  let from = 0;
-  let to = 0;
-  rows.forEach((r, i) => {
-    const n = r * inner;
-    if (keep[i] === true) {
-      if (Array.isArray(out)) {
-        for (let j = 0; j < n; j++)
-          out[to + j] = (tensor.data as Uint8Array[])[from + j] as Uint8Array;
-      } else {
-        const src = tensor.data as Float32Array | Int32Array | Uint8Array;
-        out.set(src.subarray(from, from + n), to);
-      }
-      to += n;
-    }
-    from += n;
-  });
-  return { dtype: tensor.dtype, shape, data: out };
-}
-
-/**
  * ArrayBuffers that belong to one request body and nothing else (see
  * protocols/body-reader.ts): tensors viewing part of one may still be
  * transferred, since no other request's data is in it.

@@ -110,34 +110,6 @@ export class JsonScanner {
   }
 
   /**
-   * A JSON integer (no fraction or exponent) that fits a safe integer; for
-   * shapes and small parameters.
-   */
-  integer(): number | undefined {
-    this.skipSpace();
-    const b = this.bytes;
-    let p = this.pos;
-    const negative = b[p] === MINUS;
-    if (negative) p++;
-    const first = b[p];
-    if (first === undefined || first < ZERO || first > NINE) return undefined;
-    let v = 0;
-    let digits = 0;
-    while (p < b.length) {
-      const c = b[p] as number;
-      if (c < ZERO || c > NINE) break;
-      v = v * 10 + (c - ZERO);
-      p++;
-      digits++;
-    }
-    if ((first === ZERO && digits > 1) || digits > EXACT_DIGITS) return undefined;
-    const next = b[p];
-    if (next === DOT || next === LOWER_E || next === UPPER_E) return undefined;
-    this.pos = p;
-    return negative ? -v : v;
-  }
-
-  /**
    * A nested array of numbers, rectangular, at least one element in every
    * dimension; undefined otherwise (empty, ragged, a non-number, a bad number).
    * The values are read with values().

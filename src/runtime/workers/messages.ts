@@ -3,6 +3,7 @@
 
 import type { BackendChoice } from '../config.js';
 import type { BackendName } from '../backends/select.js';
+import type { BatchPart } from '../batching/batcher.js';
 import type { SerializedError } from '../errors.js';
 import type { ModelFormat } from '../models/format.js';
 import type { ModelSignature } from '../models/signature.js';
@@ -44,11 +45,7 @@ export type DecodeOutcome =
   { id: number; decoded: Decoded } | { id: number; error: SerializedError };
 
 /** The requests a batch holds, so the worker can leave out those already past their deadline. */
-export interface InferPart {
-  rows: number;
-  /** Milliseconds since the epoch (performance.timeOrigin + performance.now()). */
-  deadline: number;
-}
+export type InferPart = BatchPart;
 
 export type ToWorker =
   /** One inputs map per request (`parts[i]` describes `inputs[i]`); the worker concatenates them. */
