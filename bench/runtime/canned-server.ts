@@ -1,5 +1,6 @@
-// The HTTP-only ceiling: a fastify server that reads each request body the
-// way the runtime does (as bytes) and answers with a canned response, the
+// The HTTP-only ceiling: a fastify server that reads each request body as
+// bytes (fastify's own buffer parser, not the runtime's body reader, so this
+// is what plain fastify allows) and answers with a canned response, the
 // same bytes the runtime sent for the same request. No decode, no model, no
 // worker: what the HTTP stack alone allows on this machine, next to the load
 // generator. Started as a child process by the bench:
