@@ -1,6 +1,6 @@
-// Host-side tensors: plain typed arrays plus a shape, the form tensors take on
-// the wire between the HTTP thread and the inference workers (the buffers are
-// transferred, not copied).
+// Host-side tensors: plain typed arrays plus a shape, the form tensors take
+// between the HTTP thread and the inference workers (batches in shared
+// memory, see workers/shared-batch.ts; other buffers transferred, not copied).
 
 import type { TfjsDtype } from './dtypes.js';
 

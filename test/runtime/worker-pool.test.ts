@@ -2,6 +2,8 @@
 // and recovery when a worker dies mid-request.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bodyBuffers } from '../../src/runtime/buffer-pool.js';
+import { markExclusive } from '../../src/runtime/tensors.js';
 import { WorkerPool } from '../../src/runtime/workers/worker-pool.js';
 import type { Fixtures } from './helpers.js';
 import { makeFixtures } from './helpers.js';
@@ -30,7 +32,7 @@ async function until(cond: () => boolean, ms = 30_000): Promise<void> {
 }
 
 describe('WorkerPool', () => {
-  it('runs inference in workers and moves (not copies) the input buffers', async () => {
+  it('runs inference in workers through shared memory, and pools the request buffers', async () => {
     const pool = new WorkerPool(2, {
       modelDir: fx.halfPlusTwo,
       format: 'tfjs-graph',
@@ -43,12 +45,29 @@ describe('WorkerPool', () => {
       expect(ready.backend).toBe(testBackend());
       expect(ready.signature.inputs.map((i) => i.name)).toEqual(['x']);
       expect(pool.readyCount()).toBe(2);
-      const inputs = x(1, 2, 5);
-      const { outputs, computeSeconds } = await pool.infer(inputs);
+      // A request body's buffer, as the body reader takes it from the pool.
+      const body = bodyBuffers.take(12);
+      markExclusive(body);
+      const data = new Float32Array(body, 0, 3);
+      data.set([1, 2, 5]);
+      const held = bodyBuffers.heldBytes();
+      const { outputs, computeSeconds } = await pool.infer({
+        x: { dtype: 'float32', shape: [3], data },
+      });
       expect(Array.from(outputs['y']?.data as Float32Array)).toEqual([2.5, 3, 4.5]);
       expect(computeSeconds).toBeGreaterThan(0);
-      // The input's buffer was transferred to the worker, leaving it detached here.
-      expect(inputs.x.data.byteLength).toBe(0);
+      // Copied into the worker's shared buffer, not moved: the body went back to the pool.
+      expect(bodyBuffers.heldBytes()).toBe(held + body.byteLength);
+      expect(bodyBuffers.take(12)).toBe(body);
+      // A batch of several requests comes back row for row.
+      const rows = await pool.infer(
+        [x(1), x(2, 3)],
+        [
+          { rows: 1, deadline: Date.now() + 60_000 },
+          { rows: 2, deadline: Date.now() + 60_000 },
+        ],
+      );
+      expect(Array.from(rows.outputs['y']?.data as Float32Array)).toEqual([2.5, 3, 3.5]);
       const decoded = await Promise.all(
         [1, 2, 3].map((v) =>
           pool.decode({

@@ -4,12 +4,14 @@
 // end instead). For the binary tensor extension the buffer starts with a few
 // bytes of padding so that the tensor data after the JSON header is 8-byte
 // aligned: the decoder can then view it as a Float32Array without copying.
-// The buffer is marked exclusive (no other body shares it), so it can be
-// transferred to an inference worker.
+// The buffer comes from the body pool and is marked exclusive (no other body
+// shares it): once the request's batch is written to a worker's shared
+// memory it goes back to the pool (buffer-pool.ts).
 
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import { errorCodes } from 'fastify';
+import { bodyBuffers } from '../buffer-pool.js';
 import { markExclusive } from '../tensors.js';
 import { HEADER_LENGTH } from './binary-tensor.js';
 
@@ -29,11 +31,11 @@ export function alignmentPad(headers: Headers): number {
   return (BODY_ALIGNMENT - (n % BODY_ALIGNMENT)) % BODY_ALIGNMENT;
 }
 
-/** Not zero-filled (every byte of the body is written before it is used; the padding is never read). */
+/** Not zero-filled: every byte of the body is written before it is used; the padding is never read. */
 function allocate(pad: number, length: number): Buffer {
-  const whole = Buffer.allocUnsafeSlow(pad + length);
-  markExclusive(whole.buffer);
-  return whole.subarray(pad);
+  const whole = bodyBuffers.take(pad + length);
+  markExclusive(whole);
+  return Buffer.from(whole, pad, length);
 }
 
 /**

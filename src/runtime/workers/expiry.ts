@@ -4,6 +4,7 @@
 
 import type { Allocate, TensorMap } from '../tensors.js';
 import { concatMaps } from '../tensors.js';
+import { perRequest } from './shared-batch.js';
 import type { InferPart } from './messages.js';
 
 /**
@@ -31,4 +32,21 @@ export function live(
   });
   if (kept.length === 0) return { inputs: undefined, expired };
   return { inputs: concatMaps(kept, alloc), expired };
+}
+
+/**
+ * live() for a batch already assembled (in shared memory): the whole batch
+ * when no request has expired (no copy), else the live requests' rows.
+ */
+export function liveBatch(
+  batch: TensorMap,
+  rows: readonly number[],
+  parts: readonly InferPart[] | undefined,
+  now: number,
+  alloc?: Allocate,
+): { inputs: TensorMap | undefined; expired: number[] } {
+  if (parts === undefined || parts.every((p) => p.deadline > now)) {
+    return { inputs: batch, expired: [] };
+  }
+  return live(perRequest(batch, rows), parts, now, alloc);
 }

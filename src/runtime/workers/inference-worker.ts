@@ -11,7 +11,9 @@ import { decodeBody } from '../protocols/decode.js';
 import type { Decoded } from '../protocols/decode.js';
 import type { TensorMap } from '../tensors.js';
 import { reusedBuffers, transferables } from '../tensors.js';
-import { live } from './expiry.js';
+import { live, liveBatch } from './expiry.js';
+import type { SharedLayout } from './shared-batch.js';
+import { sharedInputs } from './shared-batch.js';
 import type { DecodeOutcome, FromWorker, ToWorker, WorkerInit } from './messages.js';
 
 const port = parentPort;
@@ -62,9 +64,19 @@ async function main(init: WorkerInit): Promise<void> {
     memory: { numBytes: tf.memory().numBytes, numTensors: tf.memory().numTensors },
   });
 
-  // Batches are assembled in buffers kept from one batch to the next: tasks run
-  // one at a time and the backend has read a batch's inputs by the end of its run.
+  // Batches that are not in shared memory as they are (BYTES inputs, or some
+  // requests expired) are assembled in buffers kept from one batch to the next:
+  // tasks run one at a time and the backend has read a batch's inputs by the end of its run.
   const batchBuffers = reusedBuffers();
+
+  // The shared buffers batches arrive in, by index (the HTTP thread sends each once).
+  const sharedBuffers: SharedArrayBuffer[] = [];
+  function sharedBatch(layout: SharedLayout, buffer: SharedArrayBuffer | undefined): TensorMap {
+    if (buffer !== undefined) sharedBuffers[layout.index] = buffer;
+    const held = sharedBuffers[layout.index];
+    if (held === undefined) throw new Error(`no shared buffer ${layout.index} in this worker`);
+    return sharedInputs(held, layout);
+  }
 
   // Tasks are handled strictly one at a time so a task's compute time is its own.
   let chain: Promise<void> = Promise.resolve();
@@ -90,12 +102,17 @@ async function main(init: WorkerInit): Promise<void> {
         return;
       }
       const start = performance.now();
-      const { inputs, expired } = live(
-        msg.inputs,
-        msg.parts,
-        performance.timeOrigin + start,
-        batchBuffers,
-      );
+      const now = performance.timeOrigin + start;
+      const { inputs, expired } =
+        msg.shared === undefined
+          ? live(msg.inputs, msg.parts, now, batchBuffers)
+          : liveBatch(
+              sharedBatch(msg.shared, msg.buffer),
+              msg.shared.rows,
+              msg.parts,
+              now,
+              batchBuffers,
+            );
       const outputs: TensorMap = inputs === undefined ? {} : await model.run(inputs);
       const computeSeconds = (performance.now() - start) / 1000;
       const mem = tf.memory();

@@ -1,4 +1,5 @@
-// Messages between the HTTP thread and inference workers. Tensor buffers are
+// Messages between the HTTP thread and inference workers. A batch's inputs
+// come through shared memory (shared-batch.ts); other tensor buffers are
 // transferred (moved), never copied.
 
 import type { BackendChoice } from '../config.js';
@@ -9,6 +10,7 @@ import type { ModelFormat } from '../models/format.js';
 import type { ModelSignature } from '../models/signature.js';
 import type { DecodeTask, Decoded } from '../protocols/decode.js';
 import type { TensorMap } from '../tensors.js';
+import type { SharedLayout } from './shared-batch.js';
 
 export interface WorkerInit {
   modelDir: string;
@@ -48,8 +50,20 @@ export type DecodeOutcome =
 export type InferPart = BatchPart;
 
 export type ToWorker =
-  /** One inputs map per request (`parts[i]` describes `inputs[i]`); the worker concatenates them. */
-  | { type: 'infer'; id: number; inputs: TensorMap[]; parts?: InferPart[] }
+  /**
+   * The batch, in one of two forms: `shared` says where it lies in one of the
+   * worker's shared buffers (`buffer` comes along when that buffer is new);
+   * otherwise `inputs` holds one inputs map per request, which the worker
+   * concatenates. `parts[i]` describes request i.
+   */
+  | {
+      type: 'infer';
+      id: number;
+      inputs: TensorMap[];
+      shared?: SharedLayout;
+      buffer?: SharedArrayBuffer;
+      parts?: InferPart[];
+    }
   | { type: 'decode'; id: number; items: DecodeItem[] };
 
 export type FromWorker =

@@ -11,7 +11,9 @@ import { Worker } from 'node:worker_threads';
 import { fromSerialized, RuntimeError } from '../errors.js';
 import type { Decoded, DecodeTask } from '../protocols/decode.js';
 import type { TensorMap } from '../tensors.js';
+import { bodyBuffers } from '../buffer-pool.js';
 import { isExclusive, transferables } from '../tensors.js';
+import { packShared } from './shared-batch.js';
 import type {
   FromWorker,
   InferPart,
@@ -49,6 +51,8 @@ interface DecodeTaskPending {
 interface Sent {
   id: number;
   infer?: InferTask;
+  /** The slot's shared buffer the batch was written to, free again once answered. */
+  shared?: number;
   decodes?: DecodeTaskPending[];
 }
 
@@ -58,6 +62,8 @@ interface Slot {
   ready: boolean;
   /** Tasks sent and not answered, in the order the worker runs them. */
   sent: Sent[];
+  /** This worker's shared batch buffers (shared-batch.ts), one per task it can hold. */
+  shared: (SharedArrayBuffer | undefined)[];
   memory: TfjsMemory;
 }
 
@@ -102,6 +108,28 @@ function bodyTransfer(task: DecodeTask): ArrayBuffer[] {
   return whole ? [buf] : [];
 }
 
+/** A shared buffer index of `slot` that no task it holds is using. */
+function freeShared(slot: Slot): number {
+  for (let i = 0; i < DEPTH; i++) if (!slot.sent.some((t) => t.shared === i)) return i;
+  throw new Error('every shared buffer of the worker is in use');
+}
+
+/**
+ * The batch's data has been copied to shared memory: the request bodies it
+ * viewed (or decoded tensors of their own) go back to the pool for the next
+ * bodies. Nothing reads a request's inputs after its batch is sent.
+ */
+function releaseBodies(requests: readonly TensorMap[]): void {
+  const seen = new Set<ArrayBuffer>();
+  for (const m of requests) {
+    for (const t of Object.values(m)) {
+      if (!Array.isArray(t.data) && isExclusive(t.data.buffer))
+        seen.add(t.data.buffer as ArrayBuffer);
+    }
+  }
+  bodyBuffers.give(seen);
+}
+
 export class WorkerPool {
   readonly size: number;
   private readonly init: WorkerInit;
@@ -144,6 +172,7 @@ export class WorkerPool {
       worker,
       ready: false,
       sent: [],
+      shared: [],
       memory: { numBytes: 0, numTensors: 0 },
     };
     this.slots[index] = slot;
@@ -261,10 +290,21 @@ export class WorkerPool {
     const id = this.nextId++;
     const infer = this.high.shift();
     if (infer !== undefined) {
-      slot.sent.push({ id, infer });
-      const msg: ToWorker = { type: 'infer', id, inputs: infer.inputs };
+      const index = freeShared(slot);
+      const packed = packShared(infer.inputs, index, slot.shared[index]);
+      const msg: ToWorker = { type: 'infer', id, inputs: packed === undefined ? infer.inputs : [] };
       if (infer.parts !== undefined) msg.parts = infer.parts;
-      slot.worker.postMessage(msg, transferables(infer.inputs.flatMap((m) => Object.values(m))));
+      if (packed === undefined) {
+        slot.sent.push({ id, infer });
+        slot.worker.postMessage(msg, transferables(infer.inputs.flatMap((m) => Object.values(m))));
+        return true;
+      }
+      slot.shared[index] = packed.buffer;
+      msg.shared = packed.layout;
+      if (packed.grown) msg.buffer = packed.buffer;
+      slot.sent.push({ id, infer, shared: index });
+      slot.worker.postMessage(msg);
+      releaseBodies(infer.inputs);
       return true;
     }
     if (this.low.length === 0) return false;
