@@ -25,6 +25,7 @@ export interface ServeConfig {
   batchTimeoutMicros: number;
   maxQueueSize: number;
   workers: number;
+  decodeWorkers: number;
   warmupIterations: number;
   maxBodyBytes: number;
   drainTimeoutSeconds: number;
@@ -148,6 +149,15 @@ export const SERVE_OPTIONS: OptionSpec<keyof ServeConfig>[] = [
     min: 1,
     max: 64,
     help: 'Inference worker threads, each holding the model.',
+  },
+  {
+    key: 'decodeWorkers',
+    flag: 'decode-workers',
+    kind: 'int',
+    default: 1,
+    min: 0,
+    max: 64,
+    help: 'Threads that only decode JSON bodies (no model), beside the inference workers.',
   },
   {
     key: 'warmupIterations',

@@ -105,6 +105,7 @@ export class ModelService {
           warmupIterations: config.warmupIterations,
         },
         logger,
+        config.decodeWorkers,
       );
       const ready = await pool.start();
       this.pool = pool;

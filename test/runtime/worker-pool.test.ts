@@ -156,4 +156,44 @@ describe('WorkerPool', () => {
       await pool.close();
     }
   }, 60_000);
+
+  it('decodes bodies in a decode worker while the inference worker is busy', async () => {
+    const pool = new WorkerPool(
+      1,
+      {
+        modelDir: fx.halfPlusTwo,
+        format: 'tfjs-graph',
+        backend: testBackend(),
+        signatureName: 'serving_default',
+        warmupIterations: 0,
+      },
+      undefined,
+      1,
+    );
+    try {
+      await pool.start();
+      const first = pool.infer(x(1));
+      const second = pool.infer(x(2));
+      expect(pool.busy()).toBe(true);
+      // Not queued behind the inferences (as with no decode worker, above): sent at once.
+      const decoded = pool.decode({
+        protocol: 'tfserving',
+        body: Buffer.from('{"instances": [3, 4]}'),
+      });
+      const bad = expect(
+        pool.decode({ protocol: 'tfserving', body: Buffer.from('{"instances": 5}') }),
+      ).rejects.toMatchObject({
+        code: 'INVALID_INPUT',
+        message: '"instances" must be a list of instances',
+      });
+      expect(pool.queued()).toBe(0);
+      const [a, b, c] = await Promise.all([first, second, decoded]);
+      expect(Array.from(a.outputs['y']?.data as Float32Array)).toEqual([2.5]);
+      expect(Array.from(b.outputs['y']?.data as Float32Array)).toEqual([3]);
+      expect(Array.from(c.request.inputs['x']?.data as Float32Array)).toEqual([3, 4]);
+      await bad;
+    } finally {
+      await pool.close();
+    }
+  }, 60_000);
 });

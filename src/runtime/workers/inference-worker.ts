@@ -1,6 +1,7 @@
 // Inference worker thread: loads the backend and the model once, warms it up,
 // then serves decode and infer tasks one at a time (tfjs computes
 // synchronously, so this thread is busy while the HTTP thread is not).
+// Started with `decodeOnly`, it is a decode worker: no model, bodies only.
 
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadBackend } from '../backends/select.js';
@@ -14,7 +15,8 @@ import { reusedBuffers, transferables } from '../tensors.js';
 import { live, liveBatch } from './expiry.js';
 import type { SharedLayout } from './shared-batch.js';
 import { sharedInputs } from './shared-batch.js';
-import type { DecodeOutcome, FromWorker, ToWorker, WorkerInit } from './messages.js';
+import type { ModelSignature } from '../models/signature.js';
+import type { DecodeItem, DecodeOutcome, FromWorker, ToWorker, WorkerInit } from './messages.js';
 
 const port = parentPort;
 if (port === null) throw new Error('inference-worker must run in a worker thread');
@@ -27,7 +29,47 @@ function decodedTransferables(d: Decoded): ArrayBuffer[] {
   return transferables(Object.values(d.request.inputs));
 }
 
+/** Decodes request bodies against `signature`, each with its own outcome. */
+function decodeItems(
+  items: readonly DecodeItem[],
+  signature: ModelSignature,
+): { results: DecodeOutcome[]; transfer: ArrayBuffer[] } {
+  const results: DecodeOutcome[] = [];
+  const transfer: ArrayBuffer[] = [];
+  for (const item of items) {
+    try {
+      const decoded = decodeBody(item.task, signature);
+      results.push({ id: item.id, decoded });
+      transfer.push(...decodedTransferables(decoded));
+    } catch (err) {
+      results.push({ id: item.id, error: toRuntimeError(err, 'INTERNAL').toJSON() });
+    }
+  }
+  return { results, transfer };
+}
+
+/** A decode worker: bodies only, one message at a time, no model. */
+function serveDecodes(signature: ModelSignature): void {
+  port?.on('message', (msg: ToWorker) => {
+    if (msg.type !== 'decode') {
+      post({
+        type: 'failed',
+        id: msg.id,
+        error: new RuntimeError('INTERNAL', 'a decode worker was sent an inference').toJSON(),
+      });
+      return;
+    }
+    const { results, transfer } = decodeItems(msg.items, signature);
+    post({ type: 'decoded', id: msg.id, results }, transfer);
+  });
+  post({ type: 'decoder-ready' });
+}
+
 async function main(init: WorkerInit): Promise<void> {
+  if (init.decodeOnly !== undefined) {
+    serveDecodes(init.decodeOnly);
+    return;
+  }
   const t0 = performance.now();
   const backend = await loadBackend(init.backend);
   const { tf } = backend;
@@ -87,17 +129,7 @@ async function main(init: WorkerInit): Promise<void> {
   async function handle(msg: ToWorker): Promise<void> {
     try {
       if (msg.type === 'decode') {
-        const results: DecodeOutcome[] = [];
-        const transfer: ArrayBuffer[] = [];
-        for (const item of msg.items) {
-          try {
-            const decoded = decodeBody(item.task, model.signature);
-            results.push({ id: item.id, decoded });
-            transfer.push(...decodedTransferables(decoded));
-          } catch (err) {
-            results.push({ id: item.id, error: toRuntimeError(err, 'INTERNAL').toJSON() });
-          }
-        }
+        const { results, transfer } = decodeItems(msg.items, model.signature);
         post({ type: 'decoded', id: msg.id, results }, transfer);
         return;
       }

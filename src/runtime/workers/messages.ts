@@ -18,6 +18,8 @@ export interface WorkerInit {
   backend: BackendChoice;
   signatureName: string;
   warmupIterations: number;
+  /** A decode worker: no backend, no model, only request bodies decoded against this signature. */
+  decodeOnly?: ModelSignature;
 }
 
 export interface WorkerReady {
@@ -68,6 +70,7 @@ export type ToWorker =
 
 export type FromWorker =
   | WorkerReady
+  | { type: 'decoder-ready' }
   | { type: 'init-failed'; error: SerializedError }
   | {
       type: 'inferred';

@@ -10,6 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { fromSerialized, RuntimeError } from '../errors.js';
 import type { Decoded, DecodeTask } from '../protocols/decode.js';
+import type { ModelSignature } from '../models/signature.js';
 import type { TensorMap } from '../tensors.js';
 import { bodyBuffers } from '../buffer-pool.js';
 import { isExclusive, transferables } from '../tensors.js';
@@ -135,6 +136,9 @@ export class WorkerPool {
   private readonly init: WorkerInit;
   private readonly logger: PoolLogger | undefined;
   private readonly slots: Slot[] = [];
+  /** Decode workers: no model, request bodies only (see `decodeWorkers`). */
+  private readonly decoders: Slot[] = [];
+  private readonly decodeWorkers: number;
   private readonly high: InferTask[] = [];
   private readonly low: DecodeTaskPending[] = [];
   private nextId = 1;
@@ -143,10 +147,16 @@ export class WorkerPool {
   /** Called whenever a worker becomes free (the batcher uses it to dispatch). */
   onIdle: () => void = () => {};
 
-  constructor(size: number, init: WorkerInit, logger?: PoolLogger) {
+  /**
+   * `decodeWorkers` threads decode request bodies beside the `size`
+   * inference workers, so that large JSON bodies are parsed while the
+   * inference workers compute (they decode too when those are busy).
+   */
+  constructor(size: number, init: WorkerInit, logger?: PoolLogger, decodeWorkers = 0) {
     this.size = size;
     this.init = init;
     this.logger = logger;
+    this.decodeWorkers = decodeWorkers;
   }
 
   /** Starts every worker and resolves once all have loaded and warmed up the model. */
@@ -160,13 +170,25 @@ export class WorkerPool {
       throw failed.reason;
     }
     const info = (results[0] as PromiseFulfilledResult<WorkerReady>).value;
+    const decoders = await Promise.allSettled(
+      Array.from({ length: this.decodeWorkers }, (_, i) => this.spawn(i, info.signature)),
+    );
+    const decoderFailed = decoders.find((r) => r.status === 'rejected');
+    if (decoderFailed !== undefined) {
+      await this.close();
+      throw decoderFailed.reason;
+    }
     this.readyInfo = info;
     return info;
   }
 
-  private spawn(index: number): Promise<WorkerReady> {
+  /** Starts inference worker `index`, or decode worker `index` for a signature. */
+  private spawn(index: number, decodeOnly?: ModelSignature): Promise<WorkerReady | undefined> {
     const entry = workerEntry();
-    const worker = new Worker(entry.script, { workerData: this.init, eval: entry.eval });
+    const what = decodeOnly === undefined ? 'inference worker' : 'decode worker';
+    const workerData: WorkerInit =
+      decodeOnly === undefined ? this.init : { ...this.init, decodeOnly };
+    const worker = new Worker(entry.script, { workerData, eval: entry.eval });
     const slot: Slot = {
       index,
       worker,
@@ -175,15 +197,15 @@ export class WorkerPool {
       shared: [],
       memory: { numBytes: 0, numTensors: 0 },
     };
-    this.slots[index] = slot;
-    return new Promise<WorkerReady>((resolve, reject) => {
+    (decodeOnly === undefined ? this.slots : this.decoders)[index] = slot;
+    return new Promise<WorkerReady | undefined>((resolve, reject) => {
       let settled = false;
       worker.on('message', (msg: FromWorker) => {
-        if (msg.type === 'ready') {
+        if (msg.type === 'ready' || msg.type === 'decoder-ready') {
           slot.ready = true;
-          slot.memory = msg.memory;
+          if (msg.type === 'ready') slot.memory = msg.memory;
           settled = true;
-          resolve(msg);
+          resolve(msg.type === 'ready' ? msg : undefined);
           this.dispatch();
           // A replacement worker adds capacity the batcher may be waiting for.
           this.onIdle();
@@ -197,10 +219,10 @@ export class WorkerPool {
         this.complete(slot, msg);
       });
       worker.on('error', (err) => {
-        this.logger?.error({ err, worker: index }, 'inference worker crashed');
+        this.logger?.error({ err, worker: index }, `${what} crashed`);
         if (!settled) {
           settled = true;
-          reject(new RuntimeError('MODEL_LOAD_FAILED', `inference worker failed: ${err.message}`));
+          reject(new RuntimeError('MODEL_LOAD_FAILED', `${what} failed: ${err.message}`));
         }
       });
       worker.on('exit', (code) => {
@@ -208,7 +230,7 @@ export class WorkerPool {
         slot.ready = false;
         const err = new RuntimeError(
           'INFERENCE_FAILED',
-          `the inference worker exited (code ${code}) during this request`,
+          `the ${what} exited (code ${code}) during this request`,
         );
         for (const task of sent) {
           task.infer?.reject(err);
@@ -217,23 +239,14 @@ export class WorkerPool {
         if (!settled) {
           settled = true;
           reject(
-            new RuntimeError(
-              'MODEL_LOAD_FAILED',
-              `inference worker exited with code ${code} while loading`,
-            ),
+            new RuntimeError('MODEL_LOAD_FAILED', `${what} exited with code ${code} while loading`),
           );
           return;
         }
         if (!this.closing && this.readyInfo !== undefined) {
-          this.logger?.error(
-            { worker: index, code },
-            'inference worker exited; starting a replacement',
-          );
-          this.spawn(index).catch((e: unknown) => {
-            this.logger?.error(
-              { err: e, worker: index },
-              'replacement inference worker failed to start',
-            );
+          this.logger?.error({ worker: index, code }, `${what} exited; starting a replacement`);
+          this.spawn(index, decodeOnly).catch((e: unknown) => {
+            this.logger?.error({ err: e, worker: index }, `replacement ${what} failed to start`);
           });
         }
       });
@@ -242,7 +255,7 @@ export class WorkerPool {
 
   private complete(
     slot: Slot,
-    msg: Exclude<FromWorker, WorkerReady | { type: 'init-failed' }>,
+    msg: Exclude<FromWorker, WorkerReady | { type: 'init-failed' } | { type: 'decoder-ready' }>,
   ): void {
     // A worker answers its tasks in the order they were sent.
     const current = slot.sent[0]?.id === msg.id ? slot.sent.shift() : undefined;
@@ -278,6 +291,10 @@ export class WorkerPool {
   private dispatch(): void {
     // Idle workers first, then the next-task places of busy ones.
     for (let held = 0; held < DEPTH; held++) {
+      for (const slot of this.decoders) {
+        if (slot === undefined || !slot.ready || slot.sent.length !== held) continue;
+        if (!this.sendDecodes(slot)) break;
+      }
       for (const slot of this.slots) {
         if (slot === undefined || !slot.ready || slot.sent.length !== held) continue;
         if (!this.sendNext(slot)) return;
@@ -287,9 +304,9 @@ export class WorkerPool {
 
   /** Sends the next waiting task to `slot`; false when nothing waits. */
   private sendNext(slot: Slot): boolean {
-    const id = this.nextId++;
     const infer = this.high.shift();
     if (infer !== undefined) {
+      const id = this.nextId++;
       const index = freeShared(slot);
       const packed = packShared(infer.inputs, index, slot.shared[index]);
       const msg: ToWorker = { type: 'infer', id, inputs: packed === undefined ? infer.inputs : [] };
@@ -307,7 +324,13 @@ export class WorkerPool {
       releaseBodies(infer.inputs);
       return true;
     }
+    return this.sendDecodes(slot);
+  }
+
+  /** Sends `slot` the decodes waiting (several bodies per message); false when none wait. */
+  private sendDecodes(slot: Slot): boolean {
     if (this.low.length === 0) return false;
+    const id = this.nextId++;
     let n = 0;
     let bytes = 0;
     while (n < this.low.length && n < MAX_DECODE_GROUP) {
@@ -430,6 +453,10 @@ export class WorkerPool {
     const err = new RuntimeError('DRAINING', 'the runtime is shutting down');
     for (const p of this.high.splice(0)) p.reject(err);
     for (const p of this.low.splice(0)) p.reject(err);
-    await Promise.all(this.slots.filter((s) => s !== undefined).map((s) => s.worker.terminate()));
+    await Promise.all(
+      [...this.slots, ...this.decoders]
+        .filter((s) => s !== undefined)
+        .map((s) => s.worker.terminate()),
+    );
   }
 }
