@@ -287,6 +287,27 @@ export function summarize(reports: ModelReport[]): string {
       '',
       'efficiency (issue) = req/s / min(raw compute, decode ceiling); vs HTTP-only = req/s / the canned-response server at the same concurrency and format, the most this HTTP stack allows on this machine with the load generator beside it.',
     );
+    const formats: [string, ServedResult[], ServedResult[], number][] = [
+      ['JSON', r.json, r.httpOnly.json, jsonCeiling],
+      ['binary', r.binary, r.httpOnly.binary, binaryCeiling],
+    ];
+    for (const [format, served, http, decodeCeiling] of formats) {
+      const top = Math.max(...served.map((x) => x.concurrency));
+      const s = served.find((x) => x.concurrency === top);
+      const h = http.find((x) => x.concurrency === top);
+      if (s === undefined || h === undefined) continue;
+      // 0.8 of the ceiling is out of reach when a server that neither decodes nor computes stays below it.
+      const target = 0.8 * Math.min(rawBest, decodeCeiling);
+      const verdict =
+        s.requestsPerSecond >= target
+          ? 'met'
+          : h.requestsPerSecond < target
+            ? `not reachable on this machine: the HTTP-only server (no decode, no model) peaks at ${fmt(h.requestsPerSecond)} req/s`
+            : 'not met';
+      lines.push(
+        `efficiency >= 0.8, ${format} c=${top}: needs ${fmt(target)} req/s, served ${fmt(s.requestsPerSecond)} (${(s.requestsPerSecond / (target / 0.8)).toFixed(2)}): ${verdict}`,
+      );
+    }
     const c1 = r.json.find((s) => s.concurrency === 1);
     const c1b = r.binary.find((s) => s.concurrency === 1);
     if (rawSingle && c1 && c1b) {
