@@ -1,9 +1,11 @@
-// A fixed pool of inference workers, each holding its own copy of the model.
-// Tasks wait in two FIFO queues: inference batches first, then body decodes,
-// so that decoding never starves the model. Waiting decodes are sent to a
-// worker together (one thread hop for many bodies). A worker may hold its
-// next task while it runs one, so it starts that task without waiting for
-// this thread to take the result and answer. A worker that dies is replaced.
+// A fixed pool of inference workers, each holding its own copy of the model,
+// and of decode workers, which hold none. Tasks wait in two FIFO queues:
+// inference batches first, then body decodes, so that decoding never starves
+// the model. Waiting decodes are sent together (one thread hop for many
+// bodies), to a decode worker first. A batch goes to an inference worker
+// through shared memory (shared-batch.ts). A worker may hold its next task
+// while it runs one, so it starts that task without waiting for this thread
+// to take the result and answer. A worker that dies is replaced.
 
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
@@ -308,7 +310,19 @@ export class WorkerPool {
     if (infer !== undefined) {
       const id = this.nextId++;
       const index = freeShared(slot);
-      const packed = packShared(infer.inputs, index, slot.shared[index]);
+      let packed: ReturnType<typeof packShared>;
+      try {
+        packed = packShared(infer.inputs, index, slot.shared[index]);
+      } catch (err) {
+        // A batch too large for a shared buffer (RangeError): this batch fails, the rest go on.
+        infer.reject(
+          new RuntimeError(
+            'INFERENCE_FAILED',
+            `the batch could not be written to shared memory: ${(err as Error).message}`,
+          ),
+        );
+        return true;
+      }
       const msg: ToWorker = { type: 'infer', id, inputs: packed === undefined ? infer.inputs : [] };
       if (infer.parts !== undefined) msg.parts = infer.parts;
       if (packed === undefined) {
