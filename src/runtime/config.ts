@@ -2,7 +2,7 @@
 // TENSORFLEET_* environment variable (flags win). The table below is the single
 // source for parsing, defaults, validation and `--help`.
 
-import { availableParallelism } from 'node:os';
+import { detectCpus } from './cpus.js';
 import { RuntimeError } from './errors.js';
 
 export const BACKENDS = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
@@ -24,6 +24,7 @@ export interface ServeConfig {
   maxBatchSize: number;
   batchTimeoutMicros: number;
   maxQueueSize: number;
+  cpus: number;
   workers: number;
   decodeWorkers: number;
   warmupIterations: number;
@@ -56,13 +57,19 @@ interface OptionSpec<K extends string> {
   flag: string;
   kind: Kind;
   help: string;
-  default?: string | number | (() => string | number);
+  /** A value, or a function of the options resolved before this one (in table order). */
+  default?:
+    string | number | ((resolved: Readonly<Record<string, string | number>>) => string | number);
+  /** How --help shows a default that is computed. */
+  defaultText?: string;
   required?: boolean;
   min?: number;
   max?: number;
 }
 
-const defaultWorkers = (): number => Math.max(1, availableParallelism() - 1);
+/** One inference worker per CPU, less one for the HTTP thread. */
+const defaultWorkers = (resolved: Readonly<Record<string, string | number>>): number =>
+  Math.max(1, Number(resolved['cpus']) - 1);
 
 export const SERVE_OPTIONS: OptionSpec<keyof ServeConfig>[] = [
   {
@@ -142,10 +149,21 @@ export const SERVE_OPTIONS: OptionSpec<keyof ServeConfig>[] = [
     help: 'Requests waiting for a worker; beyond it requests get 429.',
   },
   {
+    key: 'cpus',
+    flag: 'cpus',
+    kind: 'int',
+    default: () => detectCpus(),
+    defaultText: 'the CPU limit, else the machine',
+    min: 1,
+    max: 1024,
+    help: "CPUs this runtime may use: the default --workers and TensorFlow's thread pools follow it. Default: the container's CPU limit (cgroup quota, rounded up), else the machine's CPUs.",
+  },
+  {
     key: 'workers',
     flag: 'workers',
     kind: 'int',
     default: defaultWorkers,
+    defaultText: 'cpus - 1, at least 1',
     min: 1,
     max: 64,
     help: 'Inference worker threads, each holding the model.',
@@ -341,7 +359,7 @@ function resolve<K extends string, T>(
     else if (envValue !== undefined && envValue !== '') {
       out[spec.key] = convert(spec, envValue, envName(spec.flag));
     } else if (spec.default !== undefined) {
-      out[spec.key] = typeof spec.default === 'function' ? spec.default() : spec.default;
+      out[spec.key] = typeof spec.default === 'function' ? spec.default(out) : spec.default;
     } else if (spec.required) {
       throw new RuntimeError(
         'CONFIG_INVALID',
@@ -392,7 +410,7 @@ export function usage(command: string, specs: readonly OptionSpec<string>[]): st
         ? s.required
           ? ' (required)'
           : ''
-        : ` (default ${typeof s.default === 'function' ? 'cores - 1' : String(s.default)})`;
+        : ` (default ${s.defaultText ?? String(s.default)})`;
     lines.push(`  --${s.flag} <${kind}>  ${envName(s.flag)}${def}`, `      ${s.help}`);
   }
   return lines.join('\n');

@@ -8,6 +8,7 @@ import {
   parseServeConfig,
   usage,
 } from './config.js';
+import { sizeTensorFlowThreads } from './cpus.js';
 import { RuntimeError } from './errors.js';
 import { startServer } from './server.js';
 import { fetchModel } from './sources/fetch.js';
@@ -37,6 +38,8 @@ async function serve(argv: string[]): Promise<void> {
     return;
   }
   const config = parseServeConfig(argv);
+  // Before any worker loads tfjs-node: its thread pools follow the CPUs this pod may use.
+  sizeTensorFlowThreads(config.cpus, process.env);
   const server = await startServer(config);
   const onSignal = (signal: NodeJS.Signals): void => {
     server

@@ -155,11 +155,14 @@ export const Runtime = object(
       { default: 'auto' },
     ),
     workers: optional(
-      integer('Inference worker threads in each pod. Defaults to one per CPU requested.', {
-        minimum: 1,
-        maximum: 64,
-        format: 'int32',
-      }),
+      integer(
+        "Inference worker threads in each pod. Defaults to the pod's CPUs (the CPU limit, else the request, rounded up) less one for the HTTP thread, at least 1.",
+        {
+          minimum: 1,
+          maximum: 64,
+          format: 'int32',
+        },
+      ),
     ),
     batching: Batching,
     warmup: Warmup,

@@ -10,7 +10,7 @@ import type {
   V1Volume,
   V1VolumeMount,
 } from '@kubernetes/client-node';
-import type { ModelDeployment } from '../../api/v1alpha1/index.js';
+import type { ModelDeployment, Resources } from '../../api/v1alpha1/index.js';
 import { GPU_PRODUCT_LABEL } from '../../api/v1alpha1/index.js';
 import type { OperatorConfig } from '../config.js';
 import type { Track } from './labels.js';
@@ -59,6 +59,33 @@ export const DRAIN_TIMEOUT_SECONDS = 30;
 export const PRESTOP_SLEEP_SECONDS = 5;
 export const RUNTIME_UID = 65532;
 export const RUNTIME_CONTAINER = 'runtime';
+
+/**
+ * The pod's CPUs for the runtime, which sizes its workers and TensorFlow's
+ * threads by them (inside a container the machine's count is the node's):
+ * the CPU limit, else the request, rounded up to whole CPUs (divisor 1).
+ * Nothing when neither is set (the runtime reads its cgroup quota) or when
+ * the spec sets TENSORFLEET_CPUS itself.
+ */
+export function cpusEnv(
+  resources: Resources,
+  userEnv: readonly { name: string }[],
+): V1EnvVar[] {
+  if (userEnv.some((e) => e.name === 'TENSORFLEET_CPUS')) return [];
+  const resource =
+    resources.limits?.cpu !== undefined
+      ? 'limits.cpu'
+      : resources.requests?.cpu !== undefined
+        ? 'requests.cpu'
+        : undefined;
+  if (resource === undefined) return [];
+  return [
+    {
+      name: 'TENSORFLEET_CPUS',
+      valueFrom: { resourceFieldRef: { containerName: RUNTIME_CONTAINER, resource, divisor: '1' } },
+    },
+  ];
+}
 export const FETCH_CONTAINER = 'fetch-model';
 
 const MODEL_DIR = '/models';
@@ -184,10 +211,12 @@ export function buildDeployment(
     ...(spec.runtime.workers ? [`--workers=${spec.runtime.workers}`] : []),
   ];
 
+  const userEnv = spec.runtime.env ?? [];
   const env: V1EnvVar[] = [
     { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
     { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
-    ...(spec.runtime.env ?? []).map((e) => ({ name: e.name, value: e.value })),
+    ...cpusEnv(spec.resources, userEnv),
+    ...userEnv.map((e) => ({ name: e.name, value: e.value })),
   ];
 
   const requests: Record<string, string> = stringify(spec.resources.requests);

@@ -35,6 +35,32 @@ describe('buildDeployment', () => {
     expect(d.spec!.replicas).toBe(1);
   });
 
+  it("passes the pod's CPUs to the runtime: the limit, else the request, unless the spec sets them", () => {
+    const cpus = (md: Parameters<typeof buildDeployment>[0]) =>
+      container(buildDeployment(md, CONFIG)).env?.filter((e) => e.name === 'TENSORFLEET_CPUS');
+    const ref = (resource: string) => [
+      {
+        name: 'TENSORFLEET_CPUS',
+        valueFrom: { resourceFieldRef: { containerName: 'runtime', resource, divisor: '1' } },
+      },
+    ];
+    expect(
+      cpus(modelDeployment({ resources: { requests: { cpu: '500m' }, limits: { cpu: 2 } } })),
+    ).toEqual(ref('limits.cpu'));
+    expect(cpus(modelDeployment({ resources: { requests: { cpu: '1500m' } } }))).toEqual(
+      ref('requests.cpu'),
+    );
+    expect(cpus(modelDeployment({}))).toEqual([]);
+    expect(
+      cpus(
+        modelDeployment({
+          resources: { limits: { cpu: 4 } },
+          runtime: { env: [{ name: 'TENSORFLEET_CPUS', value: '2' }] },
+        }),
+      ),
+    ).toEqual([{ name: 'TENSORFLEET_CPUS', value: '2' }]);
+  });
+
   it('is owned by the ModelDeployment and labelled with model, version and track', () => {
     const d = buildDeployment(modelDeployment({}), CONFIG);
     expect(d.metadata.ownerReferences).toEqual([
