@@ -67,10 +67,7 @@ export const RUNTIME_CONTAINER = 'runtime';
  * Nothing when neither is set (the runtime reads its cgroup quota) or when
  * the spec sets TENSORFLEET_CPUS itself.
  */
-export function cpusEnv(
-  resources: Resources,
-  userEnv: readonly { name: string }[],
-): V1EnvVar[] {
+export function cpusEnv(resources: Resources, userEnv: readonly { name: string }[]): V1EnvVar[] {
   if (userEnv.some((e) => e.name === 'TENSORFLEET_CPUS')) return [];
   const resource =
     resources.limits?.cpu !== undefined
