@@ -67,9 +67,11 @@ interface OptionSpec<K extends string> {
   max?: number;
 }
 
-/** One inference worker per CPU, less one for the HTTP thread. */
+const MAX_WORKERS = 64;
+
+/** One inference worker per CPU, less one for the HTTP thread (within the flag's range). */
 const defaultWorkers = (resolved: Readonly<Record<string, string | number>>): number =>
-  Math.max(1, Number(resolved['cpus']) - 1);
+  Math.min(MAX_WORKERS, Math.max(1, Number(resolved['cpus']) - 1));
 
 export const SERVE_OPTIONS: OptionSpec<keyof ServeConfig>[] = [
   {
@@ -165,7 +167,7 @@ export const SERVE_OPTIONS: OptionSpec<keyof ServeConfig>[] = [
     default: defaultWorkers,
     defaultText: 'cpus - 1, at least 1',
     min: 1,
-    max: 64,
+    max: MAX_WORKERS,
     help: 'Inference worker threads, each holding the model.',
   },
   {

@@ -51,6 +51,7 @@ describe('CPU limit', () => {
     expect(parseServeConfig([...base, '--cpus', '4'], {}).workers).toBe(3);
     expect(parseServeConfig(base, { TENSORFLEET_CPUS: '1' }).workers).toBe(1);
     expect(parseServeConfig([...base, '--cpus', '8', '--workers', '2'], {}).workers).toBe(2);
+    expect(parseServeConfig([...base, '--cpus', '512'], {}).workers).toBe(64);
     expect(() => parseServeConfig([...base, '--cpus', '0'], {})).toThrow(/--cpus .* must be >= 1/);
   });
 

@@ -59,6 +59,10 @@ export const DRAIN_TIMEOUT_SECONDS = 30;
 export const PRESTOP_SLEEP_SECONDS = 5;
 export const RUNTIME_UID = 65532;
 export const RUNTIME_CONTAINER = 'runtime';
+export const FETCH_CONTAINER = 'fetch-model';
+
+const MODEL_DIR = '/models';
+const PVC_MOUNT = '/mnt/model-store';
 
 /**
  * The pod's CPUs for the runtime, which sizes its workers and TensorFlow's
@@ -83,10 +87,6 @@ export function cpusEnv(resources: Resources, userEnv: readonly { name: string }
     },
   ];
 }
-export const FETCH_CONTAINER = 'fetch-model';
-
-const MODEL_DIR = '/models';
-const PVC_MOUNT = '/mnt/model-store';
 
 /** How the pod gets its model: served in place, from a mounted claim, or fetched first. */
 export interface ModelSourcePlan {
