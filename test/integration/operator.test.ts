@@ -58,6 +58,13 @@ describe('operator', () => {
     const d = (await getJson<V1Deployment>(ns, 'deployment', 'resnet'))!;
     const pod = d.spec!.template.spec!;
     expect(pod.containers[0]!.resources!.limits).toEqual({ 'nvidia.com/gpu': '1' });
+    // The runtime sizes its workers by the pod's CPUs: the request here, through the downward API.
+    expect(pod.containers[0]!.env).toContainEqual({
+      name: 'TENSORFLEET_CPUS',
+      valueFrom: {
+        resourceFieldRef: { containerName: 'runtime', resource: 'requests.cpu', divisor: '1' },
+      },
+    });
     expect(pod.tolerations).toContainEqual({
       key: 'nvidia.com/gpu',
       operator: 'Exists',
