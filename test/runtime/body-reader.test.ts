@@ -10,7 +10,7 @@ import { decodeRaw } from '../../src/runtime/protocols/binary-tensor.js';
 import { ruleFor } from '../../src/runtime/protocols/json-values.js';
 import { isExclusive, markExclusive, transferables } from '../../src/runtime/tensors.js';
 import type { Fixtures, TestRuntime } from './helpers.js';
-import { makeFixtures, startRuntime } from './helpers.js';
+import { binaryBody, makeFixtures, startRuntime } from './helpers.js';
 
 /** Feeds `chunks` through readBody and resolves with its outcome. */
 function read(
@@ -143,7 +143,7 @@ describe('the runtime reading bodies', () => {
     headerLength: number,
   ): { payload: Buffer; headers: Record<string, string> } => {
     const x = Buffer.from(new Float32Array(values).buffer);
-    let json = JSON.stringify({
+    const json = JSON.stringify({
       inputs: [
         {
           name: 'x',
@@ -153,14 +153,7 @@ describe('the runtime reading bodies', () => {
         },
       ],
     });
-    json += ' '.repeat(headerLength - json.length);
-    return {
-      payload: Buffer.concat([Buffer.from(json), x]),
-      headers: {
-        'content-type': 'application/octet-stream',
-        'inference-header-content-length': String(headerLength),
-      },
-    };
+    return binaryBody(json + ' '.repeat(headerLength - json.length), x);
   };
 
   it('answers binary requests whatever the header length (aligned or not)', async () => {

@@ -94,3 +94,21 @@ export async function metricValue(
   }
   return undefined;
 }
+
+/**
+ * Builds a binary-extension body: the JSON header (an object, or its text
+ * as is, e.g. padded to a chosen length), then the raw tensors.
+ */
+export function binaryBody(
+  header: object | string,
+  ...chunks: Buffer[]
+): { payload: Buffer; headers: Record<string, string> } {
+  const json = Buffer.from(typeof header === 'string' ? header : JSON.stringify(header));
+  return {
+    payload: Buffer.concat([json, ...chunks]),
+    headers: {
+      'content-type': 'application/octet-stream',
+      'inference-header-content-length': String(json.length),
+    },
+  };
+}

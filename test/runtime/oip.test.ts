@@ -12,7 +12,7 @@ import {
 } from '../../src/runtime/protocols/binary-tensor.js';
 import { ruleFor } from '../../src/runtime/protocols/json-values.js';
 import type { Fixtures, TestRuntime } from './helpers.js';
-import { makeFixtures, startRuntime } from './helpers.js';
+import { binaryBody, makeFixtures, startRuntime } from './helpers.js';
 import { testBackend } from './native.js';
 
 let fx: Fixtures;
@@ -33,21 +33,6 @@ afterAll(async () => {
   await Promise.all([hpt?.close(), dtypes?.close(), two?.close()]);
   await fx?.cleanup();
 });
-
-/** Builds a binary-extension body: JSON header + raw tensors. */
-function binaryBody(
-  header: object,
-  ...chunks: Buffer[]
-): { payload: Buffer; headers: Record<string, string> } {
-  const json = Buffer.from(JSON.stringify(header));
-  return {
-    payload: Buffer.concat([json, ...chunks]),
-    headers: {
-      'content-type': 'application/octet-stream',
-      'inference-header-content-length': String(json.length),
-    },
-  };
-}
 
 /** Splits a binary-extension response into header JSON and raw bytes. */
 function parseBinary(
