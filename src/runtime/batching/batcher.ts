@@ -1,8 +1,8 @@
 // Dynamic batching. Requests wait in a bounded FIFO queue; a batch is formed
-// from requests along dimension 0 (up to maxBatchSize rows) and sent to a
-// free worker, which concatenates them (their buffers are transferred, so this
-// thread copies nothing); outputs are split back so each request gets exactly
-// its own rows.
+// from requests along dimension 0 (up to maxBatchSize rows) and handed to
+// the executor, which assembles it for a free worker (the worker pool writes
+// it into that worker's shared memory); outputs are split back so each
+// request gets exactly its own rows.
 //
 // When to dispatch: immediately when no batch is running (an idle machine
 // adds no latency), otherwise as soon as maxBatchSize rows are waiting or the
@@ -39,9 +39,9 @@ export interface BatchOutcome {
 export interface BatchExecutor {
   /**
    * Runs one batch of `parts`, whose inputs are `inputs[i]` (one map per
-   * request, to concatenate along dimension 0; the executor does it, so that
-   * this thread does not copy them). Requests whose deadline passed before
-   * the batch starts may be left out (see `expired`).
+   * request, to concatenate along dimension 0: the executor does it, where
+   * the batch is going). Requests whose deadline passed before the batch
+   * starts may be left out (see `expired`).
    */
   run(inputs: readonly TensorMap[], parts: readonly BatchPart[]): Promise<BatchOutcome>;
   /** How many batches could start right now (free workers). */
@@ -212,7 +212,7 @@ export class Batcher {
     const start = performance.now();
     const rows = batch.map((b) => b.rows ?? 1);
     const total = rows.reduce((a, b) => a + b, 0);
-    // Not concatenated here: the executor's worker does it, off this thread.
+    // Not concatenated here: the executor writes the batch where its worker reads it.
     const inputs = batch.map((b) => b.inputs);
     this.observer.onBatch?.(total, batch.length);
     const parts = batch.map((b, i) => ({
