@@ -6,7 +6,13 @@
 export const SERVICE_CIDR = '10.96.0.0/16';
 /** First address of SERVICE_CIDR: the `kubernetes` Service's ClusterIP. */
 export const KUBERNETES_SERVICE_IP = '10.96.0.1';
-export const POD_CIDR = '10.244.0.0/16';
+/**
+ * Addresses kwok gives simulated pods, and the InternalIP of every simulated
+ * node: loopback, so that anything dialling a simulated pod or node (the
+ * operator's pod scrapes, `kubectl logs`) stays on this machine.
+ */
+export const SIMULATED_POD_CIDR = '127.244.0.0/16';
+export const SIMULATED_NODE_IP = '127.243.0.1';
 export const SERVICE_ACCOUNT_ISSUER = 'https://kubernetes.default.svc.cluster.local';
 export const LOOPBACK = '127.0.0.1';
 
@@ -128,7 +134,9 @@ export function kwokArgs(input: KwokFlagsInput): string[] {
     `--kubeconfig=${input.kubeconfig}`,
     `--server-address=${LOOPBACK}:${input.serverPort}`,
     `--manage-nodes-with-annotation-selector=${input.nodeSelector}`,
-    `--cidr=${POD_CIDR}`,
+    `--cidr=${SIMULATED_POD_CIDR}`,
+    // Nodes without an InternalIP of their own (and their hostNetwork pods) get this one.
+    `--node-ip=${SIMULATED_NODE_IP}`,
     '--node-lease-duration-seconds=40',
     ...input.stageFiles.map((file) => `--config=${file}`),
   ];
