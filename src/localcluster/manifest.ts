@@ -11,7 +11,7 @@ export const TOOLS_DIR = fileURLToPath(new URL('../../tools/cluster/', import.me
 export const BUILD_SCRIPT = join(TOOLS_DIR, 'build.sh');
 
 /** Wrapper modules whose go.mod/go.sum pin what build.sh builds, in hashing order. */
-export const WRAPPER_MODULES = ['crds', 'etcd', 'helm', 'kubernetes', 'kwok'] as const;
+export const WRAPPER_MODULES = ['crds', 'etcd', 'helm', 'kubernetes', 'kwok', 'registry'] as const;
 
 export const KWOK_STAGES = [
   'node-initialize',
@@ -30,6 +30,9 @@ export const BINARIES = [
   'kubectl',
   'kwok',
   'helm',
+  'kubelet',
+  'kubeProxy',
+  'registry',
 ] as const;
 export type Binary = (typeof BINARIES)[number];
 

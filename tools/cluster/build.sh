@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the control-plane binaries that Tensorfleet's integration tests and
 # embedded cluster run (kube-apiserver, kube-controller-manager, kube-scheduler,
-# kubectl, etcd, kwok, helm) from the Go modules pinned under tools/cluster/,
+# kubectl, etcd, kwok, helm), and those of the real node (kubelet, kube-proxy,
+# the OCI registry its images are pulled from) from the Go modules pinned under tools/cluster/,
 # once, into a cache outside the clone:
 #
 #   ${TENSORFLEET_CACHE:-$HOME/.cache/tensorfleet}/bin/<tool>-<version>-<pin>/
@@ -40,7 +41,7 @@ inputs_hash() {
 	local module
 	{
 		cat "${here}/build.sh"
-		for module in crds etcd helm kubernetes kwok; do
+		for module in crds etcd helm kubernetes kwok registry; do
 			cat "${here}/${module}/go.mod" "${here}/${module}/go.sum"
 		done
 		printf 'KUBEBUILDER_ASSETS=%s\n' "${KUBEBUILDER_ASSETS:-}"
@@ -142,6 +143,7 @@ helm_version="$(required_version helm helm.sh/helm/v3)"
 promop_version="$(required_version crds github.com/prometheus-operator/prometheus-operator)"
 keda_version="$(required_version crds github.com/kedacore/keda/v2)"
 gateway_version="$(required_version crds sigs.k8s.io/gateway-api)"
+registry_version="$(required_version registry github.com/distribution/distribution/v3)"
 
 k8s_minor="${k8s_version#v1.}"
 k8s_minor="${k8s_minor%%.*}"
@@ -156,11 +158,13 @@ done
 etcd_ldflags="-s -w"
 kwok_ldflags="-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=${kwok_version} -X sigs.k8s.io/kwok/pkg/consts.KubeVersion=${k8s_version}"
 helm_ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=${helm_version} -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
+registry_ldflags="-s -w -X github.com/distribution/distribution/v3/version.version=${registry_version}"
 
 k8s_dir="${bindir}/kubernetes-${k8s_version}-$(pin_of kubernetes "${k8s_ldflags}")"
 etcd_dir="${bindir}/etcd-${etcd_version}-$(pin_of etcd "${etcd_ldflags}")"
 kwok_dir="${bindir}/kwok-${kwok_version}-$(pin_of kwok "${kwok_ldflags}")"
 helm_dir="${bindir}/helm-${helm_version}-$(pin_of helm "${helm_ldflags}")"
+registry_dir="${bindir}/registry-${registry_version}-$(pin_of registry "${registry_ldflags}")"
 
 # --- binaries --------------------------------------------------------------
 apiserver="${k8s_dir}/kube-apiserver"
@@ -169,6 +173,8 @@ kubectl="${k8s_dir}/kubectl"
 k8s_targets=(
 	kube-controller-manager=k8s.io/kubernetes/cmd/kube-controller-manager
 	kube-scheduler=k8s.io/kubernetes/cmd/kube-scheduler
+	kubelet=k8s.io/kubernetes/cmd/kubelet
+	kube-proxy=k8s.io/kubernetes/cmd/kube-proxy
 )
 build_etcd=1
 assets="${KUBEBUILDER_ASSETS:-}"
@@ -196,6 +202,7 @@ if [[ ${build_etcd} -eq 1 ]]; then
 fi
 build kwok "${kwok_dir}" "${kwok_ldflags}" kwok=sigs.k8s.io/kwok/cmd/kwok
 build helm "${helm_dir}" "${helm_ldflags}" helm=helm.sh/helm/v3/cmd/helm
+build registry "${registry_dir}" "${registry_ldflags}" registry=github.com/distribution/distribution/v3/cmd/registry
 
 # --- files read from the module cache -----------------------------------------
 promop_dir="$(module_dir crds github.com/prometheus-operator/prometheus-operator "${promop_version}")"
@@ -228,7 +235,8 @@ cat >"${tmp_manifest}" <<EOF
     "helm": "${helm_version}",
     "prometheusOperator": "${promop_version}",
     "keda": "${keda_version}",
-    "gatewayAPI": "${gateway_version}"
+    "gatewayAPI": "${gateway_version}",
+    "registry": "${registry_version}"
   },
   "binaries": {
     "etcd": "${etcd}",
@@ -237,7 +245,10 @@ cat >"${tmp_manifest}" <<EOF
     "kubeScheduler": "${k8s_dir}/kube-scheduler",
     "kubectl": "${kubectl}",
     "kwok": "${kwok_dir}/kwok",
-    "helm": "${helm_dir}/helm"
+    "helm": "${helm_dir}/helm",
+    "kubelet": "${k8s_dir}/kubelet",
+    "kubeProxy": "${k8s_dir}/kube-proxy",
+    "registry": "${registry_dir}/registry"
   },
   "crds": {
     "servicemonitors.monitoring.coreos.com": "${servicemonitors}",
