@@ -5,6 +5,8 @@ import { writeFile } from 'node:fs/promises';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import type { ServeConfig } from './config.js';
+import { Connections } from './connections.js';
+import { RuntimeError } from './errors.js';
 import { RuntimeMetrics } from './metrics.js';
 import { ModelService } from './service.js';
 import { resolveModelDir } from './sources/fetch.js';
@@ -30,6 +32,13 @@ async function terminationMessage(text: string): Promise<void> {
   }
 }
 
+/**
+ * While draining, a connection from before the drain that stays idle this
+ * long is closed: a client that sends steadily sends again within it and is
+ * told to close instead.
+ */
+const DRAIN_IDLE_CLOSE_MS = 2000;
+
 export async function startServer(config: ServeConfig): Promise<RunningServer> {
   const metrics = new RuntimeMetrics(config.modelName, config.modelVersion);
   // The service logs through the app's logger, which exists only once the app is built.
@@ -48,8 +57,8 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
     { service, metrics },
     {
       logger: { level: config.logLevel },
-      // At shutdown idle keep-alive sockets are closed; busy ones finish their request first,
-      // and requests arriving on them meanwhile get 503.
+      // When the drain is over, idle keep-alive sockets left are closed; busy ones finish
+      // their request first, and requests arriving on them meanwhile get 503.
       forceCloseConnections: 'idle',
       return503OnClosing: true,
       // Per-request access logs cost the HTTP thread more than routing does: only at debug/trace.
@@ -59,6 +68,21 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
     },
   );
   logRef.current = app.log;
+  const connections = new Connections(app.server);
+  // While draining, connections opened after the drain began are refused.
+  app.addHook('onRequest', (req, _reply, done) => {
+    done(
+      connections.draining && connections.refuses(req.raw.socket)
+        ? new RuntimeError(
+            'DRAINING',
+            'the runtime is shutting down and accepts no new connections',
+            {
+              retryAfterSeconds: 1,
+            },
+          )
+        : undefined,
+    );
+  });
   // Listen before loading so liveness answers while a large model loads; readiness stays false.
   await app.listen({ host: config.host, port: config.port });
   const address = app.server.address();
@@ -83,10 +107,16 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
         'draining: readiness is false, finishing accepted requests',
       );
       const started = performance.now();
-      // Keep listening while draining: new inference requests get a quick 503 (Connection: close)
-      // instead of a reset, since load balancers keep sending for a moment after SIGTERM.
-      // Readiness is false from here on.
-      const drained = await service.drain(timeoutMs);
+      // Readiness is false from here on. Clients with connections from before
+      // go on being served, told to close them (connections.ts); new
+      // connections get a quick 503 rather than a reset.
+      service.startDraining();
+      connections.startDraining();
+      while (connections.earlyOpen > 0 && performance.now() - started < timeoutMs) {
+        connections.closeIdle(DRAIN_IDLE_CLOSE_MS);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const drained = await service.drain(Math.max(0, timeoutMs - (performance.now() - started)));
       const left = Math.max(0, timeoutMs - (performance.now() - started));
       let timer: NodeJS.Timeout | undefined;
       const closed = await Promise.race([

@@ -170,11 +170,13 @@ export class ModelService {
   }
 
   /**
-   * Runs one request from admission to response. Requests are refused once
-   * draining starts; admitted ones run to completion and drain() waits for them.
+   * Runs one request from admission to response. While draining, requests are
+   * still served (the server decides which connections may send them, see
+   * connections.ts); once stopped, they are refused. drain() waits for the
+   * admitted ones.
    */
   async handle<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.state === 'draining' || this.state === 'stopped') {
+    if (this.state === 'stopped') {
       throw new RuntimeError(
         'DRAINING',
         'the runtime is shutting down and accepts no new requests',
@@ -273,9 +275,14 @@ export class ModelService {
     return { outputs: result.outputs, batchSize: result.batchSize };
   }
 
-  /** Stops taking requests (readiness goes false) and waits for admitted ones to finish. */
-  async drain(timeoutMs: number): Promise<boolean> {
+  /** Readiness goes false; requests are still served until close(). */
+  startDraining(): void {
     if (this.state === 'ready' || this.state === 'loading') this.state = 'draining';
+  }
+
+  /** Readiness goes false, and waits for admitted requests to finish. */
+  async drain(timeoutMs: number): Promise<boolean> {
+    this.startDraining();
     if (this.admitted === 0) return true;
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<boolean>((resolve) => {

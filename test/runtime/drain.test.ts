@@ -1,9 +1,10 @@
-// SIGTERM under load: the runtime stops accepting, finishes every request it
-// accepted, and exits 0. Requests are counted on both sides: each one the
+// SIGTERM under load: the runtime refuses new connections, answers every
+// request on the connections it had (telling their clients to close them),
+// and exits 0. Requests are counted on both sides: each one the
 // server logged as received must have been answered, and every 200 the
 // client got must carry its own correct result.
 
-import { request } from 'node:http';
+import { Agent, request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Fixtures } from './helpers.js';
 import { makeFixtures } from './helpers.js';
@@ -22,10 +23,17 @@ interface Outcome {
   kind: 'ok' | 'refused' | 'error';
   status?: number;
   detail?: string;
+  /** Sent on a connection an earlier request had used (keep-alive). */
+  reused?: boolean;
+  /** The answer said `Connection: close`. */
+  close?: boolean;
 }
 
-/** One request on its own connection (no keep-alive), so every outcome is unambiguous. */
-function predict(port: number, value: number): Promise<Outcome> {
+/**
+ * One request: on its own connection (no keep-alive, so every outcome is
+ * unambiguous) unless `agent` pools them.
+ */
+function predict(port: number, value: number, agent: Agent | false = false): Promise<Outcome> {
   const body = JSON.stringify({ instances: Array.from({ length: 8 }, (_, i) => value + i) });
   return new Promise((resolve) => {
     const req = request(
@@ -34,11 +42,12 @@ function predict(port: number, value: number): Promise<Outcome> {
         port,
         method: 'POST',
         path: '/v1/models/hpt:predict',
-        agent: false,
+        agent,
         headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
       },
       (res) => {
         let text = '';
+        const seen = { reused: req.reusedSocket, close: res.headers.connection === 'close' };
         res.on('data', (d: Buffer) => (text += d.toString()));
         res.on('end', () => {
           if (res.statusCode === 200) {
@@ -46,11 +55,11 @@ function predict(port: number, value: number): Promise<Outcome> {
             const expected = Array.from({ length: 8 }, (_, i) => 0.5 * (value + i) + 2);
             resolve(
               JSON.stringify(predictions) === JSON.stringify(expected)
-                ? { kind: 'ok', status: 200 }
-                : { kind: 'error', detail: `wrong rows ${text}` },
+                ? { kind: 'ok', status: 200, ...seen }
+                : { kind: 'error', detail: `wrong rows ${text}`, ...seen },
             );
-          } else if (res.statusCode === 503) resolve({ kind: 'refused', status: 503 });
-          else resolve({ kind: 'error', status: res.statusCode, detail: text });
+          } else if (res.statusCode === 503) resolve({ kind: 'refused', status: 503, ...seen });
+          else resolve({ kind: 'error', status: res.statusCode, detail: text, ...seen });
         });
         res.on('error', (err) => resolve({ kind: 'error', detail: err.message }));
       },
@@ -62,9 +71,9 @@ function predict(port: number, value: number): Promise<Outcome> {
       // server-side count below proves the runtime never received those requests.
       const refused = err.code === 'ECONNREFUSED' || err.code === 'ECONNRESET';
       resolve(
-        refused
+        refused && !req.reusedSocket
           ? { kind: 'refused', detail: `${err.code} ${err.syscall ?? ''}` }
-          : { kind: 'error', detail: `${err.code ?? ''} ${err.message}` },
+          : { kind: 'error', detail: `${err.code ?? ''} ${err.message}`, reused: req.reusedSocket },
       );
     });
     req.end(body);
@@ -139,7 +148,70 @@ async function drainUnderLoad(): Promise<number> {
   return Number(draining?.['inflight'] ?? 0);
 }
 
+/**
+ * Keep-alive clients, as behind a Service: kube-proxy balances connections,
+ * so after the preStop pause they go on sending on the connections they hold.
+ * Every request sent on a connection from before SIGTERM must be answered 200
+ * (never reset, never refused) and told to close; only new connections are
+ * refused. Returns how many requests on old connections were answered and told to close.
+ */
+async function drainKeepAlive(): Promise<number> {
+  const rt = await startProcess([
+    '--model-name',
+    'hpt',
+    '--model-uri',
+    fx.halfPlusTwo,
+    '--backend',
+    testBackend(),
+    '--workers',
+    '1',
+    '--drain-timeout-seconds',
+    '20',
+  ]);
+  await waitReady(rt.port);
+  const agent = new Agent({ keepAlive: true, maxSockets: 8 });
+  const outcomes: Outcome[] = [];
+  let stop = false;
+  let counter = 0;
+  let terminated = false;
+  const afterTerm: Outcome[] = [];
+  const loops = Array.from({ length: 8 }, async () => {
+    while (!stop) {
+      const o = await predict(rt.port, counter++, agent);
+      outcomes.push(o);
+      if (terminated) afterTerm.push(o);
+      if (o.kind === 'refused') break;
+    }
+  });
+  await new Promise((r) => setTimeout(r, 800));
+  terminated = true;
+  rt.child.kill('SIGTERM');
+  const code = await rt.exited;
+  stop = true;
+  await Promise.all(loops);
+  agent.destroy();
+
+  expect(code).toBe(0);
+  expect(outcomes.filter((o) => o.kind === 'error')).toEqual([]);
+  // On connections from before SIGTERM: always answered (those sent after the
+  // runtime saw the signal were told to close).
+  const onOld = afterTerm.filter((o) => o.reused === true);
+  expect(onOld.filter((o) => o.kind !== 'ok')).toEqual([]);
+  // Refusals only ever met fresh connections.
+  expect(outcomes.filter((o) => o.kind === 'refused' && o.reused === true)).toEqual([]);
+  return onOld.filter((o) => o.close === true).length;
+}
+
 describe('graceful drain on SIGTERM', () => {
+  it('keep-alive clients: every request on a connection from before SIGTERM is answered and told to close', async () => {
+    // At least one run must catch requests sent on old connections after SIGTERM.
+    const onOld: number[] = [];
+    for (let attempt = 0; attempt < 3 && !onOld.some((n) => n > 0); attempt++) {
+      onOld.push(await drainKeepAlive());
+    }
+    expect(Math.max(...onOld)).toBeGreaterThan(0);
+  }, 240_000);
+
   it('answers every accepted request, refuses the rest, and exits 0', async () => {
     // Every run must be correct; at least one must catch requests in flight at
     // SIGTERM (on a loaded machine a run can land between two requests).
