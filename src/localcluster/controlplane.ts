@@ -10,10 +10,18 @@ import {
   kwokArgs,
   LOOPBACK,
   schedulerArgs,
+  SERVICE_CIDR,
 } from './flags.js';
 import { HttpsClient, waitUntil } from './http.js';
 import { renderKubeconfig } from './kubeconfig.js';
-import { type ClusterManifest, ensureBinaries, KWOK_STAGES } from './manifest.js';
+import { cacheDir, type ClusterManifest, ensureBinaries, KWOK_STAGES } from './manifest.js';
+import { NODE_IP } from './node/network.js';
+import {
+  type PreparedNode,
+  prepareRealNode,
+  type RealNode,
+  startRealNode,
+} from './node/real-node.js';
 import {
   DEFAULT_NODES,
   KWOK_NODE_ANNOTATION,
@@ -35,8 +43,16 @@ export interface ControlPlaneOptions {
     readonly scheduler?: boolean;
     readonly kwok?: boolean;
   };
-  /** Simulated nodes created (and made Ready by kwok) when kwok runs. Default: DEFAULT_NODES. */
+  /**
+   * Simulated nodes created (and made Ready by kwok) when kwok runs. Default:
+   * DEFAULT_NODES, without the CPU-only one when a real node runs.
+   */
   readonly nodes?: readonly SimulatedNode[];
+  /**
+   * A real node (containerd, kubelet, kube-proxy, a registry on loopback) beside
+   * the simulated ones; needs root on Linux and `npm run images` (see node/real-node.ts).
+   */
+  readonly realNode?: boolean;
   /** Binaries and module-cache files; default: ensureBinaries(), which builds them when missing. */
   readonly manifest?: ClusterManifest;
   /** Per-component readiness timeout. */
@@ -58,6 +74,8 @@ export interface ControlPlane {
   readonly manifest: ClusterManifest;
   readonly pki: Pki;
   readonly processes: readonly ManagedProcess[];
+  /** The real node, when one was asked for. */
+  readonly realNode?: RealNode;
   /** Milliseconds from the call to each component being ready, and in total. */
   readonly timings: Readonly<Record<string, number>>;
   /** Runs the built kubectl against this cluster; never throws on a non-zero exit. */
@@ -72,6 +90,9 @@ export interface ControlPlane {
 }
 
 const KWOK_NODE_SELECTOR = `${KWOK_NODE_ANNOTATION}=${KWOK_NODE_ANNOTATION_VALUE}`;
+
+/** GPUs and MIG slices: the resources that keep a simulated node when a real one runs. */
+const isAccelerator = (resource: string): boolean => resource.startsWith('nvidia.com/');
 
 /** A start attempt that failed because a port chosen for it was taken meanwhile. */
 class PortTakenError extends Error {}
@@ -108,11 +129,16 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const processes: ManagedProcess[] = [];
   const timings: Record<string, number> = {};
   const clients: HttpsClient[] = [];
+  let prepared: PreparedNode | undefined;
+  let realNode: RealNode | undefined;
   let stopped: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopped ??= (async () => {
       for (const client of clients) client.close();
+      await realNode?.stop();
       for (const process of [...processes].reverse()) await process.stop();
+      // Last: the API server listened on the bridge this removes.
+      await prepared?.release();
     })();
     return stopped;
   };
@@ -145,7 +171,15 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   }
 
   try {
-    const pki = await generatePki(join(dir, 'pki'), KUBERNETES_SERVICE_IP);
+    if (options.realNode === true) {
+      prepared = await prepareRealNode({ cache: cacheDir(), serviceCidr: SERVICE_CIDR });
+    }
+    const apiHost = prepared === undefined ? LOOPBACK : NODE_IP;
+    const pki = await generatePki(
+      join(dir, 'pki'),
+      KUBERNETES_SERVICE_IP,
+      prepared === undefined ? [] : [NODE_IP],
+    );
     timings.pki = Date.now() - began;
     const insecure = new HttpsClient({});
     clients.push(insecure);
@@ -185,18 +219,27 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
           serviceAccountKey: pki.serviceAccountKey,
           serviceAccountPub: pki.serviceAccountPub,
           serviceAccountAdmission: components.controllerManager === true,
+          ...(prepared === undefined
+            ? {}
+            : {
+                realNode: {
+                  address: NODE_IP,
+                  kubeletClientCert: pki.adminCert,
+                  kubeletClientKey: pki.adminKey,
+                },
+              }),
         }),
       }),
       ([port], process) =>
         waitUntil(
           'kube-apiserver /readyz',
           async () =>
-            (await admin.send(`https://${LOOPBACK}:${port}/readyz`, { timeoutMs: 5000 })).status ===
+            (await admin.send(`https://${apiHost}:${port}/readyz`, { timeoutMs: 5000 })).status ===
             200,
           { timeoutMs, abort: () => assertRunning(process) },
         ),
     );
-    const server = `https://${LOOPBACK}:${apiPort}`;
+    const server = `https://${apiHost}:${apiPort}`;
     await writeFile(
       kubeconfigPath,
       renderKubeconfig({
@@ -284,7 +327,11 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
             abort: () => assertRunning(process),
           }),
       );
-      const nodes = options.nodes ?? DEFAULT_NODES;
+      const nodes =
+        options.nodes ??
+        (prepared === undefined
+          ? DEFAULT_NODES
+          : DEFAULT_NODES.filter((node) => Object.keys(node.resources).some(isAccelerator)));
       for (const node of nodes) {
         const response = await admin.send(`${server}/api/v1/nodes`, {
           method: 'POST',
@@ -318,6 +365,21 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       timings.nodes = Date.now() - began;
     }
 
+    if (prepared !== undefined) {
+      realNode = await startRealNode({
+        prepared,
+        cache: cacheDir(),
+        manifest,
+        pki,
+        server,
+        serviceCidr: SERVICE_CIDR,
+        logsDir: logs,
+        timeoutMs: Math.max(timeoutMs, 120_000),
+        log,
+      });
+      timings.realNode = Date.now() - began;
+    }
+
     timings.total = Date.now() - began;
     log(
       `[localcluster] control plane ready after ${timings.total} ms; kubeconfig ${kubeconfigPath}`,
@@ -330,6 +392,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       manifest,
       pki,
       processes,
+      ...(realNode === undefined ? {} : { realNode }),
       timings,
       kubectl: (args, kubectlOptions = {}) =>
         runKubectl(

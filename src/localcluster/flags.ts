@@ -55,13 +55,25 @@ export interface ApiserverFlagsInput {
    * ServiceAccount, so it is only enabled together with the controller manager.
    */
   readonly serviceAccountAdmission: boolean;
+  /**
+   * With a real node: the API server listens on the node's bridge address
+   * (pods reach it through the `kubernetes` Service, whose endpoint it then
+   * maintains), asks kubelets for logs and exec by their InternalIP with this
+   * client certificate, rather than resolving node names through the
+   * machine's nameserver.
+   */
+  readonly realNode?: {
+    readonly address: string;
+    readonly kubeletClientCert: string;
+    readonly kubeletClientKey: string;
+  };
 }
 
 export function apiserverArgs(input: ApiserverFlagsInput): string[] {
   return [
     `--etcd-servers=http://${LOOPBACK}:${input.etcdClientPort}`,
-    `--bind-address=${LOOPBACK}`,
-    `--advertise-address=${LOOPBACK}`,
+    `--bind-address=${input.realNode?.address ?? LOOPBACK}`,
+    `--advertise-address=${input.realNode?.address ?? LOOPBACK}`,
     `--secure-port=${input.securePort}`,
     `--cert-dir=${input.certDir}`,
     `--tls-cert-file=${input.servingCert}`,
@@ -72,8 +84,15 @@ export function apiserverArgs(input: ApiserverFlagsInput): string[] {
     `--service-account-issuer=${SERVICE_ACCOUNT_ISSUER}`,
     `--service-account-key-file=${input.serviceAccountPub}`,
     `--service-account-signing-key-file=${input.serviceAccountKey}`,
-    // No kubelet or kube-proxy can serve the `kubernetes` Service endpoints here.
-    '--endpoint-reconciler-type=none',
+    ...(input.realNode === undefined
+      ? // No kubelet or kube-proxy can serve the `kubernetes` Service endpoints here.
+        ['--endpoint-reconciler-type=none']
+      : [
+          '--endpoint-reconciler-type=lease',
+          '--kubelet-preferred-address-types=InternalIP',
+          `--kubelet-client-certificate=${input.realNode.kubeletClientCert}`,
+          `--kubelet-client-key=${input.realNode.kubeletClientKey}`,
+        ]),
     '--allow-privileged=true',
     '--profiling=false',
     ...(input.serviceAccountAdmission ? [] : ['--disable-admission-plugins=ServiceAccount']),

@@ -104,7 +104,8 @@ async function selfSignedCa(
   return { cert, key };
 }
 
-async function signedByCa(
+/** Issues `request` with the CA: `<dir>/<name>.crt` and `.key`. */
+export async function signedByCa(
   dir: string,
   name: string,
   ca: { cert: string; key: string },
@@ -140,7 +141,11 @@ async function signedByCa(
  * admin client certificate, and the service-account signing key pair. ECDSA
  * P-256 throughout: fast to generate, accepted by every component.
  */
-export async function generatePki(dir: string, serviceIp: string): Promise<Pki> {
+export async function generatePki(
+  dir: string,
+  serviceIp: string,
+  extraServingIps: readonly string[] = [],
+): Promise<Pki> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const ca = await selfSignedCa(dir, { commonName: 'tensorfleet-local-ca', usage: 'ca' });
   const [serving, admin] = await Promise.all([
@@ -148,7 +153,7 @@ export async function generatePki(dir: string, serviceIp: string): Promise<Pki> 
       commonName: 'kube-apiserver',
       usage: 'server',
       dnsNames: SERVING_DNS_NAMES,
-      ipAddresses: ['127.0.0.1', serviceIp],
+      ipAddresses: ['127.0.0.1', serviceIp, ...extraServingIps],
     }),
     signedByCa(dir, 'admin', ca, {
       commonName: 'tensorfleet-admin',
