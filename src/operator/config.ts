@@ -29,6 +29,7 @@ export interface OperatorConfig {
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** Start an embedded control plane when no cluster is configured: off | auto. */
   localCluster: 'off' | 'auto';
+  realNode: boolean;
 }
 
 type Kind = 'string' | 'int' | 'bool' | 'list' | readonly string[];
@@ -149,6 +150,12 @@ export const OPERATOR_OPTIONS: Option[] = [
     kind: ['off', 'auto'],
     help: 'auto: with no cluster configured, start an embedded control plane with simulated GPU nodes.',
   },
+  {
+    key: 'realNode',
+    flag: 'real-node',
+    kind: 'bool',
+    help: 'With --local-cluster=auto: add a real node (containerd, kubelet; root on Linux, `npm run images` first) that serves a demo model.',
+  },
 ];
 
 export const DEFAULT_CONFIG: OperatorConfig = {
@@ -169,6 +176,7 @@ export const DEFAULT_CONFIG: OperatorConfig = {
   configMap: '',
   logLevel: 'info',
   localCluster: 'off',
+  realNode: false,
 };
 
 export class ConfigError extends Error {
@@ -211,9 +219,21 @@ function parseValue(
 /** Values from one source (flags, env or a ConfigMap's data), keyed by flag name. */
 export type RawSettings = Record<string, string | undefined>;
 
+/**
+ * Reads `--flag=value` and `--flag value`; a boolean flag given alone
+ * (`--leader-elect`, `--real-node`) means true, as `--help` shows it.
+ */
 export function readFlags(argv: string[]): RawSettings {
+  const booleans = new Set(
+    OPERATOR_OPTIONS.filter((o) => o.kind === 'bool').map((o) => `--${o.flag}`),
+  );
+  const args = argv.flatMap((arg, i) => {
+    const next = argv[i + 1];
+    const valueFollows = next !== undefined && /^(true|false)$/i.test(next);
+    return booleans.has(arg) && !valueFollows ? [`${arg}=true`] : [arg];
+  });
   const { values } = parseArgs({
-    args: argv,
+    args,
     options: Object.fromEntries(OPERATOR_OPTIONS.map((o) => [o.flag, { type: 'string' as const }])),
     allowPositionals: false,
     strict: true,

@@ -2,10 +2,12 @@
 // control plane with simulated GPU nodes (kwok) under .tensorfleet/local/,
 // the CRDs installed and examples/ applied, so a newcomer sees ModelDeployments
 // reconcile in one command.
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import yaml from 'js-yaml';
 import { ensureBinaries, startControlPlane } from '../localcluster/index.js';
+import { NODE_IP } from '../localcluster/node/network.js';
 import type { Logger } from './logger.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -45,20 +47,34 @@ export interface LocalCluster {
   stop: () => Promise<void>;
 }
 
-export async function startLocalCluster(logger: Logger): Promise<LocalCluster> {
+/** Whether an example needs GPUs (and so lands on a simulated node). */
+async function requestsGpus(file: string): Promise<boolean> {
+  const doc = yaml.load(await readFile(file, 'utf8')) as {
+    spec?: { resources?: { gpu?: unknown } };
+  } | null;
+  return doc?.spec?.resources?.gpu !== undefined;
+}
+
+export async function startLocalCluster(
+  logger: Logger,
+  options: { realNode?: boolean } = {},
+): Promise<LocalCluster> {
+  const realNode = options.realNode === true;
   logger.info(
-    'no cluster configured: starting an embedded control plane with simulated GPU nodes',
-    {
-      dir: LOCAL_DIR,
-    },
+    realNode
+      ? 'no cluster configured: starting an embedded control plane with a real node and simulated GPU nodes'
+      : 'no cluster configured: starting an embedded control plane with simulated GPU nodes',
+    { dir: LOCAL_DIR },
   );
   const manifest = await ensureBinaries({ log: (line) => logger.info(line) });
   const plane = await startControlPlane({
     dir: LOCAL_DIR,
     manifest,
     components: { controllerManager: true, scheduler: true, kwok: true },
+    realNode,
     log: (line) => logger.debug(line),
   });
+  let demo: Demo | undefined;
   const kubectl = async (args: string[], input?: string) => {
     const r = await plane.kubectl(args, input === undefined ? {} : { input });
     if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr || r.stdout}`);
@@ -77,16 +93,21 @@ export async function startLocalCluster(logger: Logger): Promise<LocalCluster> {
       'crd/modeldeployments.tensorfleet.dev',
     ]);
     await kubectl(['apply', '--server-side', '-f', '-'], SUPPORTING_OBJECTS);
-    const examples = (await readdir(join(ROOT, 'examples')))
+    let examples = (await readdir(join(ROOT, 'examples')))
       .filter((f) => f.endsWith('.yaml'))
-      .sort();
-    await kubectl([
-      'apply',
-      '-n',
-      'default',
-      ...examples.flatMap((f) => ['-f', join(ROOT, 'examples', f)]),
-    ]);
+      .sort()
+      .map((f) => join(ROOT, 'examples', f));
+    if (realNode) {
+      // CPU examples would land on the real node and fetch their models from
+      // the internet, which pods here cannot reach: the demo model stands in.
+      const gpu = await Promise.all(examples.map(requestsGpus));
+      examples = examples.filter((_, i) => gpu[i]);
+      demo = await startDemo(LOCAL_DIR, NODE_IP);
+      await kubectl(['apply', '-n', 'default', '-f', '-'], demo.manifest);
+    }
+    await kubectl(['apply', '-n', 'default', ...examples.flatMap((f) => ['-f', f])]);
   } catch (err) {
+    await demo?.stop();
     await plane.stop();
     throw err;
   }
@@ -94,10 +115,19 @@ export async function startLocalCluster(logger: Logger): Promise<LocalCluster> {
   process.stdout.write(
     [
       '',
-      `Embedded cluster ready (${Math.round((plane.timings.total ?? 0) / 1000)} s): 4 simulated nodes, 2 with 8 GPUs, 1 with MIG slices.`,
+      realNode
+        ? `Embedded cluster ready (${Math.round((plane.timings.total ?? 0) / 1000)} s): a real node (${NODE_IP}) and 3 simulated GPU nodes (2 with 8 GPUs, 1 with MIG slices).`
+        : `Embedded cluster ready (${Math.round((plane.timings.total ?? 0) / 1000)} s): 4 simulated nodes, 2 with 8 GPUs, 1 with MIG slices.`,
       'In another terminal:',
       `  export KUBECONFIG=$PWD/${relative}`,
       `  ${manifest.binaries.kubectl} get md -o wide`,
+      ...(demo === undefined
+        ? []
+        : [
+            `  ${manifest.binaries.kubectl} wait md/${DEMO_MODEL} --for=condition=Ready --timeout=5m`,
+            `  curl -s -X POST -d '{"instances": [1, 2, 5]}' http://$(${manifest.binaries.kubectl} get svc ${DEMO_MODEL} -o jsonpath='{.spec.clusterIP}'):8501/v1/models/${DEMO_MODEL}:predict`,
+            '  # -> {"predictions":[2.5,3,4.5]}   (half_plus_two: 0.5 * x + 2)',
+          ]),
       '',
     ].join('\n'),
   );
@@ -108,6 +138,58 @@ export async function startLocalCluster(logger: Logger): Promise<LocalCluster> {
       const out = await kubectl(['get', 'md', '-A', '-o', 'wide']).catch((e: unknown) => String(e));
       process.stdout.write(`\n$ kubectl get md -A -o wide\n${out}\n`);
     },
-    stop: () => plane.stop(),
+    stop: async () => {
+      await demo?.stop();
+      await plane.stop();
+    },
+  };
+}
+
+export const DEMO_MODEL = 'half-plus-two';
+
+interface Demo {
+  readonly manifest: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * The demo the real node serves: TF Serving's half_plus_two, generated here
+ * (nothing is downloaded) and served over HTTP on the node IP, where its
+ * init container fetches it like any http:// model.
+ */
+async function startDemo(dir: string, host: string): Promise<Demo> {
+  const { writeHalfPlusTwo } = await import('../runtime/testing/graph-models.js');
+  const { createServer } = await import('node:http');
+  const root = join(dir, 'demo-models');
+  await writeHalfPlusTwo(join(root, DEMO_MODEL, '1'));
+  const server = createServer((req, res) => {
+    const name = (req.url ?? '').replace(/^\/half-plus-two\/1\//, '');
+    if (!/^[\w.-]+$/.test(name)) {
+      res.writeHead(404).end();
+      return;
+    }
+    readFile(join(root, DEMO_MODEL, '1', name)).then(
+      (body) => res.writeHead(200).end(body),
+      () => res.writeHead(404).end(),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, host, resolve);
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  const manifest = JSON.stringify({
+    apiVersion: 'tensorfleet.dev/v1alpha1',
+    kind: 'ModelDeployment',
+    metadata: { name: DEMO_MODEL },
+    spec: {
+      model: { uri: `http://${host}:${port}/${DEMO_MODEL}/1/model.json`, version: '1' },
+      resources: { requests: { cpu: '250m', memory: '256Mi' } },
+    },
+  });
+  return {
+    manifest,
+    stop: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }

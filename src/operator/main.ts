@@ -55,10 +55,15 @@ async function main(argv: string[]): Promise<number> {
   const kc = new KubeConfig();
   let local: LocalCluster | undefined;
   if (clusterConfigured(process.env)) {
+    if (config.realNode) {
+      throw new ConfigError(
+        'real-node adds a node to the embedded cluster, which starts only when no cluster is configured (unset KUBECONFIG)',
+      );
+    }
     kc.loadFromDefault();
   } else if (config.localCluster === 'auto') {
     const { startLocalCluster } = await import('./local-cluster.js');
-    local = await startLocalCluster(logger);
+    local = await startLocalCluster(logger, { realNode: config.realNode });
     kc.loadFromFile(local.kubeconfigPath);
   } else {
     throw new ConfigError(
@@ -75,12 +80,13 @@ async function main(argv: string[]): Promise<number> {
     logger = createLogger(config.logLevel, { component: 'tensorfleet-operator' });
   }
 
-  // kwok pods in the embedded cluster have made-up IPs: never scrape them.
+  // Simulated pods serve nothing (their loopback addresses lead nowhere):
+  // the embedded cluster's pods are scraped only when they run for real.
   const operator = new Operator({
     config,
     kubeConfig: kc,
     logger,
-    scrapePods: local === undefined,
+    scrapePods: local === undefined || config.realNode,
   });
   let exitCode = 0;
   const done = new Promise<void>((resolve) => {

@@ -51,6 +51,16 @@ describe('operator configuration', () => {
     expect(() => readFlags(['--no-such-flag=1'])).toThrow();
   });
 
+  it.each([
+    [['--leader-elect'], { 'leader-elect': 'true' }],
+    [['--leader-elect', '--workers=2'], { 'leader-elect': 'true', workers: '2' }],
+    [['--leader-elect', 'false'], { 'leader-elect': 'false' }],
+    [['--leader-elect=false'], { 'leader-elect': 'false' }],
+    [['--real-node', '--local-cluster=auto'], { 'real-node': 'true', 'local-cluster': 'auto' }],
+  ])('reads a boolean flag given alone as true: %j', (argv, expected) => {
+    expect(readFlags(argv)).toEqual(expected);
+  });
+
   it('documents every flag with its environment variable', () => {
     const text = usage();
     expect(text).toContain('--leader-elect');
