@@ -51,7 +51,8 @@ export function clusterAddresses(objects: ClusterObjects): ClusterAddress[] {
   }
   for (const slice of objects.endpointSlices ?? []) {
     const object = named('endpointslice', slice.metadata);
-    for (const endpoint of slice.endpoints) {
+    // A slice without endpoints has `endpoints: null`.
+    for (const endpoint of slice.endpoints ?? []) {
       for (const ip of endpoint.addresses) add(object, 'endpoints.addresses', ip);
     }
   }

@@ -75,6 +75,12 @@ describe('clusterAddresses and offMachineAddresses', () => {
         addressType: 'IPv4',
         endpoints: [{ addresses: ['10.88.0.5'] }],
       },
+      // What the API server returns for a Service without endpoints.
+      {
+        metadata: { namespace: 'ns', name: 'empty' },
+        addressType: 'IPv4',
+        endpoints: null as unknown as [],
+      },
     ],
     endpoints: [
       {
