@@ -245,7 +245,7 @@ describe('batches held inside a busy worker', () => {
 });
 
 describe('lifecycle', () => {
-  it('is not ready while loading, ready after warmup, not ready while draining', async () => {
+  it('is not ready while loading, ready after warmup, not ready while draining, refuses once stopped', async () => {
     const config = serveConfigDefaults({
       modelName: 'hpt',
       modelUri: fx.halfPlusTwo,
@@ -293,16 +293,18 @@ describe('lifecycle', () => {
 
       await service.drain(1000);
       expect((await app.inject({ method: 'GET', url: '/v2/health/ready' })).statusCode).toBe(400);
-      const late = await app.inject({
-        method: 'POST',
-        url: '/v1/models/hpt:predict',
-        payload: { instances: [1] },
-      });
-      expect(late.statusCode).toBe(503);
-      expect(late.headers['tensorfleet-error-code']).toBe('DRAINING');
       expect((await app.inject({ method: 'GET', url: '/v1/models/hpt' })).json()).toMatchObject({
         model_version_status: [{ state: 'UNLOADING' }],
       });
+      // Draining still serves (which connections may send is the server's
+      // call, see connections.ts); once stopped, nothing is served.
+      const predict = () =>
+        app.inject({ method: 'POST', url: '/v1/models/hpt:predict', payload: { instances: [1] } });
+      expect((await predict()).json()).toEqual({ predictions: [2.5] });
+      await service.close();
+      const late = await predict();
+      expect(late.statusCode).toBe(503);
+      expect(late.headers['tensorfleet-error-code']).toBe('DRAINING');
     } finally {
       release();
       await app.close();
