@@ -30,6 +30,7 @@ export interface ServeConfig {
   warmupIterations: number;
   maxBodyBytes: number;
   drainTimeoutSeconds: number;
+  maxConnectionAgeSeconds: number;
   requestTimeoutMs: number;
   modelCacheDir: string;
   /** Bodies at least this large are JSON-decoded in a worker instead of the HTTP thread. */
@@ -202,6 +203,14 @@ export const SERVE_OPTIONS: OptionSpec<keyof ServeConfig>[] = [
     default: 30,
     min: 0,
     help: 'On SIGTERM, longest wait for accepted requests.',
+  },
+  {
+    key: 'maxConnectionAgeSeconds',
+    flag: 'max-connection-age-seconds',
+    kind: 'float',
+    default: 30,
+    min: 0,
+    help: 'A keep-alive connection older than this is closed after its next answer, so clients spread again over the pods (canaries, scale-ups); 0: never.',
   },
   {
     key: 'requestTimeoutMs',

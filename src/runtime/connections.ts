@@ -11,10 +11,17 @@
 // - a connection opened after the drain began (a load balancer that has not
 //   caught up) gets a quick 503 with Retry-After;
 // - the drain is over when no connection from before it is open.
+//
+// For the same reason a keep-alive connection is told to close once it is
+// older than a maximum age (gRPC's MAX_CONNECTION_AGE, for HTTP/1.1): clients
+// that never reconnect would otherwise never reach pods that start later,
+// such as a canary or a scale-up.
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 
 interface ConnectionState {
+  /** performance.now() when it was opened. */
+  opened: number;
   /** Requests received on it and not yet answered. */
   busy: number;
   /** performance.now() when it last became idle (or was opened). */
@@ -27,9 +34,11 @@ export class Connections {
   private readonly open = new Map<Socket, ConnectionState>();
   private drainingSince: number | undefined;
 
-  constructor(server: Server) {
+  /** `maxAgeMs`: answers on a connection older than this close it (0: never). */
+  constructor(server: Server, maxAgeMs = 0) {
     server.on('connection', (socket: Socket) => {
       this.open.set(socket, {
+        opened: performance.now(),
         busy: 0,
         idleSince: performance.now(),
         early: this.drainingSince === undefined,
@@ -46,7 +55,9 @@ export class Connections {
           state.idleSince = performance.now();
         });
       }
-      if (this.drainingSince !== undefined) res.setHeader('connection', 'close');
+      const old =
+        maxAgeMs > 0 && state !== undefined && performance.now() - state.opened > maxAgeMs;
+      if (this.drainingSince !== undefined || old) res.setHeader('connection', 'close');
     });
   }
 

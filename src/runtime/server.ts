@@ -68,7 +68,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
     },
   );
   logRef.current = app.log;
-  const connections = new Connections(app.server);
+  const connections = new Connections(app.server, config.maxConnectionAgeSeconds * 1000);
   // While draining, connections opened after the drain began are refused.
   app.addHook('onRequest', (req, _reply, done) => {
     done(

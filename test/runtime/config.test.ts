@@ -28,6 +28,7 @@ describe('serve config', () => {
       maxQueueSize: 256,
       warmupIterations: 2,
       drainTimeoutSeconds: 30,
+      maxConnectionAgeSeconds: 30,
       injectErrorRate: 0,
       injectLatencyMs: 0,
     });
