@@ -12,8 +12,12 @@
 # (runtimeClassName: nvidia, nvidia.com/gpu requests), else falls back.
 # Build from the repository root:
 #   docker build -f docker/runtime-gpu.Dockerfile -t tensorfleet-runtime:gpu .
+# `npm run images` does not build this one (no CUDA base image can be made or
+# tested here); see docs/images.md.
 
-FROM node:20-bookworm-slim AS build
+ARG NODE_IMAGE=node:22-bookworm-slim
+
+FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
@@ -21,7 +25,7 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build
 
-FROM node:20-bookworm-slim AS node
+FROM ${NODE_IMAGE} AS node
 
 FROM nvidia/cuda:11.2.2-cudnn8-runtime-ubuntu20.04
 LABEL dev.tensorfleet.libtensorflow="2.9.1" \
@@ -29,7 +33,7 @@ LABEL dev.tensorfleet.libtensorflow="2.9.1" \
       dev.tensorfleet.cudnn="8.1" \
       dev.tensorfleet.min-driver="450.80.02"
 ENV NODE_ENV=production
-# Node 20 from the official image (needs glibc >= 2.28; Ubuntu 20.04 has 2.31).
+# Node 22 (LTS) from the official image (needs glibc >= 2.28; Ubuntu 20.04 has 2.31).
 COPY --from=node /usr/local/bin/node /usr/local/bin/node
 COPY --from=node /usr/local/lib/node_modules /usr/local/lib/node_modules
 RUN ln -s /usr/local/lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm \

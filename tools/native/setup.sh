@@ -26,7 +26,28 @@
 # headers (found beside node, in /usr/include/node from Debian's libnode-dev
 # or nodejs, or wherever npm_config_nodedir says) and the npm registry and
 # PyPI on a cold run; nothing after that.
+#
+# Options, for image builds (docker/runtime-cpu.Dockerfile):
+#   --copy-deps          copy libtensorflow into the package's deps/ instead of
+#                        linking it from the cache (a cache mount is not part
+#                        of an image layer), and leave no node-gyp build/ tree
+#   --skip-saved-models  skip step 3 (the fixtures need TensorFlow's Python
+#                        dependencies, hundreds of MB) and the manifest, which
+#                        only the tests read
 set -euo pipefail
+
+copy_deps=0
+saved_models=1
+for arg in "$@"; do
+	case "${arg}" in
+	--copy-deps) copy_deps=1 ;;
+	--skip-saved-models) saved_models=0 ;;
+	*)
+		printf '[setup:native] error: unknown option %s (known: --copy-deps, --skip-saved-models)\n' "${arg}" >&2
+		exit 2
+		;;
+	esac
+done
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "${here}/../.." && pwd)"
@@ -175,10 +196,15 @@ expected_lib="$(node -p "require('${pkg}/scripts/deps-constants.js').depsLibTens
 expected_fw="$(node -p "require('${pkg}/scripts/deps-constants.js').depsLibTensorFlowFrameworkName")"
 rm -rf "${pkg}/deps"
 mkdir -p "${pkg}/deps/lib"
-ln -s "${libtf}/include" "${pkg}/deps/include"
-for name in libtensorflow_cc.so.2 libtensorflow_framework.so.2 libtensorflow.so libtensorflow_framework.so; do
-	ln -s "${libtf}/lib/${name}" "${pkg}/deps/lib/${name}"
-done
+if [[ ${copy_deps} -eq 1 ]]; then
+	cp -a "${libtf}/include" "${pkg}/deps/include"
+	cp -a "${libtf}/lib/." "${pkg}/deps/lib/"
+else
+	ln -s "${libtf}/include" "${pkg}/deps/include"
+	for name in libtensorflow_cc.so.2 libtensorflow_framework.so.2 libtensorflow.so libtensorflow_framework.so; do
+		ln -s "${libtf}/lib/${name}" "${pkg}/deps/lib/${name}"
+	done
+fi
 ln -s libtensorflow_cc.so.2 "${pkg}/deps/lib/${expected_lib}"
 ln -s libtensorflow_framework.so.2 "${pkg}/deps/lib/${expected_fw}"
 
@@ -204,9 +230,14 @@ elif ! cmp -s "${addon}" "${binding}"; then
 	cp "${addon}" "${binding}.tmp.$$"
 	mv -f "${binding}.tmp.$$" "${binding}"
 fi
+if [[ ${copy_deps} -eq 1 ]]; then
+	# node-gyp's objects (node-pre-gyp builds in build-tmp-napi-v*): only the
+	# binding above is loaded.
+	rm -rf "${pkg}/build" "${pkg}"/build-tmp-*
+fi
 
 # --- 3. SavedModels made by TensorFlow -------------------------------------------
-if [[ ! -f "${venv}/.complete" ]]; then
+if [[ ${saved_models} -eq 1 && ! -f "${venv}/.complete" ]]; then
 	whl="$(wheel)"
 	log "installing tensorflow-cpu ${tf_version} into ${venv} for the SavedModel fixtures (dependencies from PyPI)"
 	"$(venv_python)" -m pip install --quiet --disable-pip-version-check "${whl}" >&2
@@ -214,7 +245,7 @@ if [[ ! -f "${venv}/.complete" ]]; then
 fi
 models_key="$(cat "${here}/saved_models.py" | sha256sum | cut -c1-10)"
 models="${cache}/saved-models-tf-${tf_version}-${models_key}"
-if [[ ! -f "${models}/.complete" ]]; then
+if [[ ${saved_models} -eq 1 && ! -f "${models}/.complete" ]]; then
 	log "writing SavedModels with TensorFlow ${tf_version}"
 	tmp="${models}.tmp.$$"
 	rm -rf "${tmp}"
@@ -234,6 +265,10 @@ if (tf.getBackend() !== "tensorflow" || got !== want || sum.join() !== "2,3") {
   process.exit(1);
 }' "${tf_version}") || die "@tensorflow/tfjs-node does not load or compute"
 
+if [[ ${saved_models} -eq 0 ]]; then
+	log "ready in $((SECONDS - started)) s: @tensorflow/tfjs-node ${tfjs_node_version} on libtensorflow ${tf_version} (backend tensorflow); no SavedModels, no manifest"
+	exit 0
+fi
 manifest="${root}/.tensorfleet/native/manifest.json"
 mkdir -p "$(dirname "${manifest}")"
 cat >"${manifest}.tmp.$$" <<EOF
