@@ -10,6 +10,7 @@ const PROTOCOL_SUITES = [
   'test/runtime/serving.test.ts',
   'test/runtime/drain.test.ts',
   'test/runtime/worker-pool.test.ts',
+  'test/runtime/graph-models.test.ts',
 ];
 
 // Without `npm run setup:native` (and outside CI, which requires it) there is
@@ -29,7 +30,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/**/*.test.ts'],
-          exclude: ['test/integration/**'],
+          exclude: ['test/integration/**', 'test/e2e/**'],
           // TensorFlow's C++ INFO lines (oneDNN, CPU features) stay out of test output.
           env: { TF_CPP_MIN_LOG_LEVEL: '1' },
         },

@@ -1,0 +1,121 @@
+/**
+ * The end-to-end tier: ONE control plane with a real node (containerd,
+ * kubelet, kube-proxy; images from the registry on loopback, built by `npm run
+ * images`) beside the simulated GPU nodes, and the chart installed with
+ * `helm install` exactly as a user would, the operator running in pods under
+ * the chart's ServiceAccount. test/e2e/*.test.ts then use it as users do.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import type { TestProject } from 'vitest/node';
+
+import { ensureBinaries, startControlPlane } from '../../src/localcluster/index.js';
+import { hostNetworkSnapshot } from '../../src/localcluster/node/host.js';
+import { NODE_IP } from '../../src/localcluster/node/network.js';
+import { runHelm } from '../chart/helm.js';
+import type { E2eContext } from './context.js';
+
+const CHART = fileURLToPath(new URL('../../charts/tensorfleet', import.meta.url));
+export const OPERATOR_NAMESPACE = 'tensorfleet-system';
+export const RELEASE = 'tensorfleet';
+
+const log = (line: string): void => {
+  process.stderr.write(`${line}\n`);
+};
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const manifest = await ensureBinaries({ log });
+  const dir = await mkdtemp(join(tmpdir(), 'tensorfleet-e2e-'));
+  // Routes, links and every iptables table, to compare after the node stops.
+  const hostBefore = await hostNetworkSnapshot();
+  const plane = await startControlPlane({
+    dir,
+    manifest,
+    components: { controllerManager: true, scheduler: true, kwok: true },
+    realNode: true,
+    log,
+  });
+  const realNode = plane.realNode;
+  try {
+    if (realNode === undefined) throw new Error('the control plane started without its real node');
+    // The third-party CRDs the operator writes objects of (the chart brings its own).
+    const applied = await plane.kubectl([
+      'apply',
+      '--server-side',
+      ...Object.values(manifest.crds).flatMap((file) => ['-f', file]),
+    ]);
+    if (applied.code !== 0) throw new Error(`applying CRDs: ${applied.stderr}`);
+    // The operator's namespace enforces the restricted Pod Security Standard.
+    for (const args of [
+      ['create', 'namespace', OPERATOR_NAMESPACE],
+      [
+        'label',
+        'namespace',
+        OPERATOR_NAMESPACE,
+        'pod-security.kubernetes.io/enforce=restricted',
+        'pod-security.kubernetes.io/enforce-version=latest',
+      ],
+    ]) {
+      const result = await plane.kubectl(args);
+      if (result.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${result.stderr}`);
+    }
+    const started = Date.now();
+    const install = await runHelm(
+      manifest.binaries.helm,
+      [
+        'install',
+        RELEASE,
+        CHART,
+        '--namespace',
+        OPERATOR_NAMESPACE,
+        '--wait',
+        '--timeout',
+        '5m',
+        // Faster than production cadence, so the tests see reactions in seconds.
+        '--set',
+        'operator.resyncPeriodSeconds=60',
+      ],
+      plane.kubeconfigPath,
+    );
+    if (install.code !== 0) {
+      const pods = await plane.kubectl(['get', 'pods', '-A', '-o', 'wide']);
+      throw new Error(`helm install failed:\n${install.stderr}\n${pods.stdout}`);
+    }
+    log(`[e2e] helm install --wait took ${Date.now() - started} ms`);
+    const context: E2eContext = {
+      kubeconfigPath: plane.kubeconfigPath,
+      kubectl: manifest.binaries.kubectl,
+      helm: manifest.binaries.helm,
+      server: plane.server,
+      dir,
+      registry: realNode.registry,
+      nodeIp: NODE_IP,
+      operatorNamespace: OPERATOR_NAMESPACE,
+      release: RELEASE,
+    };
+    project.provide('e2e', context);
+  } catch (error) {
+    await plane.stop();
+    throw error;
+  }
+  return async () => {
+    await plane.stop();
+    const hostAfter = await hostNetworkSnapshot();
+    if (hostAfter !== hostBefore) {
+      const lines = (text: string) => new Set(text.split('\n'));
+      const [was, is] = [lines(hostBefore), lines(hostAfter)];
+      const added = [...is].filter((l) => !was.has(l)).map((l) => `+ ${l}`);
+      const removed = [...was].filter((l) => !is.has(l)).map((l) => `- ${l}`);
+      throw new Error(`the real node left the host changed:\n${[...removed, ...added].join('\n')}`);
+    }
+    log('[e2e] host routes, links and iptables are as they were before the real node');
+    if (process.env.TENSORFLEET_KEEP_CLUSTER_DIR === undefined) {
+      await rm(dir, { recursive: true, force: true });
+    } else {
+      log(`[e2e] kept ${dir} (component logs in ${join(dir, 'logs')})`);
+    }
+  };
+}

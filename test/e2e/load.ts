@@ -1,0 +1,93 @@
+// Steady load through a Service, with every request accounted for: each one
+// sent is either answered with a correct prediction or counted as a failure
+// with its reason.
+
+export interface LoadReport {
+  sent: number;
+  ok: number;
+  /** Reason -> count: HTTP statuses, connection errors, wrong answers. */
+  failures: Record<string, number>;
+  /** Answers by the version whose values they carry. */
+  byVersion: Record<string, number>;
+  /** Latencies of answered requests, in milliseconds. */
+  latencies: number[];
+}
+
+export interface Load {
+  /** Stops sending, waits for the requests in flight, and reports. */
+  stop(): Promise<LoadReport>;
+  /** The report so far (a copy). */
+  snapshot(): LoadReport;
+}
+
+/**
+ * `concurrency` loops, each sending `POST <url>/v1/models/<model>:predict`
+ * with a fresh input and checking the answer against `versions` (version ->
+ * the function the model computes): any version's value counts as correct.
+ */
+export function startLoad(options: {
+  url: string;
+  model: string;
+  concurrency: number;
+  versions: Readonly<Record<string, (x: number) => number>>;
+  timeoutMs?: number;
+}): Load {
+  const report: LoadReport = { sent: 0, ok: 0, failures: {}, byVersion: {}, latencies: [] };
+  const fail = (reason: string): void => {
+    report.failures[reason] = (report.failures[reason] ?? 0) + 1;
+  };
+  let running = true;
+  let counter = 0;
+  const loop = async (): Promise<void> => {
+    while (running) {
+      const x = (counter++ % 1000) - 500;
+      report.sent++;
+      const began = performance.now();
+      try {
+        const response = await fetch(`${options.url}/v1/models/${options.model}:predict`, {
+          method: 'POST',
+          body: JSON.stringify({ instances: [x] }),
+          signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
+        });
+        const text = await response.text();
+        if (response.status !== 200) {
+          fail(`HTTP ${response.status}: ${text.slice(0, 120)}`);
+          continue;
+        }
+        const [y] = (JSON.parse(text) as { predictions: number[] }).predictions;
+        const version = Object.entries(options.versions).find(([, f]) => f(x) === y)?.[0];
+        if (version === undefined) {
+          fail(`wrong answer: ${x} -> ${String(y)}`);
+          continue;
+        }
+        report.ok++;
+        report.byVersion[version] = (report.byVersion[version] ?? 0) + 1;
+        report.latencies.push(performance.now() - began);
+      } catch (error) {
+        const cause = (error as { cause?: { code?: string } }).cause?.code;
+        fail(cause ?? (error as Error).name ?? 'error');
+      }
+    }
+  };
+  const loops = Array.from({ length: options.concurrency }, loop);
+  const copy = (): LoadReport => ({
+    ...report,
+    failures: { ...report.failures },
+    byVersion: { ...report.byVersion },
+    latencies: [...report.latencies],
+  });
+  return {
+    snapshot: copy,
+    stop: async () => {
+      running = false;
+      await Promise.all(loops);
+      return copy();
+    },
+  };
+}
+
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+}
