@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import yaml from 'js-yaml';
 import { ensureBinaries, startControlPlane } from '../localcluster/index.js';
+import { serveDirectory } from '../localcluster/model-server.js';
 import { NODE_IP } from '../localcluster/node/network.js';
 import type { Logger } from './logger.js';
 
@@ -159,37 +160,20 @@ interface Demo {
  */
 async function startDemo(dir: string, host: string): Promise<Demo> {
   const { writeHalfPlusTwo } = await import('../runtime/testing/graph-models.js');
-  const { createServer } = await import('node:http');
   const root = join(dir, 'demo-models');
   await writeHalfPlusTwo(join(root, DEMO_MODEL, '1'));
-  const server = createServer((req, res) => {
-    const name = (req.url ?? '').replace(/^\/half-plus-two\/1\//, '');
-    if (!/^[\w.-]+$/.test(name)) {
-      res.writeHead(404).end();
-      return;
-    }
-    readFile(join(root, DEMO_MODEL, '1', name)).then(
-      (body) => res.writeHead(200).end(body),
-      () => res.writeHead(404).end(),
-    );
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, host, resolve);
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  const server = await serveDirectory(root, host);
   const manifest = JSON.stringify({
     apiVersion: 'tensorfleet.dev/v1alpha1',
     kind: 'ModelDeployment',
     metadata: { name: DEMO_MODEL },
     spec: {
-      model: { uri: `http://${host}:${port}/${DEMO_MODEL}/1/model.json`, version: '1' },
+      model: { uri: `${server.url}${DEMO_MODEL}/1/model.json`, version: '1' },
       resources: { requests: { cpu: '250m', memory: '256Mi' } },
     },
   });
   return {
     manifest,
-    stop: () => new Promise((resolve) => server.close(() => resolve())),
+    stop: () => server.close(),
   };
 }

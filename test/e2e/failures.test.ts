@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { writeHalfPlusTwo } from '../../src/runtime/testing/models.js';
 import { e2e, eventually, kubectlOk } from './context.js';
-import { serveDirectory, type ModelServer } from './model-server.js';
+import { serveDirectory, type ModelServer } from '../../src/localcluster/model-server.js';
 import { condition, modelDeployment, modelStatus } from './models.js';
 
 let namespace = '';

@@ -8,8 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { Fixtures } from './helpers.js';
 import { makeFixtures } from './helpers.js';
-import { testBackend } from './native.js';
-import { startProcess, waitReady } from './process.js';
+import { startHalfPlusTwo, waitReady } from './process.js';
 
 let fx: Fixtures;
 beforeAll(async () => {
@@ -52,18 +51,7 @@ function predict(
 
 describe('maximum connection age', () => {
   it('closes a keep-alive connection after its next answer once it is older than the limit', async () => {
-    const rt = await startProcess([
-      '--model-name',
-      'hpt',
-      '--model-uri',
-      fx.halfPlusTwo,
-      '--backend',
-      testBackend(),
-      '--workers',
-      '1',
-      '--max-connection-age-seconds',
-      '0.5',
-    ]);
+    const rt = await startHalfPlusTwo(fx.halfPlusTwo, ['--max-connection-age-seconds', '0.5']);
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     try {
       await waitReady(rt.port);

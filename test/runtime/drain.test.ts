@@ -8,8 +8,7 @@ import { Agent, request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Fixtures } from './helpers.js';
 import { makeFixtures } from './helpers.js';
-import { testBackend } from './native.js';
-import { startProcess, waitReady } from './process.js';
+import { startHalfPlusTwo, waitReady } from './process.js';
 
 let fx: Fixtures;
 beforeAll(async () => {
@@ -81,15 +80,7 @@ function predict(port: number, value: number, agent: Agent | false = false): Pro
 }
 
 async function drainUnderLoad(): Promise<number> {
-  const rt = await startProcess([
-    '--model-name',
-    'hpt',
-    '--model-uri',
-    fx.halfPlusTwo,
-    '--backend',
-    testBackend(),
-    '--workers',
-    '1',
+  const rt = await startHalfPlusTwo(fx.halfPlusTwo, [
     // debug turns on per-request logs, which the server-side count below reads.
     '--log-level',
     'debug',
@@ -156,18 +147,7 @@ async function drainUnderLoad(): Promise<number> {
  * refused. Returns how many requests on old connections were answered and told to close.
  */
 async function drainKeepAlive(): Promise<number> {
-  const rt = await startProcess([
-    '--model-name',
-    'hpt',
-    '--model-uri',
-    fx.halfPlusTwo,
-    '--backend',
-    testBackend(),
-    '--workers',
-    '1',
-    '--drain-timeout-seconds',
-    '20',
-  ]);
+  const rt = await startHalfPlusTwo(fx.halfPlusTwo, ['--drain-timeout-seconds', '20']);
   await waitReady(rt.port);
   const agent = new Agent({ keepAlive: true, maxSockets: 8 });
   const outcomes: Outcome[] = [];

@@ -6,6 +6,8 @@ import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
+import { testBackend } from './native.js';
+
 const MAIN = fileURLToPath(new URL('../../src/runtime/main.ts', import.meta.url));
 const TSX = createRequire(import.meta.url).resolve('tsx');
 
@@ -89,4 +91,22 @@ export async function waitReady(port: number, timeoutMs = 60_000): Promise<void>
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error('runtime did not become ready');
+}
+
+/** Serves TF Serving's half_plus_two as model `hpt` with one worker, plus `extra` flags. */
+export function startHalfPlusTwo(
+  modelDir: string,
+  extra: readonly string[] = [],
+): Promise<RuntimeProcess> {
+  return startProcess([
+    '--model-name',
+    'hpt',
+    '--model-uri',
+    modelDir,
+    '--backend',
+    testBackend(),
+    '--workers',
+    '1',
+    ...extra,
+  ]);
 }

@@ -1,5 +1,7 @@
-// A static HTTP server on the node IP, where pods reach it, serving model
-// directories the way a web server or an object store's HTTP endpoint would.
+// A static HTTP server for model directories, the way a web server or an
+// object store's HTTP endpoint serves them: on the real node's IP, pods' init
+// containers fetch http:// models from it (the e2e tests, the demo of
+// `npm start -- --real-node`).
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
