@@ -250,3 +250,14 @@ describe('Argo CD', () => {
     );
   });
 });
+
+describe('upgrade instructions', () => {
+  it('apply the CRD with --force-conflicts wherever they do, since helm install created it', () => {
+    for (const path of ['charts/tensorfleet/templates/NOTES.txt', 'docs/upgrade.md']) {
+      const text = read(path).replace(/\\\n\s*/g, ' ');
+      const applies = text.split('\n').filter((line) => /kubectl apply --server-side/.test(line));
+      expect(applies.length, path).toBeGreaterThan(0);
+      for (const line of applies) expect(line, path).toContain('--force-conflicts');
+    }
+  });
+});
