@@ -42,7 +42,16 @@ describe('a model from an HTTP server', () => {
     );
     await waitReady(namespace, 'hpt');
     const url = await serviceUrl(namespace, 'hpt');
-    expect(await predict(url, 'hpt', [1, 2, 5])).toEqual([2.5, 3, 4.5]);
+    // Ready follows the pods; kube-proxy programs the Service's endpoint a
+    // moment later (the EndpointSlice controller, then its own sync).
+    const readyAt = Date.now();
+    const first = await eventually(
+      'the Service to route to the Ready pod',
+      () => predict(url, 'hpt', [1, 2, 5]),
+      10_000,
+    );
+    expect(first).toEqual([2.5, 3, 4.5]);
+    process.stderr.write(`[e2e] Ready to the Service answering: ${Date.now() - readyAt} ms\n`);
     process.stderr.write(`[e2e] apply to first correct prediction: ${Date.now() - applied} ms\n`);
 
     // The pod ran on the real node, its init container fetched the model.
