@@ -1,5 +1,5 @@
 // `npm run bench`: runs the benchmarks and prints a Markdown report.
-// Usage: npm run bench -- [--only runtime|operator|autoscaling] [--models mlp,cnn] [--backends auto|tensorflow,wasm,cpu]
+// Usage: npm run bench -- [--only runtime|operator|autoscaling|realnode] [--models mlp,cnn] [--backends auto|tensorflow,wasm,cpu]
 //                         [--seconds 5] [--concurrency 1,16,64] [--serve-flag=--workers=2 ...] [--out file.md]
 
 import { writeFile } from 'node:fs/promises';
@@ -10,6 +10,7 @@ import { backendTable } from './runtime/backends-table.js';
 import { runRuntimeBench, summarize } from './runtime/index.js';
 import * as operatorBench from './operator/index.js';
 import * as autoscalingBench from './autoscaling/index.js';
+import * as realNodeBench from './realnode/index.js';
 
 function arg(name: string): string | undefined {
   const argv = process.argv.slice(2);
@@ -56,6 +57,16 @@ const benches: Record<string, () => Promise<string>> = {
       log,
     });
     return `## Autoscaling\n\n${autoscalingBench.summarize(report)}`;
+  },
+  // Root on Linux. Env: BENCH_REQUESTS (20000), BENCH_CONCURRENCY (16), BENCH_IMAGES_COLD (0).
+  realnode: async () => {
+    const report = await realNodeBench.runRealNodeBench({
+      requests: Number(process.env['BENCH_REQUESTS'] ?? 20_000),
+      concurrency: Number(process.env['BENCH_CONCURRENCY'] ?? 16),
+      imagesCold: process.env['BENCH_IMAGES_COLD'] === '1',
+      log,
+    });
+    return `## Real node\n\n${realNodeBench.summarize(report)}`;
   },
 };
 

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { writeHalfPlusTwo, writeIndexLookup } from '../../src/runtime/testing/graph-models.js';
 import { e2e, eventually, getJson, kubectlOk } from './context.js';
-import { startLoad } from './load.js';
+import { startLoad } from '../support/load.js';
 import { serveDirectory, type ModelServer } from '../../src/localcluster/model-server.js';
 import { condition, modelDeployment, serviceUrl, waitReady } from './models.js';
 

@@ -8,19 +8,14 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 import type { TestProject } from 'vitest/node';
 
 import { ensureBinaries, startControlPlane } from '../../src/localcluster/index.js';
 import { hostNetworkSnapshot } from '../../src/localcluster/node/host.js';
 import { NODE_IP } from '../../src/localcluster/node/network.js';
-import { runHelm } from '../chart/helm.js';
+import { installChart, OPERATOR_NAMESPACE, RELEASE } from '../support/install-chart.js';
 import type { E2eContext } from './context.js';
-
-const CHART = fileURLToPath(new URL('../../charts/tensorfleet', import.meta.url));
-export const OPERATOR_NAMESPACE = 'tensorfleet-system';
-export const RELEASE = 'tensorfleet';
 
 const log = (line: string): void => {
   process.stderr.write(`${line}\n`);
@@ -41,50 +36,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const realNode = plane.realNode;
   try {
     if (realNode === undefined) throw new Error('the control plane started without its real node');
-    // The third-party CRDs the operator writes objects of (the chart brings its own).
-    const applied = await plane.kubectl([
-      'apply',
-      '--server-side',
-      ...Object.values(manifest.crds).flatMap((file) => ['-f', file]),
-    ]);
-    if (applied.code !== 0) throw new Error(`applying CRDs: ${applied.stderr}`);
-    // The operator's namespace enforces the restricted Pod Security Standard.
-    for (const args of [
-      ['create', 'namespace', OPERATOR_NAMESPACE],
-      [
-        'label',
-        'namespace',
-        OPERATOR_NAMESPACE,
-        'pod-security.kubernetes.io/enforce=restricted',
-        'pod-security.kubernetes.io/enforce-version=latest',
-      ],
-    ]) {
-      const result = await plane.kubectl(args);
-      if (result.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${result.stderr}`);
-    }
-    const started = Date.now();
-    const install = await runHelm(
-      manifest.binaries.helm,
-      [
-        'install',
-        RELEASE,
-        CHART,
-        '--namespace',
-        OPERATOR_NAMESPACE,
-        '--wait',
-        '--timeout',
-        '5m',
-        // Faster than production cadence, so the tests see reactions in seconds.
-        '--set',
-        'operator.resyncPeriodSeconds=60',
-      ],
-      plane.kubeconfigPath,
-    );
-    if (install.code !== 0) {
-      const pods = await plane.kubectl(['get', 'pods', '-A', '-o', 'wide']);
-      throw new Error(`helm install failed:\n${install.stderr}\n${pods.stdout}`);
-    }
-    log(`[e2e] helm install --wait took ${Date.now() - started} ms`);
+    const took = await installChart(plane, manifest);
+    log(`[e2e] helm install --wait took ${took} ms`);
     const context: E2eContext = {
       kubeconfigPath: plane.kubeconfigPath,
       kubectl: manifest.binaries.kubectl,

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { writeHalfPlusTwo } from '../../src/runtime/testing/models.js';
 import { e2e, eventually, getJson, kubectlOk } from './context.js';
-import { percentile, startLoad } from './load.js';
+import { percentile, startLoad } from '../support/load.js';
 import { serveDirectory, type ModelServer } from '../../src/localcluster/model-server.js';
 import { modelDeployment, modelStatus, serviceUrl, waitReady } from './models.js';
 
