@@ -22,7 +22,7 @@ import {
   startControlPlane,
   type ControlPlane,
 } from '../../src/localcluster/index.js';
-import { serveDirectory } from '../../src/localcluster/model-server.js';
+import { serveDirectory, type ModelServer } from '../../src/localcluster/model-server.js';
 import { NODE_IP } from '../../src/localcluster/node/network.js';
 import { writeHalfPlusTwo, writeIndexLookup } from '../../src/runtime/testing/graph-models.js';
 import { eventually } from '../../test/support/eventually.js';
@@ -102,12 +102,7 @@ export async function runRealNodeBench(options: {
   const dir = await mkdtemp(join(tmpdir(), 'tensorfleet-bench-realnode-'));
   const models = await mkdtemp(join(tmpdir(), 'tensorfleet-bench-models-'));
   let plane: ControlPlane | undefined;
-  const server = await (async () => {
-    await writeHalfPlusTwo(join(models, 'hpt', '1'), 2);
-    await writeHalfPlusTwo(join(models, 'hpt', '2'), 3);
-    await writeIndexLookup(join(models, 'hpt', 'broken'), 10);
-    return serveDirectory(models, NODE_IP);
-  })();
+  let server: ModelServer | undefined;
   try {
     plane = await startControlPlane({
       dir,
@@ -117,6 +112,12 @@ export async function runRealNodeBench(options: {
       log,
     });
     const p = plane;
+    // On the node IP, which exists once the real node's bridge does.
+    await writeHalfPlusTwo(join(models, 'hpt', '1'), 2);
+    await writeHalfPlusTwo(join(models, 'hpt', '2'), 3);
+    await writeIndexLookup(join(models, 'hpt', 'broken'), 10);
+    const served = await serveDirectory(models, NODE_IP);
+    server = served;
     const kubectl = async (args: string[], input?: string): Promise<string> => {
       const result = await p.kubectl(args, input === undefined ? {} : { input });
       if (result.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${result.stderr}`);
@@ -124,7 +125,7 @@ export async function runRealNodeBench(options: {
     };
     const helmInstallSeconds = (await installChart(p, manifest)) / 1000;
     await kubectl(['create', 'namespace', NS]);
-    const uri = (version: string) => `${server.url}hpt/${version}/model.json`;
+    const uri = (version: string) => `${served.url}hpt/${version}/model.json`;
 
     const clusterIp = async (name: string): Promise<string> =>
       (await kubectl(['get', 'svc', '-n', NS, name, '-o', 'jsonpath={.spec.clusterIP}'])).trim();
@@ -314,7 +315,7 @@ export async function runRealNodeBench(options: {
       phases,
     };
   } finally {
-    await server.close();
+    await server?.close();
     await plane?.stop();
     await rm(dir, { recursive: true, force: true });
     await rm(models, { recursive: true, force: true });
