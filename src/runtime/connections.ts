@@ -61,10 +61,6 @@ export class Connections {
     });
   }
 
-  get draining(): boolean {
-    return this.drainingSince !== undefined;
-  }
-
   startDraining(): void {
     this.drainingSince ??= performance.now();
   }

@@ -72,7 +72,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   // While draining, connections opened after the drain began are refused.
   app.addHook('onRequest', (req, _reply, done) => {
     done(
-      connections.draining && connections.refuses(req.raw.socket)
+      connections.refuses(req.raw.socket)
         ? new RuntimeError(
             'DRAINING',
             'the runtime is shutting down and accepts no new connections',
