@@ -27,6 +27,7 @@ import { NODE_IP } from '../../src/localcluster/node/network.js';
 import { writeHalfPlusTwo, writeIndexLookup } from '../../src/runtime/testing/graph-models.js';
 import { eventually } from '../../test/support/eventually.js';
 import { installChart } from '../../test/support/install-chart.js';
+import { stdoutOrThrow } from '../../test/support/kubectl.js';
 import { percentile, startLoad, type LoadReport } from '../../test/support/load.js';
 
 const run = promisify(execFile);
@@ -118,11 +119,8 @@ export async function runRealNodeBench(options: {
     await writeIndexLookup(join(models, 'hpt', 'broken'), 10);
     const served = await serveDirectory(models, NODE_IP);
     server = served;
-    const kubectl = async (args: string[], input?: string): Promise<string> => {
-      const result = await p.kubectl(args, input === undefined ? {} : { input });
-      if (result.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${result.stderr}`);
-      return result.stdout;
-    };
+    const kubectl = async (args: string[], input?: string): Promise<string> =>
+      stdoutOrThrow(args, await p.kubectl(args, input === undefined ? {} : { input }));
     const helmInstallSeconds = (await installChart(p, manifest)) / 1000;
     await kubectl(['create', 'namespace', NS]);
     const uri = (version: string) => `${served.url}hpt/${version}/model.json`;

@@ -2,6 +2,8 @@
 // shared by them.
 import { inject } from 'vitest';
 
+import { stdoutOrThrow } from '../support/kubectl.js';
+
 import { runKubectl, type KubectlResult } from '../../src/localcluster/index.js';
 
 export interface E2eContext {
@@ -35,13 +37,7 @@ export function kubectl(args: readonly string[], input?: string): Promise<Kubect
 }
 
 export async function kubectlOk(args: readonly string[], input?: string): Promise<string> {
-  const result = await kubectl(args, input);
-  if (result.code !== 0) {
-    throw new Error(
-      `kubectl ${args.join(' ')} exited ${result.code}:\n${result.stderr}${result.stdout}`,
-    );
-  }
-  return result.stdout;
+  return stdoutOrThrow(args, await kubectl(args, input));
 }
 
 export async function getJson<T>(args: readonly string[]): Promise<T> {

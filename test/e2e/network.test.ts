@@ -46,21 +46,17 @@ afterAll(async () => {
   await kubectlOk(['delete', 'namespace', namespace, '--wait=false', '--ignore-not-found']);
 });
 
+/** A file as the probe pod sees it. */
+const readInProbe = (path: string): Promise<string> =>
+  kubectlOk(['exec', '-n', namespace, 'probe', '--', 'cat', path]);
+
 /** /proc/net/route's hex little-endian IPv4 address as a dotted quad. */
 const dotted = (hex: string): string =>
   [6, 4, 2, 0].map((i) => parseInt(hex.slice(i, i + 2), 16)).join('.');
 
 describe('the real node’s network', () => {
   it('gives pods no default route: only their subnet and the Service CIDR', async () => {
-    const table = await kubectlOk([
-      'exec',
-      '-n',
-      namespace,
-      'probe',
-      '--',
-      'cat',
-      '/proc/net/route',
-    ]);
+    const table = await readInProbe('/proc/net/route');
     const routes = table
       .trim()
       .split('\n')
@@ -76,15 +72,7 @@ describe('the real node’s network', () => {
   });
 
   it('gives pods a resolv.conf with no server outside the pod', async () => {
-    const resolv = await kubectlOk([
-      'exec',
-      '-n',
-      namespace,
-      'probe',
-      '--',
-      'cat',
-      '/etc/resolv.conf',
-    ]);
+    const resolv = await readInProbe('/etc/resolv.conf');
     const servers = resolv
       .split('\n')
       .filter((line) => line.startsWith('nameserver'))

@@ -3,6 +3,8 @@ import { randomBytes } from 'node:crypto';
 
 import { inject } from 'vitest';
 
+import { stdoutOrThrow } from '../support/kubectl.js';
+
 import { runKubectl, type KubectlResult } from '../../src/localcluster/index.js';
 
 /** What global-setup.ts hands every integration test file. */
@@ -34,13 +36,7 @@ export function kubectl(args: readonly string[], input?: string): Promise<Kubect
 
 /** Like kubectl(), but throws with stderr on a non-zero exit. */
 export async function kubectlOk(args: readonly string[], input?: string): Promise<string> {
-  const result = await kubectl(args, input);
-  if (result.code !== 0) {
-    throw new Error(
-      `kubectl ${args.join(' ')} exited ${result.code}:\n${result.stderr}${result.stdout}`,
-    );
-  }
-  return result.stdout;
+  return stdoutOrThrow(args, await kubectl(args, input));
 }
 
 /**

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 
 import type { ClusterManifest, ControlPlane } from '../../src/localcluster/index.js';
 import { runHelm } from '../chart/helm.js';
+import { stdoutOrThrow } from './kubectl.js';
 
 const CHART = fileURLToPath(new URL('../../charts/tensorfleet', import.meta.url));
 export const OPERATOR_NAMESPACE = 'tensorfleet-system';
@@ -32,8 +33,7 @@ export async function installChart(
       'pod-security.kubernetes.io/enforce-version=latest',
     ],
   ]) {
-    const result = await plane.kubectl(args);
-    if (result.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${result.stderr}`);
+    stdoutOrThrow(args, await plane.kubectl(args));
   }
   const started = Date.now();
   const install = await runHelm(
