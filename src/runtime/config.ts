@@ -202,7 +202,7 @@ export const SERVE_OPTIONS: OptionSpec<keyof ServeConfig>[] = [
     kind: 'float',
     default: 30,
     min: 0,
-    help: 'On SIGTERM, longest wait for accepted requests.',
+    help: 'On SIGTERM, longest time to serve on until traffic stops.',
   },
   {
     key: 'maxConnectionAgeSeconds',

@@ -1,16 +1,17 @@
 // The runtime's HTTP connections, for a drain that loses no request.
 //
-// A Service balances connections, not requests: once kube-proxy has stopped
-// sending new connections to a terminating pod (the preStop pause), clients
-// with keep-alive connections to it go on sending on them. So while draining:
-// - a request on a connection opened before the drain is served as usual, and
+// A Service balances connections, not requests, and the endpoint update that
+// takes a terminating pod out of rotation reaches kube-proxy (or a load
+// balancer) some time after the pod was told to stop: the preStop pause
+// covers the usual delay, not every one. So while draining:
+// - every request is served as usual, on whichever connection it comes, and
 //   its answer carries `Connection: close`, so the client's next request opens
-//   a connection that the Service sends elsewhere;
-// - a connection left idle is closed once it has been idle for a while (a
-//   client sending on it at that very moment is the one race HTTP/1.1 leaves);
-// - a connection opened after the drain began (a load balancer that has not
-//   caught up) gets a quick 503 with Retry-After;
-// - the drain is over when no connection from before it is open.
+//   a connection that the Service sends elsewhere once it has caught up;
+// - a connection left idle for a while is closed (a client sending on it at
+//   that very moment is the one race HTTP/1.1 leaves);
+// - the drain is over once no connection is open and none has been opened for
+//   a quiet period: traffic has stopped arriving. A balancer that lags keeps
+//   the pod serving a little longer instead of meeting a closed port.
 //
 // For the same reason a keep-alive connection is told to close once it is
 // older than a maximum age (gRPC's MAX_CONNECTION_AGE, for HTTP/1.1): clients
@@ -26,23 +27,18 @@ interface ConnectionState {
   busy: number;
   /** performance.now() when it last became idle (or was opened). */
   idleSince: number;
-  /** Opened before the drain began. */
-  early: boolean;
 }
 
 export class Connections {
   private readonly open = new Map<Socket, ConnectionState>();
-  private drainingSince: number | undefined;
+  private draining = false;
+  private lastOpened = performance.now();
 
   /** `maxAgeMs`: answers on a connection older than this close it (0: never). */
   constructor(server: Server, maxAgeMs = 0) {
     server.on('connection', (socket: Socket) => {
-      this.open.set(socket, {
-        opened: performance.now(),
-        busy: 0,
-        idleSince: performance.now(),
-        early: this.drainingSince === undefined,
-      });
+      this.lastOpened = performance.now();
+      this.open.set(socket, { opened: this.lastOpened, busy: 0, idleSince: this.lastOpened });
       socket.once('close', () => this.open.delete(socket));
     });
     // First, so the header is set before any handler can answer.
@@ -57,24 +53,18 @@ export class Connections {
       }
       const old =
         maxAgeMs > 0 && state !== undefined && performance.now() - state.opened > maxAgeMs;
-      if (this.drainingSince !== undefined || old) res.setHeader('connection', 'close');
+      if (this.draining || old) res.setHeader('connection', 'close');
     });
   }
 
+  /** From now on every answer closes its connection. */
   startDraining(): void {
-    this.drainingSince ??= performance.now();
+    this.draining = true;
   }
 
-  /** Whether a request on `socket` is to be refused: it was opened after the drain began. */
-  refuses(socket: Socket): boolean {
-    return this.drainingSince !== undefined && this.open.get(socket)?.early === false;
-  }
-
-  /** Connections opened before the drain that are still open. */
-  get earlyOpen(): number {
-    let count = 0;
-    for (const state of this.open.values()) if (state.early) count++;
-    return count;
+  /** How long no connection has been open or opened, in ms (0 while one is open). */
+  quietMs(): number {
+    return this.open.size > 0 ? 0 : performance.now() - this.lastOpened;
   }
 
   /** Ends connections with no request in flight that have been idle for `idleMs`. */

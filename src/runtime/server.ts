@@ -6,7 +6,6 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import type { ServeConfig } from './config.js';
 import { Connections } from './connections.js';
-import { RuntimeError } from './errors.js';
 import { RuntimeMetrics } from './metrics.js';
 import { ModelService } from './service.js';
 import { resolveModelDir } from './sources/fetch.js';
@@ -33,11 +32,16 @@ async function terminationMessage(text: string): Promise<void> {
 }
 
 /**
- * While draining, a connection from before the drain that stays idle this
- * long is closed: a client that sends steadily sends again within it and is
- * told to close instead.
+ * While draining, a connection that stays idle this long is closed: a client
+ * that sends steadily sends again within it and is told to close instead.
  */
 const DRAIN_IDLE_CLOSE_MS = 2000;
+
+/**
+ * The drain is over once no connection has been open or opened for this
+ * long: the Service has stopped sending traffic here (connections.ts).
+ */
+const DRAIN_QUIET_MS = 1000;
 
 export async function startServer(config: ServeConfig): Promise<RunningServer> {
   const metrics = new RuntimeMetrics(config.modelName, config.modelVersion);
@@ -69,20 +73,6 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   );
   logRef.current = app.log;
   const connections = new Connections(app.server, config.maxConnectionAgeSeconds * 1000);
-  // While draining, connections opened after the drain began are refused.
-  app.addHook('onRequest', (req, _reply, done) => {
-    done(
-      connections.refuses(req.raw.socket)
-        ? new RuntimeError(
-            'DRAINING',
-            'the runtime is shutting down and accepts no new connections',
-            {
-              retryAfterSeconds: 1,
-            },
-          )
-        : undefined,
-    );
-  });
   // Listen before loading so liveness answers while a large model loads; readiness stays false.
   await app.listen({ host: config.host, port: config.port });
   const address = app.server.address();
@@ -104,18 +94,20 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
       const timeoutMs = config.drainTimeoutSeconds * 1000;
       app.log.info(
         { reason, timeoutMs, inflight: service.inflight },
-        'draining: readiness is false, finishing accepted requests',
+        'draining: readiness is false, serving until traffic stops',
       );
       const started = performance.now();
-      // Readiness is false from here on. Clients with connections from before
-      // go on being served, told to close them (connections.ts); new
-      // connections get a quick 503 rather than a reset.
+      // Readiness is false from here on. Requests go on being served, each
+      // told to close its connection, until traffic stops arriving
+      // (connections.ts).
       service.startDraining();
       connections.startDraining();
-      while (connections.earlyOpen > 0 && performance.now() - started < timeoutMs) {
+      while (performance.now() - started < timeoutMs) {
         connections.closeIdle(DRAIN_IDLE_CLOSE_MS);
+        if (connections.quietMs() >= DRAIN_QUIET_MS) break;
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
+      const quiet = connections.quietMs() >= DRAIN_QUIET_MS;
       const drained = await service.drain(Math.max(0, timeoutMs - (performance.now() - started)));
       const left = Math.max(0, timeoutMs - (performance.now() - started));
       let timer: NodeJS.Timeout | undefined;
@@ -126,7 +118,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
         }),
       ]);
       clearTimeout(timer);
-      const ok = closed && drained;
+      const ok = quiet && closed && drained;
       await service.close();
       app.log.info(
         { ok, seconds: (performance.now() - started) / 1000 },

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { writeHalfPlusTwo } from '../../src/runtime/testing/models.js';
 import { e2e, eventually, getJson, kubectlOk } from './context.js';
-import { percentile, startLoad } from '../support/load.js';
+import { percentile, startLoad, type LoadReport } from '../support/load.js';
 import { serveDirectory, type ModelServer } from '../../src/localcluster/model-server.js';
 import { modelDeployment, modelStatus, serviceUrl, waitReady } from './models.js';
 
@@ -76,6 +76,21 @@ async function settle(version: string, replicas: number): Promise<void> {
   );
 }
 
+/** Failures grouped into runs of the same reason less than a second apart. */
+function failureWindows(
+  report: LoadReport,
+): Array<{ from: number; to: number; reason: string; count: number }> {
+  const windows: Array<{ from: number; to: number; reason: string; count: number }> = [];
+  for (const { atMs, reason } of report.failureLog) {
+    const last = windows.at(-1);
+    if (last !== undefined && last.reason === reason && atMs - last.to < 1000) {
+      last.to = atMs;
+      last.count++;
+    } else windows.push({ from: atMs, to: atMs, reason, count: 1 });
+  }
+  return windows;
+}
+
 describe('a model under continuous load', () => {
   it('loses no request through a rollout, a scale-down and a scale-up', async () => {
     await kubectlOk(
@@ -91,9 +106,15 @@ describe('a model under continuous load', () => {
       concurrency: 8,
       versions: { '1': (x) => 0.5 * x + 2, '2': (x) => 0.5 * x + 3 },
     });
+    // Phase -> when it began (ms on the load's clock), to place failures.
+    const phases: Array<[string, number]> = [];
+    const phase = (name: string): void => {
+      phases.push([name, load.elapsedMs()]);
+    };
     try {
       await new Promise((resolve) => setTimeout(resolve, 3000));
       const steady = load.snapshot();
+      phase('rollout to version 2');
 
       await kubectlOk(
         ['apply', '-n', namespace, '-f', '-'],
@@ -105,10 +126,13 @@ describe('a model under continuous load', () => {
       );
       const afterRollout = load.snapshot();
 
+      phase('scale down to 1');
       await kubectlOk(['scale', 'md', MODEL, '-n', namespace, '--replicas=1']);
       await settle('2', 1);
+      phase('scale up to 3');
       await kubectlOk(['scale', 'md', MODEL, '-n', namespace, '--replicas=3']);
       await settle('2', 3);
+      phase('settled');
       await new Promise((resolve) => setTimeout(resolve, 2000));
 
       const report = await load.stop();
@@ -118,6 +142,10 @@ describe('a model under continuous load', () => {
           `by version ${JSON.stringify(report.byVersion)}; p99 steady ${percentile(steady.latencies, 99).toFixed(1)} ms, ` +
           `during rollout ${percentile(rolloutLatencies, 99).toFixed(1)} ms\n`,
       );
+      if (report.failureLog.length > 0) {
+        process.stderr.write(`[e2e] phases (ms): ${JSON.stringify(phases)}\n`);
+        process.stderr.write(`[e2e] failures (ms): ${JSON.stringify(failureWindows(report))}\n`);
+      }
       expect(report.failures).toEqual({});
       expect(report.ok).toBe(report.sent);
       expect(report.byVersion['1']).toBeGreaterThan(0);

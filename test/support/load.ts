@@ -11,6 +11,8 @@ export interface LoadReport {
   byVersion: Record<string, number>;
   /** Latencies of answered requests, in milliseconds. */
   latencies: number[];
+  /** When each failure happened (ms since the load began) and why; the first 1000. */
+  failureLog: Array<{ atMs: number; reason: string }>;
 }
 
 export interface Load {
@@ -18,6 +20,8 @@ export interface Load {
   stop(): Promise<LoadReport>;
   /** The report so far (a copy). */
   snapshot(): LoadReport;
+  /** Milliseconds since the load began (to place events beside `failureLog`). */
+  elapsedMs(): number;
 }
 
 /**
@@ -32,9 +36,20 @@ export function startLoad(options: {
   versions: Readonly<Record<string, (x: number) => number>>;
   timeoutMs?: number;
 }): Load {
-  const report: LoadReport = { sent: 0, ok: 0, failures: {}, byVersion: {}, latencies: [] };
+  const report: LoadReport = {
+    sent: 0,
+    ok: 0,
+    failures: {},
+    byVersion: {},
+    latencies: [],
+    failureLog: [],
+  };
+  const began = performance.now();
   const fail = (reason: string): void => {
     report.failures[reason] = (report.failures[reason] ?? 0) + 1;
+    if (report.failureLog.length < 1000) {
+      report.failureLog.push({ atMs: Math.round(performance.now() - began), reason });
+    }
   };
   let running = true;
   let counter = 0;
@@ -42,7 +57,7 @@ export function startLoad(options: {
     while (running) {
       const x = (counter++ % 1000) - 500;
       report.sent++;
-      const began = performance.now();
+      const sentAt = performance.now();
       try {
         const response = await fetch(`${options.url}/v1/models/${options.model}:predict`, {
           method: 'POST',
@@ -51,7 +66,8 @@ export function startLoad(options: {
         });
         const text = await response.text();
         if (response.status !== 200) {
-          fail(`HTTP ${response.status}: ${text.slice(0, 120)}`);
+          // Numbers out, so one kind of failure counts as one reason.
+          fail(`HTTP ${response.status}: ${text.slice(0, 120).replace(/-?\d+/g, 'N')}`);
           continue;
         }
         const [y] = (JSON.parse(text) as { predictions: number[] }).predictions;
@@ -62,7 +78,7 @@ export function startLoad(options: {
         }
         report.ok++;
         report.byVersion[version] = (report.byVersion[version] ?? 0) + 1;
-        report.latencies.push(performance.now() - began);
+        report.latencies.push(performance.now() - sentAt);
       } catch (error) {
         const cause = (error as { cause?: { code?: string } }).cause?.code;
         fail(cause ?? (error as Error).name ?? 'error');
@@ -75,9 +91,11 @@ export function startLoad(options: {
     failures: { ...report.failures },
     byVersion: { ...report.byVersion },
     latencies: [...report.latencies],
+    failureLog: [...report.failureLog],
   });
   return {
     snapshot: copy,
+    elapsedMs: () => Math.round(performance.now() - began),
     stop: async () => {
       running = false;
       await Promise.all(loops);
