@@ -11,7 +11,16 @@ export const TOOLS_DIR = fileURLToPath(new URL('../../tools/cluster/', import.me
 export const BUILD_SCRIPT = join(TOOLS_DIR, 'build.sh');
 
 /** Wrapper modules whose go.mod/go.sum pin what build.sh builds, in hashing order. */
-export const WRAPPER_MODULES = ['crds', 'etcd', 'helm', 'kubernetes', 'kwok', 'registry'] as const;
+export const WRAPPER_MODULES = [
+  'crds',
+  'etcd',
+  'helm',
+  'kubernetes',
+  'kwok',
+  'registry',
+  'monitoring',
+  'prometheus',
+] as const;
 
 export const KWOK_STAGES = [
   'node-initialize',
@@ -33,6 +42,9 @@ export const BINARIES = [
   'kubelet',
   'kubeProxy',
   'registry',
+  'prometheusOperator',
+  'prometheusConfigReloader',
+  'prometheus',
 ] as const;
 export type Binary = (typeof BINARIES)[number];
 
@@ -45,6 +57,8 @@ export interface ClusterManifest {
   readonly binaries: Readonly<Record<Binary, string>>;
   /** CRD name -> YAML file in the Go module cache. */
   readonly crds: Readonly<Record<string, string>>;
+  /** The Prometheus Operator's CRD YAML files (a directory in the Go module cache). */
+  readonly prometheusOperatorCrds: string;
   readonly kwokStages: Readonly<Record<KwokStage, string>>;
 }
 
@@ -95,6 +109,9 @@ export function parseManifest(value: unknown): ClusterManifest {
   if (!isRecordOfStrings(record.binaries, BINARIES))
     throw new Error(`manifest binaries must list ${BINARIES.join(', ')}`);
   if (!isRecordOfStrings(record.crds, [])) throw new Error('manifest crds is not an object');
+  if (typeof record.prometheusOperatorCrds !== 'string') {
+    throw new Error('manifest lacks prometheusOperatorCrds');
+  }
   if (!isRecordOfStrings(record.kwokStages, KWOK_STAGES)) {
     throw new Error(`manifest kwokStages must list ${KWOK_STAGES.join(', ')}`);
   }
@@ -106,6 +123,7 @@ async function missingFiles(manifest: ClusterManifest): Promise<string[]> {
     ...Object.values(manifest.binaries).map((path): [string, number] => [path, constants.X_OK]),
     ...Object.values(manifest.crds).map((path): [string, number] => [path, constants.R_OK]),
     ...Object.values(manifest.kwokStages).map((path): [string, number] => [path, constants.R_OK]),
+    [manifest.prometheusOperatorCrds, constants.R_OK],
   ];
   const missing: string[] = [];
   for (const [path, mode] of checks) {

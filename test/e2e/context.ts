@@ -4,7 +4,11 @@ import { inject } from 'vitest';
 
 import { stdoutOrThrow } from '../support/kubectl.js';
 
-import { runKubectl, type KubectlResult } from '../../src/localcluster/index.js';
+import {
+  runKubectl,
+  type ClusterManifest,
+  type KubectlResult,
+} from '../../src/localcluster/index.js';
 
 export interface E2eContext {
   readonly kubeconfigPath: string;
@@ -19,6 +23,8 @@ export interface E2eContext {
   /** Namespace the chart was installed into, and its release name. */
   readonly operatorNamespace: string;
   readonly release: string;
+  /** What tools/cluster/build.sh built (binaries, CRDs). */
+  readonly manifest: ClusterManifest;
 }
 
 declare module 'vitest' {

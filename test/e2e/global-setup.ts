@@ -48,6 +48,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
       nodeIp: NODE_IP,
       operatorNamespace: OPERATOR_NAMESPACE,
       release: RELEASE,
+      manifest,
     };
     project.provide('e2e', context);
   } catch (error) {

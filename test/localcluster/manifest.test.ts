@@ -20,6 +20,7 @@ const valid = {
   versions: { kubernetes: 'v1.35.4' },
   binaries: Object.fromEntries(BINARIES.map((name) => [name, `/bin/${name}`])),
   crds: { 'scaledobjects.keda.sh': '/crd.yaml' },
+  prometheusOperatorCrds: '/prometheus-operator-crd',
   kwokStages: Object.fromEntries(KWOK_STAGES.map((name) => [name, `/stage/${name}.yaml`])),
 };
 
@@ -41,6 +42,8 @@ describe('parseManifest', () => {
     const { kwok: _kwok, ...binaries } = valid.binaries;
     expect(() => parseManifest({ ...valid, binaries })).toThrow(/binaries must list/);
     expect(() => parseManifest({ ...valid, kwokStages: {} })).toThrow(/kwokStages must list/);
+    const { prometheusOperatorCrds: _crds, ...withoutCrds } = valid;
+    expect(() => parseManifest(withoutCrds)).toThrow(/prometheusOperatorCrds/);
     expect(() => parseManifest(null)).toThrow(/not an object/);
   });
 });

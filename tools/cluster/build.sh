@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Builds the control-plane binaries that Tensorfleet's integration tests and
 # embedded cluster run (kube-apiserver, kube-controller-manager, kube-scheduler,
-# kubectl, etcd, kwok, helm), and those of the real node (kubelet, kube-proxy,
-# the OCI registry its images are pulled from) from the Go modules pinned under tools/cluster/,
+# kubectl, etcd, kwok, helm), those of the real node (kubelet, kube-proxy,
+# the OCI registry its images are pulled from) and the monitoring the
+# end-to-end tier runs (the Prometheus Operator, its config reloader and
+# Prometheus), from the Go modules pinned under tools/cluster/,
 # once, into a cache outside the clone:
 #
 #   ${TENSORFLEET_CACHE:-$HOME/.cache/tensorfleet}/bin/<tool>-<version>-<pin>/
@@ -41,7 +43,7 @@ inputs_hash() {
 	local module
 	{
 		cat "${here}/build.sh"
-		for module in crds etcd helm kubernetes kwok registry; do
+		for module in crds etcd helm kubernetes kwok registry monitoring prometheus; do
 			cat "${here}/${module}/go.mod" "${here}/${module}/go.sum"
 		done
 		printf 'KUBEBUILDER_ASSETS=%s\n' "${KUBEBUILDER_ASSETS:-}"
@@ -119,7 +121,7 @@ build() {
 		log "${module}: up to date in ${out}"
 		return
 	fi
-	log "${module}: building ${names[*]} (the first cold build of everything takes about 9 minutes on 2 cores)"
+	log "${module}: building ${names[*]} (the first cold build of everything takes about 15 minutes on 2 cores)"
 	local tmp="${out}.tmp.$$" started=${SECONDS}
 	rm -rf "${tmp}"
 	mkdir -p "${tmp}"
@@ -140,7 +142,12 @@ k8s_version="$(required_version kubernetes k8s.io/kubernetes)"
 etcd_version="$(required_version etcd go.etcd.io/etcd/server/v3)"
 kwok_version="$(required_version kwok sigs.k8s.io/kwok)"
 helm_version="$(required_version helm helm.sh/helm/v3)"
-promop_version="$(required_version crds github.com/prometheus-operator/prometheus-operator)"
+promop_version="$(required_version monitoring github.com/prometheus-operator/prometheus-operator)"
+# Prometheus tags its Go module v0.3MM.P for release v3.MM.P.
+prom_module_version="$(required_version prometheus github.com/prometheus/prometheus)"
+prom_minor="${prom_module_version#v0.}"
+prom_minor="${prom_minor%%.*}"
+prom_version="v${prom_minor:0:1}.$((10#${prom_minor:1})).${prom_module_version##*.}"
 keda_version="$(required_version crds github.com/kedacore/keda/v2)"
 gateway_version="$(required_version crds sigs.k8s.io/gateway-api)"
 registry_version="$(required_version registry github.com/distribution/distribution/v3)"
@@ -159,12 +166,16 @@ etcd_ldflags="-s -w"
 kwok_ldflags="-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=${kwok_version} -X sigs.k8s.io/kwok/pkg/consts.KubeVersion=${k8s_version}"
 helm_ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=${helm_version} -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
 registry_ldflags="-s -w -X github.com/distribution/distribution/v3/version.version=${registry_version}"
+promop_ldflags="-s -w -X github.com/prometheus/common/version.Version=${promop_version#v} -X github.com/prometheus/common/version.Branch=${promop_version}"
+prom_ldflags="-s -w -X github.com/prometheus/common/version.Version=${prom_version#v} -X github.com/prometheus/common/version.Branch=${prom_version}"
 
 k8s_dir="${bindir}/kubernetes-${k8s_version}-$(pin_of kubernetes "${k8s_ldflags}")"
 etcd_dir="${bindir}/etcd-${etcd_version}-$(pin_of etcd "${etcd_ldflags}")"
 kwok_dir="${bindir}/kwok-${kwok_version}-$(pin_of kwok "${kwok_ldflags}")"
 helm_dir="${bindir}/helm-${helm_version}-$(pin_of helm "${helm_ldflags}")"
 registry_dir="${bindir}/registry-${registry_version}-$(pin_of registry "${registry_ldflags}")"
+promop_bin_dir="${bindir}/prometheus-operator-${promop_version}-$(pin_of monitoring "${promop_ldflags}")"
+prom_dir="${bindir}/prometheus-${prom_version}-$(pin_of prometheus "${prom_ldflags}")"
 
 # --- binaries --------------------------------------------------------------
 apiserver="${k8s_dir}/kube-apiserver"
@@ -203,18 +214,23 @@ fi
 build kwok "${kwok_dir}" "${kwok_ldflags}" kwok=sigs.k8s.io/kwok/cmd/kwok
 build helm "${helm_dir}" "${helm_ldflags}" helm=helm.sh/helm/v3/cmd/helm
 build registry "${registry_dir}" "${registry_ldflags}" registry=github.com/distribution/distribution/v3/cmd/registry
+build monitoring "${promop_bin_dir}" "${promop_ldflags}" \
+	prometheus-operator=github.com/prometheus-operator/prometheus-operator/cmd/operator \
+	prometheus-config-reloader=github.com/prometheus-operator/prometheus-operator/cmd/prometheus-config-reloader
+build prometheus "${prom_dir}" "${prom_ldflags}" prometheus=github.com/prometheus/prometheus/cmd/prometheus
 
 # --- files read from the module cache -----------------------------------------
-promop_dir="$(module_dir crds github.com/prometheus-operator/prometheus-operator "${promop_version}")"
+promop_dir="$(module_dir monitoring github.com/prometheus-operator/prometheus-operator "${promop_version}")"
 keda_dir="$(module_dir crds github.com/kedacore/keda/v2 "${keda_version}")"
 gateway_dir="$(module_dir crds sigs.k8s.io/gateway-api "${gateway_version}")"
 kwok_src="$(module_dir kwok sigs.k8s.io/kwok "${kwok_version}")"
 
-servicemonitors="${promop_dir}/example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml"
+promop_crds="${promop_dir}/example/prometheus-operator-crd"
+servicemonitors="${promop_crds}/monitoring.coreos.com_servicemonitors.yaml"
 scaledobjects="${keda_dir}/config/crd/bases/keda.sh_scaledobjects.yaml"
 httproutes="${gateway_dir}/config/crd/standard/gateway.networking.k8s.io_httproutes.yaml"
 stage="${kwok_src}/kustomize/stage"
-for file in "${servicemonitors}" "${scaledobjects}" "${httproutes}" \
+for file in "${servicemonitors}" "${promop_crds}/monitoring.coreos.com_prometheuses.yaml" "${scaledobjects}" "${httproutes}" \
 	"${stage}/node/fast/node-initialize.yaml" \
 	"${stage}/node/heartbeat-with-lease/node-heartbeat-with-lease.yaml" \
 	"${stage}/pod/fast/pod-ready.yaml" \
@@ -234,6 +250,7 @@ cat >"${tmp_manifest}" <<EOF
     "kwok": "${kwok_version}",
     "helm": "${helm_version}",
     "prometheusOperator": "${promop_version}",
+    "prometheus": "${prom_version}",
     "keda": "${keda_version}",
     "gatewayAPI": "${gateway_version}",
     "registry": "${registry_version}"
@@ -248,8 +265,12 @@ cat >"${tmp_manifest}" <<EOF
     "helm": "${helm_dir}/helm",
     "kubelet": "${k8s_dir}/kubelet",
     "kubeProxy": "${k8s_dir}/kube-proxy",
-    "registry": "${registry_dir}/registry"
+    "registry": "${registry_dir}/registry",
+    "prometheusOperator": "${promop_bin_dir}/prometheus-operator",
+    "prometheusConfigReloader": "${promop_bin_dir}/prometheus-config-reloader",
+    "prometheus": "${prom_dir}/prometheus"
   },
+  "prometheusOperatorCrds": "${promop_crds}",
   "crds": {
     "servicemonitors.monitoring.coreos.com": "${servicemonitors}",
     "scaledobjects.keda.sh": "${scaledobjects}",

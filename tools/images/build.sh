@@ -5,6 +5,10 @@
 #   tensorfleet/operator:<version>  docker/operator.Dockerfile
 #   tensorfleet/runtime:<version>   docker/runtime-cpu.Dockerfile (tensorflow backend)
 #   pause:3.10                      Kubernetes' sandbox image, build/pause/linux/pause.c
+#   prometheus/prometheus:v<x>      for the end-to-end tier's Prometheus Operator: Prometheus
+#   prometheus-operator/prometheus-config-reloader:v<x>
+#                                   and its config reloader, as tools/cluster/build.sh builds
+#                                   them, on the distroless base
 #
 # <version> is package.json's. The Dockerfiles themselves are built, with
 # `buildah bud`, on base images made here from Debian packages and the npm
@@ -444,12 +448,60 @@ build_pause() {
 	timings+=("${name}: built in $(since "${t0}") s")
 }
 
+# The images a Prometheus Operator runs for a Prometheus, under the names it
+# pulls by default (the real node's containerd serves every registry name from
+# the registry on loopback): test infrastructure, built from the binaries
+# tools/cluster/build.sh compiles.
+build_monitoring() {
+	local t0 prometheus reloader prom_version promop_version inputs
+	t0="$(date +%s%N)"
+	bash "${root}/tools/cluster/build.sh" >"${out}/logs/cluster-build.log" 2>&1 ||
+		die "tools/cluster/build.sh failed (log: ${out}/logs/cluster-build.log)"
+	read -r prometheus reloader prom_version promop_version < <(node -p '
+const m = require(process.argv[1]);
+[m.binaries.prometheus, m.binaries.prometheusConfigReloader, m.versions.prometheus, m.versions.prometheusOperator].join(" ")' "${cache}/manifest.json")
+	monitoring_images=("prometheus/prometheus ${prom_version}" "prometheus-operator/prometheus-config-reloader ${promop_version}")
+	inputs="$({
+		cat "${here}/build.sh"
+		sha256sum "${prometheus}" "${reloader}"
+		image_ids "${distroless_image}"
+	} | sha256sum | cut -d' ' -f1)"
+	if up_to_date prometheus/prometheus "${inputs}" && up_to_date prometheus-operator/prometheus-config-reloader "${inputs}"; then
+		timings+=("monitoring images: up to date ($(since "${t0}") s)")
+		return
+	fi
+	local work="${out}/tmp/monitoring"
+	rm -rf "${work}"
+	# /bin as in the upstream images (the distroless base links it to usr/bin).
+	mkdir -p "${work}/prometheus/usr/bin" "${work}/prometheus/etc/prometheus" "${work}/reloader/usr/bin"
+	install -m 0755 "${prometheus}" "${work}/prometheus/usr/bin/prometheus"
+	install -m 0755 "${reloader}" "${work}/reloader/usr/bin/prometheus-config-reloader"
+	tar --sort=name --mtime=@0 --numeric-owner -C "${work}/prometheus" -cf "${work}/prometheus.tar" .
+	tar --sort=name --mtime=@0 --numeric-owner -C "${work}/reloader" -cf "${work}/reloader.tar" .
+	local distroless_tar="${bases_dir}/distroless-debian12.tar"
+	commit_layers "localhost/prometheus/prometheus:${prom_version}" --user 65534 \
+		--entrypoint '["/bin/prometheus"]' --cmd '["--config.file=/etc/prometheus/prometheus.yml"]' \
+		-- "${distroless_tar}" "${work}/prometheus.tar"
+	commit_layers "localhost/prometheus-operator/prometheus-config-reloader:${promop_version}" --user 65534 \
+		--entrypoint '["/bin/prometheus-config-reloader"]' -- "${distroless_tar}" "${work}/reloader.tar"
+	rm -rf "${work}"
+	run_in "localhost/prometheus/prometheus:${prom_version}" -- /bin/prometheus --version >/dev/null ||
+		die "the prometheus image does not run"
+	run_in "localhost/prometheus-operator/prometheus-config-reloader:${promop_version}" -- /bin/prometheus-config-reloader --version >/dev/null ||
+		die "the config reloader image does not run"
+	export_layout "localhost/prometheus/prometheus:${prom_version}" prometheus/prometheus "${prom_version}" "${inputs}"
+	export_layout "localhost/prometheus-operator/prometheus-config-reloader:${promop_version}" \
+		prometheus-operator/prometheus-config-reloader "${promop_version}" "${inputs}"
+	timings+=("monitoring images: built in $(since "${t0}") s")
+}
+
 t_bases="$(date +%s%N)"
 ensure_bases
 timings+=("bases: $(since "${t_bases}") s")
 build_operator
 build_runtime
 build_pause
+build_monitoring
 
 # Layers no current image or stage uses (those of earlier lockfiles, bases or
 # sources): without this the store grows by gigabytes per dependency change.
@@ -480,6 +532,10 @@ entry() {
 	entry tensorfleet/runtime "${version}"
 	printf ',\n'
 	entry pause "${pause_tag}"
+	for spec in "${monitoring_images[@]}"; do
+		printf ',\n'
+		entry "${spec% *}" "${spec#* }"
+	done
 	printf '\n  ],\n  "bases": {\n    "node": "%s",\n    "distroless": "%s",\n    "nodeVersion": "%s"\n  }\n}\n' \
 		"${node_image}" "${distroless_image}" "${node_version}"
 } >"${manifest}.tmp.$$"
