@@ -7,6 +7,7 @@ const PROTOCOL_SUITES = [
   'test/runtime/tfserving.test.ts',
   'test/runtime/oip.test.ts',
   'test/runtime/bad-input.test.ts',
+  'test/runtime/multi-input.test.ts',
   'test/runtime/serving.test.ts',
   'test/runtime/drain.test.ts',
   'test/runtime/worker-pool.test.ts',

@@ -39,6 +39,25 @@ const rows = (...values: number[][]): TensorMap => ({
 });
 
 describe('Batcher', () => {
+  it('refuses a request whose inputs do not all have the rows it claims, before it can share a batch', async () => {
+    const exec = recordingExecutor(1, 0);
+    const b = new Batcher(
+      { maxBatchSize: 8, batchTimeoutMicros: 0, maxQueueSize: 100, batchable: true },
+      exec,
+    );
+    const inputs: TensorMap = {
+      ...rows([1, 2], [3, 4]),
+      z: { dtype: 'float32', shape: [3, 1], data: Float32Array.from([1, 2, 3]) },
+    };
+    const refused = await b.submit(inputs, 2, 10_000).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(RuntimeError);
+    expect((refused as RuntimeError).code).toBe('INVALID_INPUT');
+    expect((refused as RuntimeError).message).toMatch(
+      /input "z" has 3 rows where the request has 2/,
+    );
+    expect(exec.batches).toEqual([]);
+  });
+
   it('merges requests that arrive while the worker is busy and gives each its own rows', async () => {
     const exec = recordingExecutor(1, 20);
     const b = new Batcher(

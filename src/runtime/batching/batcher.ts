@@ -14,7 +14,7 @@
 // request whose deadline passed while it waited inside the worker is not
 // computed and gets DEADLINE_EXCEEDED like one that expired here.
 
-import { RuntimeError } from '../errors.js';
+import { RuntimeError, invalidInput } from '../errors.js';
 import type { TensorMap } from '../tensors.js';
 import { split0 } from '../tensors.js';
 
@@ -111,7 +111,24 @@ export class Batcher {
     return this.running;
   }
 
+  /**
+   * Queues one request. `rows` (its batch size) must be every input's
+   * dimension 0: a batch is cut back into requests by rows, so a request whose
+   * inputs disagree could be handed rows that are not its own. Without rows it
+   * runs alone.
+   */
   submit(inputs: TensorMap, rows: number | undefined, timeoutMs: number): Promise<BatchResult> {
+    if (rows !== undefined) {
+      for (const [name, t] of Object.entries(inputs)) {
+        if (t.shape[0] !== rows) {
+          return Promise.reject(
+            invalidInput(
+              `input "${name}" has ${String(t.shape[0])} rows where the request has ${rows}; every input of a request needs the same number of rows`,
+            ),
+          );
+        }
+      }
+    }
     if (this.queue.length >= this.opts.maxQueueSize) {
       return Promise.reject(
         new RuntimeError(

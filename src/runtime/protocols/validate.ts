@@ -21,7 +21,8 @@ export function inputSpec(sig: ModelSignature, name: string): TensorSpec {
 
 /**
  * Validates inputs and returns the shared leading dimension (the rows a
- * batch merges), or undefined when inputs disagree on it or are scalars.
+ * batch merges), or undefined when the model is not batched that way
+ * (scalars, fixed leading dimensions that differ).
  */
 export function validateInputs(sig: ModelSignature, inputs: TensorMap): number | undefined {
   for (const name of Object.keys(inputs)) inputSpec(sig, name);
@@ -45,14 +46,26 @@ export function validateInputs(sig: ModelSignature, inputs: TensorMap): number |
       );
     }
   }
+  // A model whose every input has a free leading dimension is a batched model:
+  // dimension 0 is the row count, and a request's inputs must agree on it
+  // (Triton refuses the same; a model would otherwise read past one input's
+  // rows, or drop another's). Otherwise the leading dimensions mean other
+  // things, and the request runs alone.
+  const batched = sig.inputs.every((spec) => spec.shape.length > 0 && spec.shape[0] === -1);
   let rows: number | undefined;
   for (const spec of sig.inputs) {
-    const t = inputs[spec.name];
-    const d0 = t?.shape[0];
+    const d0 = inputs[spec.name]?.shape[0];
     if (d0 === undefined) return undefined;
     if (d0 === 0) throw invalidInput(`input "${spec.name}" is an empty batch (dimension 0 is 0)`);
     if (rows === undefined) rows = d0;
-    else if (rows !== d0) return undefined;
+    else if (rows !== d0) {
+      if (!batched) return undefined;
+      throw invalidInput(
+        `the inputs disagree on the batch size (dimension 0): ${sig.inputs
+          .map((s) => `"${s.name}" has ${String(inputs[s.name]?.shape[0])}`)
+          .join(', ')}; every input of a request needs the same number of rows`,
+      );
+    }
   }
   return rows;
 }
