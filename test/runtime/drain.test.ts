@@ -36,7 +36,12 @@ interface Outcome {
  * One request: on its own connection (no keep-alive, so every outcome is
  * unambiguous) unless `agent` pools them.
  */
-function predict(port: number, value: number, agent: Agent | false = false): Promise<Outcome> {
+function predict(
+  port: number,
+  value: number,
+  agent: Agent | false = false,
+  model = 'hpt',
+): Promise<Outcome> {
   const body = JSON.stringify({ instances: Array.from({ length: 8 }, (_, i) => value + i) });
   const sentAt = Date.now();
   return new Promise((resolve) => {
@@ -45,7 +50,7 @@ function predict(port: number, value: number, agent: Agent | false = false): Pro
         host: '127.0.0.1',
         port,
         method: 'POST',
-        path: '/v1/models/hpt:predict',
+        path: `/v1/models/${model}:predict`,
         agent,
         headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
       },
@@ -58,7 +63,14 @@ function predict(port: number, value: number, agent: Agent | false = false): Pro
         };
         res.on('data', (d: Buffer) => (text += d.toString()));
         res.on('end', () => {
-          if (res.statusCode === 200) {
+          if (model !== 'hpt') {
+            // A model this runtime does not serve: 404 is the right answer.
+            resolve(
+              res.statusCode === 404
+                ? { kind: 'ok', status: 404, ...seen }
+                : { kind: 'error', status: res.statusCode, detail: text, ...seen },
+            );
+          } else if (res.statusCode === 200) {
             const { predictions } = JSON.parse(text) as { predictions: number[] };
             const expected = Array.from({ length: 8 }, (_, i) => 0.5 * (value + i) + 2);
             resolve(
@@ -94,14 +106,20 @@ function predict(port: number, value: number, agent: Agent | false = false): Pro
 }
 
 /**
- * Sends from `loops` loops, on keep-alive connections (`agent`) or a fresh
- * connection each; SIGTERM after 800 ms; the loops go on sending for `lagMs`
- * after it, as a balancer that has not caught up yet, then stop. Returns
- * what the client saw, the exit code and the runtime's logs.
+ * Sends from `concurrency` loops (8), on keep-alive connections or a fresh
+ * connection each; SIGTERM after 800 ms, or once `signalAfter` requests were
+ * answered; the loops go on sending for `lagMs` after it (and until
+ * `atLeast` requests were sent), as a balancer that has not caught up yet,
+ * then stop. With `strangers`, every 50th request names a model the runtime
+ * does not serve. Returns what the client saw, the exit code and the logs.
  */
 async function drainWithLag(options: {
   keepAlive: boolean;
   lagMs: number;
+  concurrency?: number;
+  signalAfter?: number;
+  atLeast?: number;
+  strangers?: boolean;
   extraArgs?: string[];
 }): Promise<{
   outcomes: Outcome[];
@@ -117,7 +135,8 @@ async function drainWithLag(options: {
     ...(options.extraArgs ?? []),
   ]);
   await waitReady(rt.port);
-  const agent = options.keepAlive ? new Agent({ keepAlive: true, maxSockets: 8 }) : false;
+  const concurrency = options.concurrency ?? 8;
+  const agent = options.keepAlive ? new Agent({ keepAlive: true, maxSockets: concurrency }) : false;
   const outcomes: Outcome[] = [];
   let stop = false;
   let counter = 0;
@@ -126,12 +145,21 @@ async function drainWithLag(options: {
     exited = true;
     return c;
   });
-  const loops = Array.from({ length: 8 }, async () => {
-    while (!stop && !exited) outcomes.push(await predict(rt.port, counter++, agent));
+  const loops = Array.from({ length: concurrency }, async () => {
+    while (!stop && !exited) {
+      const n = counter++;
+      const model = options.strangers === true && n % 50 === 49 ? 'other' : 'hpt';
+      outcomes.push(await predict(rt.port, n, agent, model));
+    }
   });
+  const until = async (done: () => boolean): Promise<void> => {
+    while (!done() && !exited) await new Promise((r) => setTimeout(r, 20));
+  };
   await new Promise((r) => setTimeout(r, 800));
+  await until(() => outcomes.length >= (options.signalAfter ?? 0));
   rt.child.kill('SIGTERM');
   await Promise.race([new Promise((r) => setTimeout(r, options.lagMs)), code]);
+  await until(() => counter >= (options.atLeast ?? 0));
   stop = true;
   await Promise.all(loops);
   const result = { outcomes, code: await code, logs: rt.logs };
@@ -188,11 +216,37 @@ describe('graceful drain on SIGTERM', () => {
     }, 60_000);
   }
 
+  it('10,000 requests at concurrency 32 on keep-alive connections across SIGTERM, some for another model: every one answered, exit 0', async () => {
+    const { outcomes, code, logs } = await drainWithLag({
+      keepAlive: true,
+      lagMs: 1000,
+      concurrency: 32,
+      signalAfter: 5000,
+      atLeast: 10_000,
+      strangers: true,
+    });
+    expect(code).toBe(0);
+    expect(outcomes.length).toBeGreaterThanOrEqual(10_000);
+    expect(outcomes.filter((o) => o.kind !== 'ok')).toEqual([]);
+    // The 404s for another model closed their connections too, so the drain did not wait them out.
+    const began = Number(logs.find((l) => String(l['msg']).startsWith('draining'))?.['time']);
+    const after = outcomes.filter((o) => o.sentAt > began);
+    expect(after.filter((o) => o.status === 404).length).toBeGreaterThan(0);
+    expect(after.filter((o) => o.close !== true)).toEqual([]);
+    const drained = logs.find((l) => l['msg'] === 'drained');
+    expect(Number(drained?.['seconds'])).toBeLessThan(10);
+  }, 120_000);
+
   it('is serving requests in flight at SIGTERM and answers them', async () => {
     // On a loaded machine a run can land between two requests: at least one of three must not.
     const inflight: number[] = [];
     for (let attempt = 0; attempt < 3 && !inflight.some((n) => n > 0); attempt++) {
-      const { outcomes, code, logs } = await drainWithLag({ keepAlive: false, lagMs: 0 });
+      // Each inference takes 50 ms more, so requests are in flight whenever the signal lands.
+      const { outcomes, code, logs } = await drainWithLag({
+        keepAlive: false,
+        lagMs: 0,
+        extraArgs: ['--inject-latency-ms', '50'],
+      });
       expect(code).toBe(0);
       expect(outcomes.filter((o) => o.kind !== 'ok')).toEqual([]);
       const draining = logs.find((l) => String(l['msg']).startsWith('draining'));
