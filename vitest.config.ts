@@ -8,6 +8,7 @@ const PROTOCOL_SUITES = [
   'test/runtime/oip.test.ts',
   'test/runtime/bad-input.test.ts',
   'test/runtime/multi-input.test.ts',
+  'test/runtime/fuzz.test.ts',
   'test/runtime/serving.test.ts',
   'test/runtime/drain.test.ts',
   'test/runtime/worker-pool.test.ts',

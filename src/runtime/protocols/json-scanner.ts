@@ -6,6 +6,8 @@
 // back to JSON.parse and the general decoder, which give the precise error.
 // Values are bit-identical to JSON.parse followed by a Float32Array store.
 
+import { MAX_RANK } from './json-values.js';
+
 const SPACE = 0x20;
 const TAB = 0x09;
 const LF = 0x0a;
@@ -39,7 +41,6 @@ const BRACKET = 2 ** -46;
  * the double (a double just past FLOAT32_MAX still rounds to it).
  */
 const FLOAT32_LIMIT = 3.4e38;
-const MAX_DEPTH = 32;
 
 /** A nested numeric array read by the scanner: its shape and count of values. */
 export interface ScannedArray {
@@ -128,7 +129,7 @@ export class JsonScanner {
   }
 
   private array(depth: number): boolean {
-    if (depth >= MAX_DEPTH || !this.take(OPEN_ARRAY)) return false;
+    if (depth >= MAX_RANK || !this.take(OPEN_ARRAY)) return false;
     let n = 0;
     for (;;) {
       if (this.leafDepth === -1) this.leafDepth = this.peek() === OPEN_ARRAY ? -1 : depth;

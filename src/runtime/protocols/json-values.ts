@@ -155,11 +155,20 @@ function b64NotAllowed(rule: ElementRule, path: readonly number[]): Error {
   );
 }
 
-/** Shape of a nested JSON array, read along its first elements (raggedness is checked when filling). */
+/**
+ * Most dimensions a tensor in a JSON body may have. Deeper nesting is refused
+ * before anything recurses over it (5,000 levels overflowed the stack).
+ */
+export const MAX_RANK = 32;
+
+/**
+ * Shape of a nested JSON array, read along its first elements (raggedness is
+ * checked when filling); it stops one level past MAX_RANK.
+ */
 export function inferShape(value: unknown): number[] {
   const shape: number[] = [];
   let v = value;
-  while (Array.isArray(v)) {
+  while (Array.isArray(v) && shape.length <= MAX_RANK) {
     shape.push(v.length);
     if (v.length === 0) break;
     v = v[0];
@@ -225,6 +234,11 @@ export function tensorFromNested(rule: ElementRule, value: unknown): HostTensor 
 
 /** Converts a nested JSON array that must have exactly `shape`. */
 export function tensorWithShape(rule: ElementRule, value: unknown, shape: number[]): HostTensor {
+  if (shape.length > MAX_RANK) {
+    throw invalidInput(
+      `${where(rule, [])} is nested more than ${MAX_RANK} levels deep; a tensor has at most ${MAX_RANK} dimensions`,
+    );
+  }
   let size = 1;
   for (const d of shape) size *= d;
   const data = allocate(rule.dtype, size);
