@@ -13,7 +13,8 @@ import { RuntimeError } from './errors.js';
 import type { RuntimeMetrics } from './metrics.js';
 import { readBody } from './protocols/body-reader.js';
 import { oipRoutes } from './protocols/oip-v2.js';
-import { tfServingRoutes } from './protocols/tfserving.js';
+import { sendJson } from './protocols/http-common.js';
+import { tfServingMethods, tfServingRoutes } from './protocols/tfserving.js';
 import type { ModelService } from './service.js';
 
 export interface AppOptions {
@@ -23,6 +24,45 @@ export interface AppOptions {
 
 function errorBody(message: string): string {
   return JSON.stringify({ error: message });
+}
+
+/** A route's URL as a pattern for concrete paths (`:param` one segment, `*` the rest). */
+function routePattern(url: string): RegExp {
+  const source = url
+    .split('/')
+    .map((seg) =>
+      seg === '*'
+        ? '.*'
+        : seg.startsWith(':')
+          ? '[^/]+'
+          : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'),
+    )
+    .join('/');
+  return new RegExp(`^${source}$`);
+}
+
+/**
+ * HTTP-level errors (malformed requests, header overflow, request timeout),
+ * answered in the runtime's own format before any route runs.
+ */
+function clientErrorResponse(err: NodeJS.ErrnoException): string {
+  const [status, code, message] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'BAD_REQUEST', 'the request headers are too large']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'BAD_REQUEST', 'the request was not received in time']
+        : [400, 'BAD_REQUEST', `malformed HTTP request (${err.code ?? err.message})`];
+  const body = errorBody(message);
+  const reason =
+    status === 431
+      ? 'Request Header Fields Too Large'
+      : status === 408
+        ? 'Request Timeout'
+        : 'Bad Request';
+  return (
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nTensorfleet-Error-Code: ${code}\r\n` +
+    `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`
+  );
 }
 
 /** Maps anything thrown in a route to {"error": ...} with a status, a code header and Retry-After when useful. */
@@ -59,24 +99,53 @@ export const runtimeApp: FastifyPluginAsync<AppOptions> = async (app, opts) => {
     readBody(req.headers, payload, maxBodyBytes, done);
   });
 
+  // Which methods each route takes, collected as the routes are added: a
+  // known path with another method gets 405 and Allow, not 404.
+  const routes: Array<{ pattern: RegExp; method: string }> = [];
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat())
+      routes.push({ pattern: routePattern(route.url), method });
+  });
+  const methodsFor = (url: string): string[] => {
+    const path = url.split('?')[0] ?? '';
+    return (
+      tfServingMethods(path) ?? [
+        ...new Set(routes.filter((r) => r.pattern.test(path)).map((r) => r.method)),
+      ]
+    );
+  };
+
   app.setErrorHandler((err: FastifyError | Error, req, reply) => {
     const e = toRuntime(err, maxBodyBytes);
     if (e.status >= 500 && e.code !== 'INJECTED_FAILURE') req.log.error({ err }, e.message);
-    reply
-      .code(e.status)
-      .header('content-type', 'application/json')
-      .header('tensorfleet-error-code', e.code);
+    reply.header('tensorfleet-error-code', e.code);
     if (e.retryAfterSeconds !== undefined) reply.header('retry-after', String(e.retryAfterSeconds));
     if (e.code === 'DRAINING') reply.header('connection', 'close');
-    return reply.send(errorBody(e.message));
+    if (e.code === 'METHOD_NOT_ALLOWED') reply.header('allow', methodsFor(req.url).join(', '));
+    return sendJson(reply, errorBody(e.message), e.status);
   });
 
   app.setNotFoundHandler((req, reply) => {
-    reply
-      .code(404)
-      .header('content-type', 'application/json')
-      .header('tensorfleet-error-code', 'NOT_FOUND');
-    return reply.send(errorBody(`no route for ${req.method} ${req.url.split('?')[0] ?? ''}`));
+    const path = req.url.split('?')[0] ?? '';
+    const allowed = methodsFor(req.url);
+    if (allowed.length > 0) {
+      if (req.method === 'OPTIONS') {
+        return reply
+          .code(204)
+          .header('allow', [...allowed, 'OPTIONS'].join(', '))
+          .send();
+      }
+      reply
+        .header('allow', allowed.join(', '))
+        .header('tensorfleet-error-code', 'METHOD_NOT_ALLOWED');
+      return sendJson(
+        reply,
+        errorBody(`${req.method} is not allowed on ${path}; use ${allowed.join(' or ')}`),
+        405,
+      );
+    }
+    reply.header('tensorfleet-error-code', 'NOT_FOUND');
+    return sendJson(reply, errorBody(`no route for ${req.method} ${path}`), 404);
   });
 
   // Request count and latency for inference routes (including 4xx/5xx).
@@ -105,6 +174,13 @@ export async function buildApp(
 ): Promise<FastifyInstance> {
   const app = Fastify({
     bodyLimit: opts.service.config.maxBodyBytes,
+    // Requests on connections still open while the server closes are served
+    // (the drain decides when that is, server.ts), not refused in fastify's format.
+    return503OnClosing: false,
+    clientErrorHandler: (err, socket) => {
+      if (socket.writable) socket.end(clientErrorResponse(err));
+      else socket.destroy();
+    },
     ...serverOptions,
   });
   // Plugin encapsulation is broken on purpose so hooks and the error handler cover every route.

@@ -43,6 +43,9 @@ const DRAIN_IDLE_CLOSE_MS = 2000;
  */
 const DRAIN_QUIET_MS = 1000;
 
+/** Once the drain is over, how long closing may take to flush the answers still being written. */
+const CLOSE_GRACE_MS = 1000;
+
 export async function startServer(config: ServeConfig): Promise<RunningServer> {
   const metrics = new RuntimeMetrics(config.modelName, config.modelVersion);
   // The service logs through the app's logger, which exists only once the app is built.
@@ -62,9 +65,8 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
     {
       logger: { level: config.logLevel },
       // When the drain is over, idle keep-alive sockets left are closed; busy ones finish
-      // their request first, and requests arriving on them meanwhile get 503.
+      // their request first (and a request arriving on one meanwhile is still served).
       forceCloseConnections: 'idle',
-      return503OnClosing: true,
       // Per-request access logs cost the HTTP thread more than routing does: only at debug/trace.
       disableRequestLogging: config.logLevel !== 'debug' && config.logLevel !== 'trace',
       keepAliveTimeout: 65_000,
@@ -109,17 +111,21 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
       }
       const quiet = connections.quietMs() >= DRAIN_QUIET_MS;
       const drained = await service.drain(Math.max(0, timeoutMs - (performance.now() - started)));
-      const left = Math.max(0, timeoutMs - (performance.now() - started));
+      // From here every request is answered 503 DRAINING (after a timeout, those
+      // still arriving too), and closing the server only flushes those answers.
+      await service.close();
       let timer: NodeJS.Timeout | undefined;
       const closed = await Promise.race([
         app.close().then(() => true),
         new Promise<boolean>((resolve) => {
-          timer = setTimeout(() => resolve(false), left);
+          timer = setTimeout(
+            () => resolve(false),
+            Math.max(CLOSE_GRACE_MS, timeoutMs - (performance.now() - started)),
+          );
         }),
       ]);
       clearTimeout(timer);
       const ok = quiet && closed && drained;
-      await service.close();
       app.log.info(
         { ok, seconds: (performance.now() - started) / 1000 },
         ok ? 'drained' : 'drain timed out',

@@ -66,16 +66,16 @@ describe('OIP v2 server endpoints', () => {
     expect(body.extensions).toContain('binary_tensor_data');
   });
 
-  it('health live and ready answer 200 with empty bodies', async () => {
-    for (const url of [
-      '/v2/health/live',
-      '/v2/health/ready',
-      '/v2/models/half_plus_two/ready',
-      '/v2/models/half_plus_two/versions/3/ready',
-    ]) {
+  it('health live and ready answer 200 with the bodies KServe writes', async () => {
+    for (const [url, body] of [
+      ['/v2/health/live', { live: true }],
+      ['/v2/health/ready', { ready: true }],
+      ['/v2/models/half_plus_two/ready', { name: 'half_plus_two', ready: true }],
+      ['/v2/models/half_plus_two/versions/3/ready', { name: 'half_plus_two', ready: true }],
+    ] as const) {
       const res = await hpt.app.inject({ method: 'GET', url });
       expect(res.statusCode, url).toBe(200);
-      expect(res.body, url).toBe('');
+      expect(res.json(), url).toEqual(body);
     }
   });
 

@@ -171,6 +171,9 @@ describe('TF Serving predict', () => {
 describe('TF Serving status and metadata', () => {
   it('reports model status AVAILABLE for all versions and for the served one', async () => {
     const expected = {
+      // KServe's v1 fields beside TF Serving's.
+      name: 'half_plus_two',
+      ready: true,
       model_version_status: [
         { version: '123', state: 'AVAILABLE', status: { error_code: 'OK', error_message: '' } },
       ],

@@ -93,6 +93,14 @@ export async function tracked<T>(
   });
 }
 
-export function sendJson(reply: FastifyReply, json: string): FastifyReply {
-  return reply.code(200).header('content-type', 'application/json').send(json);
+/** The text as is: fastify would otherwise append `; charset=utf-8` to a JSON type. */
+const asIs = (payload: unknown): string => payload as string;
+
+/**
+ * Sends JSON text with `Content-Type: application/json` exactly, as TF
+ * Serving, Triton and KServe do: KServe's Python SDK compares the header
+ * with that string and, on a mismatch, loses every error message.
+ */
+export function sendJson(reply: FastifyReply, json: string, status = 200): FastifyReply {
+  return reply.code(status).header('content-type', 'application/json').serializer(asIs).send(json);
 }

@@ -1,6 +1,6 @@
 // Open Inference Protocol v2 REST routes (KServe v2 / Triton HTTP):
 //   GET  /v2                                        server metadata
-//   GET  /v2/health/live, /v2/health/ready          200 = true, 400 = false, empty bodies
+//   GET  /v2/health/live, /v2/health/ready          200 = true, 400 = false; {"live"|"ready": bool}
 //   GET  /v2/models/{m}[/versions/{v}]              model metadata
 //   GET  /v2/models/{m}[/versions/{v}]/ready        model readiness
 //   POST /v2/models/{m}[/versions/{v}]/infer        inference (JSON or binary tensor extension)
@@ -37,10 +37,12 @@ export const oipRoutes: FastifyPluginCallback<ProtocolOptions> = (
       }),
     ),
   );
-  app.get('/v2/health/live', async (_req, reply) => reply.code(200).send());
-  app.get('/v2/health/ready', async (_req, reply) =>
-    reply.code(service.state === 'ready' ? 200 : 400).send(),
-  );
+  // Bodies as KServe's own server writes them (its SDK reads them); the status says the same.
+  app.get('/v2/health/live', async (_req, reply) => sendJson(reply, '{"live":true}'));
+  app.get('/v2/health/ready', async (_req, reply) => {
+    const ready = service.state === 'ready';
+    return sendJson(reply, JSON.stringify({ ready }), ready ? 200 : 400);
+  });
 
   function metadata(
     req: FastifyRequest<{ Params: ModelParams }>,
@@ -65,7 +67,12 @@ export const oipRoutes: FastifyPluginCallback<ProtocolOptions> = (
 
   function ready(req: FastifyRequest<{ Params: ModelParams }>, reply: FastifyReply): FastifyReply {
     checkModel(service, req.params.model, req.params.version);
-    return reply.code(service.state === 'ready' ? 200 : 400).send();
+    const ready = service.state === 'ready';
+    return sendJson(
+      reply,
+      JSON.stringify({ name: service.config.modelName, ready }),
+      ready ? 200 : 400,
+    );
   }
 
   async function infer(

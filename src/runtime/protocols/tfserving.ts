@@ -44,6 +44,20 @@ function parsePath(url: string): ParsedPath {
   return { model, version, action: m[4] !== undefined ? 'metadata' : (verb ?? 'status') };
 }
 
+/**
+ * The methods a TF Serving path takes (for 405 and OPTIONS), or undefined
+ * when the path is not one of TF Serving's: status and metadata are read,
+ * the verbs are posted.
+ */
+export function tfServingMethods(url: string): string[] | undefined {
+  try {
+    const { action } = parsePath(url);
+    return action === 'status' || action === 'metadata' ? ['GET', 'HEAD'] : ['POST'];
+  } catch {
+    return undefined;
+  }
+}
+
 function stateOf(service: ModelService): { state: string; code: string; message: string } {
   switch (service.state) {
     case 'loading':
@@ -74,6 +88,9 @@ function tensorInfo(s: TensorSpec): Record<string, unknown> {
 function status(service: ModelService, version: string | undefined): string {
   const s = stateOf(service);
   return JSON.stringify({
+    // KServe's v1 protocol reads these two (its SDK's is_model_ready); TF Serving's clients ignore them.
+    name: service.config.modelName,
+    ready: s.state === 'AVAILABLE',
     model_version_status: [
       {
         version: version ?? service.config.modelVersion,

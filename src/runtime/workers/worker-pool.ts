@@ -230,10 +230,15 @@ export class WorkerPool {
       worker.on('exit', (code) => {
         const sent = slot.sent.splice(0);
         slot.ready = false;
-        const err = new RuntimeError(
-          'INFERENCE_FAILED',
-          `the ${what} exited (code ${code}) during this request`,
-        );
+        // Terminated by close(): the request meets the shutdown, not a crash.
+        const err = this.closing
+          ? new RuntimeError('DRAINING', 'the runtime shut down during this request', {
+              retryAfterSeconds: 1,
+            })
+          : new RuntimeError(
+              'INFERENCE_FAILED',
+              `the ${what} exited (code ${code}) during this request`,
+            );
         for (const task of sent) {
           task.infer?.reject(err);
           for (const d of task.decodes ?? []) d.reject(err);
