@@ -2,6 +2,8 @@
 // mapping, request metrics, and both protocols' routes. It never listens;
 // server.ts owns the process. Tests drive it with `inject`.
 
+import { gzip } from 'node:zlib';
+
 import Fastify from 'fastify';
 import type {
   FastifyError,
@@ -20,6 +22,20 @@ import type { ModelService } from './service.js';
 export interface AppOptions {
   service: ModelService;
   metrics: RuntimeMetrics;
+}
+
+/** Answers smaller than this go uncompressed whatever the client accepts: not worth the CPU. */
+const GZIP_MIN_BYTES = 1024;
+
+/** Whether an Accept-Encoding header admits gzip (a q of 0 refuses it). */
+export function acceptsGzip(header: string | undefined): boolean {
+  if (header === undefined) return false;
+  return header.split(',').some((part) => {
+    const [coding, ...params] = part.trim().toLowerCase().split(';');
+    if (coding !== 'gzip' && coding !== 'x-gzip' && coding !== '*') return false;
+    const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+    return q === undefined || Number(q.slice(2)) > 0;
+  });
 }
 
 function errorBody(message: string): string {
@@ -156,6 +172,22 @@ export const runtimeApp: FastifyPluginAsync<AppOptions> = async (app, opts) => {
       metrics.observeRequest(protocol, reply.statusCode, reply.elapsedTime / 1000);
     }
     done();
+  });
+
+  // Accept-Encoding: gzip is honoured, as Triton does (tritonclient's response
+  // compression). A callback hook: no promise per request.
+  app.addHook('onSend', (req, reply, payload, done) => {
+    if (
+      (typeof payload !== 'string' && !Buffer.isBuffer(payload)) ||
+      Buffer.byteLength(payload) < GZIP_MIN_BYTES ||
+      reply.hasHeader('content-encoding') ||
+      !acceptsGzip(req.headers['accept-encoding'])
+    ) {
+      done(null, payload);
+      return;
+    }
+    reply.header('content-encoding', 'gzip').header('vary', 'accept-encoding');
+    gzip(payload, done);
   });
 
   app.get('/metrics', async (_req, reply) => {

@@ -10,8 +10,10 @@
 
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
+import { createGunzip, createInflate } from 'node:zlib';
 import { errorCodes } from 'fastify';
 import { bodyBuffers } from '../buffer-pool.js';
+import { RuntimeError } from '../errors.js';
 import { markExclusive } from '../tensors.js';
 import { HEADER_LENGTH } from './binary-tensor.js';
 
@@ -41,9 +43,63 @@ function allocate(pad: number, length: number): Buffer {
 /**
  * Reads `payload` (the request stream) into a buffer of its own, answering
  * fastify's own errors (413 past `limit`, 400 when the length read is not the
- * Content-Length) so the error handler maps them as before.
+ * Content-Length) so the error handler maps them as before. A gzip or deflate
+ * body (Content-Encoding, as tritonclient sends with request compression) is
+ * inflated on the way, `limit` applying to the inflated size, so a
+ * compression bomb stops at the limit with 413; other encodings get 415.
  */
 export function readBody(headers: Headers, payload: Readable, limit: number, done: Done): void {
+  const encoding = headers['content-encoding']?.trim().toLowerCase();
+  if (encoding === undefined || encoding === '' || encoding === 'identity') {
+    readStream(headers, payload, limit, done);
+    return;
+  }
+  const inflate =
+    encoding === 'gzip' || encoding === 'x-gzip'
+      ? createGunzip()
+      : encoding === 'deflate'
+        ? createInflate()
+        : undefined;
+  if (inflate === undefined) {
+    payload.resume();
+    done(
+      new RuntimeError(
+        'UNSUPPORTED_MEDIA_TYPE',
+        `Content-Encoding ${JSON.stringify(encoding)} is not supported; send gzip, deflate or identity`,
+      ),
+    );
+    return;
+  }
+  payload.on('error', (err) => inflate.destroy(err));
+  payload.pipe(inflate);
+  const inflated: Headers = { ...headers };
+  delete inflated['content-length'];
+  readStream(inflated, inflate, limit, (err, body) => {
+    if (err === null) {
+      done(null, body);
+      return;
+    }
+    // Stop inflating; the rest of the request is read and dropped.
+    payload.unpipe(inflate);
+    inflate.destroy();
+    payload.resume();
+    const code = (err as { code?: string }).code;
+    if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      done(
+        new RuntimeError(
+          'BODY_TOO_LARGE',
+          `the ${encoding} request body inflates to more than the ${limit}-byte limit (--max-body-bytes)`,
+        ),
+      );
+    } else if (code?.startsWith('Z_') === true) {
+      done(
+        new RuntimeError('BAD_REQUEST', `the ${encoding} request body is corrupt: ${err.message}`),
+      );
+    } else done(err);
+  });
+}
+
+function readStream(headers: Headers, payload: Readable, limit: number, done: Done): void {
   const contentLength = Number(headers['content-length']);
   if (contentLength > limit) {
     done(new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE());
