@@ -33,6 +33,7 @@ export interface ServeConfig {
   maxConnectionAgeSeconds: number;
   requestTimeoutMs: number;
   modelCacheDir: string;
+  downloadStallSeconds: number;
   /** Bodies at least this large are JSON-decoded in a worker instead of the HTTP thread. */
   decodeInWorkersMinBytes: number;
   /** Bodies up to this large are decoded on the HTTP thread anyway while every worker is busy. */
@@ -48,6 +49,7 @@ export interface FetchConfig {
   modelUri: string;
   dest: string;
   retries: number;
+  downloadStallSeconds: number;
   logLevel: LogLevel;
 }
 
@@ -228,6 +230,15 @@ export const SERVE_OPTIONS: OptionSpec<keyof ServeConfig>[] = [
     help: 'Where remote models are downloaded.',
   },
   {
+    key: 'downloadStallSeconds',
+    flag: 'download-stall-seconds',
+    kind: 'int',
+    default: 30,
+    min: 1,
+    max: 3600,
+    help: 'A download that moves no byte for this long is aborted and retried.',
+  },
+  {
     key: 'decodeInWorkersMinBytes',
     flag: 'decode-in-workers-min-bytes',
     kind: 'int',
@@ -287,6 +298,15 @@ export const FETCH_OPTIONS: OptionSpec<keyof FetchConfig>[] = [
     min: 0,
     max: 20,
     help: 'Retries for transient failures, with exponential backoff.',
+  },
+  {
+    key: 'downloadStallSeconds',
+    flag: 'download-stall-seconds',
+    kind: 'int',
+    default: 30,
+    min: 1,
+    max: 3600,
+    help: 'A download that moves no byte for this long is aborted and retried.',
   },
   { key: 'logLevel', flag: 'log-level', kind: LOG_LEVELS, default: 'info', help: 'Log level.' },
 ];

@@ -65,6 +65,7 @@ async function fetchCommand(argv: string[]): Promise<void> {
   const config = parseFetchConfig(argv);
   const result = await fetchModel(config.modelUri, config.dest, {
     retries: config.retries,
+    stallMs: config.downloadStallSeconds * 1000,
     log: config.logLevel === 'silent' ? () => {} : (msg) => process.stderr.write(`${msg}\n`),
   });
   process.stdout.write(

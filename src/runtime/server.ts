@@ -57,8 +57,14 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
       info: (obj, msg) => logRef.current?.info(obj, msg),
       error: (obj, msg) => logRef.current?.error(obj, msg),
     },
-    resolveModelDir: (uri) =>
-      resolveModelDir(uri, config.modelCacheDir, (msg) => logRef.current?.info(msg)),
+    resolveModelDir: (uri, progress) =>
+      resolveModelDir(uri, config.modelCacheDir, {
+        log: (msg) => logRef.current?.info(msg),
+        stallMs: config.downloadStallSeconds * 1000,
+        onProgress: ({ bytes, files, of }) => {
+          progress(`downloading: ${bytes} bytes so far, ${files} of ${of} files done`);
+        },
+      }),
   });
   const app = await buildApp(
     { service, metrics },

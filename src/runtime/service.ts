@@ -38,8 +38,11 @@ export interface ServiceOptions {
   config: ServeConfig;
   metrics: RuntimeMetrics;
   logger?: PoolLogger;
-  /** Resolves the model URI to a local directory (downloading remote models). */
-  resolveModelDir: (uri: string) => Promise<string>;
+  /**
+   * Resolves the model URI to a local directory (downloading remote models),
+   * telling `progress` how the download goes.
+   */
+  resolveModelDir: (uri: string, progress: (detail: string) => void) => Promise<string>;
   /** For tests: a random source for failure injection. */
   random?: () => number;
 }
@@ -50,6 +53,7 @@ export class ModelService {
   private batcher: Batcher | undefined;
   private info: ModelInfo | undefined;
   private failure: RuntimeError | undefined;
+  private progress = '';
   private admitted = 0;
   private idleWaiters: (() => void)[] = [];
   state: ServiceState = 'loading';
@@ -84,6 +88,11 @@ export class ModelService {
     return this.failure;
   }
 
+  /** While loading: how far the download is ('' when there is none). */
+  get loadingDetail(): string {
+    return this.state === 'loading' ? this.progress : '';
+  }
+
   get config(): ServeConfig {
     return this.opts.config;
   }
@@ -93,7 +102,10 @@ export class ModelService {
     const { config, metrics, logger } = this.opts;
     const t0 = performance.now();
     try {
-      const dir = await this.opts.resolveModelDir(config.modelUri);
+      const dir = await this.opts.resolveModelDir(config.modelUri, (detail) => {
+        this.progress = detail;
+      });
+      this.progress = 'loading the model';
       const format = config.modelFormat === 'auto' ? await detectFormat(dir) : config.modelFormat;
       const pool = new WorkerPool(
         config.workers,
@@ -217,9 +229,11 @@ export class ModelService {
           `the model failed to load: ${this.failure?.message ?? 'unknown error'}`,
         );
       }
-      throw new RuntimeError('MODEL_NOT_READY', 'the model is still loading', {
-        retryAfterSeconds: 1,
-      });
+      throw new RuntimeError(
+        'MODEL_NOT_READY',
+        `the model is still loading${this.progress === '' ? '' : ` (${this.progress})`}`,
+        { retryAfterSeconds: 1 },
+      );
     }
     return { pool: this.pool, batcher: this.batcher, info: this.info };
   }

@@ -259,7 +259,8 @@ describe('lifecycle', () => {
     const service = new ModelService({
       config,
       metrics,
-      resolveModelDir: async () => {
+      resolveModelDir: async (_uri, progress) => {
+        progress('downloading: 1234 bytes so far, 0 of 2 files done');
         await gate;
         return fx.halfPlusTwo;
       },
@@ -273,14 +274,24 @@ describe('lifecycle', () => {
         400,
       );
       const status = await app.inject({ method: 'GET', url: '/v1/models/hpt' });
-      expect(status.json()).toMatchObject({ model_version_status: [{ state: 'LOADING' }] });
+      // How far the download is, where TF Serving's clients look for a reason.
+      expect(status.json()).toMatchObject({
+        model_version_status: [
+          {
+            state: 'LOADING',
+            status: { error_message: 'downloading: 1234 bytes so far, 0 of 2 files done' },
+          },
+        ],
+      });
       const early = await app.inject({
         method: 'POST',
         url: '/v1/models/hpt:predict',
         payload: { instances: [1] },
       });
       expect(early.statusCode).toBe(503);
-      expect(early.json<{ error: string }>().error).toBe('the model is still loading');
+      expect(early.json<{ error: string }>().error).toBe(
+        'the model is still loading (downloading: 1234 bytes so far, 0 of 2 files done)',
+      );
       expect(await metricValue(metrics, 'tensorfleet_runtime_ready')).toBe(0);
 
       release();

@@ -100,6 +100,24 @@ describe('http source', () => {
           res.writeHead(404).end('no such file');
           return;
         }
+        if (kind === 'silent' && file.endsWith('.bin')) return; // never answers
+        if (kind === 'stalled' && file.endsWith('.bin')) {
+          // Announces the full size, sends a quarter, then nothing (the connection stays open).
+          res.writeHead(200, { 'content-length': data.length });
+          res.write(data.subarray(0, data.length >> 2));
+          return;
+        }
+        if (kind === 'slow' && file.endsWith('.bin')) {
+          // Slow but moving: eight pieces, 100 ms apart.
+          res.writeHead(200, { 'content-length': data.length });
+          const piece = Math.ceil(data.length / 8);
+          for (let at = 0; at < data.length; at += piece) {
+            res.write(data.subarray(at, at + piece));
+            await new Promise((r) => setTimeout(r, 100));
+          }
+          res.end();
+          return;
+        }
         if (kind === 'truncated' && file.endsWith('.bin')) {
           // Announce the full size, send half, then drop the connection.
           res.writeHead(200, { 'content-length': data.length });
@@ -149,6 +167,39 @@ describe('http source', () => {
     );
     expect(hits.get('/truncated/group1-shard1of1.bin')).toBe(3);
     expect((await readdir(work)).filter((n) => n.startsWith('truncated'))).toEqual([]);
+  });
+
+  it('a server that stops sending, before the headers or mid-body, is a stall: retried, then a precise failure', async () => {
+    for (const [kind, bytes] of [
+      ['silent', '0'],
+      ['stalled', String(407080 >> 2)],
+    ] as const) {
+      hits.clear();
+      const started = performance.now();
+      const err = await fetchModel(`${base}/${kind}/model.json`, join(work, kind), {
+        retries: 1,
+        backoffMs: 5,
+        stallMs: 300,
+      }).catch((e: unknown) => e);
+      expect(err, kind).toMatchObject({ code: 'FETCH_FAILED' });
+      expect((err as Error).message).toBe(
+        `downloading group1-shard1of1.bin: stalled: no data for 0.3 s after ${bytes} bytes (gave up after 2 attempts)`,
+      );
+      expect(hits.get(`/${kind}/group1-shard1of1.bin`)).toBe(2);
+      // Two attempts of 0.3 s each, not the 10-minute request limit.
+      expect(performance.now() - started).toBeLessThan(10_000);
+    }
+  });
+
+  it('a slow download that keeps moving is not a stall, and progress is reported meanwhile', async () => {
+    const progress: number[] = [];
+    const result = await fetchModel(`${base}/slow/model.json`, join(work, 'slow'), {
+      stallMs: 300,
+      onProgress: (p) => progress.push(p.bytes),
+    });
+    expect(result.files).toBe(2);
+    expect(progress.length).toBeGreaterThan(0);
+    expect(progress.every((b, i) => i === 0 || b >= (progress[i - 1] ?? 0))).toBe(true);
   });
 
   it('rides out transient 503s with backoff', async () => {

@@ -61,7 +61,7 @@ export function tfServingMethods(url: string): string[] | undefined {
 function stateOf(service: ModelService): { state: string; code: string; message: string } {
   switch (service.state) {
     case 'loading':
-      return { state: 'LOADING', code: 'OK', message: '' };
+      return { state: 'LOADING', code: 'OK', message: service.loadingDetail };
     case 'ready':
       return { state: 'AVAILABLE', code: 'OK', message: '' };
     case 'draining':

@@ -36,6 +36,11 @@ export function statusError(what: string, status: number, detail: string): Fetch
   return new FetchError('FETCH_FAILED', `${what}: HTTP ${status}${extra}`, transient);
 }
 
+/**
+ * One request. Without a signal of the caller's (fetch.ts's stall watchdog,
+ * which aborts a download that stops moving, however long it runs), it gives
+ * up after 10 minutes.
+ */
 export async function request(url: string, init: RequestInit, what: string): Promise<Response> {
   try {
     return await fetch(url, { ...init, signal: init.signal ?? AbortSignal.timeout(600_000) });

@@ -14,8 +14,24 @@ import { checkLocal, localPath } from './local.js';
 import { S3Source } from './s3.js';
 import type { ModelSource } from './source.js';
 
+/** Progress of a download, for logs and the runtime's not-ready status. */
+export interface FetchProgress {
+  /** Bytes written so far (files done plus the current one). */
+  bytes: number;
+  /** Files done, and files listed. */
+  files: number;
+  of: number;
+}
+
 export interface FetchOptions {
   retries?: number;
+  /**
+   * A listing or download that moves no byte for this long is aborted and
+   * retried (default 30 s); there is no limit on how long a moving one takes.
+   */
+  stallMs?: number;
+  /** Called about once a second while files download, and after each file. */
+  onProgress?: (progress: FetchProgress) => void;
   /** First backoff delay; doubles each attempt (with jitter), capped at 10 s. */
   backoffMs?: number;
   log?: (msg: string) => void;
@@ -67,6 +83,57 @@ async function withRetries<T>(what: string, opts: FetchOptions, fn: () => Promis
   }
 }
 
+const DEFAULT_STALL_MS = 30_000;
+
+/** Size of `file` so far, 0 while it does not exist. */
+async function sizeOf(file: string): Promise<number> {
+  try {
+    return (await stat(file)).size;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Runs one listing or download, aborting it when `moved()` (bytes written)
+ * stays the same for `stallMs`: a server that stops sending, before the
+ * headers or mid-body, fails the attempt with a precise message (and is
+ * retried as transient) instead of holding the model at LOADING.
+ */
+async function watched<T>(
+  what: string,
+  stallMs: number,
+  moved: () => Promise<number>,
+  fn: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const controller = new AbortController();
+  let last = 0;
+  let since = performance.now();
+  const timer = setInterval(
+    () => {
+      void moved().then((n) => {
+        if (n !== last) {
+          last = n;
+          since = performance.now();
+        } else if (performance.now() - since >= stallMs) controller.abort();
+      });
+    },
+    Math.min(1000, Math.max(10, stallMs / 4)),
+  );
+  try {
+    return await fn(controller.signal);
+  } catch (err) {
+    if (!controller.signal.aborted) throw err;
+    throw new FetchError(
+      'FETCH_FAILED',
+      `${what}: stalled: no data for ${stallMs / 1000} s after ${last} bytes`,
+      true,
+    );
+  } finally {
+    clearInterval(timer);
+  }
+}
+
 async function dirStats(dir: string): Promise<{ files: number; bytes: number }> {
   let files = 0;
   let bytes = 0;
@@ -107,18 +174,53 @@ export async function fetchModel(
       const from = await checkLocal(uri, localPath(uri, env) as string);
       await cp(from, tmp, { recursive: true });
     } else {
-      const files = await withRetries(`listing ${source.describe}`, opts, () => source.list());
+      const stallMs = opts.stallMs ?? DEFAULT_STALL_MS;
+      const files = await withRetries(`listing ${source.describe}`, opts, () =>
+        watched(
+          `listing ${source.describe}`,
+          stallMs,
+          // A listing writes nothing: it must finish within the stall time.
+          () => Promise.resolve(0),
+          (signal) => source.list(signal),
+        ),
+      );
       await mkdir(tmp, { recursive: true });
-      for (const file of files) {
-        const target = join(tmp, ...file.path.split('/'));
-        if (relative(tmp, target).startsWith(`..${sep}`)) {
-          throw new RuntimeError(
-            'FETCH_FAILED',
-            `${source.describe} lists an unsafe path ${JSON.stringify(file.path)}`,
+      let done = 0;
+      let doneBytes = 0;
+      let current = '';
+      const progress = opts.onProgress;
+      const reporter =
+        progress === undefined
+          ? undefined
+          : setInterval(() => {
+              void sizeOf(current).then((n) =>
+                progress({ bytes: doneBytes + n, files: done, of: files.length }),
+              );
+            }, 1000);
+      try {
+        for (const file of files) {
+          const target = join(tmp, ...file.path.split('/'));
+          if (relative(tmp, target).startsWith(`..${sep}`)) {
+            throw new RuntimeError(
+              'FETCH_FAILED',
+              `${source.describe} lists an unsafe path ${JSON.stringify(file.path)}`,
+            );
+          }
+          await mkdir(dirname(target), { recursive: true });
+          current = target;
+          doneBytes += await withRetries(`downloading ${file.path}`, opts, () =>
+            watched(
+              `downloading ${file.path}`,
+              stallMs,
+              () => sizeOf(target),
+              (signal) => source.download(file, target, signal),
+            ),
           );
+          done++;
+          progress?.({ bytes: doneBytes, files: done, of: files.length });
         }
-        await mkdir(dirname(target), { recursive: true });
-        await withRetries(`downloading ${file.path}`, opts, () => source.download(file, target));
+      } finally {
+        clearInterval(reporter);
       }
     }
     const stats = await dirStats(tmp);
@@ -135,15 +237,13 @@ export async function fetchModel(
 export async function resolveModelDir(
   uri: string,
   cacheDir: string,
-  log?: (msg: string) => void,
-  env: NodeJS.ProcessEnv = process.env,
+  opts: FetchOptions = {},
 ): Promise<string> {
+  const env = opts.env ?? process.env;
   const source = sourceFor(uri, env);
   if (source === undefined) return checkLocal(uri, localPath(uri, env) as string);
   const key = createHash('sha256').update(uri).digest('hex').slice(0, 24);
   const dest = join(cacheDir, key);
-  const opts: FetchOptions = { env };
-  if (log !== undefined) opts.log = log;
   await fetchModel(uri, dest, opts);
   return dest;
 }

@@ -115,7 +115,7 @@ export class GcsSource implements ModelSource {
     return token === undefined ? {} : { authorization: `Bearer ${token}` };
   }
 
-  async list(): Promise<RemoteFile[]> {
+  async list(signal?: AbortSignal): Promise<RemoteFile[]> {
     const files: RemoteFile[] = [];
     let pageToken: string | undefined;
     do {
@@ -124,7 +124,11 @@ export class GcsSource implements ModelSource {
       url.searchParams.set('fields', 'items(name,size),nextPageToken');
       if (pageToken !== undefined) url.searchParams.set('pageToken', pageToken);
       const what = `listing ${this.describe}`;
-      const res = await request(url.href, { headers: await this.auth() }, what);
+      const res = await request(
+        url.href,
+        { headers: await this.auth(), ...(signal === undefined ? {} : { signal }) },
+        what,
+      );
       const body = await readText(res);
       if (!res.ok) throw statusError(what, res.status, body);
       let page: { items?: { name: string; size?: string }[]; nextPageToken?: string };
@@ -152,11 +156,15 @@ export class GcsSource implements ModelSource {
     return files;
   }
 
-  async download(file: RemoteFile, dest: string): Promise<number> {
+  async download(file: RemoteFile, dest: string, signal?: AbortSignal): Promise<number> {
     const name = this.prefix + file.path;
     const url = `${this.endpoint}/storage/v1/b/${encodeURIComponent(this.bucket)}/o/${encodeURIComponent(name)}?alt=media`;
     const what = `gs://${this.bucket}/${name}`;
-    const res = await request(url, { headers: await this.auth() }, what);
+    const res = await request(
+      url,
+      { headers: await this.auth(), ...(signal === undefined ? {} : { signal }) },
+      what,
+    );
     if (!res.ok) throw statusError(what, res.status, await readText(res));
     return saveBody(res, dest, what, file.size);
   }

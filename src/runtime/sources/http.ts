@@ -18,9 +18,9 @@ export class HttpSource implements ModelSource {
     this.describe = this.modelJsonUrl.href;
   }
 
-  async list(): Promise<RemoteFile[]> {
+  async list(signal?: AbortSignal): Promise<RemoteFile[]> {
     const what = this.modelJsonUrl.href;
-    const res = await request(what, {}, what);
+    const res = await request(what, signal === undefined ? {} : { signal }, what);
     if (!res.ok) throw statusError(what, res.status, await readText(res));
     const text = await readText(res);
     let json: { weightsManifest?: { paths?: unknown }[] };
@@ -55,13 +55,13 @@ export class HttpSource implements ModelSource {
     return files;
   }
 
-  async download(file: RemoteFile, dest: string): Promise<number> {
+  async download(file: RemoteFile, dest: string, signal?: AbortSignal): Promise<number> {
     if (file.path === 'model.json' && this.modelJson !== undefined) {
       await writeFile(dest, this.modelJson);
       return this.modelJson.length;
     }
     const url = new URL(file.path, this.modelJsonUrl).href;
-    const res = await request(url, {}, url);
+    const res = await request(url, signal === undefined ? {} : { signal }, url);
     if (!res.ok) throw statusError(url, res.status, await readText(res));
     return saveBody(res, dest, url, file.size);
   }

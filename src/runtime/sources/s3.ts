@@ -71,7 +71,7 @@ export class S3Source implements ModelSource {
     return this.creds === undefined ? {} : signGet(url, this.region, this.creds);
   }
 
-  async list(): Promise<RemoteFile[]> {
+  async list(signal?: AbortSignal): Promise<RemoteFile[]> {
     const files: RemoteFile[] = [];
     let token: string | undefined;
     do {
@@ -79,7 +79,11 @@ export class S3Source implements ModelSource {
       if (token !== undefined) query['continuation-token'] = token;
       const url = this.url('', query);
       const what = `listing ${this.describe}`;
-      const res = await request(url.href, { headers: this.headers(url) }, what);
+      const res = await request(
+        url.href,
+        { headers: this.headers(url), ...(signal === undefined ? {} : { signal }) },
+        what,
+      );
       const body = await readText(res);
       if (!res.ok) {
         const code = tag(body, 'Code');
@@ -112,10 +116,14 @@ export class S3Source implements ModelSource {
     return files;
   }
 
-  async download(file: RemoteFile, dest: string): Promise<number> {
+  async download(file: RemoteFile, dest: string, signal?: AbortSignal): Promise<number> {
     const url = this.url(this.prefix + file.path);
     const what = `s3://${this.bucket}/${this.prefix}${file.path}`;
-    const res = await request(url.href, { headers: this.headers(url) }, what);
+    const res = await request(
+      url.href,
+      { headers: this.headers(url), ...(signal === undefined ? {} : { signal }) },
+      what,
+    );
     if (!res.ok) throw statusError(what, res.status, await readText(res));
     return saveBody(res, dest, what, file.size);
   }

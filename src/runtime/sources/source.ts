@@ -10,7 +10,8 @@ export interface RemoteFile {
 export interface ModelSource {
   /** Human-readable location for messages. */
   readonly describe: string;
-  list(): Promise<RemoteFile[]>;
-  /** Downloads one file to `dest`; returns the bytes written. */
-  download(file: RemoteFile, dest: string): Promise<number>;
+  /** Lists the model's files; `signal` aborts the requests (a stalled listing). */
+  list(signal?: AbortSignal): Promise<RemoteFile[]>;
+  /** Downloads one file to `dest`; returns the bytes written. `signal` aborts it (a stalled download). */
+  download(file: RemoteFile, dest: string, signal?: AbortSignal): Promise<number>;
 }
