@@ -38,8 +38,15 @@ export function acceptsGzip(header: string | undefined): boolean {
   });
 }
 
+/** Longest error message sent: an error quotes the request, and must not echo a huge one back. */
+const MAX_ERROR_CHARS = 1000;
+
 function errorBody(message: string): string {
-  return JSON.stringify({ error: message });
+  const capped =
+    message.length > MAX_ERROR_CHARS
+      ? `${message.slice(0, MAX_ERROR_CHARS)}... (${message.length - MAX_ERROR_CHARS} more characters)`
+      : message;
+  return JSON.stringify({ error: capped });
 }
 
 /** A route's URL as a pattern for concrete paths (`:param` one segment, `*` the rest). */
@@ -168,7 +175,13 @@ export const runtimeApp: FastifyPluginAsync<AppOptions> = async (app, opts) => {
   // A callback hook, not an async one: no promise per request.
   app.addHook('onResponse', (req, reply, done) => {
     const protocol = req.routeOptions.config.protocol;
-    if (protocol !== undefined) {
+    // Requests for a model or version not served here are not this model's traffic.
+    const elsewhere = reply.getHeader('tensorfleet-error-code');
+    if (
+      protocol !== undefined &&
+      elsewhere !== 'MODEL_NOT_FOUND' &&
+      elsewhere !== 'VERSION_NOT_FOUND'
+    ) {
       metrics.observeRequest(protocol, reply.statusCode, reply.elapsedTime / 1000);
     }
     done();

@@ -2,6 +2,7 @@
 // graceful drain on SIGTERM. Everything HTTP-shaped lives in app.ts.
 
 import { writeFile } from 'node:fs/promises';
+import { LogController } from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import type { ServeConfig } from './config.js';
@@ -74,7 +75,9 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
       // their request first (and a request arriving on one meanwhile is still served).
       forceCloseConnections: 'idle',
       // Per-request access logs cost the HTTP thread more than routing does: only at debug/trace.
-      disableRequestLogging: config.logLevel !== 'debug' && config.logLevel !== 'trace',
+      logController: new LogController({
+        disableRequestLogging: config.logLevel !== 'debug' && config.logLevel !== 'trace',
+      }),
       keepAliveTimeout: 65_000,
       requestTimeout: config.requestTimeoutMs + 30_000,
     },

@@ -281,6 +281,24 @@ const cases: Case[] = [
     message: /= 256 is out of range for UINT8 \(0\.\.255\)/,
   },
   {
+    kind: 'INT64 past 2^53 (quoted as what arrived, not as rounded digits)',
+    rt: () => dtypes,
+    url: '/v1/models/dtypes:predict',
+    body: '{"inputs": {"i64": [[9223372036854775807, 1]]}}',
+    status: 400,
+    code: 'INVALID_INPUT',
+    message:
+      /element \[0\]\[0\] = about 9\.223e\+18 is out of range for DT_INT64 \(-2147483648\.\.2147483647\)/,
+  },
+  {
+    kind: 'a "shape" of 1,000 dimensions (OIP): refused, not echoed back',
+    url: OIP,
+    body: oipInput({ shape: Array.from({ length: 1000 }, () => 1), data: [1, 2, 3] }),
+    status: 400,
+    code: 'INVALID_INPUT',
+    message: /^input "a": "shape" has 1000 dimensions; a tensor has at most 32$/,
+  },
+  {
     kind: 'fraction for an integer',
     rt: () => dtypes,
     url: '/v1/models/dtypes:predict',
@@ -401,5 +419,33 @@ describe('bad input', () => {
       }),
     ).toBe(1);
     expect(await metricValue(two.metrics, 'tensorfleet_runtime_inflight_requests')).toBe(0);
+  });
+
+  it('caps what an error quotes of the request', async () => {
+    const name = 'n'.repeat(3000);
+    const res = await two.app.inject({
+      method: 'POST',
+      url: TF,
+      payload: JSON.stringify({ inputs: { [name]: [1] } }),
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(res.statusCode).toBe(400);
+    const { error } = res.json<{ error: string }>();
+    expect(error.length).toBeLessThan(1100);
+    expect(error).toMatch(/^unknown input "n+\.\.\. \(\d+ more characters\)$/);
+  });
+
+  it('does not count requests for another model or version as its own', async () => {
+    const count = async () =>
+      (await metricValue(two.metrics, 'tensorfleet_runtime_requests_total', {
+        protocol: 'tfserving',
+        code: '404',
+      })) ?? 0;
+    const before = await count();
+    for (const url of ['/v1/models/other:predict', '/v1/models/two/versions/99:predict']) {
+      const res = await two.app.inject({ method: 'POST', url, payload: good });
+      expect(res.statusCode, url).toBe(404);
+    }
+    expect(await count()).toBe(before);
   });
 });

@@ -68,6 +68,8 @@ describe('maximum connection age', () => {
       expect(sockets.size).toBeGreaterThanOrEqual(3);
       expect(answers.filter((a) => a.close).length).toBe(sockets.size - 1);
       expect(answers.length).toBeGreaterThan(2 * sockets.size);
+      // A clean start: no deprecation or other warning from Node or fastify (FSTDEP023 was one).
+      expect(rt.stderr()).not.toMatch(/Warning|FSTDEP/);
     } finally {
       agent.destroy();
       rt.child.kill('SIGTERM');

@@ -113,8 +113,10 @@ function writeLeaf(
       }
       const [lo, hi] = rule.range as [number, number];
       if (v < lo || v > hi) {
+        // Past 2^53 JSON numbers arrive rounded: quoting the rounded digits would misquote the request.
+        const shown = Number.isSafeInteger(v) ? String(v) : `about ${v.toPrecision(4)}`;
         throw invalidInput(
-          `${where(rule, path)} = ${v} is out of range for ${rule.wire} (${lo}..${hi})`,
+          `${where(rule, path)} = ${shown} is out of range for ${rule.wire} (${lo}..${hi})`,
         );
       }
       (out as Int32Array)[index] = v;

@@ -9,7 +9,14 @@ import type { ModelSignature, TensorSpec } from '../models/signature.js';
 import type { HostTensor, TensorMap } from '../tensors.js';
 import { sizeOf } from '../tensors.js';
 import { decodeRaw, encodeRaw } from './binary-tensor.js';
-import { formatFlat, inferShape, ruleFor, tensorFromFlat, tensorWithShape } from './json-values.js';
+import {
+  MAX_RANK,
+  formatFlat,
+  inferShape,
+  ruleFor,
+  tensorFromFlat,
+  tensorWithShape,
+} from './json-values.js';
 import { formatShape, inputSpec, validateInputs } from './validate.js';
 
 export interface RequestedOutput {
@@ -86,6 +93,11 @@ export function decodeInfer(body: unknown, sig: ModelSignature, binary?: Buffer)
     const shape = raw['shape'];
     if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && (d as number) >= 0)) {
       throw invalidInput(`input "${name}": "shape" must be a list of non-negative integers`);
+    }
+    if (shape.length > MAX_RANK) {
+      throw invalidInput(
+        `input "${name}": "shape" has ${shape.length} dimensions; a tensor has at most ${MAX_RANK}`,
+      );
     }
     const dims = shape as number[];
     const count = sizeOf(dims);

@@ -5,8 +5,13 @@ import { invalidInput } from '../errors.js';
 import type { ModelSignature, TensorSpec } from '../models/signature.js';
 import type { TensorMap } from '../tensors.js';
 
+/** Dimensions a message quotes before it elides the rest. */
+const QUOTED_DIMS = 8;
+
 export function formatShape(shape: readonly number[]): string {
-  return `[${shape.map((d) => (d < 0 ? '-1' : String(d))).join(',')}]`;
+  const dims = shape.slice(0, QUOTED_DIMS).map((d) => (d < 0 ? '-1' : String(d)));
+  if (shape.length > QUOTED_DIMS) dims.push(`... ${shape.length - QUOTED_DIMS} more`);
+  return `[${dims.join(',')}]`;
 }
 
 export function inputSpec(sig: ModelSignature, name: string): TensorSpec {
