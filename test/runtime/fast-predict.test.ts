@@ -229,8 +229,8 @@ describe('fast predict path', () => {
         '{"instances": [[1, "x", 3]]}',
         /input "x" element \[0\]\[1\] is the string "x"; expected a number \(DT_FLOAT\)/,
       ],
-      ['{"instances": [[NaN, 2, 3]]}', /NaN and Infinity are not valid JSON numbers/],
-      ['{"instances": [[1, Infinity, 3]]}', /NaN and Infinity are not valid JSON numbers/],
+      // TF Serving's tokens are taken (test/runtime/non-finite.test.ts); malformed around them is not.
+      ['{"instances": [[NaN, 2, 3]', /not valid JSON.*NaN and Infinity are not JSON numbers/],
       ['{"instances": []}', /"instances" is empty/],
       ['{"instances": [[1e39, 2, 3]]}', /= 1e\+39 is out of range for DT_FLOAT/],
       ['{"instances": [[1, 2]]}', /input "x" has shape \[1,2\] but the model expects \[-1,3\]/],

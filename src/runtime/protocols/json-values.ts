@@ -22,6 +22,20 @@ export interface ElementRule {
   protocol: 'tfserving' | 'oip';
 }
 
+/**
+ * TF Serving's REST API takes the bare tokens NaN, Infinity and -Infinity
+ * where numbers go (JSON has none of them). decode.ts rewrites them into these
+ * strings, starting with a NUL character no JSON text holds unescaped, before
+ * JSON.parse; a float element reads them back as the values they name (as
+ * it would the same characters sent escaped as a JSON string), and a string
+ * element refuses them.
+ */
+export const NON_FINITE_TOKENS: Readonly<Record<string, number>> = {
+  '\u0000NaN': NaN,
+  '\u0000Infinity': Infinity,
+  '\u0000-Infinity': -Infinity,
+};
+
 const FLOAT32_MAX = 3.4028234663852886e38;
 const FLOAT16_MAX = 65504;
 const utf8 = new TextEncoder();
@@ -60,6 +74,7 @@ function where(rule: ElementRule, path: readonly number[]): string {
 
 function describe(v: unknown): string {
   if (v === null) return 'null';
+  if (typeof v === 'string' && Object.hasOwn(NON_FINITE_TOKENS, v)) return v.slice(1);
   if (Array.isArray(v)) return 'an array';
   if (typeof v === 'object') return 'an object';
   if (typeof v === 'string')
@@ -93,6 +108,10 @@ function writeLeaf(
   switch (rule.dtype) {
     case 'float32': {
       if (typeof v !== 'number') {
+        if (typeof v === 'string' && Object.hasOwn(NON_FINITE_TOKENS, v)) {
+          (out as Float32Array)[index] = NON_FINITE_TOKENS[v] as number;
+          return;
+        }
         if (isB64(v)) throw b64NotAllowed(rule, path);
         throw invalidInput(
           `${where(rule, path)} is ${describe(v)}; expected a number (${rule.wire})`,
@@ -133,7 +152,7 @@ function writeLeaf(
       return;
     }
     case 'string': {
-      if (typeof v === 'string') {
+      if (typeof v === 'string' && !Object.hasOwn(NON_FINITE_TOKENS, v)) {
         (out as Uint8Array[])[index] = utf8.encode(v);
         return;
       }
