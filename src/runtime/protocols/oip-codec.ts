@@ -9,6 +9,7 @@ import type { ModelSignature, TensorSpec } from '../models/signature.js';
 import type { HostTensor, TensorMap } from '../tensors.js';
 import { sizeOf } from '../tensors.js';
 import { decodeRaw, encodeRaw } from './binary-tensor.js';
+import { classify } from './classification.js';
 import {
   MAX_RANK,
   formatFlat,
@@ -22,6 +23,8 @@ import { formatShape, inputSpec, validateInputs } from './validate.js';
 export interface RequestedOutput {
   name: string;
   binary: boolean;
+  /** Triton's classification extension: the top k classes instead of the tensor. */
+  classification?: number;
 }
 
 export interface OipRequest {
@@ -170,10 +173,19 @@ export function decodeInfer(body: unknown, sig: ModelSignature, binary?: Buffer)
           `unknown output "${name}"; the model's outputs are ${sig.outputs.map((o) => `"${o.name}"`).join(', ')}`,
         );
       }
-      return {
-        name,
-        binary: binaryParam(r['parameters'], 'binary_data', `output "${name}"`) ?? binaryDefault,
-      };
+      const binary =
+        binaryParam(r['parameters'], 'binary_data', `output "${name}"`) ?? binaryDefault;
+      const k = isPlainObject(r['parameters']) ? r['parameters']['classification'] : undefined;
+      if (k === undefined) return { name, binary };
+      if (typeof k !== 'number' || !Number.isInteger(k) || k < 1) {
+        throw invalidInput(
+          `output "${name}": "classification" must be a positive integer (the number of classes)`,
+        );
+      }
+      if (sig.outputs.find((o) => o.name === name)?.dtype === 'string') {
+        throw invalidInput(`output "${name}" holds BYTES; classification needs numbers`);
+      }
+      return { name, binary, classification: k };
     });
   }
   const timeoutMs = timeout === undefined ? undefined : (timeout as number) / 1000;
@@ -197,10 +209,11 @@ export function encodeInfer(
   const parts: string[] = [];
   const chunks: Buffer[] = [];
   for (const r of req.outputs) {
-    const t = outputs[r.name];
+    const raw = outputs[r.name];
     const spec = sig.outputs.find((o) => o.name === r.name);
-    if (t === undefined || spec === undefined) continue;
-    const datatype = oipDatatype(spec);
+    if (raw === undefined || spec === undefined) continue;
+    const t = r.classification === undefined ? raw : classify(raw, r.classification);
+    const datatype = r.classification === undefined ? oipDatatype(spec) : 'BYTES';
     const head = `{"name":${JSON.stringify(r.name)},"datatype":"${datatype}","shape":[${t.shape.join(',')}]`;
     if (r.binary) {
       const bytes = encodeRaw(t, datatype);

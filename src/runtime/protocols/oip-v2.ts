@@ -18,7 +18,7 @@ interface ModelParams {
   version?: string;
 }
 
-export const EXTENSIONS = ['binary_tensor_data'];
+export const EXTENSIONS = ['binary_tensor_data', 'classification'];
 
 export const oipRoutes: FastifyPluginCallback<ProtocolOptions> = (
   app,
