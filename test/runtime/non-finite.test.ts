@@ -1,12 +1,14 @@
-// NaN, Infinity and -Infinity: TF Serving's REST API takes them as bare
-// tokens in requests and writes them in responses; the Open Inference
-// Protocol's JSON cannot carry them (binary tensors can).
+// Values JSON cannot carry as they are. NaN, Infinity and -Infinity: TF
+// Serving's REST API takes them as bare tokens in requests and writes them
+// in responses; the Open Inference Protocol's JSON cannot carry them (binary
+// tensors can). BYTES that are not UTF-8: base64 objects in TF Serving's
+// answers, refused in OIP JSON (binary output carries them).
 
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { rewriteNonFinite } from '../../src/runtime/protocols/decode.js';
-import { NON_FINITE_TOKENS } from '../../src/runtime/protocols/json-values.js';
+import { NON_FINITE_TOKENS, formatFlat } from '../../src/runtime/protocols/json-values.js';
 import type { Fixtures, TestRuntime } from './helpers.js';
 import { makeFixtures, startRuntime } from './helpers.js';
 
@@ -99,6 +101,24 @@ describe('NaN and Infinity', () => {
     expect(res.statusCode).toBe(400);
     expect(res.json<{ error: string }>().error).toMatch(
       /the Open Inference Protocol in binary tensors only/,
+    );
+  });
+});
+
+describe('BYTES that are not UTF-8, in JSON answers', () => {
+  const t = {
+    dtype: 'string' as const,
+    shape: [2],
+    data: [Uint8Array.from([0x6f, 0x6b]), Uint8Array.from([0xff, 0x00])],
+  };
+
+  it('TF Serving: written as a base64 object, its form for bytes', () => {
+    expect(formatFlat(t, { b64Strings: false })).toBe('["ok",{"b64":"/wA="}]');
+  });
+
+  it('OIP: refused with the output named and the way to get it (binary data)', () => {
+    expect(() => formatFlat(t, { b64Strings: false, refuseNonUtf8: 'text_bytes' })).toThrow(
+      /output "text_bytes" element 1 holds bytes that are not UTF-8, which a JSON string cannot carry; request it as binary data/,
     );
   });
 });

@@ -240,6 +240,7 @@ describe('OIP v2 binary tensor data extension', () => {
     const f64 = Buffer.from(new Float64Array([0.5, -3.25]).buffer);
     const flag = Buffer.from([1, 0]);
     const text = Buffer.concat([Buffer.from([3, 0, 0, 0]), Buffer.from([0, 1, 255])]);
+    const utf8Text = Buffer.concat([Buffer.from([3, 0, 0, 0]), Buffer.from('abc')]);
     const inputs = [
       {
         name: 'f32',
@@ -286,7 +287,17 @@ describe('OIP v2 binary tensor data extension', () => {
         parameters: { binary_data_size: text.length },
       },
     ];
-    const jsonOut = binaryBody({ inputs }, f32, i32, u8, i64, i8, f16, f64, flag, text);
+    // Bytes that are not UTF-8 cannot go in a JSON string: refused, with the way to get them.
+    const notUtf8 = await dtypes.app.inject({
+      method: 'POST',
+      url: '/v2/models/dtypes/infer',
+      ...binaryBody({ inputs }, f32, i32, u8, i64, i8, f16, f64, flag, text),
+    });
+    expect(notUtf8.statusCode).toBe(400);
+    expect(notUtf8.json<{ error: string }>().error).toMatch(
+      /output "text_bytes" element 0 holds bytes that are not UTF-8.*"binary_data": true/,
+    );
+    const jsonOut = binaryBody({ inputs }, f32, i32, u8, i64, i8, f16, f64, flag, utf8Text);
     const res = await dtypes.app.inject({
       method: 'POST',
       url: '/v2/models/dtypes/infer',
@@ -307,6 +318,7 @@ describe('OIP v2 binary tensor data extension', () => {
       f16_out: [0.5, -1024],
       f64_out: [0.5, -3.25],
       flag_out: [true, false],
+      text_bytes: ['abc'],
     });
 
     const binOut = binaryBody(

@@ -316,11 +316,17 @@ export function formatFloat32(v: number): string {
   return String(Number(v.toPrecision(p)));
 }
 
-const utf8Decoder = new TextDecoder('utf-8', { fatal: false });
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
 
 export interface FormatOptions {
   /** TF Serving: outputs named *_bytes are base64 objects. */
   b64Strings: boolean;
+  /**
+   * OIP: the output's name, for the error when an element is not UTF-8 (a JSON
+   * string cannot carry it). Without it (TF Serving) such an element is
+   * written as a base64 object, TF Serving's form for bytes.
+   */
+  refuseNonUtf8?: string;
 }
 
 function formatLeaf(t: HostTensor, i: number, opts: FormatOptions): string {
@@ -333,9 +339,17 @@ function formatLeaf(t: HostTensor, i: number, opts: FormatOptions): string {
       return (t.data as Uint8Array)[i] ? 'true' : 'false';
     case 'string': {
       const bytes = (t.data as Uint8Array[])[i] as Uint8Array;
-      if (opts.b64Strings)
-        return `{"b64":"${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64')}"}`;
-      return JSON.stringify(utf8Decoder.decode(bytes));
+      const b64 = (): string =>
+        `{"b64":"${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64')}"}`;
+      if (opts.b64Strings) return b64();
+      try {
+        return JSON.stringify(utf8Decoder.decode(bytes));
+      } catch {
+        if (opts.refuseNonUtf8 === undefined) return b64();
+        throw invalidInput(
+          `output "${opts.refuseNonUtf8}" element ${i} holds bytes that are not UTF-8, which a JSON string cannot carry; request it as binary data ("parameters": {"binary_data": true})`,
+        );
+      }
     }
   }
 }

@@ -220,7 +220,7 @@ export function encodeInfer(
       chunks.push(bytes);
       parts.push(`${head},"parameters":{"binary_data_size":${bytes.length}}}`);
     } else {
-      parts.push(`${head},"data":${formatFlat(t, { b64Strings: false })}}`);
+      parts.push(`${head},"data":${formatFlat(t, { b64Strings: false, refuseNonUtf8: r.name })}}`);
     }
   }
   const id = req.id === undefined ? '' : `,"id":${JSON.stringify(req.id)}`;
