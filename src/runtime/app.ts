@@ -69,21 +69,15 @@ function routePattern(url: string): RegExp {
  * answered in the runtime's own format before any route runs.
  */
 function clientErrorResponse(err: NodeJS.ErrnoException): string {
-  const [status, code, message] =
+  const [status, reason, message] =
     err.code === 'HPE_HEADER_OVERFLOW'
-      ? [431, 'BAD_REQUEST', 'the request headers are too large']
+      ? [431, 'Request Header Fields Too Large', 'the request headers are too large']
       : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-        ? [408, 'BAD_REQUEST', 'the request was not received in time']
-        : [400, 'BAD_REQUEST', `malformed HTTP request (${err.code ?? err.message})`];
+        ? [408, 'Request Timeout', 'the request was not received in time']
+        : [400, 'Bad Request', `malformed HTTP request (${err.code ?? err.message})`];
   const body = errorBody(message);
-  const reason =
-    status === 431
-      ? 'Request Header Fields Too Large'
-      : status === 408
-        ? 'Request Timeout'
-        : 'Bad Request';
   return (
-    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nTensorfleet-Error-Code: ${code}\r\n` +
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nTensorfleet-Error-Code: BAD_REQUEST\r\n` +
     `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`
   );
 }

@@ -76,6 +76,17 @@ const MAX_WORKERS = 64;
 const defaultWorkers = (resolved: Readonly<Record<string, string | number>>): number =>
   Math.min(MAX_WORKERS, Math.max(1, Number(resolved['cpus']) - 1));
 
+/** `serve` downloads remote models as `fetch` does: one stall rule for both. */
+const DOWNLOAD_STALL_OPTION: OptionSpec<'downloadStallSeconds'> = {
+  key: 'downloadStallSeconds',
+  flag: 'download-stall-seconds',
+  kind: 'int',
+  default: 30,
+  min: 1,
+  max: 3600,
+  help: 'A download that moves no byte for this long is aborted and retried.',
+};
+
 export const SERVE_OPTIONS: OptionSpec<keyof ServeConfig>[] = [
   {
     key: 'modelName',
@@ -229,15 +240,7 @@ export const SERVE_OPTIONS: OptionSpec<keyof ServeConfig>[] = [
     default: '/tmp/tensorfleet/models',
     help: 'Where remote models are downloaded.',
   },
-  {
-    key: 'downloadStallSeconds',
-    flag: 'download-stall-seconds',
-    kind: 'int',
-    default: 30,
-    min: 1,
-    max: 3600,
-    help: 'A download that moves no byte for this long is aborted and retried.',
-  },
+  DOWNLOAD_STALL_OPTION,
   {
     key: 'decodeInWorkersMinBytes',
     flag: 'decode-in-workers-min-bytes',
@@ -299,15 +302,7 @@ export const FETCH_OPTIONS: OptionSpec<keyof FetchConfig>[] = [
     max: 20,
     help: 'Retries for transient failures, with exponential backoff.',
   },
-  {
-    key: 'downloadStallSeconds',
-    flag: 'download-stall-seconds',
-    kind: 'int',
-    default: 30,
-    min: 1,
-    max: 3600,
-    help: 'A download that moves no byte for this long is aborted and retried.',
-  },
+  DOWNLOAD_STALL_OPTION,
   { key: 'logLevel', flag: 'log-level', kind: LOG_LEVELS, default: 'info', help: 'Log level.' },
 ];
 
