@@ -2,9 +2,11 @@
  * A model served for real: a ModelDeployment whose model comes over HTTP is
  * downloaded by the init container, loaded by the runtime in a pod on the real
  * node, Ready only once it serves, and answers through its Service from the
- * host and from another pod with the values the model computes.
+ * host and from another pod with the values the model computes. The same from
+ * S3 (moto, as the runtime's tests use it, with keys from a Secret) and from a
+ * PersistentVolumeClaim mounted read-only.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -14,14 +16,19 @@ import { writeHalfPlusTwo } from '../../src/runtime/testing/models.js';
 import { e2e, eventually, getJson, kubectlOk } from './context.js';
 import { serveDirectory, type ModelServer } from '../../src/localcluster/model-server.js';
 import { modelDeployment, predict, serviceUrl, waitReady } from './models.js';
+import { startS3, type S3Server } from '../runtime/s3-server.js';
 
 let namespace = '';
 let models: ModelServer;
 let dir = '';
+let s3: S3Server | undefined;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'tensorfleet-e2e-models-'));
   await writeHalfPlusTwo(join(dir, 'hpt', '1'));
+  await writeHalfPlusTwo(join(dir, 'hpt', '3'), 3);
+  // The PVC's files are read by the runtime's user (1000): the tree must be readable to it.
+  await chmod(dir, 0o755);
   models = await serveDirectory(dir, e2e().nodeIp);
   namespace = `serving-${Date.now().toString(36)}`;
   await kubectlOk(['create', 'namespace', namespace]);
@@ -29,6 +36,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await kubectlOk(['delete', 'namespace', namespace, '--wait=false', '--ignore-not-found']);
+  await kubectlOk(['delete', 'pv', `${namespace}-models`, '--wait=false', '--ignore-not-found']);
+  await s3?.stop();
   await models.close();
   await rm(dir, { recursive: true, force: true });
 });
@@ -112,5 +121,105 @@ describe('a model from an HTTP server', () => {
     const logs = await kubectlOk(['logs', '-n', namespace, client]);
     expect(phase, logs).toBe('Succeeded');
     expect(JSON.parse(logs)).toEqual({ predictions: [7, 0] });
+  });
+});
+
+describe('a model from other sources', () => {
+  it('from S3, with the endpoint and keys from the credentials Secret', async () => {
+    // Signatures unchecked: moto rejects even botocore's signature of a ListObjectsV2
+    // whose prefix holds a "/" (SignatureDoesNotMatch), so its auth mode cannot serve
+    // a model directory. The keys still travel Secret -> envFrom -> init container.
+    s3 = await startS3({
+      auth: false,
+      bucket: 'models',
+      prefix: 'hpt/1/',
+      modelDir: join(dir, 'hpt', '1'),
+      host: e2e().nodeIp,
+    });
+    await kubectlOk(
+      ['apply', '-n', namespace, '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 's3-keys' },
+        stringData: {
+          AWS_ACCESS_KEY_ID: s3.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
+          AWS_ENDPOINT_URL: s3.endpoint,
+        },
+      }),
+    );
+    await kubectlOk(
+      ['apply', '-n', namespace, '-f', '-'],
+      modelDeployment(
+        'from-s3',
+        { uri: 's3://models/hpt/1/', version: '1' },
+        { model: { uri: 's3://models/hpt/1/', version: '1', credentialsSecret: 's3-keys' } },
+      ),
+    );
+    await waitReady(namespace, 'from-s3');
+    const url = await serviceUrl(namespace, 'from-s3');
+    expect(
+      await eventually('the Service to answer', () => predict(url, 'from-s3', [1, 2, 5]), 10_000),
+    ).toEqual([2.5, 3, 4.5]);
+  });
+
+  it('from a PersistentVolumeClaim, mounted read-only with no download', async () => {
+    const claim = 'models';
+    await kubectlOk(
+      ['apply', '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'PersistentVolume',
+        metadata: { name: `${namespace}-models` },
+        spec: {
+          capacity: { storage: '1Gi' },
+          accessModes: ['ReadOnlyMany'],
+          storageClassName: '',
+          hostPath: { path: dir, type: 'Directory' },
+          claimRef: { namespace, name: claim },
+          nodeAffinity: {
+            required: {
+              nodeSelectorTerms: [
+                {
+                  matchExpressions: [
+                    { key: 'kubernetes.io/hostname', operator: 'In', values: ['local-0'] },
+                  ],
+                },
+              ],
+            },
+          },
+        },
+      }),
+    );
+    await kubectlOk(
+      ['apply', '-n', namespace, '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'PersistentVolumeClaim',
+        metadata: { name: claim },
+        spec: {
+          accessModes: ['ReadOnlyMany'],
+          storageClassName: '',
+          volumeName: `${namespace}-models`,
+          resources: { requests: { storage: '1Gi' } },
+        },
+      }),
+    );
+    await kubectlOk(
+      ['apply', '-n', namespace, '-f', '-'],
+      modelDeployment('from-pvc', { uri: `pvc://${claim}/hpt/3`, version: '3' }),
+    );
+    await waitReady(namespace, 'from-pvc');
+    const url = await serviceUrl(namespace, 'from-pvc');
+    expect(
+      await eventually('the Service to answer', () => predict(url, 'from-pvc', [1, 2, 5]), 10_000),
+    ).toEqual([3.5, 4, 5.5]);
+    const pods = await getJson<{
+      items: Array<{ spec: { nodeName: string; initContainers?: unknown[] } }>;
+    }>(['get', 'pods', '-n', namespace, '-l', 'tensorfleet.dev/model=from-pvc']);
+    expect(pods.items[0]?.spec.nodeName).toBe('local-0');
+    // Served in place from the claim: no init container downloads anything.
+    expect(pods.items[0]?.spec.initContainers ?? []).toEqual([]);
   });
 });

@@ -17,10 +17,10 @@ export interface S3Server {
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
+async function freePort(host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
+    srv.listen(0, host, () => {
       const addr = srv.address();
       srv.close(() =>
         typeof addr === 'object' && addr !== null
@@ -63,14 +63,17 @@ export async function startS3(opts: {
   bucket: string;
   prefix: string;
   modelDir: string;
+  /** Address to listen on (default loopback; the e2e tier's pods reach the node IP). */
+  host?: string;
 }): Promise<S3Server> {
-  const port = await freePort();
+  const host = opts.host ?? '127.0.0.1';
+  const port = await freePort(host);
   const env = { ...process.env, ...(opts.auth ? { INITIAL_NO_AUTH_ACTION_COUNT: '3' } : {}) };
-  const child: ChildProcess = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], {
+  const child: ChildProcess = spawn('moto_server', ['-H', host, '-p', String(port)], {
     env,
     stdio: 'ignore',
   });
-  const endpoint = `http://127.0.0.1:${port}`;
+  const endpoint = `http://${host}:${port}`;
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
   const deadline = Date.now() + 30_000;
   for (;;) {
