@@ -30,7 +30,7 @@ export interface FetchOptions {
    * retried (default 30 s); there is no limit on how long a moving one takes.
    */
   stallMs?: number;
-  /** Called about once a second while files download, and after each file. */
+  /** Called at each stall check while a file downloads (about once a second), and after each file. */
   onProgress?: (progress: FetchProgress) => void;
   /** First backoff delay; doubles each attempt (with jitter), capped at 10 s. */
   backoffMs?: number;
@@ -105,6 +105,8 @@ async function watched<T>(
   stallMs: number,
   moved: () => Promise<number>,
   fn: (signal: AbortSignal) => Promise<T>,
+  /** Told the bytes moved at each check (about once a second): the download's progress. */
+  onCheck?: (bytes: number) => void,
 ): Promise<T> {
   const controller = new AbortController();
   let last = 0;
@@ -112,6 +114,7 @@ async function watched<T>(
   const timer = setInterval(
     () => {
       void moved().then((n) => {
+        onCheck?.(n);
         if (n !== last) {
           last = n;
           since = performance.now();
@@ -185,42 +188,29 @@ export async function fetchModel(
         ),
       );
       await mkdir(tmp, { recursive: true });
+      const progress = opts.onProgress;
       let done = 0;
       let doneBytes = 0;
-      let current = '';
-      const progress = opts.onProgress;
-      const reporter =
-        progress === undefined
-          ? undefined
-          : setInterval(() => {
-              void sizeOf(current).then((n) =>
-                progress({ bytes: doneBytes + n, files: done, of: files.length }),
-              );
-            }, 1000);
-      try {
-        for (const file of files) {
-          const target = join(tmp, ...file.path.split('/'));
-          if (relative(tmp, target).startsWith(`..${sep}`)) {
-            throw new RuntimeError(
-              'FETCH_FAILED',
-              `${source.describe} lists an unsafe path ${JSON.stringify(file.path)}`,
-            );
-          }
-          await mkdir(dirname(target), { recursive: true });
-          current = target;
-          doneBytes += await withRetries(`downloading ${file.path}`, opts, () =>
-            watched(
-              `downloading ${file.path}`,
-              stallMs,
-              () => sizeOf(target),
-              (signal) => source.download(file, target, signal),
-            ),
+      for (const file of files) {
+        const target = join(tmp, ...file.path.split('/'));
+        if (relative(tmp, target).startsWith(`..${sep}`)) {
+          throw new RuntimeError(
+            'FETCH_FAILED',
+            `${source.describe} lists an unsafe path ${JSON.stringify(file.path)}`,
           );
-          done++;
-          progress?.({ bytes: doneBytes, files: done, of: files.length });
         }
-      } finally {
-        clearInterval(reporter);
+        await mkdir(dirname(target), { recursive: true });
+        doneBytes += await withRetries(`downloading ${file.path}`, opts, () =>
+          watched(
+            `downloading ${file.path}`,
+            stallMs,
+            () => sizeOf(target),
+            (signal) => source.download(file, target, signal),
+            progress && ((n) => progress({ bytes: doneBytes + n, files: done, of: files.length })),
+          ),
+        );
+        done++;
+        progress?.({ bytes: doneBytes, files: done, of: files.length });
       }
     }
     const stats = await dirStats(tmp);
