@@ -5,6 +5,8 @@
 // - requests failed (and p99) while a new version rolls out, while the model
 //   scales down, and while a broken canary is rolled back, each phase under
 //   continuous load until at least BENCH_REQUESTS requests were sent in it;
+// - under that load, how long kube-proxy keeps routing to a deleted pod,
+//   against the preStop pause that must outlast it;
 // - `npm run images` warm (and cold, in an empty cache, with BENCH_IMAGES_COLD=1).
 //
 //   npm run bench -- --only realnode       # root on Linux, after npm run images
@@ -29,6 +31,8 @@ import { eventually } from '../../test/support/eventually.js';
 import { installChart } from '../../test/support/install-chart.js';
 import { stdoutOrThrow } from '../../test/support/kubectl.js';
 import { percentile, startLoad, type LoadReport } from '../../test/support/load.js';
+import { PRESTOP_SLEEP_SECONDS } from '../../src/operator/builders/deployment.js';
+import { unroutingSeconds } from './endpoint-lag.js';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -51,6 +55,8 @@ export interface RealNodeBenchReport {
   readonly coldStartPullSeconds: number;
   readonly coldStartPresentSeconds: number;
   readonly phases: readonly PhaseReport[];
+  /** Seconds from a pod's deletion until kube-proxy stopped routing to it, one per deletion. */
+  readonly unroutingSeconds: readonly number[];
 }
 
 async function timeImages(env: NodeJS.ProcessEnv = process.env): Promise<number> {
@@ -304,6 +310,46 @@ export async function runRealNodeBench(options: {
         },
       ),
     );
+
+    // Back on 2 pods of version 2, under load: pods deleted one at a time, each
+    // timed until kube-proxy stops routing to it.
+    const unrouting: number[] = [];
+    phases.push(
+      await phase(
+        'pod deletions (8, one at a time)',
+        async () => {
+          for (let i = 0; i < 8; i++) {
+            const [pod, ip] = (
+              await kubectl([
+                'get',
+                'pods',
+                '-n',
+                NS,
+                '-l',
+                'tensorfleet.dev/model=hpt',
+                '-o',
+                'jsonpath={.items[0].metadata.name} {.items[0].status.podIP}',
+              ])
+            ).split(' ');
+            if (pod === undefined || ip === undefined) throw new Error('no hpt pod to delete');
+            unrouting.push(
+              await unroutingSeconds(ip, async () => {
+                await kubectl(['delete', 'pod', '-n', NS, pod, '--wait=false']);
+              }),
+            );
+            await eventually(
+              '2 pods of version 2 again',
+              async () => ((await settled('2', 2)()) ? true : undefined),
+              300_000,
+            );
+          }
+        },
+        settled('2', 2),
+      ),
+    );
+    log(
+      `kube-proxy unrouting after deletion (s): ${unrouting.map((s) => s.toFixed(2)).join(', ')}`,
+    );
     return {
       imagesWarmSeconds,
       ...(imagesColdSeconds === undefined ? {} : { imagesColdSeconds }),
@@ -311,6 +357,7 @@ export async function runRealNodeBench(options: {
       coldStartPullSeconds,
       coldStartPresentSeconds,
       phases,
+      unroutingSeconds: unrouting,
     };
   } finally {
     await server?.close();
@@ -338,6 +385,9 @@ export function summarize(report: RealNodeBenchReport): string {
         : `, cold ${report.imagesColdSeconds.toFixed(0)} s`),
     `- \`helm install --wait\`: ${report.helmInstallSeconds.toFixed(1)} s`,
     `- apply to first correct prediction: ${report.coldStartPullSeconds.toFixed(1)} s with the runtime image pulled from the local registry, ${report.coldStartPresentSeconds.toFixed(1)} s with it on the node`,
+    '',
+    `- kube-proxy stops routing to a deleted pod after ${report.unroutingSeconds.map((s) => s.toFixed(2)).join(', ')} s ` +
+      `(max ${(Math.max(...report.unroutingSeconds) / PRESTOP_SLEEP_SECONDS).toFixed(3)}x the ${PRESTOP_SLEEP_SECONDS} s preStop pause)`,
     '',
     '| phase (target: 0 failed) | sent | failed | p99 ms | s |',
     '| --- | --- | --- | --- | --- |',

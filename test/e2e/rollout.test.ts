@@ -12,7 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { writeHalfPlusTwo } from '../../src/runtime/testing/models.js';
 import { e2e, eventually, getJson, kubectlOk } from './context.js';
-import { percentile, startLoad, type LoadReport } from '../support/load.js';
+import { percentile, startLoad } from '../support/load.js';
+import { printFailureTimeline, recordPods } from './pod-timeline.js';
 import { serveDirectory, type ModelServer } from '../../src/localcluster/model-server.js';
 import { modelDeployment, modelStatus, serviceUrl, waitReady } from './models.js';
 
@@ -76,21 +77,6 @@ async function settle(version: string, replicas: number): Promise<void> {
   );
 }
 
-/** Failures grouped into runs of the same reason less than a second apart. */
-function failureWindows(
-  report: LoadReport,
-): Array<{ from: number; to: number; reason: string; count: number }> {
-  const windows: Array<{ from: number; to: number; reason: string; count: number }> = [];
-  for (const { atMs, reason } of report.failureLog) {
-    const last = windows.at(-1);
-    if (last !== undefined && last.reason === reason && atMs - last.to < 1000) {
-      last.to = atMs;
-      last.count++;
-    } else windows.push({ from: atMs, to: atMs, reason, count: 1 });
-  }
-  return windows;
-}
-
 describe('a model under continuous load', () => {
   it('loses no request through a rollout, a scale-down and a scale-up', async () => {
     await kubectlOk(
@@ -106,6 +92,7 @@ describe('a model under continuous load', () => {
       concurrency: 8,
       versions: { '1': (x) => 0.5 * x + 2, '2': (x) => 0.5 * x + 3 },
     });
+    const pods = recordPods(namespace, () => load.elapsedMs());
     // Phase -> when it began (ms on the load's clock), to place failures.
     const phases: Array<[string, number]> = [];
     const phase = (name: string): void => {
@@ -143,8 +130,7 @@ describe('a model under continuous load', () => {
           `during rollout ${percentile(rolloutLatencies, 99).toFixed(1)} ms\n`,
       );
       if (report.failureLog.length > 0) {
-        process.stderr.write(`[e2e] phases (ms): ${JSON.stringify(phases)}\n`);
-        process.stderr.write(`[e2e] failures (ms): ${JSON.stringify(failureWindows(report))}\n`);
+        printFailureTimeline(report, phases, pods);
       }
       expect(report.failures).toEqual({});
       expect(report.ok).toBe(report.sent);
@@ -161,6 +147,7 @@ describe('a model under continuous load', () => {
       const check = await late.stop();
       expect(check.failures).toEqual({});
     } finally {
+      pods.stop();
       await load.stop();
     }
   });

@@ -109,3 +109,18 @@ export function percentile(values: readonly number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
+
+/** Failures grouped into runs of the same reason less than a second apart. */
+export function failureWindows(
+  report: LoadReport,
+): Array<{ from: number; to: number; reason: string; count: number }> {
+  const windows: Array<{ from: number; to: number; reason: string; count: number }> = [];
+  for (const { atMs, reason } of report.failureLog) {
+    const last = windows.at(-1);
+    if (last !== undefined && last.reason === reason && atMs - last.to < 1000) {
+      last.to = atMs;
+      last.count++;
+    } else windows.push({ from: atMs, to: atMs, reason, count: 1 });
+  }
+  return windows;
+}
