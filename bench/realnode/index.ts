@@ -229,7 +229,7 @@ export async function runRealNodeBench(options: {
       const report: LoadReport = load.snapshot();
       const failures = Object.entries(report.failures);
       const canaryErrors = failures
-        .filter(([reason]) => reason.includes('GatherV2'))
+        .filter(([reason]) => reason.includes('GatherV'))
         .reduce((n, [, c]) => n + c, 0);
       const failed = failures.reduce((n, [, c]) => n + c, 0) - canaryErrors;
       const result = {
@@ -246,6 +246,19 @@ export async function runRealNodeBench(options: {
       return result;
     };
 
+    // Pods Ready and in the endpoints; kube-proxy's rules follow a moment later.
+    await eventually(
+      'the Service to answer',
+      async () =>
+        (
+          await fetch(`${url}/v1/models/hpt:predict`, {
+            method: 'POST',
+            body: '{"instances":[0]}',
+            signal: AbortSignal.timeout(2000),
+          })
+        ).ok || undefined,
+      10_000,
+    );
     const phases: PhaseReport[] = [];
     phases.push(
       await phase(

@@ -328,7 +328,40 @@ export function summarize(reports: ModelReport[]): string {
             : ')'),
       );
     }
+    lines.push(...againstNaive(r));
     lines.push('');
   }
   return lines.join('\n');
+}
+
+/**
+ * The runtime against the naive inline handler, JSON (the only format the
+ * naive server speaks): at concurrency 1, mean round trip and server CPU per
+ * request no higher than its; at every higher concurrency, no fewer req/s.
+ */
+function againstNaive(r: ModelReport): string[] {
+  const lines: string[] = [];
+  const cpuUs = (s: ServedResult): number | undefined =>
+    s.cpu.serverCores === undefined ? undefined : (s.cpu.serverCores * 1e6) / s.requestsPerSecond;
+  for (const naive of r.naive) {
+    const served = r.json.find((s) => s.concurrency === naive.concurrency);
+    if (served === undefined) continue;
+    if (naive.concurrency === 1) {
+      const ours = 1000 / served.requestsPerSecond;
+      const theirs = 1000 / naive.requestsPerSecond;
+      const oursCpu = cpuUs(served);
+      const theirsCpu = cpuUs(naive);
+      const cpuMet = oursCpu !== undefined && theirsCpu !== undefined && oursCpu <= theirsCpu;
+      lines.push(
+        `vs naive, c=1: round trip ${ours.toFixed(3)} ms against ${theirs.toFixed(3)} ms (${(ours / theirs).toFixed(2)}x): ${ours <= theirs ? 'met' : 'not met'}; ` +
+          `server CPU ${oursCpu?.toFixed(0) ?? '?'} us/request against ${theirsCpu?.toFixed(0) ?? '?'} us (${oursCpu !== undefined && theirsCpu !== undefined ? (oursCpu / theirsCpu).toFixed(2) : '?'}x): ${cpuMet ? 'met' : 'not met'}`,
+      );
+    } else {
+      const ratio = served.requestsPerSecond / naive.requestsPerSecond;
+      lines.push(
+        `vs naive, c=${naive.concurrency}: ${fmt(served.requestsPerSecond)} req/s against ${fmt(naive.requestsPerSecond)} (${ratio.toFixed(2)}x), errors ${served.errors}: ${ratio >= 1 && served.errors === 0 ? 'no loss' : 'loss'}`,
+      );
+    }
+  }
+  return lines;
 }

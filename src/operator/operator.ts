@@ -99,11 +99,18 @@ export class Operator {
       onDelete: (md) => this.enqueue(md),
     });
     const pods = this.cache.kind<KubeObject>(RESOURCES.pod, OWNED_SELECTOR);
-    const enqueuePod = (p: KubeObject) => {
+    const enqueueModel = (p: KubeObject) => {
       const model = p.metadata.labels?.[LABEL_MODEL];
       if (model && p.metadata.namespace) this.queue.add(`${p.metadata.namespace}/${model}`);
     };
-    pods.addHandler({ onAdd: enqueuePod, onUpdate: enqueuePod, onDelete: enqueuePod });
+    pods.addHandler({ onAdd: enqueueModel, onUpdate: enqueueModel, onDelete: enqueueModel });
+    // The Service's endpoint slices carry its labels (the model's among them).
+    const endpointSlices = this.cache.kind<KubeObject>(RESOURCES.endpointSlice, OWNED_SELECTOR);
+    endpointSlices.addHandler({
+      onAdd: enqueueModel,
+      onUpdate: enqueueModel,
+      onDelete: enqueueModel,
+    });
 
     this.autoscaler = new BuiltinAutoscaler({
       client: this.client,
@@ -126,6 +133,7 @@ export class Operator {
         podDisruptionBudgets: owned(RESOURCES.podDisruptionBudget),
         horizontalPodAutoscalers: owned(RESOURCES.horizontalPodAutoscaler),
         pods,
+        endpointSlices,
       },
       optionalKind: (ref) => this.optionalKind(ref),
       prometheusUrl: config.prometheusUrl,

@@ -14,7 +14,7 @@ import { e2e, eventually, getJson, kubectlOk } from './context.js';
 import { startLoad } from '../support/load.js';
 import { printFailureTimeline, recordPods } from './pod-timeline.js';
 import { serveDirectory, type ModelServer } from '../../src/localcluster/model-server.js';
-import { condition, modelDeployment, serviceUrl, waitReady } from './models.js';
+import { condition, modelDeployment, serviceUrl, waitAnswering, waitReady } from './models.js';
 
 let namespace = '';
 let models: ModelServer;
@@ -73,6 +73,7 @@ describe('a canary on real traffic', () => {
     await kubectlOk(['apply', '-n', namespace, '-f', '-'], canaryModel('good-1'));
     await waitReady(namespace, MODEL);
     const url = await serviceUrl(namespace, MODEL);
+    await waitAnswering(url, MODEL);
     // Inputs from -500 to 499: the broken version refuses all but 0..9.
     const load = startLoad({
       url,

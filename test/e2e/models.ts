@@ -86,3 +86,15 @@ export async function predict(url: string, model: string, instances: number[]): 
   if (response.status !== 200) throw new Error(`predict: HTTP ${response.status}: ${text}`);
   return (JSON.parse(text) as { predictions: number[] }).predictions;
 }
+
+/**
+ * Waits until the Service answers: Ready waits for the endpoints, and
+ * kube-proxy programs them into the node's rules a moment later.
+ */
+export async function waitAnswering(url: string, model: string): Promise<void> {
+  await eventually(
+    `${url} to answer`,
+    async () => (await predict(url, model, [0])).length > 0 || undefined,
+    10_000,
+  );
+}

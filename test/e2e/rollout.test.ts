@@ -15,7 +15,7 @@ import { e2e, eventually, getJson, kubectlOk } from './context.js';
 import { percentile, startLoad } from '../support/load.js';
 import { printFailureTimeline, recordPods } from './pod-timeline.js';
 import { serveDirectory, type ModelServer } from '../../src/localcluster/model-server.js';
-import { modelDeployment, modelStatus, serviceUrl, waitReady } from './models.js';
+import { modelDeployment, modelStatus, serviceUrl, waitAnswering, waitReady } from './models.js';
 
 let namespace = '';
 let models: ModelServer;
@@ -86,6 +86,7 @@ describe('a model under continuous load', () => {
     await waitReady(namespace, MODEL);
     await settle('1', 2);
     const url = await serviceUrl(namespace, MODEL);
+    await waitAnswering(url, MODEL);
     const load = startLoad({
       url,
       model: MODEL,

@@ -102,6 +102,10 @@ ModelDeployment no longer wants.
 - apiGroups: ['']
   resources: [pods]
   verbs: [get, list, watch]
+# Ready waits until the Service's endpoints list the model's ready pods.
+- apiGroups: [discovery.k8s.io]
+  resources: [endpointslices]
+  verbs: [list, watch]
 - apiGroups: [events.k8s.io]
   resources: [events]
   verbs: [create]

@@ -32,6 +32,7 @@ export const RESOURCES = {
   deployment: ref('apps/v1', 'Deployment', 'deployments'),
   service: ref('v1', 'Service', 'services'),
   pod: ref('v1', 'Pod', 'pods'),
+  endpointSlice: ref('discovery.k8s.io/v1', 'EndpointSlice', 'endpointslices'),
   event: ref('events.k8s.io/v1', 'Event', 'events'),
   configMap: ref('v1', 'ConfigMap', 'configmaps'),
   node: ref('v1', 'Node', 'nodes', false),

@@ -14,6 +14,7 @@ import { serviceURL } from '../builders/service.js';
 import type { CanaryVerdict } from '../rollout/canary.js';
 import { deploymentComplete } from '../rollout/deployment-progress.js';
 import { worstFailure } from './pod-failures.js';
+import { routable } from './routed-pods.js';
 
 /** A problem of the operator's own (not the pods'), such as a missing optional CRD. */
 export interface Problem {
@@ -30,6 +31,8 @@ export interface ObservedState {
   canary?: CanaryVerdict & { stableVersion: string };
   /** Pods of the model (all versions). */
   pods: V1Pod[];
+  /** Pods the model's Service routes to (routed-pods.ts); unset skips that check. */
+  routed?: ReadonlySet<string>;
   problems: Problem[];
   /** Current time, ISO 8601 with second precision. */
   now: string;
@@ -89,6 +92,26 @@ function judge(md: ModelDeployment, observed: ObservedState, target: string): Ve
       rolling: true,
       reason: 'Creating',
       message: 'creating the Deployment',
+    };
+  }
+  const unrouted =
+    observed.routed === undefined
+      ? 0
+      : targetPods.filter(
+          (p) =>
+            !p.metadata?.deletionTimestamp &&
+            p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') &&
+            routable(p) &&
+            !observed.routed?.has(p.metadata?.name ?? ''),
+        ).length;
+  if (complete && !problem && unrouted > 0) {
+    return {
+      ready: false,
+      available,
+      stalled: false,
+      rolling: true,
+      reason: 'WaitingForEndpoints',
+      message: `${unrouted} ready pod${unrouted > 1 ? 's are' : ' is'} not yet in the Service's endpoints`,
     };
   }
   if (complete && !problem) {

@@ -1,4 +1,5 @@
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { computeStatus } from '../../../src/operator/status/compute.js';
 import { podFailure, worstFailure } from '../../../src/operator/status/pod-failures.js';
@@ -67,6 +68,77 @@ describe('computeStatus', () => {
       outcome: 'Succeeded',
       finishedAt: T0,
     });
+  });
+
+  it('waits for the Service to route to every ready pod before Ready', () => {
+    const md = modelDeployment({ replicas: 2 });
+    const observed = {
+      deployment: deployment(2),
+      pods: [readyPod('a'), readyPod('b')],
+      problems: [],
+      now: T0,
+    };
+    const waiting = computeStatus(md, { ...observed, routed: new Set(['a']) });
+    expect(cond({ status: waiting }, 'Ready')).toMatchObject({
+      status: 'False',
+      reason: 'WaitingForEndpoints',
+      message: "1 ready pod is not yet in the Service's endpoints",
+    });
+    expect(cond({ status: waiting }, 'Available')!.status).toBe('True');
+    expect(cond({ status: waiting }, 'Reconciling')!.status).toBe('True');
+    expect(cond({ status: waiting }, 'Stalled')!.status).toBe('False');
+    const routed = computeStatus(md, { ...observed, routed: new Set(['a', 'b']) });
+    expect(cond({ status: routed }, 'Ready')).toMatchObject({
+      status: 'True',
+      reason: 'ModelServing',
+    });
+  });
+
+  it('does not wait for endpoints no Service can hold (a simulated pod on loopback)', () => {
+    const simulated = pod('sim', '3', {
+      podIP: '127.244.0.5',
+      conditions: [{ type: 'Ready', status: 'True' }],
+    });
+    const status = computeStatus(modelDeployment({ replicas: 2 }), {
+      deployment: deployment(2),
+      pods: [readyPod('a'), simulated],
+      routed: new Set(['a']),
+      problems: [],
+      now: T0,
+    });
+    expect(cond({ status }, 'Ready')!.status).toBe('True');
+  });
+
+  it('is never Ready while a ready, live pod of the target version is not routed (property)', () => {
+    const podArb = fc.record({
+      ready: fc.boolean(),
+      deleting: fc.boolean(),
+      routed: fc.boolean(),
+      target: fc.boolean(),
+    });
+    fc.assert(
+      fc.property(fc.array(podArb, { minLength: 1, maxLength: 6 }), (specs) => {
+        const pods = specs.map((p, i): V1Pod => {
+          const made = pod(`p${i}`, p.target ? '3' : '2', {
+            conditions: [{ type: 'Ready', status: p.ready ? 'True' : 'False' }],
+          });
+          if (p.deleting) made.metadata!.deletionTimestamp = new Date(T0);
+          return made;
+        });
+        const routed = new Set(specs.flatMap((p, i) => (p.routed ? [`p${i}`] : [])));
+        const status = computeStatus(modelDeployment({ replicas: specs.length }), {
+          deployment: deployment(specs.length),
+          pods,
+          routed,
+          problems: [],
+          now: T0,
+        });
+        const unroutedServing = specs.some((p) => p.target && p.ready && !p.deleting && !p.routed);
+        const ready = cond({ status }, 'Ready')!;
+        expect(ready.status === 'True').toBe(!unroutedServing);
+        if (unroutedServing) expect(ready.reason).toBe('WaitingForEndpoints');
+      }),
+    );
   });
 
   it('is Reconciling while a rollout runs, with target and current versions apart', () => {
