@@ -3,7 +3,7 @@
 // apply the ones that differ -> delete the ones no longer wanted -> write
 // status when it changed -> record events for transitions. Level-triggered and
 // idempotent: running it twice in a row writes nothing the second time.
-import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
+import type { V1Deployment, V1EndpointSlice, V1Pod } from '@kubernetes/client-node';
 import type { ModelDeployment, ModelDeploymentStatus } from '../api/v1alpha1/index.js';
 import { validateServedSpec } from '../api/json-schema.js';
 import type { BuilderConfig } from './builders/deployment.js';
@@ -31,6 +31,7 @@ import { RESOURCES, objectKey, splitKey } from './kube/types.js';
 import type { Logger } from './logger.js';
 import type { Problem } from './status/compute.js';
 import { computeStatus, setCondition } from './status/compute.js';
+import { routedPods } from './status/routed-pods.js';
 import { stableStringify } from './stable-stringify.js';
 import type { AutoscalingStatus } from './autoscaling/builtin.js';
 import type { ScaledObjectState } from './autoscaling/engine-status.js';
@@ -63,6 +64,8 @@ export interface OwnedCaches {
   podDisruptionBudgets: KindCache<KubeObject>;
   horizontalPodAutoscalers: KindCache<KubeObject>;
   pods: KindCache<KubeObject>;
+  /** The models' Services' endpoint slices: which pods the Service routes to. */
+  endpointSlices: KindCache<KubeObject>;
 }
 
 export interface ReconcilerDeps {
@@ -91,7 +94,15 @@ const NOT_READY_REQUEUE_MS = 30_000;
 export const STATUS_COALESCE_MS = 5_000;
 
 export class ModelDeploymentReconciler {
-  private readonly applied = new Map<string, { hash: string; at: number }>();
+  /**
+   * What we last applied per object: the content's hash, when, and the
+   * object's resourceVersion before and after our write. Only those two
+   * versions may be skipped; any other is a change someone made since.
+   */
+  private readonly applied = new Map<
+    string,
+    { hash: string; at: number; before: string | undefined; after: string | undefined }
+  >();
   /** Keys whose minor status change is being held back, with since when. */
   private readonly deferred = new Map<string, number>();
   /** The status we last wrote per key, trusted over a cache that has not caught up yet. */
@@ -186,6 +197,7 @@ export class ModelDeploymentReconciler {
       ...(tracks.deployment ? { deployment: tracks.deployment } : {}),
       ...(tracks.canaryDeployment ? { canaryDeployment: tracks.canaryDeployment } : {}),
       pods,
+      routed: routedPods(c.endpointSlices.list(namespace) as V1EndpointSlice[], name),
       problems,
       now: this.timestamp(),
       ...(rollout.inPlace && rollout.message
@@ -365,12 +377,25 @@ export class ModelDeploymentReconciler {
     const hash = stamped.metadata.annotations![APPLIED_HASH]!;
     if (!needsApply(stamped, observed)) return observed;
     const memo = this.applied.get(memoKey);
-    if (observed && memo?.hash === hash && Date.now() - memo.at < APPLY_MEMO_MS) {
-      // We applied exactly this moments ago; the cache has not caught up yet.
+    const version = observed?.metadata.resourceVersion;
+    if (
+      observed &&
+      memo?.hash === hash &&
+      Date.now() - memo.at < APPLY_MEMO_MS &&
+      (version === memo.before || version === memo.after)
+    ) {
+      // We applied exactly this moments ago, and the cache shows the object as
+      // it was just before our write (not caught up yet) or as our write left
+      // it (the server keeps a form we cannot compare: writing again would not help).
       return observed;
     }
     const result = await this.deps.client.apply<KubeObject>(ref, stamped);
-    this.applied.set(memoKey, { hash, at: Date.now() });
+    this.applied.set(memoKey, {
+      hash,
+      at: Date.now(),
+      before: version,
+      after: result.metadata.resourceVersion,
+    });
     this.deps.logger.info('applied', {
       kind: ref.kind,
       name: desired.metadata.name,
