@@ -26,6 +26,7 @@ import type { KindCache } from './kube/cache.js';
 import type { KubeClient } from './kube/client.js';
 import { ApiError, isNotFound } from './kube/client.js';
 import { APPLIED_HASH, needsApply, withAppliedHash } from './kube/compare.js';
+import { blockingFieldsPatch } from './kube/blocking-fields.js';
 import type { KubeObject, ResourceRef } from './kube/types.js';
 import { RESOURCES, objectKey, splitKey } from './kube/types.js';
 import type { Logger } from './logger.js';
@@ -388,6 +389,28 @@ export class ModelDeploymentReconciler {
       // it was just before our write (not caught up yet) or as our write left
       // it (the server keeps a form we cannot compare: writing again would not help).
       return observed;
+    }
+    const blocking = observed && blockingFieldsPatch(stamped, observed);
+    if (blocking) {
+      // A field another manager set makes our apply invalid: replace it first.
+      // If the object changed meanwhile the patch's test fails; the apply
+      // below then reports why, and the retry sees the object as it now is.
+      await this.deps.client
+        .jsonPatch(ref, desired.metadata.namespace, desired.metadata.name, blocking)
+        .then(() =>
+          this.deps.logger.info('replaced fields that blocked our apply', {
+            kind: ref.kind,
+            name: desired.metadata.name,
+            removed: blocking.filter((o) => o.op === 'remove').map((o) => o.path),
+          }),
+        )
+        .catch((err: unknown) =>
+          this.deps.logger.info('could not replace fields that block our apply', {
+            kind: ref.kind,
+            name: desired.metadata.name,
+            error: (err as Error).message,
+          }),
+        );
     }
     const result = await this.deps.client.apply<KubeObject>(ref, stamped);
     this.applied.set(memoKey, {

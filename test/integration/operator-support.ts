@@ -3,7 +3,7 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import { DEFAULT_CONFIG } from '../../src/operator/config.js';
 import type { OperatorConfig } from '../../src/operator/config.js';
-import { silentLogger } from '../../src/operator/logger.js';
+import { createLogger, silentLogger } from '../../src/operator/logger.js';
 import { Operator } from '../../src/operator/operator.js';
 import type { ModelDeploymentStatus } from '../../src/api/v1alpha1/index.js';
 import { cluster, eventually, kubectl, kubectlOk } from './context.js';
@@ -26,7 +26,8 @@ export function startOperator(
       ...overrides,
     },
     kubeConfig: kc,
-    logger: silentLogger,
+    // TENSORFLEET_TEST_OPERATOR_LOG=1 shows the operator's log, for debugging a test.
+    logger: process.env['TENSORFLEET_TEST_OPERATOR_LOG'] ? createLogger('info') : silentLogger,
     defaultMetrics: false,
     // kwok pods have made-up IPs: tests send traffic to loopback only.
     scrapePods: false,

@@ -8,6 +8,7 @@ import type { IncomingMessage } from 'node:http';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { KubeObject, KubeList, ResourceRef } from './types.js';
 import { resourcePath } from './types.js';
+import type { PatchOperation } from './blocking-fields.js';
 
 /** The field manager of every server-side apply Tensorfleet makes. */
 export const FIELD_MANAGER = 'tensorfleet';
@@ -125,6 +126,19 @@ export class KubeClient {
     return this.request<T>('PATCH', resourcePath(ref, namespace, name, subresource), {
       body: patch,
       contentType: 'application/merge-patch+json',
+    });
+  }
+
+  /** A JSON patch (RFC 6902), for removing fields another manager set. */
+  jsonPatch<T extends KubeObject>(
+    ref: ResourceRef,
+    namespace: string | undefined,
+    name: string,
+    operations: readonly PatchOperation[],
+  ): Promise<T> {
+    return this.request<T>('PATCH', resourcePath(ref, namespace, name), {
+      body: operations,
+      contentType: 'application/json-patch+json',
     });
   }
 

@@ -43,9 +43,44 @@ function sameScalar(a: unknown, b: unknown): boolean {
   return false;
 }
 
+/**
+ * Lists the API server merges item by item (listType=map in the pod and
+ * Service schemas), with each item's key. Items others added to them are
+ * theirs: server-side apply leaves them, so they are no difference of ours.
+ * Every other list is atomic: it must equal ours.
+ */
+const MAP_LISTS: Record<string, (item: Record<string, unknown>) => unknown> = {
+  containers: (i) => i['name'],
+  initContainers: (i) => i['name'],
+  env: (i) => i['name'],
+  volumes: (i) => i['name'],
+  volumeMounts: (i) => i['mountPath'],
+  ports: (i) => JSON.stringify([i['containerPort'] ?? i['port'], i['protocol'] ?? 'TCP']),
+};
+
+function containedMapList(
+  key: (item: Record<string, unknown>) => unknown,
+  desired: unknown[],
+  observed: unknown,
+): boolean {
+  if (!Array.isArray(observed)) return false;
+  const byKey = new Map<unknown, unknown>();
+  for (const item of observed)
+    if (item !== null && typeof item === 'object')
+      byKey.set(key(item as Record<string, unknown>), item);
+  return desired.every(
+    (d) =>
+      d !== null &&
+      typeof d === 'object' &&
+      isContained(d, byKey.get(key(d as Record<string, unknown>))),
+  );
+}
+
 /** True when every field of `desired` is present in `observed` with an equal value. */
-export function isContained(desired: unknown, observed: unknown): boolean {
+export function isContained(desired: unknown, observed: unknown, field?: string): boolean {
   if (Array.isArray(desired)) {
+    const key = field === undefined ? undefined : MAP_LISTS[field];
+    if (key !== undefined) return containedMapList(key, desired, observed);
     return (
       Array.isArray(observed) &&
       desired.length === observed.length &&
@@ -56,7 +91,7 @@ export function isContained(desired: unknown, observed: unknown): boolean {
     if (observed === null || typeof observed !== 'object' || Array.isArray(observed)) return false;
     const o = observed as Record<string, unknown>;
     return Object.entries(desired as Record<string, unknown>).every(
-      ([k, v]) => v === undefined || isContained(v, o[k]),
+      ([k, v]) => v === undefined || isContained(v, o[k], k),
     );
   }
   return sameScalar(desired, observed);

@@ -28,6 +28,37 @@ describe('isContained', () => {
     expect(isContained({ l: [{ a: 1 }] }, { l: [{ a: 1, b: 2 }] })).toBe(true);
   });
 
+  it('reads lists the API server merges by key as maps: items others added are not ours', () => {
+    const ours = {
+      env: [{ name: 'A', value: '1' }],
+      volumeMounts: [{ mountPath: '/m', name: 'm' }],
+    };
+    expect(
+      isContained(ours, {
+        env: [
+          { name: 'FOO', value: 'bar' },
+          { name: 'A', value: '1' },
+        ],
+        volumeMounts: [
+          { mountPath: '/x', name: 'x' },
+          { mountPath: '/m', name: 'm', readOnly: true },
+        ],
+      }),
+    ).toBe(true);
+    expect(isContained(ours, { env: [{ name: 'A', value: '2' }], volumeMounts: [] })).toBe(false);
+    expect(
+      isContained(
+        { ports: [{ port: 80 }] },
+        { ports: [{ port: 80, protocol: 'TCP' }, { port: 81 }] },
+      ),
+    ).toBe(true);
+    expect(isContained({ ports: [{ port: 80, protocol: 'UDP' }] }, { ports: [{ port: 80 }] })).toBe(
+      false,
+    );
+    // Atomic lists (args, tolerations, ...) must still match exactly.
+    expect(isContained({ args: ['a'] }, { args: ['a', 'b'] })).toBe(false);
+  });
+
   it('compares quantities by value (the API server canonicalises them)', () => {
     expect(isContained({ cpu: '0.5' }, { cpu: '500m' })).toBe(true);
     expect(isContained({ memory: '1024Mi' }, { memory: '1Gi' })).toBe(true);
