@@ -18,6 +18,7 @@ export {
   ensureBinaries,
   manifestPath,
 } from './manifest.js';
+export { installCrds } from './crds.js';
 export { type ProcessMemory } from './memory.js';
 export {
   A100,

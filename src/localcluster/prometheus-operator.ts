@@ -6,6 +6,7 @@
 // names the operator pulls by default).
 import { join } from 'node:path';
 
+import { installCrds } from './crds.js';
 import { waitUntil } from './http.js';
 import type { ClusterManifest } from './manifest.js';
 import { freePort } from './ports.js';
@@ -19,48 +20,6 @@ export interface PrometheusOperator {
 
 type Kubectl = (args: readonly string[]) => Promise<KubectlResult>;
 
-async function kubectlOk(kubectl: Kubectl, args: readonly string[]): Promise<string> {
-  const result = await kubectl(args);
-  if (result.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${result.stderr.trim()}`);
-  return result.stdout;
-}
-
-/** Applies the operator's CRDs and waits until the API server serves each of them. */
-async function installPrometheusOperatorCrds(
-  manifest: ClusterManifest,
-  kubectl: Kubectl,
-): Promise<string[]> {
-  // Server-side: the Prometheus CRD is larger than client-side apply's annotation may be.
-  const applied = await kubectlOk(kubectl, [
-    'apply',
-    '--server-side',
-    '--force-conflicts',
-    '-f',
-    manifest.prometheusOperatorCrds,
-    '-o',
-    'name',
-  ]);
-  const crds = applied
-    .split('\n')
-    .map((line) => line.trim().replace(/^customresourcedefinition\.apiextensions\.k8s\.io\//, ''))
-    .filter((name) => name !== '');
-  for (const crd of crds) {
-    await waitUntil(
-      `CRD ${crd} to be Established`,
-      async () => {
-        const { status } = JSON.parse(
-          await kubectlOk(kubectl, ['get', 'crd', crd, '-o', 'json']),
-        ) as { status?: { conditions?: Array<{ type: string; status: string }> } };
-        return (
-          status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') === true
-        );
-      },
-      { timeoutMs: 60_000, intervalMs: 200 },
-    );
-  }
-  return crds;
-}
-
 /** Starts the operator against the cluster of `kubeconfigPath` once its CRDs are served. */
 export async function startPrometheusOperator(input: {
   manifest: ClusterManifest;
@@ -68,7 +27,7 @@ export async function startPrometheusOperator(input: {
   kubectl: Kubectl;
   logsDir: string;
 }): Promise<PrometheusOperator> {
-  await installPrometheusOperatorCrds(input.manifest, input.kubectl);
+  await installCrds(input.kubectl, [input.manifest.prometheusOperatorCrds]);
   const port = await freePort();
   const child = startProcess({
     name: 'prometheus-operator',

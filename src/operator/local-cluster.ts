@@ -6,7 +6,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import yaml from 'js-yaml';
-import { ensureBinaries, startControlPlane } from '../localcluster/index.js';
+import { ensureBinaries, installCrds, startControlPlane } from '../localcluster/index.js';
 import { serveDirectory } from '../localcluster/model-server.js';
 import { NODE_IP } from '../localcluster/node/network.js';
 import type { Logger } from './logger.js';
@@ -86,13 +86,7 @@ export async function startLocalCluster(
       ...Object.values(manifest.crds),
       join(ROOT, 'crds', 'tensorfleet.dev_modeldeployments.yaml'),
     ];
-    await kubectl(['apply', '--server-side', ...crds.flatMap((f) => ['-f', f])]);
-    await kubectl([
-      'wait',
-      '--for=condition=Established',
-      '--timeout=60s',
-      'crd/modeldeployments.tensorfleet.dev',
-    ]);
+    await installCrds((args) => plane.kubectl(args), crds);
     await kubectl(['apply', '--server-side', '-f', '-'], SUPPORTING_OBJECTS);
     let examples = (await readdir(join(ROOT, 'examples')))
       .filter((f) => f.endsWith('.yaml'))

@@ -12,11 +12,7 @@ import { fileURLToPath } from 'node:url';
 
 import type { TestProject } from 'vitest/node';
 
-import {
-  ensureBinaries,
-  startControlPlane,
-  type ControlPlane,
-} from '../../src/localcluster/index.js';
+import { ensureBinaries, installCrds, startControlPlane } from '../../src/localcluster/index.js';
 import type { ClusterContext } from './context.js';
 
 /** The CRD generated from src/api (npm run generate). */
@@ -27,12 +23,6 @@ export const MODELDEPLOYMENT_CRD = fileURLToPath(
 const log = (line: string): void => {
   process.stderr.write(`${line}\n`);
 };
-
-async function mustSucceed(plane: ControlPlane, args: string[]): Promise<void> {
-  const result = await plane.kubectl(args);
-  if (result.code !== 0)
-    throw new Error(`kubectl ${args.join(' ')}:\n${result.stderr}${result.stdout}`);
-}
 
 const RUN_DIR_PREFIX = 'tensorfleet-it-';
 
@@ -63,19 +53,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   });
   try {
     const crds = [...Object.values(manifest.crds), MODELDEPLOYMENT_CRD];
-    await mustSucceed(plane, [
-      'apply',
-      '--server-side',
-      '--field-manager=tensorfleet-tests',
-      ...crds.flatMap((f) => ['-f', f]),
-    ]);
-    await mustSucceed(plane, [
-      'wait',
-      '--for=condition=Established',
-      '--timeout=60s',
-      ...Object.keys(manifest.crds).map((name) => `crd/${name}`),
-      'crd/modeldeployments.tensorfleet.dev',
-    ]);
+    await installCrds((args) => plane.kubectl(args), crds, {
+      fieldManager: 'tensorfleet-tests',
+    });
   } catch (error) {
     await plane.stop();
     throw error;

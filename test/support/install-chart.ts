@@ -4,7 +4,11 @@
 // Used by the e2e tier and the real-node bench.
 import { fileURLToPath } from 'node:url';
 
-import type { ClusterManifest, ControlPlane } from '../../src/localcluster/index.js';
+import {
+  installCrds,
+  type ClusterManifest,
+  type ControlPlane,
+} from '../../src/localcluster/index.js';
 import { runHelm } from '../chart/helm.js';
 import { stdoutOrThrow } from './kubectl.js';
 
@@ -17,12 +21,7 @@ export async function installChart(
   plane: ControlPlane,
   manifest: ClusterManifest,
 ): Promise<number> {
-  const applied = await plane.kubectl([
-    'apply',
-    '--server-side',
-    ...Object.values(manifest.crds).flatMap((file) => ['-f', file]),
-  ]);
-  if (applied.code !== 0) throw new Error(`applying CRDs: ${applied.stderr}`);
+  await installCrds((args) => plane.kubectl(args), Object.values(manifest.crds));
   for (const args of [
     ['create', 'namespace', OPERATOR_NAMESPACE],
     [
