@@ -1,7 +1,10 @@
 // Leader election on a coordination.k8s.io/v1 Lease, as client-go does it:
 // expiry is judged by when *we* last saw the record change (not by the
 // holder's clock), writes use optimistic concurrency (resourceVersion), and a
-// leader that cannot renew within the renew deadline stops leading.
+// leader that cannot renew within the renew deadline stops leading. The
+// deadline is kept by a timer, not checked when a request returns: a request
+// to a frozen API server is aborted at the deadline, and the leader stops
+// then, before the lease (longer than the deadline) lets a standby take over.
 import type { KubeClient } from './kube/client.js';
 import { isConflict, isNotFound } from './kube/client.js';
 import type { KubeObject } from './kube/types.js';
@@ -38,6 +41,10 @@ export class LeaderElector {
   private stopped = false;
   private lastRenew = 0;
   private timer: NodeJS.Timeout | undefined;
+  /** Fires at the renew deadline unless a renewal comes first. */
+  private deadline: NodeJS.Timeout | undefined;
+  /** Aborts the request in flight when the deadline passes. */
+  private inflight: AbortController | undefined;
   private resourceVersion: string | undefined;
 
   constructor(
@@ -53,6 +60,7 @@ export class LeaderElector {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    clearTimeout(this.deadline);
     if (!this.leading) return;
     this.leading = false;
     try {
@@ -81,15 +89,26 @@ export class LeaderElector {
   private async tick(): Promise<void> {
     if (this.stopped) return;
     let ok = false;
+    const controller = new AbortController();
+    this.inflight = controller;
+    // A candidate's attempt is bounded by the renew deadline too.
+    const bound = this.leading
+      ? undefined
+      : setTimeout(() => controller.abort(), this.o.renewDeadlineMs);
     try {
-      ok = await this.tryAcquireOrRenew();
+      ok = await this.tryAcquireOrRenew(controller.signal);
     } catch (err) {
-      this.o.logger.warn('leader election request failed', { error: errorMessage(err) });
+      if (!controller.signal.aborted)
+        this.o.logger.warn('leader election request failed', { error: errorMessage(err) });
+    } finally {
+      clearTimeout(bound);
+      this.inflight = undefined;
     }
     if (this.stopped) return;
-    const now = Date.now();
-    if (ok) {
-      this.lastRenew = now;
+    if (ok && !controller.signal.aborted) {
+      this.lastRenew = Date.now();
+      clearTimeout(this.deadline);
+      this.deadline = setTimeout(() => this.loseLeadership(), this.o.renewDeadlineMs);
       if (!this.leading) {
         this.leading = true;
         this.o.logger.info('became leader', {
@@ -98,13 +117,21 @@ export class LeaderElector {
         });
         this.o.onStartedLeading();
       }
-    } else if (this.leading && now - this.lastRenew > this.o.renewDeadlineMs) {
-      this.leading = false;
-      this.o.logger.error('lost leadership: lease not renewed within the renew deadline');
-      this.o.onStoppedLeading();
-      return;
     }
     this.schedule();
+  }
+
+  /** The renew deadline passed without a renewal: stop leading at once. */
+  private loseLeadership(): void {
+    if (!this.leading || this.stopped) return;
+    this.stopped = true;
+    this.leading = false;
+    clearTimeout(this.timer);
+    this.inflight?.abort();
+    this.o.logger.error('lost leadership: lease not renewed within the renew deadline', {
+      lastRenewedMsAgo: Date.now() - this.lastRenew,
+    });
+    this.o.onStoppedLeading();
   }
 
   private lease(spec: LeaseSpec): Lease {
@@ -120,12 +147,14 @@ export class LeaderElector {
     };
   }
 
-  private async tryAcquireOrRenew(): Promise<boolean> {
+  private async tryAcquireOrRenew(signal: AbortSignal): Promise<boolean> {
     const now = new Date();
     const durationSeconds = Math.ceil(this.o.leaseDurationMs / 1000);
     let current: Lease;
     try {
-      current = await this.client.get<Lease>(RESOURCES.lease, this.o.name, this.o.namespace);
+      current = await this.client.get<Lease>(RESOURCES.lease, this.o.name, this.o.namespace, {
+        signal,
+      });
     } catch (err) {
       if (!isNotFound(err)) throw err;
       this.resourceVersion = undefined;
@@ -139,6 +168,7 @@ export class LeaderElector {
             renewTime: microTime(now),
             leaseTransitions: 0,
           }),
+          { signal },
         );
         this.resourceVersion = created.metadata.resourceVersion;
         return true;
@@ -167,6 +197,7 @@ export class LeaderElector {
           renewTime: microTime(now),
           leaseTransitions: (spec.leaseTransitions ?? 0) + (mine ? 0 : 1),
         }),
+        { signal },
       );
       this.resourceVersion = updated.metadata.resourceVersion;
       return true;

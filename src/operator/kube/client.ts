@@ -80,8 +80,13 @@ export class KubeClient {
     return res;
   }
 
-  get<T extends KubeObject>(ref: ResourceRef, name: string, namespace?: string): Promise<T> {
-    return this.request<T>('GET', resourcePath(ref, namespace, name));
+  get<T extends KubeObject>(
+    ref: ResourceRef,
+    name: string,
+    namespace?: string,
+    opts: Pick<RequestOptions, 'signal'> = {},
+  ): Promise<T> {
+    return this.request<T>('GET', resourcePath(ref, namespace, name), opts);
   }
 
   list<T extends KubeObject>(
@@ -142,13 +147,24 @@ export class KubeClient {
     });
   }
 
-  create<T extends KubeObject>(ref: ResourceRef, object: KubeObject): Promise<T> {
-    return this.request<T>('POST', resourcePath(ref, object.metadata.namespace), { body: object });
+  create<T extends KubeObject>(
+    ref: ResourceRef,
+    object: KubeObject,
+    opts: Pick<RequestOptions, 'signal'> = {},
+  ): Promise<T> {
+    return this.request<T>('POST', resourcePath(ref, object.metadata.namespace), {
+      body: object,
+      ...opts,
+    });
   }
 
-  replace<T extends KubeObject>(ref: ResourceRef, object: KubeObject): Promise<T> {
+  replace<T extends KubeObject>(
+    ref: ResourceRef,
+    object: KubeObject,
+    opts: Pick<RequestOptions, 'signal'> = {},
+  ): Promise<T> {
     const path = resourcePath(ref, object.metadata.namespace, object.metadata.name);
-    return this.request<T>('PUT', path, { body: object });
+    return this.request<T>('PUT', path, { body: object, ...opts });
   }
 
   /** Deletes in the background; `uid` guards against deleting a newer object of the same name. */
