@@ -29,7 +29,8 @@ import { LABEL_MODEL, MANAGED_BY } from './builders/labels.js';
 
 const OWNED_SELECTOR = `app.kubernetes.io/managed-by=${MANAGED_BY}`;
 const WRITE_VERBS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
-const CRD_RECHECK_MS = 60_000;
+/** How often optional CRDs (ServiceMonitor, ScaledObject, HTTPRoute) are looked for, to notice one installed or removed. */
+const CRD_RECHECK_MS = 10_000;
 
 export interface OperatorOptions {
   config: OperatorConfig;
@@ -60,8 +61,9 @@ export class Operator {
   private readonly http: OperatorHttpServer;
   private readonly optionalKinds = new Map<
     string,
-    { at: number; cache: KindCache<KubeObject> | undefined }
+    { ref: ResourceRef; cache: KindCache<KubeObject> | undefined }
   >();
+  private crdRecheck: NodeJS.Timeout | undefined;
   private controllersStarted = false;
   private stopping = false;
   httpPort = 0;
@@ -136,6 +138,7 @@ export class Operator {
         endpointSlices,
       },
       optionalKind: (ref) => this.optionalKind(ref),
+      optionalKindGone: (ref) => this.optionalKindGone(ref),
       prometheusUrl: config.prometheusUrl,
       ...analysisReader(config.prometheusUrl, o.scrapePods ?? true),
       autoscalingStatus: (key) => this.autoscaler.statusFor(key),
@@ -178,6 +181,7 @@ export class Operator {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    clearInterval(this.crdRecheck);
     await this.autoscaler.stop();
     await this.controller.stop();
     await this.elector?.stop();
@@ -195,6 +199,7 @@ export class Operator {
     this.controllersStarted = true;
     this.controller.start();
     this.autoscaler.start();
+    this.crdRecheck = setInterval(() => void this.recheckOptionalKinds(), CRD_RECHECK_MS);
     this.o.logger.info('controllers started', { workers: this.o.config.workers });
   }
 
@@ -219,19 +224,58 @@ export class Operator {
    * cache starts (and syncs) when the CRD appears.
    */
   private async optionalKind(ref: ResourceRef): Promise<KindCache<KubeObject> | undefined> {
-    const now = Date.now();
     const known = this.optionalKinds.get(ref.plural);
-    if (known && (known.cache || now - known.at < CRD_RECHECK_MS)) return known.cache;
-    const installed =
-      !(this.o.missingCRDs ?? []).includes(ref.plural) && (await this.client.serves(ref));
+    if (known) return known.cache;
+    const installed = await this.installed(ref);
     let cache: KindCache<KubeObject> | undefined;
     if (installed) {
       cache = this.cache.kind<KubeObject>(ref, OWNED_SELECTOR);
       cache.addHandler(this.enqueueOwner());
       await cache.waitForSync();
     }
-    this.optionalKinds.set(ref.plural, { at: now, cache });
+    this.optionalKinds.set(ref.plural, { ref, cache });
     return cache;
+  }
+
+  private async installed(ref: ResourceRef): Promise<boolean> {
+    return !(this.o.missingCRDs ?? []).includes(ref.plural) && (await this.client.serves(ref));
+  }
+
+  /**
+   * An optional CRD was removed (an apply of its kind met 404): its cache is
+   * dropped, and models reconcile as they do where it was never installed.
+   */
+  private async optionalKindGone(ref: ResourceRef): Promise<void> {
+    if (this.optionalKinds.get(ref.plural)?.cache === undefined) return;
+    this.o.logger.warn('optional CRD removed', { kind: ref.kind });
+    this.optionalKinds.set(ref.plural, { ref, cache: undefined });
+    await this.cache.forget(ref);
+    this.enqueueAll();
+  }
+
+  /** Notices optional CRDs installed or removed since they were last looked for. */
+  private async recheckOptionalKinds(): Promise<void> {
+    for (const [plural, known] of this.optionalKinds) {
+      let installed: boolean;
+      try {
+        installed = await this.installed(known.ref);
+      } catch {
+        continue; // the API server is unreachable: look again next time
+      }
+      if (installed === (known.cache !== undefined)) continue;
+      if (!installed) {
+        await this.optionalKindGone(known.ref);
+        continue;
+      }
+      this.o.logger.info('optional CRD installed', { kind: known.ref.kind });
+      this.optionalKinds.delete(plural);
+      this.enqueueAll();
+    }
+  }
+
+  private enqueueAll(): void {
+    for (const md of this.cache.kind<ModelDeploymentObject>(RESOURCES.modelDeployment).list())
+      this.enqueue(md);
   }
 }
 

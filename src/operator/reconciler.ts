@@ -77,6 +77,8 @@ export interface ReconcilerDeps {
   logger: Logger;
   /** The cache of a kind whose CRD is optional, or undefined when the CRD is not installed. */
   optionalKind: (ref: ResourceRef) => Promise<KindCache<KubeObject> | undefined>;
+  /** Called when an optional kind's CRD turns out to be gone (404 on apply). */
+  optionalKindGone?: (ref: ResourceRef) => Promise<void>;
   /** Prometheus for KEDA triggers (operator configuration). */
   prometheusUrl?: string;
   /** Counts free GPU room for surge pods (default: lists nodes and their pods). */
@@ -449,7 +451,14 @@ export class ModelDeploymentReconciler {
     problems: Problem[],
   ): Promise<void> {
     if (desired) {
-      await this.ensure(md, ref, cache, desired, problems);
+      try {
+        await this.ensure(md, ref, cache, desired, problems);
+      } catch (err) {
+        // An apply creates a missing object: 404 means the kind itself is gone.
+        if (!isNotFound(err) || this.deps.optionalKindGone === undefined) throw err;
+        await this.deps.optionalKindGone(ref);
+        throw new Error(`${ref.kind} is no longer served (its CRD was removed); reconciling again`);
+      }
       return;
     }
     await this.deleteOwned(md, ref, cache, md.metadata.name);

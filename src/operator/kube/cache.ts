@@ -83,6 +83,14 @@ export class SharedCache {
     return cache as unknown as KindCache<T>;
   }
 
+  /** Stops and drops every cache of `resource` (its CRD is gone); `kind` starts afresh. */
+  async forget(resource: ResourceRef): Promise<void> {
+    const prefix = `${resource.apiVersion}/${resource.plural}?`;
+    const gone = [...this.kinds.entries()].filter(([id]) => id.startsWith(prefix));
+    for (const [id] of gone) this.kinds.delete(id);
+    await Promise.all(gone.flatMap(([, c]) => c.informers.map((i) => i.stop())));
+  }
+
   start(): void {
     this.started = true;
     for (const cache of this.kinds.values()) for (const i of cache.informers) i.start();
