@@ -276,5 +276,9 @@ export function usage(): string {
     const shown = Array.isArray(def) ? def.join(',') : String(def);
     return `  --${o.flag.padEnd(28)} ${o.help} [${envName(o.flag)}; default ${shown || '""'}]`;
   });
-  return `Usage: tensorfleet-operator [flags]\n\n${lines.join('\n')}\n`;
+  const own = [
+    `  --${'help'.padEnd(28)} This text.`,
+    `  --${'version'.padEnd(28)} The operator's version.`,
+  ];
+  return `Usage: tensorfleet-operator [flags]\n\n${[...lines, ...own].join('\n')}\n`;
 }

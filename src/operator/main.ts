@@ -15,6 +15,7 @@ import { createLogger } from './logger.js';
 import type { Logger } from './logger.js';
 import { Operator } from './operator.js';
 import type { LocalCluster } from './local-cluster.js';
+import { VERSION } from '../version.js';
 
 /** True when a cluster is configured: in a pod, through $KUBECONFIG, or ~/.kube/config. */
 export function clusterConfigured(env: NodeJS.ProcessEnv): boolean {
@@ -44,7 +45,17 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(usage());
     return 0;
   }
-  const flags = readFlags(argv);
+  if (argv.includes('--version')) {
+    process.stdout.write(`tensorfleet-operator ${VERSION}\n`);
+    return 0;
+  }
+  let flags: ReturnType<typeof readFlags>;
+  try {
+    flags = readFlags(argv);
+  } catch (err) {
+    // An unknown flag or a missing value is a configuration error like any other (exit 2).
+    throw new ConfigError(`${(err as Error).message}; see --help`);
+  }
   const env = readEnv(process.env);
   let config: OperatorConfig = resolveConfig(
     { name: 'environment', values: env },

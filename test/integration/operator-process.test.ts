@@ -3,6 +3,8 @@
 // lease duration when the leader is killed.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cluster, createNamespace, deleteNamespace, eventually, kubectlOk } from './context.js';
@@ -107,6 +109,26 @@ describe('operator process', () => {
     await exited(bad.child);
     expect(bad.child.exitCode).toBe(2);
     expect(bad.log()).toContain('workers=\\"none\\": expected an integer');
+    // A flag it does not know is a configuration error too, said the same way.
+    const unknown = runOperator(['--no-such-flag=1']);
+    await exited(unknown.child);
+    expect(unknown.child.exitCode).toBe(2);
+    expect(unknown.log()).toContain("Unknown option '--no-such-flag'");
+  });
+
+  it('prints its version', async () => {
+    const run = spawn(process.execPath, ['--import', 'tsx', 'src/operator/main.ts', '--version'], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    let out = '';
+    run.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    await exited(run);
+    const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+      version: string;
+    };
+    expect(run.exitCode).toBe(0);
+    expect(out).toBe(`tensorfleet-operator ${version}\n`);
   });
 
   it('two replicas elect one leader; the other takes over within the lease duration', async () => {
