@@ -93,6 +93,7 @@ export interface ReconcilerDeps {
 /** How long a write we made is trusted over a cache that has not caught up yet. */
 const APPLY_MEMO_MS = 30_000;
 const NOT_READY_REQUEUE_MS = 30_000;
+const TERMINATING_RECHECK_MS = 30_000;
 /** Longest a counters-only status change waits to be folded into a transition. */
 export const STATUS_COALESCE_MS = 5_000;
 
@@ -111,6 +112,8 @@ export class ModelDeploymentReconciler {
   /** The status we last wrote per key, trusted over a cache that has not caught up yet. */
   private readonly written = new Map<string, { status: ModelDeploymentStatus; at: number }>();
   private readonly now: () => Date;
+  /** Namespaces found being deleted, with when (namespaceTerminating). */
+  private readonly terminating = new Map<string, number>();
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.now = deps.now ?? (() => new Date());
@@ -123,6 +126,13 @@ export class ModelDeploymentReconciler {
       // Owned objects are garbage-collected through their owner references.
       this.forget(namespace, name);
       return {};
+    }
+    const terminatingSince = this.terminating.get(namespace);
+    if (terminatingSince !== undefined) {
+      // Its namespace is being deleted: every write would be wasted (or
+      // refused). Looked at again after a while, in case it was re-created.
+      if (Date.now() - terminatingSince < TERMINATING_RECHECK_MS) return {};
+      this.terminating.delete(namespace);
     }
 
     const specErrors = validateServedSpec(structuredClone(md.spec));
@@ -188,6 +198,11 @@ export class ModelDeploymentReconciler {
       await this.reconcileServiceMonitor(md, problems);
       await this.reconcileScaledObject(md, problems);
     } catch (err) {
+      // The namespace is being deleted, and the model with it: nothing to report.
+      if (namespaceTerminating(err)) {
+        this.terminating.set(namespace, Date.now());
+        return {};
+      }
       // A write the API server refused (e.g. an affinity it finds invalid) is
       // reported on the object; the controller still retries with backoff.
       if (isRejected(err)) {
@@ -378,6 +393,9 @@ export class ModelDeploymentReconciler {
     }
     const memoKey = `${ref.plural}/${desired.metadata.namespace}/${desired.metadata.name}`;
     const hash = stamped.metadata.annotations![APPLIED_HASH]!;
+    // Being deleted (its namespace going, or by hand): writing to it now is
+    // wasted; once it is gone the delete event brings us back to create it.
+    if (observed?.metadata.deletionTimestamp) return observed;
     if (!needsApply(stamped, observed)) return observed;
     const memo = this.applied.get(memoKey);
     const version = observed?.metadata.resourceVersion;
@@ -714,6 +732,15 @@ export class ModelDeploymentReconciler {
  * conflict, throttle or outage). Server-side apply answers 500 "failed to
  * create typed patch object" for a body of the wrong shape.
  */
+/** The API server refuses new objects in a namespace that is being deleted. */
+export function namespaceTerminating(err: unknown): boolean {
+  return (
+    err instanceof ApiError &&
+    err.status === 403 &&
+    /because it is being terminated/.test(err.message)
+  );
+}
+
 export function isRejected(err: unknown): err is ApiError {
   if (!(err instanceof ApiError)) return false;
   if (err.status === 500) return /failed to create typed patch object/.test(err.message);
