@@ -16,7 +16,14 @@ let operator: Operator;
 let signal = 0;
 const queries: string[] = [];
 const prometheus = http.createServer((req, res) => {
-  queries.push(new URL(req.url ?? '/', 'http://x').searchParams.get('query') ?? '');
+  const query = new URL(req.url ?? '/', 'http://x').searchParams.get('query') ?? '';
+  queries.push(query);
+  // A model whose metric cannot be read (the query fails).
+  if (query.includes('"unmeasured"')) {
+    res.writeHead(503, { 'Content-Type': 'application/json' });
+    res.end('{"status":"error","errorType":"unavailable","error":"no data yet"}');
+    return;
+  }
   res.writeHead(200, { 'Content-Type': 'application/json' });
   res.end(
     JSON.stringify({
@@ -83,5 +90,25 @@ describe('builtin autoscaler', () => {
     );
     const after = await getJson<ModelDeploymentJson>(ns, 'md', 'auto');
     expect(after?.status?.autoscaling?.lastDecision).toMatch(/scale down|steady/);
+  });
+
+  it('holds minReplicas before it has any metric, as an HPA does', async () => {
+    await apply(
+      ns,
+      modelDeploymentManifest('unmeasured', {
+        replicas: 1,
+        autoscaling: {
+          engine: 'builtin',
+          minReplicas: 2,
+          maxReplicas: 4,
+          metric: { type: 'concurrency', target: 8 },
+        },
+      }),
+    );
+    await eventually('raised to minReplicas', async () =>
+      (await replicasOf('unmeasured')) === 2 ? true : undefined,
+    );
+    const md = await getJson<ModelDeploymentJson>(ns, 'md', 'unmeasured');
+    expect(JSON.stringify(md?.status)).toContain('no signal');
   });
 });

@@ -14,7 +14,7 @@ import type { Logger } from '../logger.js';
 import type { ModelDeploymentObject } from '../reconciler.js';
 import { stableStringify } from '../stable-stringify.js';
 import type { Recommendation } from './recommend.js';
-import { recommend } from './recommend.js';
+import { clamp, recommend } from './recommend.js';
 import type { SignalReader } from './signal.js';
 
 export type AutoscalingStatus = NonNullable<ModelDeploymentStatus['autoscaling']>;
@@ -89,15 +89,23 @@ export class BuiltinAutoscaler {
     const signal = await this.deps.reader.read(md, pods);
     let status: AutoscalingStatus;
     let history = previous?.history ?? [];
+    const a = md.spec.autoscaling;
+    const current = md.spec.replicas;
     if (signal.total === undefined) {
+      // Without a metric the bounds still hold, as an HPA keeps them.
+      const bounded = clamp(current, a.minReplicas, a.maxReplicas ?? a.minReplicas);
       status = {
         ...previous?.status,
         engine: 'builtin',
-        lastDecision: `no signal: ${signal.error ?? 'unknown'}`,
+        lastDecision:
+          `no signal: ${signal.error ?? 'unknown'}` +
+          (bounded === current ? '' : `; ${current} replicas is outside its bounds: ${bounded}`),
       };
+      if (bounded !== current) {
+        await this.scale(md, current, bounded, 'outside minReplicas..maxReplicas');
+        status.lastScaleTime = now.toISOString().replace(/\.\d{3}Z$/, 'Z');
+      }
     } else {
-      const a = md.spec.autoscaling;
-      const current = md.spec.replicas;
       const out = recommend({
         total: signal.total,
         target: a.metric.target,
@@ -118,23 +126,28 @@ export class BuiltinAutoscaler {
         ...(previous?.status.lastScaleTime ? { lastScaleTime: previous.status.lastScaleTime } : {}),
       };
       if (out.replicas !== current) {
-        await this.deps.client.mergePatch(
-          RESOURCES.modelDeployment,
-          ns,
-          name,
-          { spec: { replicas: out.replicas } },
-          'scale',
-        );
+        await this.scale(md, current, out.replicas, out.reason);
         status.lastScaleTime = now.toISOString().replace(/\.\d{3}Z$/, 'Z');
-        this.deps.logger.info('scaled', {
-          key,
-          from: current,
-          to: out.replicas,
-          reason: out.reason,
-        });
       }
     }
     this.state.set(key, { history, status });
     if (stableStringify(status) !== stableStringify(previous?.status)) this.deps.enqueue(key);
+  }
+
+  /** Writes replicas through the scale subresource, the one field the autoscaler owns. */
+  private async scale(
+    md: ModelDeploymentObject,
+    from: number,
+    to: number,
+    reason: string,
+  ): Promise<void> {
+    await this.deps.client.mergePatch(
+      RESOURCES.modelDeployment,
+      md.metadata.namespace,
+      md.metadata.name,
+      { spec: { replicas: to } },
+      'scale',
+    );
+    this.deps.logger.info('scaled', { key: objectKey(md), from, to, reason });
   }
 }

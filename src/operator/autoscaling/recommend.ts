@@ -82,7 +82,7 @@ export function recommend(input: RecommendInput): RecommendOutput {
   return { replicas, raw, history, reason };
 }
 
-function clamp(n: number, min: number, max: number): number {
+export function clamp(n: number, min: number, max: number): number {
   return Math.min(Math.max(n, min), Math.max(min, max));
 }
 
