@@ -19,6 +19,7 @@ import {
 import { DEFAULT_CONFIG } from '../../src/operator/config.js';
 import { silentLogger } from '../../src/operator/logger.js';
 import { Operator } from '../../src/operator/operator.js';
+import { stdoutOrThrow } from '../support/kubectl.js';
 import { eventually } from './context.js';
 import { modelDeploymentManifest } from './operator-support.js';
 
@@ -32,9 +33,7 @@ let operator: Operator;
 let dir: string;
 
 async function kubectl(args: string[], input?: string): Promise<string> {
-  const r = await plane.kubectl(args, input === undefined ? {} : { input });
-  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
+  return stdoutOrThrow(args, await plane.kubectl(args, input === undefined ? {} : { input }));
 }
 
 interface Md {

@@ -101,10 +101,14 @@ export class BuiltinAutoscaler {
           `no signal: ${signal.error ?? 'unknown'}` +
           (bounded === current ? '' : `; ${current} replicas is outside its bounds: ${bounded}`),
       };
-      if (bounded !== current) {
-        await this.scale(md, current, bounded, 'outside minReplicas..maxReplicas');
-        status.lastScaleTime = now.toISOString().replace(/\.\d{3}Z$/, 'Z');
-      }
+      if (bounded !== current)
+        status.lastScaleTime = await this.scale(
+          md,
+          current,
+          bounded,
+          'outside minReplicas..maxReplicas',
+          now,
+        );
     } else {
       const out = recommend({
         total: signal.total,
@@ -125,22 +129,24 @@ export class BuiltinAutoscaler {
         lastDecision: out.reason,
         ...(previous?.status.lastScaleTime ? { lastScaleTime: previous.status.lastScaleTime } : {}),
       };
-      if (out.replicas !== current) {
-        await this.scale(md, current, out.replicas, out.reason);
-        status.lastScaleTime = now.toISOString().replace(/\.\d{3}Z$/, 'Z');
-      }
+      if (out.replicas !== current)
+        status.lastScaleTime = await this.scale(md, current, out.replicas, out.reason, now);
     }
     this.state.set(key, { history, status });
     if (stableStringify(status) !== stableStringify(previous?.status)) this.deps.enqueue(key);
   }
 
-  /** Writes replicas through the scale subresource, the one field the autoscaler owns. */
+  /**
+   * Writes replicas through the scale subresource, the one field the
+   * autoscaler owns; returns the time to record as lastScaleTime.
+   */
   private async scale(
     md: ModelDeploymentObject,
     from: number,
     to: number,
     reason: string,
-  ): Promise<void> {
+    now: Date,
+  ): Promise<string> {
     await this.deps.client.mergePatch(
       RESOURCES.modelDeployment,
       md.metadata.namespace,
@@ -149,5 +155,6 @@ export class BuiltinAutoscaler {
       'scale',
     );
     this.deps.logger.info('scaled', { key: objectKey(md), from, to, reason });
+    return now.toISOString().replace(/\.\d{3}Z$/, 'Z');
   }
 }

@@ -8,6 +8,7 @@ import { signalQuery } from '../builders/scaled-object.js';
 import { parseExposition, sumSamples } from '../metrics-source/exposition.js';
 import type { Fetcher } from '../metrics-source/prometheus.js';
 import { httpFetcher, queryVectorSum } from '../metrics-source/prometheus.js';
+import { podReady } from '../kube/pod-ready.js';
 
 /** Runtime series per metric type, for scraping pods directly. */
 export const POD_SERIES: Partial<Record<Metric['type'], { name: string; counter: boolean }>> = {
@@ -57,11 +58,7 @@ export class SignalReader {
     pods: V1Pod[],
     series: { name: string; counter: boolean },
   ): Promise<{ total?: number; error?: string }> {
-    const ready = pods.filter(
-      (p) =>
-        p.status?.podIP &&
-        p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
-    );
+    const ready = pods.filter((p) => p.status?.podIP && podReady(p));
     if (ready.length === 0) return { error: 'no ready pods to read metrics from' };
     const now = this.now();
     const readings = await Promise.all(

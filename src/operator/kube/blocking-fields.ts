@@ -3,6 +3,7 @@
 // such a field is the other member of a one-of pair (`kubectl set env` writes
 // `value` where we set `valueFrom`), the merged object is refused (422) and
 // every later apply with it. These are replaced by ours first, by a JSON patch.
+import { MAP_LISTS } from './compare.js';
 
 /** One JSON patch operation (RFC 6902). */
 export type PatchOperation =
@@ -58,24 +59,24 @@ function oneOf(
   ];
 }
 
-/** Pairs of items with the same key, with the observed item's index. */
+/** Items of list `field` with the same key (compare.ts's MAP_LISTS), with the observed item's index. */
 function byKey(
   desired: unknown,
   observed: unknown,
-  key: string,
+  field: string,
 ): Array<{ d: Json; o: Json; index: number }> {
+  const key = MAP_LISTS[field]!;
   if (!Array.isArray(desired) || !Array.isArray(observed)) return [];
   const pairs: Array<{ d: Json; o: Json; index: number }> = [];
   for (const d of desired) {
     if (!isObject(d)) continue;
-    const index = observed.findIndex((o) => isObject(o) && o[key] === d[key]);
+    const index = observed.findIndex((o) => isObject(o) && key(o) === key(d));
     if (index >= 0) pairs.push({ d, o: observed[index] as Json, index });
   }
   return pairs;
 }
 
-const portKey = (p: Json): string =>
-  JSON.stringify([p['containerPort'] ?? p['port'], p['protocol'] ?? 'TCP']);
+const portKey = MAP_LISTS['ports']!;
 
 /**
  * Ports someone moved to another number under the name of one of ours
@@ -102,7 +103,7 @@ function renamedPorts(desired: unknown, observed: unknown, path: string): PatchO
 
 function containerOperations(d: Json, o: Json, path: string): PatchOperation[] {
   const operations: PatchOperation[] = [...renamedPorts(d['ports'], o['ports'], `${path}/ports`)];
-  for (const e of byKey(d['env'], o['env'], 'name'))
+  for (const e of byKey(d['env'], o['env'], 'env'))
     operations.push(...oneOf(e.d, e.o, ENV_SOURCE, `${path}/env/${e.index}`));
   for (const probe of ['livenessProbe', 'readinessProbe', 'startupProbe'])
     operations.push(...oneOf(d[probe], o[probe], PROBE_HANDLER, `${path}/${probe}`));
@@ -141,9 +142,9 @@ export function blockingFieldsPatch(
   const base = '/spec/template/spec';
   if (dp !== undefined && op !== undefined) {
     for (const list of ['initContainers', 'containers'])
-      for (const c of byKey(dp[list], op[list], 'name'))
+      for (const c of byKey(dp[list], op[list], list))
         operations.push(...containerOperations(c.d, c.o, `${base}/${list}/${c.index}`));
-    for (const v of byKey(dp['volumes'], op['volumes'], 'name'))
+    for (const v of byKey(dp['volumes'], op['volumes'], 'volumes'))
       operations.push(...oneOf(v.d, v.o, VOLUME_SOURCE, `${base}/volumes/${v.index}`));
   }
   if (operations.length === 0) return undefined;

@@ -49,7 +49,7 @@ function sameScalar(a: unknown, b: unknown): boolean {
  * theirs: server-side apply leaves them, so they are no difference of ours.
  * Every other list is atomic: it must equal ours.
  */
-const MAP_LISTS: Record<string, (item: Record<string, unknown>) => unknown> = {
+export const MAP_LISTS: Readonly<Record<string, (item: Record<string, unknown>) => unknown>> = {
   containers: (i) => i['name'],
   initContainers: (i) => i['name'],
   env: (i) => i['name'],

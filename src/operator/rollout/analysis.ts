@@ -10,6 +10,7 @@ import { CounterWindows } from './counter-windows.js';
 import { parseExposition, sumSamples } from '../metrics-source/exposition.js';
 import type { Fetcher } from '../metrics-source/prometheus.js';
 import { httpFetcher, queryVectorSum } from '../metrics-source/prometheus.js';
+import { podReady } from '../kube/pod-ready.js';
 
 export const REQUESTS = 'tensorfleet_runtime_requests_total';
 export const LATENCY_BUCKETS = 'tensorfleet_runtime_request_duration_seconds_bucket';
@@ -133,10 +134,7 @@ export class PodScrapeAnalysis implements AnalysisReader {
     version: string,
   ): Promise<TrackFigures | { error: string }> {
     const ready = req.pods.filter(
-      (p) =>
-        p.metadata?.labels?.[LABEL_TRACK] === track &&
-        p.status?.podIP &&
-        p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+      (p) => p.metadata?.labels?.[LABEL_TRACK] === track && p.status?.podIP && podReady(p),
     );
     if (ready.length === 0) return { error: `no ready ${track} pods to read metrics from` };
     const perPod = await Promise.all(

@@ -15,6 +15,7 @@ import type { CanaryVerdict } from '../rollout/canary.js';
 import { deploymentComplete } from '../rollout/deployment-progress.js';
 import { worstFailure } from './pod-failures.js';
 import { routable } from './routed-pods.js';
+import { podReady } from '../kube/pod-ready.js';
 
 /** A problem of the operator's own (not the pods'), such as a missing optional CRD. */
 export interface Problem {
@@ -100,7 +101,7 @@ function judge(md: ModelDeployment, observed: ObservedState, target: string): Ve
       : targetPods.filter(
           (p) =>
             !p.metadata?.deletionTimestamp &&
-            p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') &&
+            podReady(p) &&
             routable(p) &&
             !observed.routed?.has(p.metadata?.name ?? ''),
         ).length;
@@ -297,9 +298,7 @@ export function computeStatus(md: ModelDeployment, observed: ObservedState): Mod
   );
 
   const readyVersions = new Set(
-    observed.pods
-      .filter((p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
-      .map((p) => p.metadata?.labels?.[LABEL_VERSION]),
+    observed.pods.filter(podReady).map((p) => p.metadata?.labels?.[LABEL_VERSION]),
   );
   const onlyVersion = readyVersions.size === 1 ? [...readyVersions][0] : undefined;
   const currentVersion = observed.canary
