@@ -258,7 +258,14 @@ describe('monitoring through the Prometheus Operator', () => {
         120_000,
       );
       expect(up.spec).toBe(3);
-      expect(Number(up.status['currentValue'])).toBeGreaterThan(2);
+      // What it reads from Prometheus is the load: 12 in flight over 3 replicas.
+      // The reading is taken again every evaluation, and one has read 0 while
+      // the new pods started (the scale-down window rides over a single
+      // reading), so this waits for the steady value.
+      await eventually('the autoscaler to read the load over 3 replicas', async () => {
+        const value = Number((await replicas()).status['currentValue']);
+        return value > 2 ? value : undefined;
+      });
       // The new pods are scraped too: the ServiceMonitor follows the Service's endpoints.
       await eventually(
         'Prometheus to scrape all 3 pods',
