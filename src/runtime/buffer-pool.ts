@@ -5,6 +5,9 @@
 // early to keep up (at 600 KB a body and 1,000 requests a second, a
 // scavenge every 40 ms).
 
+import type { TensorMap } from './tensors.js';
+import { isExclusive } from './tensors.js';
+
 /** Sizes below this are rounded up to it. */
 const MIN_CLASS = 1024;
 
@@ -57,3 +60,19 @@ export class BufferPool {
 
 /** This thread's pool of body buffers. */
 export const bodyBuffers = new BufferPool(64 * 1024 * 1024);
+
+/**
+ * A batch's inputs have been read (copied to a worker's shared memory, or
+ * computed on this thread): the request bodies they viewed go back to the
+ * pool for the next bodies. Nothing reads a request's inputs after that.
+ */
+export function releaseBodies(requests: readonly TensorMap[]): void {
+  const seen = new Set<ArrayBuffer>();
+  for (const m of requests) {
+    for (const t of Object.values(m)) {
+      if (!Array.isArray(t.data) && isExclusive(t.data.buffer))
+        seen.add(t.data.buffer as ArrayBuffer);
+    }
+  }
+  bodyBuffers.give(seen);
+}

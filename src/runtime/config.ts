@@ -38,6 +38,8 @@ export interface ServeConfig {
   decodeInWorkersMinBytes: number;
   /** Bodies up to this large are decoded on the HTTP thread anyway while every worker is busy. */
   decodeOnHttpThreadMaxBytes: number;
+  /** A request alone in the runtime expected to compute within this many milliseconds runs on the HTTP thread. */
+  inferOnHttpThreadMaxMs: number;
   /** For tests only: fraction of inference requests answered with a 500 INJECTED_FAILURE. */
   injectErrorRate: number;
   /** For tests only: milliseconds added to every inference (a slow model, for autoscaling tests). */
@@ -256,6 +258,14 @@ export const SERVE_OPTIONS: OptionSpec<keyof ServeConfig>[] = [
     default: 65536,
     min: 0,
     help: 'While every worker is busy, JSON bodies up to this size are parsed on the HTTP thread.',
+  },
+  {
+    key: 'inferOnHttpThreadMaxMs',
+    flag: 'infer-on-http-thread-max-ms',
+    kind: 'float',
+    default: 2,
+    min: 0,
+    help: 'A request alone in the runtime is computed on the HTTP thread (no hop to a worker) when it should take at most this long and the model holds at most 64 MiB; 0: always in workers.',
   },
   {
     key: 'injectErrorRate',

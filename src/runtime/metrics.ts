@@ -25,6 +25,9 @@ interface RequestSeries {
   duration: Histogram.Internal<'model' | 'version' | 'protocol'>;
 }
 
+/** Where a batch ran (the `thread` label of tensorfleet_runtime_batches_total). */
+export type ComputeThread = 'worker' | 'http';
+
 export class RuntimeMetrics {
   readonly registry = new Registry();
   readonly model: string;
@@ -36,6 +39,7 @@ export class RuntimeMetrics {
   readonly queueDuration: Histogram<'model' | 'version'>;
   readonly computeDuration: Histogram<'model' | 'version'>;
   readonly batchSize: Histogram<'model' | 'version'>;
+  readonly batches: Counter<'model' | 'version' | 'thread'>;
   readonly inflight: Gauge<'model' | 'version'>;
   readonly modelLoad: Gauge<'model' | 'version'>;
   readonly backendInfo: Gauge<'model' | 'version' | 'backend' | 'tfjs_backend' | 'format'>;
@@ -48,6 +52,7 @@ export class RuntimeMetrics {
   private readonly queueSeries: Histogram.Internal<'model' | 'version'>;
   private readonly computeSeries: Histogram.Internal<'model' | 'version'>;
   private readonly batchSeries: Histogram.Internal<'model' | 'version'>;
+  private readonly batchesByThread: Record<ComputeThread, Counter.Internal>;
   private readonly inflightSeries: Gauge.Internal<'model' | 'version'>;
 
   constructor(model: string, version: string, options: { processMetrics?: boolean } = {}) {
@@ -90,6 +95,12 @@ export class RuntimeMetrics {
       help: 'Rows per model execution after dynamic batching.',
       labelNames: ['model', 'version'],
       buckets: BATCH_BUCKETS,
+      registers,
+    });
+    this.batches = new Counter({
+      name: 'tensorfleet_runtime_batches_total',
+      help: 'Model executions, by the thread that ran them: a worker, or the HTTP thread for a request alone in the runtime.',
+      labelNames: ['model', 'version', 'thread'],
       registers,
     });
     this.inflight = new Gauge({
@@ -142,7 +153,7 @@ export class RuntimeMetrics {
     });
     new Gauge({
       name: 'tensorfleet_runtime_tfjs_memory_bytes',
-      help: 'Bytes held by tfjs tensors, summed over workers (as of their last inference).',
+      help: 'Bytes held by tfjs tensors, summed over the threads holding the model (workers as of their last inference).',
       labelNames: ['model', 'version'],
       registers,
       collect() {
@@ -155,7 +166,7 @@ export class RuntimeMetrics {
     });
     new Gauge({
       name: 'tensorfleet_runtime_tfjs_tensors',
-      help: 'Live tfjs tensors, summed over workers (as of their last inference).',
+      help: 'Live tfjs tensors, summed over the threads holding the model (workers as of their last inference).',
       labelNames: ['model', 'version'],
       registers,
       collect() {
@@ -170,6 +181,10 @@ export class RuntimeMetrics {
     this.queueSeries = this.queueDuration.labels(labels);
     this.computeSeries = this.computeDuration.labels(labels);
     this.batchSeries = this.batchSize.labels(labels);
+    this.batchesByThread = {
+      worker: this.batches.labels({ ...labels, thread: 'worker' }),
+      http: this.batches.labels({ ...labels, thread: 'http' }),
+    };
     this.inflightSeries = this.inflight.labels(labels);
   }
 
@@ -192,6 +207,11 @@ export class RuntimeMetrics {
   /** One batch: its rows, and for each of its requests the queue and compute time. */
   observeBatch(rows: number): void {
     this.batchSeries.observe(rows);
+  }
+
+  /** One model execution, on a worker or on the HTTP thread. */
+  countBatch(thread: ComputeThread): void {
+    this.batchesByThread[thread].inc();
   }
 
   observeQueueAndCompute(queueSeconds: number, computeSeconds: number): void {

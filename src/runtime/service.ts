@@ -1,8 +1,9 @@
 // The model service: the one object the HTTP layer talks to. It owns the
 // model's lifecycle (loading -> ready -> draining -> stopped), the worker
-// pool and the batcher, and records metrics.
+// pool, the HTTP thread's copy of a small model (inline-model.ts) and the
+// batcher, which sends each batch to one or the other, and records metrics.
 
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate as afterIo, setTimeout as sleep } from 'node:timers/promises';
 import { Batcher } from './batching/batcher.js';
 import type { BackendName } from './backends/select.js';
 import type { ServeConfig } from './config.js';
@@ -14,6 +15,8 @@ import { isBatchable } from './models/signature.js';
 import type { Decoded, DecodeTask } from './protocols/decode.js';
 import { decodeBody } from './protocols/decode.js';
 import type { RuntimeMetrics } from './metrics.js';
+import { releaseBodies } from './buffer-pool.js';
+import { InlineModel } from './inline-model.js';
 import type { TensorMap } from './tensors.js';
 import type { PoolLogger } from './workers/worker-pool.js';
 import { WorkerPool } from './workers/worker-pool.js';
@@ -47,14 +50,23 @@ export interface ServiceOptions {
   random?: () => number;
 }
 
+/** Weight of the newest arrival in the running concurrency average. */
+const CONCURRENCY_ALPHA = 0.1;
+/** The running concurrency below which requests count as coming one at a time. */
+const SERIAL_CONCURRENCY = 1.25;
+
 export class ModelService {
   private readonly opts: ServiceOptions;
   private pool: WorkerPool | undefined;
+  /** The HTTP thread's copy of a small, fast model, for lone requests (inline-model.ts). */
+  private inline: InlineModel | undefined;
   private batcher: Batcher | undefined;
   private info: ModelInfo | undefined;
   private failure: RuntimeError | undefined;
   private progress = '';
   private admitted = 0;
+  /** Running average of requests in flight as each one arrives (1: they come one at a time). */
+  private concurrency = 1;
   private idleWaiters: (() => void)[] = [];
   state: ServiceState = 'loading';
 
@@ -63,7 +75,10 @@ export class ModelService {
     opts.metrics.attach({
       queueDepth: () => this.batcher?.depth ?? 0,
       inflightBatches: () => this.batcher?.inflight ?? 0,
-      workerMemory: () => this.pool?.memory() ?? [],
+      workerMemory: () => [
+        ...(this.pool?.memory() ?? []),
+        ...(this.inline === undefined ? [] : [this.inline.memory()]),
+      ],
       ready: () => this.state === 'ready',
     });
   }
@@ -122,6 +137,7 @@ export class ModelService {
       const ready = await pool.start();
       this.pool = pool;
       const signature = ready.signature;
+      const inline = await this.loadInline(ready.backend, dir, ready.format);
       this.batcher = new Batcher(
         {
           maxBatchSize: config.maxBatchSize,
@@ -130,7 +146,21 @@ export class ModelService {
           batchable: isBatchable(signature),
         },
         {
-          run: (inputs, parts) => pool.infer(inputs, parts),
+          run: async (inputs, parts) => {
+            const only = inputs.length === 1 ? inputs[0] : undefined;
+            const rows = parts[0]?.rows ?? 1;
+            if (inline === undefined || only === undefined) {
+              metrics.countBatch('worker');
+              return pool.infer(inputs, parts);
+            }
+            const here = await this.aloneAfterIo(inline, rows);
+            metrics.countBatch(here ? 'http' : 'worker');
+            const result = here
+              ? await inline.run(only).finally(() => releaseBodies(inputs))
+              : await pool.infer(inputs, parts);
+            inline.observe(result.computeSeconds, rows);
+            return result;
+          },
           capacity: () => pool.idleCount(),
           spare: () => pool.spareCount(),
         },
@@ -166,6 +196,7 @@ export class ModelService {
           workers: config.workers,
           loadSeconds: seconds,
           warmupSeconds: ready.warmupSeconds,
+          httpThreadComputeMsPerRow: inline?.computeMsPerRow,
         },
         `model ${config.modelName} version ${config.modelVersion} ready on backend ${ready.backend}`,
       );
@@ -179,6 +210,51 @@ export class ModelService {
       this.state = 'failed';
       throw this.failure;
     }
+  }
+
+  /** The HTTP thread's copy of the model, unless it is too large or slow (or turned off). */
+  private async loadInline(
+    backend: BackendName,
+    modelDir: string,
+    format: ModelFormat,
+  ): Promise<InlineModel | undefined> {
+    const { config, logger } = this.opts;
+    if (config.inferOnHttpThreadMaxMs === 0) return undefined;
+    try {
+      const out = await InlineModel.load({
+        backend,
+        modelDir,
+        format,
+        signatureName: config.signature,
+        maxComputeMs: config.inferOnHttpThreadMaxMs,
+      });
+      if (out.model === undefined)
+        logger?.info({ reason: out.reason }, 'every request computes in the workers');
+      this.inline = out.model;
+      return out.model;
+    } catch (err) {
+      // The workers loaded it: serving goes on without the shortcut.
+      logger?.error(
+        { err },
+        'the HTTP thread could not load the model; every request computes in the workers',
+      );
+      return undefined;
+    }
+  }
+
+  /**
+   * Whether a lone request should compute on this thread: it should be quick,
+   * requests have been coming one at a time, and no other is in flight even
+   * after those already read from sockets have been admitted. Without the
+   * pass over pending I/O, each request of a concurrent load would find
+   * itself alone in turn; without the history, a load of a few clients would
+   * often be computed here one request at a time instead of in batches.
+   */
+  private async aloneAfterIo(inline: InlineModel, rows: number): Promise<boolean> {
+    if (this.admitted > 1 || this.concurrency > SERIAL_CONCURRENCY || !inline.fits(rows))
+      return false;
+    await afterIo();
+    return this.admitted <= 1;
   }
 
   /**
@@ -198,6 +274,7 @@ export class ModelService {
       );
     }
     this.admitted++;
+    this.concurrency += CONCURRENCY_ALPHA * (this.admitted - this.concurrency);
     try {
       return await fn();
     } finally {
@@ -315,6 +392,8 @@ export class ModelService {
 
   async close(): Promise<void> {
     this.state = 'stopped';
+    this.inline?.dispose();
+    this.inline = undefined;
     await this.pool?.close();
   }
 }

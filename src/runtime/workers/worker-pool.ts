@@ -14,7 +14,7 @@ import { fromSerialized, RuntimeError } from '../errors.js';
 import type { Decoded, DecodeTask } from '../protocols/decode.js';
 import type { ModelSignature } from '../models/signature.js';
 import type { TensorMap } from '../tensors.js';
-import { bodyBuffers } from '../buffer-pool.js';
+import { releaseBodies } from '../buffer-pool.js';
 import { isExclusive, transferables } from '../tensors.js';
 import { packShared } from './shared-batch.js';
 import type {
@@ -115,22 +115,6 @@ function bodyTransfer(task: DecodeTask): ArrayBuffer[] {
 function freeShared(slot: Slot): number {
   for (let i = 0; i < DEPTH; i++) if (!slot.sent.some((t) => t.shared === i)) return i;
   throw new Error('every shared buffer of the worker is in use');
-}
-
-/**
- * The batch's data has been copied to shared memory: the request bodies it
- * viewed (or decoded tensors of their own) go back to the pool for the next
- * bodies. Nothing reads a request's inputs after its batch is sent.
- */
-function releaseBodies(requests: readonly TensorMap[]): void {
-  const seen = new Set<ArrayBuffer>();
-  for (const m of requests) {
-    for (const t of Object.values(m)) {
-      if (!Array.isArray(t.data) && isExclusive(t.data.buffer))
-        seen.add(t.data.buffer as ArrayBuffer);
-    }
-  }
-  bodyBuffers.give(seen);
 }
 
 export class WorkerPool {
