@@ -114,9 +114,9 @@ export function customResourceDefinition(): Record<string, unknown> {
             },
             {
               name: 'Step',
-              type: 'integer',
-              jsonPath: '.status.canary.step',
-              description: 'Canary step (0-based).',
+              type: 'string',
+              jsonPath: '.status.canary.stepProgress',
+              description: 'Canary step, counted from 1, over the number of steps.',
               priority: 1,
             },
             {

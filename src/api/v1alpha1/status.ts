@@ -76,6 +76,14 @@ export const CanaryStatus = object('Progress of a canary rollout.', {
   uri: string('Model uri under test.', { maxLength: 2048 }),
   stableVersion: string('Version the stable pods serve.', { maxLength: 63 }),
   step: integer('Index of the current step (0-based).', { minimum: 0, format: 'int32' }),
+  stepProgress: optional(
+    string(
+      'The current step counted from 1, over the number of steps ("1/2"), as messages say it.',
+      {
+        maxLength: 16,
+      },
+    ),
+  ),
   weight: integer('Percent of traffic on the canary.', {
     minimum: 0,
     maximum: 100,

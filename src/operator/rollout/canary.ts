@@ -143,6 +143,11 @@ export function decideCanary(
     ...(fresh || !prev.lastAnalysis ? {} : { lastAnalysis: prev.lastAnalysis }),
   };
   const stepStartedAt = !fresh && prev.step === step ? prev.stepStartedAt : undefined;
+  /** The step as status holds it: its index, and counted from 1 for people. */
+  const at = (index: number): { step: number; stepProgress: string } => ({
+    step: index,
+    stepProgress: `${index + 1}/${spec.steps.length}`,
+  });
 
   const rollback = (why: string): CanaryDecision => ({
     active: true,
@@ -152,7 +157,7 @@ export function decideCanary(
       ...base,
       ...(analysis ? { lastAnalysis: analysis } : {}),
       phase: 'RolledBack',
-      step,
+      ...at(step),
       ...(stepStartedAt ? { stepStartedAt } : {}),
       weight: 0,
       canaryReplicas: 0,
@@ -181,7 +186,7 @@ export function decideCanary(
       ...base,
       ...(analysis ? { lastAnalysis: analysis } : {}),
       phase: 'Promoting',
-      step,
+      ...at(step),
       weight,
       message: `promoted: ${why}`,
     },
@@ -232,7 +237,7 @@ export function decideCanary(
       ...base,
       ...(analysis ? { lastAnalysis: analysis } : {}),
       phase: paused ? 'Paused' : 'Progressing',
-      step,
+      ...at(step),
       weight,
       ...(startedAt ? { stepStartedAt: iso(startedAt) } : {}),
       canaryReplicas: replicas.canary,
@@ -283,7 +288,7 @@ export function decideCanary(
       ...base,
       lastAnalysis: analysis,
       phase: 'Progressing',
-      step: step + 1,
+      ...at(step + 1),
       weight: next.weight,
       canaryReplicas: nextReplicas.canary,
       stableReplicas: nextReplicas.stable,

@@ -104,10 +104,13 @@ describe('decideCanary', () => {
       version: '2',
       stableVersion: '1',
       step: 0,
+      stepProgress: '1/2',
       weight: 25,
       canaryReplicas: 1,
       stableReplicas: 3,
     });
+    // People read the step counted from 1, in the STEP column and in messages alike.
+    expect(d.verdict!.message).toContain('step 1/2');
     expect(d.status!.stepStartedAt).toBeUndefined();
     expect(d.verdict).toMatchObject({ reason: 'CanaryProgressing', stalled: false });
   });
@@ -139,11 +142,13 @@ describe('decideCanary', () => {
     expect(next.status).toMatchObject({
       phase: 'Progressing',
       step: 1,
+      stepProgress: '2/2',
       weight: 50,
       canaryReplicas: 2,
       stableReplicas: 2,
       lastAnalysis: passed,
     });
+    expect(next.verdict!.message).toContain('step 2/2');
     expect(next.status!.stepStartedAt).toBeUndefined();
     expect(next.stable.replicas).toBe(2);
     expect(next.canary).toEqual({ model: V2, replicas: 2 });
