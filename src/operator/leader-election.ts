@@ -5,6 +5,8 @@
 // deadline is kept by a timer, not checked when a request returns: a request
 // to a frozen API server is aborted at the deadline, and the leader stops
 // then, before the lease (longer than the deadline) lets a standby take over.
+// Advisory mode (no leader election) holds the same Lease only to be seen:
+// another holder is reported, and nothing stops or waits on it.
 import type { KubeClient } from './kube/client.js';
 import { isConflict, isNotFound } from './kube/client.js';
 import type { KubeObject } from './kube/types.js';
@@ -32,6 +34,13 @@ export interface LeaderElectionOptions {
   retryPeriodMs: number;
   onStartedLeading: () => void;
   onStoppedLeading: () => void;
+  /** Called on every attempt that finds the Lease held, and not expired, by someone else. */
+  onHeldByOther?: (holder: string) => void;
+  /**
+   * Advisory: hold the Lease only to be seen (and to see another operator);
+   * a lost renewal does not stop the elector, which tries again.
+   */
+  advisory?: boolean;
   logger: Logger;
 }
 
@@ -98,8 +107,11 @@ export class LeaderElector {
     try {
       ok = await this.tryAcquireOrRenew(controller.signal);
     } catch (err) {
+      // Advisory (no leader election), a Lease it may not write is only a lost hint.
       if (!controller.signal.aborted)
-        this.o.logger.warn('leader election request failed', { error: errorMessage(err) });
+        this.o.logger[this.o.advisory ? 'debug' : 'warn']('leader election request failed', {
+          error: errorMessage(err),
+        });
     } finally {
       clearTimeout(bound);
       this.inflight = undefined;
@@ -111,7 +123,7 @@ export class LeaderElector {
       this.deadline = setTimeout(() => this.loseLeadership(), this.o.renewDeadlineMs);
       if (!this.leading) {
         this.leading = true;
-        this.o.logger.info('became leader', {
+        this.o.logger[this.o.advisory ? 'debug' : 'info']('became leader', {
           lease: `${this.o.namespace}/${this.o.name}`,
           identity: this.o.identity,
         });
@@ -124,10 +136,14 @@ export class LeaderElector {
   /** The renew deadline passed without a renewal: stop leading at once. */
   private loseLeadership(): void {
     if (!this.leading || this.stopped) return;
-    this.stopped = true;
     this.leading = false;
-    clearTimeout(this.timer);
     this.inflight?.abort();
+    if (this.o.advisory) {
+      this.o.onStoppedLeading();
+      return;
+    }
+    this.stopped = true;
+    clearTimeout(this.timer);
     this.o.logger.error('lost leadership: lease not renewed within the renew deadline', {
       lastRenewedMsAgo: Date.now() - this.lastRenew,
     });
@@ -184,7 +200,10 @@ export class LeaderElector {
     const holder = spec.holderIdentity ?? '';
     const heldByOther = holder !== '' && holder !== this.o.identity;
     const expiresAt = this.observed.at + (spec.leaseDurationSeconds ?? durationSeconds) * 1000;
-    if (heldByOther && expiresAt > now.getTime()) return false;
+    if (heldByOther && expiresAt > now.getTime()) {
+      this.o.onHeldByOther?.(holder);
+      return false;
+    }
 
     const mine = holder === this.o.identity;
     try {

@@ -57,7 +57,9 @@ export class Operator {
   readonly identity: string;
   private readonly controller: Controller;
   readonly autoscaler: BuiltinAutoscaler;
-  private readonly elector: LeaderElector | undefined;
+  private readonly elector: LeaderElector;
+  /** The other operator last warned about (no leader election), so each is named once. */
+  private warnedHolder: string | undefined;
   private readonly http: OperatorHttpServer;
   private readonly optionalKinds = new Map<
     string,
@@ -145,25 +147,36 @@ export class Operator {
     });
     this.controller = new Controller(this.queue, reconciler, this.metrics, logger, config.workers);
 
-    if (config.leaderElect) {
-      this.elector = new LeaderElector(this.client, {
-        namespace: config.leaderElectionNamespace,
-        name: config.leaderElectionId,
-        identity: this.identity,
-        leaseDurationMs: config.leaseDurationSeconds * 1000,
-        renewDeadlineMs: config.renewDeadlineSeconds * 1000,
-        retryPeriodMs: config.retryPeriodSeconds * 1000,
-        logger,
-        onStartedLeading: () => {
-          this.metrics.leader.set({ name: 'tensorfleet' }, 1);
-          void this.startControllers();
-        },
-        onStoppedLeading: () => {
-          this.metrics.leader.set({ name: 'tensorfleet' }, 0);
-          this.onLostLeadership();
-        },
-      });
-    }
+    const lease = {
+      namespace: config.leaderElectionNamespace,
+      name: config.leaderElectionId,
+      identity: this.identity,
+      leaseDurationMs: config.leaseDurationSeconds * 1000,
+      renewDeadlineMs: config.renewDeadlineSeconds * 1000,
+      retryPeriodMs: config.retryPeriodSeconds * 1000,
+      logger,
+    };
+    this.elector = config.leaderElect
+      ? new LeaderElector(this.client, {
+          ...lease,
+          onStartedLeading: () => {
+            this.metrics.leader.set({ name: 'tensorfleet' }, 1);
+            void this.startControllers();
+          },
+          onStoppedLeading: () => {
+            this.metrics.leader.set({ name: 'tensorfleet' }, 0);
+            this.onLostLeadership();
+          },
+        })
+      : // Without leader election this operator reconciles regardless; it holds
+        // the Lease only so that a second operator is noticed (by either).
+        new LeaderElector(this.client, {
+          ...lease,
+          advisory: true,
+          onStartedLeading: () => {},
+          onStoppedLeading: () => {},
+          onHeldByOther: (holder) => this.warnOtherOperator(holder),
+        });
     this.http = new OperatorHttpServer(this.metrics.registry, {
       healthy: () => !this.stopping,
       ready: () => this.cache.hasSynced(),
@@ -173,8 +186,8 @@ export class Operator {
   async start(): Promise<void> {
     this.httpPort = await this.http.listen(this.o.config.httpAddress);
     this.cache.start();
-    if (this.elector) this.elector.start();
-    else await this.startControllers();
+    this.elector.start();
+    if (!this.o.config.leaderElect) await this.startControllers();
   }
 
   /** Graceful shutdown: finish running reconciles, release the Lease, close watches. */
@@ -184,10 +197,20 @@ export class Operator {
     clearInterval(this.crdRecheck);
     await this.autoscaler.stop();
     await this.controller.stop();
-    await this.elector?.stop();
+    await this.elector.stop();
     await this.cache.stop();
     await this.http.close();
     this.client.close();
+  }
+
+  private warnOtherOperator(holder: string): void {
+    if (holder === this.warnedHolder) return;
+    this.warnedHolder = holder;
+    const { leaderElectionNamespace: ns, leaderElectionId: id } = this.o.config;
+    this.o.logger.warn(
+      "another operator holds the Lease: two operators without leader election reconcile the same ModelDeployments and undo each other's writes; run one, or start every one with --leader-elect",
+      { lease: `${ns}/${id}`, holder },
+    );
   }
 
   private async startControllers(): Promise<void> {

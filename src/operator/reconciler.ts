@@ -112,6 +112,8 @@ export class ModelDeploymentReconciler {
   /** The status we last wrote per key, trusted over a cache that has not caught up yet. */
   private readonly written = new Map<string, { status: ModelDeploymentStatus; at: number }>();
   private readonly now: () => Date;
+  /** The last canary verdict logged at info per key: version, step and outcome. */
+  private readonly analysisVerdicts = new Map<string, string>();
   /** Namespaces found being deleted, with when (namespaceTerminating). */
   private readonly terminating = new Map<string, number>();
 
@@ -308,8 +310,14 @@ export class ModelDeploymentReconciler {
         })
       : { error: 'no analysis source configured' };
     const verdict = judgeAnalysis(md, figures, this.timestamp());
-    this.deps.logger.info('canary analysis', {
-      key: `${md.metadata.namespace}/${md.metadata.name}`,
+    // A waiting canary is analysed every few seconds: info when the verdict
+    // turns (and for each step's first), debug while it holds.
+    const key = `${md.metadata.namespace}/${md.metadata.name}`;
+    const turn = `${first.status.version} ${first.status.step} ${verdict.passed}`;
+    const level = this.analysisVerdicts.get(key) === turn ? 'debug' : 'info';
+    this.analysisVerdicts.set(key, turn);
+    this.deps.logger[level]('canary analysis', {
+      key,
       passed: verdict.passed,
       message: verdict.message,
     });
@@ -712,6 +720,7 @@ export class ModelDeploymentReconciler {
   private forget(namespace: string, name: string): void {
     this.deferred.delete(`${namespace}/${name}`);
     this.written.delete(`${namespace}/${name}`);
+    this.analysisVerdicts.delete(`${namespace}/${name}`);
     for (const key of this.applied.keys()) {
       if (
         [name, `${name}-canary`, `${name}-stable`].some((n) => key.endsWith(`/${namespace}/${n}`))

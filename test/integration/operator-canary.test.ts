@@ -25,8 +25,16 @@ import {
   type ModelDeploymentJson,
 } from './operator-support.js';
 import { startPrometheus, type PrometheusServer } from '../../src/localcluster/prometheus.js';
+import { createLogger } from '../../src/operator/logger.js';
 
 const NAME = 'canary';
+interface LogLine {
+  level: string;
+  msg: string;
+  passed?: string;
+}
+/** The operator's log, as it wrote it. */
+const log: LogLine[] = [];
 let ns = '';
 let workDir = '';
 let operator: Operator | undefined;
@@ -125,7 +133,11 @@ beforeAll(async () => {
       labels: { namespace: ns, tensorfleet_dev_version: version },
     })),
   );
-  operator = await startOperator(ns, { prometheusUrl: prometheus.url });
+  operator = await startOperator(
+    ns,
+    { prometheusUrl: prometheus.url },
+    { logger: createLogger('debug', {}, (line) => log.push(JSON.parse(line) as LogLine)) },
+  );
   await apply(ns, manifest('1'));
   await waitForCondition(ns, NAME, 'Ready', 'True');
 }, 180_000);
@@ -235,6 +247,9 @@ describe('canary rollout gated on metrics', () => {
   }, 180_000);
 
   it('promotes or aborts on the annotation naming the version under test', async () => {
+    const from = log.length;
+    const analyses = () =>
+      log.slice(from).filter((l) => l.msg === 'canary analysis' && l.passed === 'Unknown');
     await apply(ns, manifest('4', 1));
     await eventually(
       'version 4 waiting for figures',
@@ -244,6 +259,13 @@ describe('canary rollout gated on metrics', () => {
       },
       60_000,
     );
+    // Waiting is analysed again every few seconds; only the first says so at info.
+    await eventually(
+      'three analyses of the waiting canary',
+      () => Promise.resolve(analyses().length >= 3 ? true : undefined),
+      60_000,
+    );
+    expect(analyses().filter((l) => l.level === 'info')).toHaveLength(1);
     await kubectlOk(['annotate', '-n', ns, 'md', NAME, 'tensorfleet.dev/canary-promote=4']);
     await eventually(
       'version 4 promoted by hand',
