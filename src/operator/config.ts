@@ -1,6 +1,8 @@
 // Operator configuration: defaults < ConfigMap < environment (TENSORFLEET_*)
 // < command-line flags. One table drives parsing, validation and --help.
 import { parseArgs } from 'node:util';
+import type { LogFormat } from './logger.js';
+import { LOG_FORMATS } from './logger.js';
 
 export interface OperatorConfig {
   /** Runtime image for CPU backends. */
@@ -27,6 +29,8 @@ export interface OperatorConfig {
   /** ConfigMap (namespace/name) whose data overrides the defaults. */
   configMap: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** json | console | auto (console on a terminal, else json). */
+  logFormat: LogFormat;
   /** Start an embedded control plane when no cluster is configured: off | auto. */
   localCluster: 'off' | 'auto';
   realNode: boolean;
@@ -145,6 +149,12 @@ export const OPERATOR_OPTIONS: Option[] = [
     help: 'Log level.',
   },
   {
+    key: 'logFormat',
+    flag: 'log-format',
+    kind: LOG_FORMATS,
+    help: 'json: one JSON object per line; console: time, level, message and key=value fields for people; auto: console when stderr is a terminal, else json.',
+  },
+  {
     key: 'localCluster',
     flag: 'local-cluster',
     kind: ['off', 'auto'],
@@ -175,6 +185,7 @@ export const DEFAULT_CONFIG: OperatorConfig = {
   prometheusUrl: '',
   configMap: '',
   logLevel: 'info',
+  logFormat: 'auto',
   localCluster: 'off',
   realNode: false,
 };

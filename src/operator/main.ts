@@ -11,7 +11,7 @@ import { ConfigError, readEnv, readFlags, resolveConfig, usage } from './config.
 import { KubeClient } from './kube/client.js';
 import { RESOURCES } from './kube/types.js';
 import type { KubeObject } from './kube/types.js';
-import { createLogger } from './logger.js';
+import { createLogger, encoderFor, jsonEncoder } from './logger.js';
 import type { Logger } from './logger.js';
 import { Operator } from './operator.js';
 import type { LocalCluster } from './local-cluster.js';
@@ -61,7 +61,7 @@ async function main(argv: string[]): Promise<number> {
     { name: 'environment', values: env },
     { name: 'flags', values: flags },
   );
-  let logger: Logger = createLogger(config.logLevel, { component: 'tensorfleet-operator' });
+  let logger = operatorLogger(config);
 
   const kc = new KubeConfig();
   let local: LocalCluster | undefined;
@@ -88,7 +88,7 @@ async function main(argv: string[]): Promise<number> {
       { name: 'environment', values: env },
       { name: 'flags', values: flags },
     );
-    logger = createLogger(config.logLevel, { component: 'tensorfleet-operator' });
+    logger = operatorLogger(config);
   }
 
   // Simulated pods serve nothing (their loopback addresses lead nowhere):
@@ -145,3 +145,10 @@ main(process.argv.slice(2)).then(
     process.exit(err instanceof ConfigError ? 2 : 1);
   },
 );
+
+/** JSON lines name their component (log pipelines mix sources); console lines leave it out. */
+function operatorLogger(config: OperatorConfig): Logger {
+  const encode = encoderFor(config.logFormat);
+  const base = encode === jsonEncoder ? { component: 'tensorfleet-operator' } : {};
+  return createLogger(config.logLevel, base, undefined, encode);
+}
