@@ -90,8 +90,11 @@ export class LeaderElector {
 
   private schedule(): void {
     if (this.stopped) return;
+    // Advisory, a Lease held by another (or one it cannot write) is only looked at again
+    // once a lease duration has passed: nothing waits on it.
+    const period = this.o.advisory && !this.leading ? this.o.leaseDurationMs : this.o.retryPeriodMs;
     // Jitter keeps candidates from retrying in lockstep.
-    const delay = this.o.retryPeriodMs * (this.leading ? 1 : 1 + Math.random() * 0.2);
+    const delay = period * (this.leading ? 1 : 1 + Math.random() * 0.2);
     this.timer = setTimeout(() => void this.tick(), delay);
   }
 
