@@ -1,11 +1,13 @@
-// A real Prometheus (the Debian package) on loopback for tests and benches,
+// A real Prometheus (built from Go modules into the cache by tools/cluster,
+// the same binary the end-to-end tier runs) on loopback for tests and benches,
 // scraping loopback targets (every second unless told). Callers give each target the labels
 // Prometheus would add for a pod found through a ServiceMonitor (namespace,
 // the pod's version and track labels), since kwok's pods are not processes.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ensureBinaries } from './manifest.js';
 import { freePort } from './ports.js';
 
 export interface ScrapeTarget {
@@ -32,10 +34,7 @@ export async function startPrometheus(
   minSamples = 3,
   scrapeInterval = '1s',
 ): Promise<PrometheusServer> {
-  const found = spawnSync('prometheus', ['--version'], { encoding: 'utf8' });
-  if (found.status !== 0) {
-    throw new Error('prometheus is not on PATH: apt-get install prometheus (.ci/run does)');
-  }
+  const binary = (await ensureBinaries()).binaries.prometheus;
   const dir = await mkdtemp(join(tmpdir(), 'tensorfleet-prometheus-'));
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -50,7 +49,7 @@ export async function startPrometheus(
   // JSON is YAML.
   await writeFile(join(dir, 'prometheus.yml'), JSON.stringify(config));
   const child: ChildProcess = spawn(
-    'prometheus',
+    binary,
     [
       `--config.file=${join(dir, 'prometheus.yml')}`,
       `--storage.tsdb.path=${join(dir, 'data')}`,

@@ -1,6 +1,6 @@
 /**
- * The Argo CD health check for ModelDeployment (deploy/argocd), run by a real
- * Lua interpreter, against status written by the real operator: the recorded
+ * The Argo CD health check for ModelDeployment (deploy/argocd), run by gopher-lua
+ * as Argo CD runs it, against status written by the real operator: the recorded
  * samples under testdata/ (with the verdicts health_test.yaml expects, in the
  * layout of Argo CD's resource_customizations) and samples taken live in this
  * run. kstatus (sigs.k8s.io/cli-utils, what Flux reads) must agree on each.
@@ -13,14 +13,7 @@ import yaml from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { Operator } from '../../src/operator/operator.js';
-import {
-  HEALTH_DIR,
-  KSTATUS_FOR,
-  argoHealth,
-  findLua,
-  kstatus,
-  type Verdict,
-} from '../chart/health.js';
+import { HEALTH_DIR, KSTATUS_FOR, argoHealth, kstatus, type Verdict } from '../chart/health.js';
 import { createNamespace, deleteNamespace, kubectlOk } from './context.js';
 import {
   apply,
@@ -48,7 +41,6 @@ const KSTATUS_EXCEPTIONS: Record<string, string> = {
   'testdata/progressing-no-status.yaml': 'Current',
 };
 
-let lua = '';
 let ns = '';
 let unwatched = '';
 let operator: Operator | undefined;
@@ -73,7 +65,6 @@ function sample(md: ModelDeploymentJson): Sample {
 }
 
 beforeAll(async () => {
-  lua = await findLua();
   ns = await createNamespace('health');
   unwatched = await createNamespace('health-unwatched');
   operator = await startOperator(ns);
@@ -97,7 +88,7 @@ describe('recorded samples (testdata/, health_test.yaml)', () => {
     );
     const verdicts = await kstatus(objects);
     for (const [i, test] of spec.tests.entries()) {
-      const argo = await argoHealth(lua, objects[i]);
+      const argo = await argoHealth(objects[i]);
       expect(argo, test.inputPath).toEqual(test.healthStatus);
       const expected = KSTATUS_EXCEPTIONS[test.inputPath] ?? KSTATUS_FOR[argo.status];
       expect(verdicts[i]!.status, `kstatus on ${test.inputPath}`).toBe(expected);
@@ -110,7 +101,7 @@ describe('live samples from the operator', () => {
     await apply(ns, modelDeploymentManifest('healthy', { runtime: { backend: 'wasm' } }));
     const md = await waitForCondition(ns, 'healthy', 'Ready', 'True');
     live.set('healthy', sample(md));
-    const argo = await argoHealth(lua, md);
+    const argo = await argoHealth(md);
     expect(argo.status).toBe('Healthy');
     expect(argo.message).toMatch(/^ModelServing: 1\/1 replicas serving version 1$/);
     expect((await kstatus([md]))[0]!.status).toBe('Current');
@@ -120,7 +111,7 @@ describe('live samples from the operator', () => {
     const stale = structuredClone(live.get('healthy')!);
     stale.metadata.generation += 1;
     live.set('progressing-new-generation', stale);
-    const argo = await argoHealth(lua, stale);
+    const argo = await argoHealth(stale);
     expect(argo).toEqual({
       status: 'Progressing',
       message: `Waiting for the operator to observe generation ${stale.metadata.generation} (observed ${stale.metadata.generation - 1})`,
@@ -137,7 +128,7 @@ describe('live samples from the operator', () => {
     );
     const md = await waitForCondition(ns, 'unschedulable', 'Reconciling', 'True', 'Unschedulable');
     live.set('progressing-unschedulable', sample(md));
-    const argo = await argoHealth(lua, md);
+    const argo = await argoHealth(md);
     expect(argo.status).toBe('Progressing');
     expect(argo.message).toMatch(/^Unschedulable: /);
     expect((await kstatus([md]))[0]!.status).toBe('InProgress');
@@ -158,7 +149,7 @@ describe('live samples from the operator', () => {
     await apply(ns, modelDeploymentManifest('conflict', { runtime: { backend: 'wasm' } }));
     const md = await waitForCondition(ns, 'conflict', 'Stalled', 'True', 'NameConflict');
     live.set('degraded-name-conflict', sample(md));
-    const argo = await argoHealth(lua, md);
+    const argo = await argoHealth(md);
     expect(argo.status).toBe('Degraded');
     expect(argo.message).toMatch(/^NameConflict: Service .*\/conflict already exists/);
     expect((await kstatus([md]))[0]!.status).toBe('Failed');
@@ -169,7 +160,7 @@ describe('live samples from the operator', () => {
     const md = await getJson<ModelDeploymentJson>(unwatched, 'md', 'no-status');
     expect(md?.status).toBeUndefined();
     live.set('progressing-no-status', sample(md!));
-    expect(await argoHealth(lua, md)).toEqual({
+    expect(await argoHealth(md)).toEqual({
       status: 'Progressing',
       message: 'Waiting for the Tensorfleet operator to observe the ModelDeployment',
     });
@@ -197,8 +188,8 @@ describe('live samples from the operator', () => {
       // Argo CD and kstatus judge the recorded sample as they judge today's status.
       // (Whole conditions can differ: a stalled object's Ready races its Deployment.)
       const [recordedArgo, liveArgo] = await Promise.all([
-        argoHealth(lua, recorded),
-        argoHealth(lua, object),
+        argoHealth(recorded),
+        argoHealth(object),
       ]);
       expect(recordedArgo.status, name).toBe(liveArgo.status);
       const [recordedK, liveK] = await kstatus([recorded, object]);

@@ -1,5 +1,5 @@
 // Builds the kstatus verdict printer used by test/integration/health-check.test.ts
-// (see tools/kstatus/build.sh).
+// (see tools/go-tool.sh).
 module tensorfleet.dev/tools/kstatus
 
 go 1.26.0
