@@ -1,13 +1,16 @@
 /**
  * The end-to-end tier: ONE control plane with a real node (containerd,
- * kubelet, kube-proxy; images from the registry on loopback, built by `npm run
- * images`) beside the simulated GPU nodes, and the chart installed with
+ * kubelet, kube-proxy; images from the registry on loopback, brought up to
+ * date here with `npm run images`, which rebuilds only what changed) beside
+ * the simulated GPU nodes, and the chart installed with
  * `helm install` exactly as a user would, the operator running in pods under
  * the chart's ServiceAccount. test/e2e/*.test.ts then use it as users do.
  */
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 import type { TestProject } from 'vitest/node';
 
@@ -17,12 +20,26 @@ import { NODE_IP } from '../../src/localcluster/node/network.js';
 import { installChart, OPERATOR_NAMESPACE, RELEASE } from '../support/install-chart.js';
 import type { E2eContext } from './context.js';
 
+const IMAGES_BUILD = fileURLToPath(new URL('../../tools/images/build.sh', import.meta.url));
+
 const log = (line: string): void => {
   process.stderr.write(`${line}\n`);
 };
 
+/** tools/images/build.sh: a few seconds when nothing changed, minutes for a changed image. */
+function buildImages(): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', [IMAGES_BUILD], { stdio: ['ignore', 'inherit', 'inherit'] });
+    child.once('error', reject);
+    child.once('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`${IMAGES_BUILD} exited ${String(code)}`)),
+    );
+  });
+}
+
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const manifest = await ensureBinaries({ log });
+  await buildImages();
   const dir = await mkdtemp(join(tmpdir(), 'tensorfleet-e2e-'));
   // Routes, links and every iptables table, to compare after the node stops.
   const hostBefore = await hostNetworkSnapshot();

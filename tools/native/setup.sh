@@ -70,11 +70,18 @@ recipe=1
 # --- prerequisites -------------------------------------------------------------
 [[ "$(uname -s)-$(uname -m)" == "Linux-x86_64" ]] ||
 	die "only Linux x86_64 is set up (the tensorflow-cpu wheels used are manylinux x86_64)"
-command -v "${python}" >/dev/null 2>&1 || die "${python} is required (apt-get install python3 python3-venv)"
-"${python}" -c 'import venv, ensurepip' 2>/dev/null ||
-	die "${python} lacks venv/ensurepip (apt-get install python3-venv)"
-command -v c++ >/dev/null 2>&1 || die "a C++ compiler is required (apt-get install g++)"
-command -v make >/dev/null 2>&1 || die "make is required (apt-get install make)"
+# Every missing system piece is named in one message, with what installs it.
+missing=()
+packages=()
+if ! command -v "${python}" >/dev/null 2>&1; then
+	missing+=("${python}")
+	packages+=(python3 python3-venv)
+elif ! "${python}" -c 'import venv, ensurepip' 2>/dev/null; then
+	missing+=("${python}'s venv/ensurepip")
+	packages+=(python3-venv)
+fi
+command -v c++ >/dev/null 2>&1 || { missing+=("a C++ compiler"); packages+=(g++); }
+command -v make >/dev/null 2>&1 || { missing+=(make); packages+=(make); }
 
 # Node's headers, so that node-gyp never downloads them.
 nodedir=""
@@ -85,8 +92,14 @@ for dir in "${npm_config_nodedir:-}" "${node_prefix}" /usr /usr/local; do
 		break
 	fi
 done
-[[ -n "${nodedir}" ]] ||
-	die "Node.js headers not found (looked for include/node/node_api.h under \$npm_config_nodedir, ${node_prefix}, /usr, /usr/local); apt-get install libnode-dev, or set npm_config_nodedir"
+if [[ -z "${nodedir}" ]]; then
+	missing+=("Node.js headers (include/node/node_api.h under \$npm_config_nodedir, ${node_prefix}, /usr or /usr/local)")
+	packages+=(libnode-dev)
+fi
+if [[ ${#missing[@]} -gt 0 ]]; then
+	joined="$(printf '%s, ' "${missing[@]}")"
+	die "the native backend is built from source here and needs: ${joined%, }. Install them with: sudo apt-get install ${packages[*]}"
+fi
 
 installed_tfjs="$(cd "${root}" && node -p "require('@tensorflow/tfjs/package.json').version" 2>/dev/null)" ||
 	die "@tensorflow/tfjs is not installed: run npm ci first"
