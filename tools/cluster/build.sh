@@ -121,11 +121,21 @@ build() {
 		log "${module}: up to date in ${out}"
 		return
 	fi
-	log "${module}: building ${names[*]} (the first cold build of everything takes about 15 minutes on 2 cores)"
+	log "${module}: building ${names[*]} (a cold build of everything took 15 min on 2 idle cores and 24 min on 2 busy ones)"
 	local tmp="${out}.tmp.$$" started=${SECONDS}
 	rm -rf "${tmp}"
 	mkdir -p "${tmp}"
-	(cd "${here}/${module}" && go build -trimpath -ldflags "${ldflags}" -o "${tmp}/" "${pkgs[@]}")
+	(cd "${here}/${module}" && go build -trimpath -ldflags "${ldflags}" -o "${tmp}/" "${pkgs[@]}") &
+	local pid=$! waited=0
+	# go build prints nothing while it compiles: say every minute that it still runs.
+	while kill -0 "${pid}" 2>/dev/null; do
+		sleep 1
+		waited=$((waited + 1))
+		if ((waited % 60 == 0)); then
+			log "${module}: still building ${names[*]} ($((SECONDS - started)) s so far)"
+		fi
+	done
+	wait "${pid}" || die "${module}: go build failed"
 	mkdir -p "${out}"
 	local i built
 	for i in "${!names[@]}"; do
