@@ -1,13 +1,30 @@
 // A real S3-compatible server on loopback for the s3:// source tests: moto's
-// server mode (installed by .ci/run with `pip install 'moto[server]'`), set up
-// with boto3, the AWS SDK for Python that moto depends on.
+// server mode, set up with boto3, the AWS SDK for Python, both pinned in
+// tools/moto/requirements.txt and installed into a cached virtualenv on first
+// use (tools/moto/setup.sh).
 
 import type { ChildProcess } from 'node:child_process';
 import { execFile, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
+const MOTO_SETUP = fileURLToPath(new URL('../../tools/moto/setup.sh', import.meta.url));
+
+let motoBin: Promise<string> | undefined;
+
+/** The virtualenv's bin directory (moto_server, python), installed on first use. */
+function moto(): Promise<string> {
+  motoBin ??= run('bash', [MOTO_SETUP], { maxBuffer: 2 ** 20 }).then(
+    ({ stdout }) => stdout.trim(),
+    (err: Error & { stderr?: string }) => {
+      throw new Error(`tools/moto/setup.sh: ${err.stderr ?? err.message}`);
+    },
+  );
+  return motoBin;
+}
 
 export interface S3Server {
   endpoint: string;
@@ -69,7 +86,8 @@ export async function startS3(opts: {
   const host = opts.host ?? '127.0.0.1';
   const port = await freePort(host);
   const env = { ...process.env, ...(opts.auth ? { INITIAL_NO_AUTH_ACTION_COUNT: '3' } : {}) };
-  const child: ChildProcess = spawn('moto_server', ['-H', host, '-p', String(port)], {
+  const bin = await moto();
+  const child: ChildProcess = spawn(join(bin, 'moto_server'), ['-H', host, '-p', String(port)], {
     env,
     stdio: 'ignore',
   });
@@ -82,11 +100,11 @@ export async function startS3(opts: {
       break;
     } catch {
       if (Date.now() > deadline || child.exitCode !== null)
-        throw new Error('moto_server did not start (is moto[server] installed?)');
+        throw new Error(`moto_server (${bin}) did not start`);
       await new Promise((r) => setTimeout(r, 200));
     }
   }
-  const { stdout } = await run('python3', [
+  const { stdout } = await run(join(bin, 'python'), [
     '-c',
     SETUP,
     endpoint,
