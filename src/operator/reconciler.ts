@@ -19,6 +19,7 @@ import { LABEL_MODEL, deploymentName } from './builders/labels.js';
 import { buildPodDisruptionBudget } from './builders/pod-disruption-budget.js';
 import { buildService } from './builders/service.js';
 import { routeProblems } from './status/route-status.js';
+import { NamespaceDeletion } from './status/namespace-deletion.js';
 import { buildScaledObject } from './builders/scaled-object.js';
 import { buildServiceMonitor, wantsServiceMonitor } from './builders/service-monitor.js';
 import type { EventSink } from './events.js';
@@ -93,7 +94,6 @@ export interface ReconcilerDeps {
 /** How long a write we made is trusted over a cache that has not caught up yet. */
 const APPLY_MEMO_MS = 30_000;
 const NOT_READY_REQUEUE_MS = 30_000;
-const TERMINATING_RECHECK_MS = 30_000;
 /** Longest a counters-only status change waits to be folded into a transition. */
 export const STATUS_COALESCE_MS = 5_000;
 
@@ -114,11 +114,12 @@ export class ModelDeploymentReconciler {
   private readonly now: () => Date;
   /** The last canary verdict logged at info per key: version, step and outcome. */
   private readonly analysisVerdicts = new Map<string, string>();
-  /** Namespaces found being deleted, with when (namespaceTerminating). */
-  private readonly terminating = new Map<string, number>();
+  /** Which namespaces are being deleted (status/namespace-deletion.ts). */
+  private readonly namespaceDeletion: NamespaceDeletion;
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.now = deps.now ?? (() => new Date());
+    this.namespaceDeletion = new NamespaceDeletion(deps.client);
   }
 
   async reconcile(key: string): Promise<ReconcileResult> {
@@ -129,13 +130,8 @@ export class ModelDeploymentReconciler {
       this.forget(namespace, name);
       return {};
     }
-    const terminatingSince = this.terminating.get(namespace);
-    if (terminatingSince !== undefined) {
-      // Its namespace is being deleted: every write would be wasted (or
-      // refused). Looked at again after a while, in case it was re-created.
-      if (Date.now() - terminatingSince < TERMINATING_RECHECK_MS) return {};
-      this.terminating.delete(namespace);
-    }
+    // Its namespace is being deleted: every write would be wasted (or refused).
+    if (await this.namespaceDeletion.terminating(namespace)) return {};
 
     const specErrors = validateServedSpec(structuredClone(md.spec));
     if (specErrors.length > 0) {
@@ -202,7 +198,7 @@ export class ModelDeploymentReconciler {
     } catch (err) {
       // The namespace is being deleted, and the model with it: nothing to report.
       if (namespaceTerminating(err)) {
-        this.terminating.set(namespace, Date.now());
+        this.namespaceDeletion.markTerminating(namespace);
         return {};
       }
       // A write the API server refused (e.g. an affinity it finds invalid) is
@@ -736,11 +732,6 @@ export class ModelDeploymentReconciler {
   }
 }
 
-/**
- * True when the API server refused the object itself (not a passing
- * conflict, throttle or outage). Server-side apply answers 500 "failed to
- * create typed patch object" for a body of the wrong shape.
- */
 /** The API server refuses new objects in a namespace that is being deleted. */
 export function namespaceTerminating(err: unknown): boolean {
   return (
@@ -749,6 +740,12 @@ export function namespaceTerminating(err: unknown): boolean {
     /because it is being terminated/.test(err.message)
   );
 }
+
+/**
+ * True when the API server refused the object itself (not a passing
+ * conflict, throttle or outage). Server-side apply answers 500 "failed to
+ * create typed patch object" for a body of the wrong shape.
+ */
 
 export function isRejected(err: unknown): err is ApiError {
   if (!(err instanceof ApiError)) return false;

@@ -439,6 +439,10 @@ describe('helm install, the operator on the chart RBAC, helm upgrade', () => {
     await cannot('create', 'deployments', '-n', other);
     await cannot('update', 'leases/someone-elses-lease', '-n', release);
     await can('update', `leases/${FULLNAME}`, '-n', release);
+    // Whether a watched namespace is being deleted; no other namespace, and no listing.
+    await can('get', `namespaces/${watched}`);
+    await cannot('get', `namespaces/${other}`);
+    await cannot('list', 'namespaces');
 
     // Real requests with the ServiceAccount's token are refused by the API server (403).
     const asOperator = async (args: string[]) => {

@@ -1,6 +1,7 @@
 // Deleting a namespace full of models: the operator does not try to recreate
-// or repair what the namespace controller removes (no applies to objects
-// being deleted, none after the namespace refused one).
+// or repair what the namespace controller removes, nor write their status
+// (no applies to objects being deleted, no writes at all once the namespace
+// is read as being deleted).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { Operator } from '../../src/operator/operator.js';
@@ -26,7 +27,7 @@ afterAll(async () => {
 });
 
 describe('a namespace deleted with its models', () => {
-  it('costs no applies from the operator', async () => {
+  it('costs no applies and no status writes from the operator', async () => {
     for (const name of MODELS)
       await apply(
         ns,
@@ -46,7 +47,12 @@ describe('a namespace deleted with its models', () => {
             v.labels['resource'] !== 'leases',
         )
         .reduce((sum, v) => sum + v.value, 0);
+    const statusWrites = async (): Promise<number> =>
+      (await operator.metrics.apiWrites.get()).values
+        .filter((v) => String(v.labels['resource']).startsWith('modeldeployments'))
+        .reduce((sum, v) => sum + v.value, 0);
     const before = await ownedWrites();
+    const statusBefore = await statusWrites();
     await kubectlOk(['delete', 'namespace', ns, '--wait=false']);
     await eventually(
       'the namespace gone',
@@ -56,5 +62,7 @@ describe('a namespace deleted with its models', () => {
     // Objects being deleted are left alone; the first write the namespace
     // refuses (one per worker at most) stops every other for that namespace.
     expect((await ownedWrites()) - before).toBeLessThanOrEqual(2);
+    // Nor status writes: the namespace is read as being deleted (11 for these 8 before).
+    expect((await statusWrites()) - statusBefore).toBeLessThanOrEqual(1);
   }, 180_000);
 });

@@ -36,6 +36,7 @@ export const RESOURCES = {
   event: ref('events.k8s.io/v1', 'Event', 'events'),
   configMap: ref('v1', 'ConfigMap', 'configmaps'),
   node: ref('v1', 'Node', 'nodes', false),
+  namespace: ref('v1', 'Namespace', 'namespaces', false),
   podDisruptionBudget: ref('policy/v1', 'PodDisruptionBudget', 'poddisruptionbudgets'),
   horizontalPodAutoscaler: ref(
     'autoscaling/v2',
