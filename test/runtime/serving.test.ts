@@ -107,6 +107,8 @@ describe('per-request deadline', () => {
       modelName: 'cnn',
       maxBatchSize: 1,
       decodeInWorkersMinBytes: 1e9,
+      // The big request holds the worker; none computed on the HTTP thread.
+      inferOnHttpThreadMaxMs: 0,
     });
     try {
       const rows = 256;
@@ -179,6 +181,8 @@ describe('batches held inside a busy worker', () => {
       modelName: 'cnn',
       maxBatchSize: 2,
       decodeInWorkersMinBytes: 1e9,
+      // Batches held in a worker: none computed on the HTTP thread.
+      inferOnHttpThreadMaxMs: 0,
     });
     const infer = (payload: object) =>
       rt.app.inject({ method: 'POST', url: '/v2/models/cnn/infer', payload });
@@ -210,6 +214,8 @@ describe('batches held inside a busy worker', () => {
       modelName: 'cnn',
       maxBatchSize: 1,
       decodeInWorkersMinBytes: 1e9,
+      // The big request holds the worker; none computed on the HTTP thread.
+      inferOnHttpThreadMaxMs: 0,
     });
     try {
       const sent: Promise<{ statusCode: number }>[] = [
