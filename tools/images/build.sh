@@ -342,10 +342,21 @@ bud() {
 	shift 2
 	log_file="${out}/logs/$(slug "${name}").log"
 	log "building ${name}:${version} from ${dockerfile} (log: ${log_file})"
-	if ! "${buildah[@]}" bud --isolation chroot --network host --layers --pull=never \
+	local started=${SECONDS} waited=0 pid
+	"${buildah[@]}" bud --isolation chroot --network host --layers --pull=never \
 		--timestamp 0 --identity-label=false --format oci \
 		"${secrets[@]}" "$@" \
-		-f "${root}/${dockerfile}" -t "localhost/${name}:${version}" "${root}" >"${log_file}" 2>&1; then
+		-f "${root}/${dockerfile}" -t "localhost/${name}:${version}" "${root}" >"${log_file}" 2>&1 &
+	pid=$!
+	# A cold build runs for minutes: every minute, the time so far and the step it is at.
+	while kill -0 "${pid}" 2>/dev/null; do
+		sleep 1
+		waited=$((waited + 1))
+		if ((waited % 60 == 0)); then
+			log "${name}: $((SECONDS - started)) s so far, at $(grep -o '^\[[0-9]*/[0-9]*\] STEP [0-9]*/[0-9]*' "${log_file}" | tail -n 1)"
+		fi
+	done
+	if ! wait "${pid}"; then
 		tail -n 40 "${log_file}" >&2
 		die "building ${name} failed (full log: ${log_file})"
 	fi
