@@ -308,7 +308,7 @@ export class ModelDeploymentReconciler {
     const verdict = judgeAnalysis(md, figures, this.timestamp());
     // A waiting canary is analysed every few seconds: info when the verdict
     // turns (and for each step's first), debug while it holds.
-    const key = `${md.metadata.namespace}/${md.metadata.name}`;
+    const key = objectKey(md);
     const turn = `${first.status.version} ${first.status.step} ${verdict.passed}`;
     const level = this.analysisVerdicts.get(key) === turn ? 'debug' : 'info';
     this.analysisVerdicts.set(key, turn);
@@ -746,7 +746,6 @@ export function namespaceTerminating(err: unknown): boolean {
  * conflict, throttle or outage). Server-side apply answers 500 "failed to
  * create typed patch object" for a body of the wrong shape.
  */
-
 export function isRejected(err: unknown): err is ApiError {
   if (!(err instanceof ApiError)) return false;
   if (err.status === 500) return /failed to create typed patch object/.test(err.message);

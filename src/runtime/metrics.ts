@@ -10,7 +10,8 @@ export type Protocol = 'tfserving' | 'oip';
 export interface MetricsSource {
   queueDepth(): number;
   inflightBatches(): number;
-  workerMemory(): { numBytes: number; numTensors: number }[];
+  /** tfjs memory of each thread holding the model (the workers, and the HTTP thread's copy). */
+  modelMemory(): { numBytes: number; numTensors: number }[];
   ready(): boolean;
 }
 
@@ -157,7 +158,7 @@ export class RuntimeMetrics {
       labelNames: ['model', 'version'],
       registers,
       collect() {
-        const mem = source()?.workerMemory() ?? [];
+        const mem = source()?.modelMemory() ?? [];
         this.set(
           labels,
           mem.reduce((a, m) => a + m.numBytes, 0),
@@ -170,7 +171,7 @@ export class RuntimeMetrics {
       labelNames: ['model', 'version'],
       registers,
       collect() {
-        const mem = source()?.workerMemory() ?? [];
+        const mem = source()?.modelMemory() ?? [];
         this.set(
           labels,
           mem.reduce((a, m) => a + m.numTensors, 0),

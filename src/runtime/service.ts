@@ -75,7 +75,7 @@ export class ModelService {
     opts.metrics.attach({
       queueDepth: () => this.batcher?.depth ?? 0,
       inflightBatches: () => this.batcher?.inflight ?? 0,
-      workerMemory: () => [
+      modelMemory: () => [
         ...(this.pool?.memory() ?? []),
         ...(this.inline === undefined ? [] : [this.inline.memory()]),
       ],
@@ -138,6 +138,7 @@ export class ModelService {
       this.pool = pool;
       const signature = ready.signature;
       const inline = await this.loadInline(ready.backend, dir, ready.format);
+      this.inline = inline;
       this.batcher = new Batcher(
         {
           maxBatchSize: config.maxBatchSize,
@@ -230,7 +231,6 @@ export class ModelService {
       });
       if (out.model === undefined)
         logger?.info({ reason: out.reason }, 'every request computes in the workers');
-      this.inline = out.model;
       return out.model;
     } catch (err) {
       // The workers loaded it: serving goes on without the shortcut.
