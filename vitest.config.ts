@@ -2,7 +2,9 @@ import { defineConfig } from 'vitest/config';
 import { nativeSkipReason } from './test/runtime/native.js';
 
 // The runtime's protocol suites, run once per backend: on wasm in `unit`, and
-// again on the native backend (@tensorflow/tfjs-node) in `tensorflow`.
+// again on the native backends: @tensorflow/tfjs-node in `tensorflow`, and
+// @tensorflow/tfjs-node-gpu (TensorFlow's CUDA build, on the CPU here) in
+// `tensorflow-gpu`.
 const PROTOCOL_SUITES = [
   'test/runtime/tfserving.test.ts',
   'test/runtime/oip.test.ts',
@@ -15,14 +17,14 @@ const PROTOCOL_SUITES = [
   'test/runtime/graph-models.test.ts',
 ];
 
-// Without `npm run setup:native` (and outside CI, which requires it) there is
-// no `tensorflow` project; test/runtime/native.test.ts shows the skip and why.
+// Without `npm run setup:native` (and outside CI, which requires it) there are
+// no native projects; test/runtime/native.test.ts shows the skip and why.
 const nativeSkipped = nativeSkipReason();
 if (nativeSkipped !== undefined) {
   process.stderr.write(`tensorflow backend tests skipped: ${nativeSkipped}\n`);
 }
 
-// Tiers: `unit` needs nothing running; `tensorflow` needs the native backend;
+// Tiers: `unit` needs nothing running; `tensorflow`, `tensorflow-gpu` need the native backends;
 // `integration` boots one real control plane per run (see
 // test/integration/global-setup.ts).
 export default defineConfig({
@@ -38,15 +40,18 @@ export default defineConfig({
         },
       },
       ...(nativeSkipped === undefined
-        ? [
-            {
-              test: {
-                name: 'tensorflow',
-                include: PROTOCOL_SUITES,
-                env: { TENSORFLEET_TEST_BACKEND: 'tensorflow', TF_CPP_MIN_LOG_LEVEL: '1' },
+        ? (['tensorflow', 'tensorflow-gpu'] as const).map((backend) => ({
+            test: {
+              name: backend,
+              include: PROTOCOL_SUITES,
+              // TensorFlow's INFO lines out of test output; for the GPU build also its
+              // start-up CUDA messages, errors among them, that say no GPU is here.
+              env: {
+                TENSORFLEET_TEST_BACKEND: backend,
+                TF_CPP_MIN_LOG_LEVEL: backend === 'tensorflow' ? '1' : '3',
               },
             },
-          ]
+          }))
         : []),
       {
         test: {

@@ -12,7 +12,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadBackend } from './backends/select.js';
-import type { BackendName } from './backends/select.js';
+import type { BackendName, Device } from './backends/select.js';
 import { toRuntimeError } from './errors.js';
 import type { ModelFormat } from './models/format.js';
 import type { LoadedModel } from './models/load.js';
@@ -34,6 +34,8 @@ const ALPHA = 0.2;
 
 export interface InlineModelOptions {
   backend: BackendName;
+  /** Where the workers' copy computes (a GPU: no copy here). */
+  device: Device;
   modelDir: string;
   format: ModelFormat;
   signatureName: string;
@@ -69,7 +71,7 @@ export class InlineModel {
   /** Loads and times the model here (warmup rows: 1); no model (and why) when it is too large or too slow. */
   static async load(opts: InlineModelOptions): Promise<InlineLoad> {
     // A GPU's compute dwarfs the hop, and another TensorFlow context on the device is not free.
-    if (opts.backend === 'tensorflow-gpu') return { reason: 'the model runs on a GPU' };
+    if (opts.device === 'gpu') return { reason: 'the model runs on a GPU' };
     const bytes = await directoryBytes(opts.modelDir);
     if (bytes > INLINE_MAX_MODEL_BYTES) {
       return {

@@ -43,7 +43,9 @@ export class RuntimeMetrics {
   readonly batches: Counter<'model' | 'version' | 'thread'>;
   readonly inflight: Gauge<'model' | 'version'>;
   readonly modelLoad: Gauge<'model' | 'version'>;
-  readonly backendInfo: Gauge<'model' | 'version' | 'backend' | 'tfjs_backend' | 'format'>;
+  readonly backendInfo: Gauge<
+    'model' | 'version' | 'backend' | 'tfjs_backend' | 'device' | 'format'
+  >;
 
   /**
    * Label children bound once: looking a child up by a label object hashes
@@ -119,8 +121,8 @@ export class RuntimeMetrics {
     });
     this.backendInfo = new Gauge({
       name: 'tensorfleet_runtime_backend_info',
-      help: 'Backend serving the model (value is always 1).',
-      labelNames: ['model', 'version', 'backend', 'tfjs_backend', 'format'],
+      help: 'Backend serving the model, and the device it computes on (value is always 1).',
+      labelNames: ['model', 'version', 'backend', 'tfjs_backend', 'device', 'format'],
       registers,
     });
     // collect() runs with `this` bound to the gauge, so the source is read through a closure.

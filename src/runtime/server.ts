@@ -56,6 +56,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
     metrics,
     logger: {
       info: (obj, msg) => logRef.current?.info(obj, msg),
+      warn: (obj, msg) => logRef.current?.warn(obj, msg),
       error: (obj, msg) => logRef.current?.error(obj, msg),
     },
     resolveModelDir: (uri, progress) =>

@@ -5,7 +5,8 @@
 
 import { setImmediate as afterIo, setTimeout as sleep } from 'node:timers/promises';
 import { Batcher } from './batching/batcher.js';
-import type { BackendName } from './backends/select.js';
+import type { BackendName, Device } from './backends/select.js';
+import { NO_GPU_NOTE } from './backends/select.js';
 import type { ServeConfig } from './config.js';
 import { RuntimeError } from './errors.js';
 import { detectFormat } from './models/format.js';
@@ -29,6 +30,8 @@ export interface ModelInfo {
   format: ModelFormat;
   backend: BackendName;
   tfjsBackend: string;
+  /** Where the model computes: cpu for tensorflow-gpu without a usable GPU. */
+  device: Device;
   signature: ModelSignature;
 }
 
@@ -137,7 +140,7 @@ export class ModelService {
       const ready = await pool.start();
       this.pool = pool;
       const signature = ready.signature;
-      const inline = await this.loadInline(ready.backend, dir, ready.format);
+      const inline = await this.loadInline(ready.backend, ready.device, dir, ready.format);
       this.inline = inline;
       this.batcher = new Batcher(
         {
@@ -176,6 +179,7 @@ export class ModelService {
         format: ready.format,
         backend: ready.backend,
         tfjsBackend: ready.tfjsBackend,
+        device: ready.device,
         signature,
       };
       const seconds = (performance.now() - t0) / 1000;
@@ -185,13 +189,21 @@ export class ModelService {
           ...metrics.labels(),
           backend: ready.backend,
           tfjs_backend: ready.tfjsBackend,
+          device: ready.device,
           format: ready.format,
         },
         1,
       );
+      if (ready.backend === 'tensorflow-gpu' && ready.device === 'cpu') {
+        logger?.warn(
+          { backend: ready.backend, device: ready.device },
+          `tensorflow-gpu: ${NO_GPU_NOTE}`,
+        );
+      }
       logger?.info(
         {
           backend: ready.backend,
+          device: ready.device,
           skipped: ready.skipped,
           format: ready.format,
           workers: config.workers,
@@ -216,6 +228,7 @@ export class ModelService {
   /** The HTTP thread's copy of the model, unless it is too large or slow (or turned off). */
   private async loadInline(
     backend: BackendName,
+    device: Device,
     modelDir: string,
     format: ModelFormat,
   ): Promise<InlineModel | undefined> {
@@ -224,6 +237,7 @@ export class ModelService {
     try {
       const out = await InlineModel.load({
         backend,
+        device,
         modelDir,
         format,
         signatureName: config.signature,

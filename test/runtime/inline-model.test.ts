@@ -158,6 +158,7 @@ describe('the HTTP thread keeps no copy of the model', () => {
   it('refuses a model far slower than the limit, and says so', async () => {
     const loaded = await InlineModel.load({
       backend: testBackend(),
+      device: 'cpu',
       modelDir: fx.cnn,
       format: await detectFormat(fx.cnn),
       signatureName: 'serving_default',
@@ -174,6 +175,7 @@ describe('the running estimate', () => {
   it('follows what lone requests take, per row', async () => {
     const loaded = await InlineModel.load({
       backend: testBackend(),
+      device: 'cpu',
       modelDir: fx.mlpGraph,
       format: await detectFormat(fx.mlpGraph),
       signatureName: 'serving_default',

@@ -13,7 +13,7 @@ import {
 import { ruleFor } from '../../src/runtime/protocols/json-values.js';
 import type { Fixtures, TestRuntime } from './helpers.js';
 import { binaryBody, makeFixtures, startRuntime } from './helpers.js';
-import { testBackend } from './native.js';
+import { testBackend, testDevice } from './native.js';
 
 let fx: Fixtures;
 let hpt: TestRuntime;
@@ -88,12 +88,13 @@ describe('OIP v2 server endpoints', () => {
       platform: string;
       inputs: object[];
       outputs: object[];
-      parameters: { backend: string };
+      parameters: { backend: string; device: string };
     }>();
     expect(meta.name).toBe('dtypes');
     expect(meta.versions).toEqual(['1']);
     expect(meta.platform).toBe('tensorflowjs_graph');
     expect(meta.parameters.backend).toBe(testBackend());
+    expect(meta.parameters.device).toBe(testDevice());
     expect(meta.inputs).toEqual([
       { name: 'f32', datatype: 'FP32', shape: [-1, 2] },
       { name: 'i32', datatype: 'INT32', shape: [-1, 2] },

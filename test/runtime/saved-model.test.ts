@@ -75,6 +75,7 @@ describe.skipIf(skip !== undefined)('TF SavedModel made by TensorFlow, on tensor
     expect(meta.metadata.tensorfleet).toEqual({
       backend: 'tensorflow',
       tfjs_backend: 'tensorflow',
+      device: 'cpu',
       format: 'tf-saved-model',
     });
     const dim = (...sizes: number[]): object => ({
@@ -213,7 +214,7 @@ describe.skipIf(skip !== undefined)('TF SavedModel made by TensorFlow, on tensor
       expect(await res.json()).toEqual({ predictions: [2.5, 3, 4.5] });
       const metrics = await (await fetch(`http://127.0.0.1:${rt.port}/metrics`)).text();
       expect(metrics).toMatch(
-        /tensorfleet_runtime_backend_info\{model="hpt",version="1",backend="tensorflow",tfjs_backend="tensorflow",format="tf-saved-model"\} 1/,
+        /tensorfleet_runtime_backend_info\{model="hpt",version="1",backend="tensorflow",tfjs_backend="tensorflow",device="cpu",format="tf-saved-model"\} 1/,
       );
       const ready = rt.logs.find((l) => /ready on backend/.test(String(l['msg'])));
       expect(ready?.['msg']).toBe('model hpt version 1 ready on backend tensorflow');

@@ -11,7 +11,7 @@ import { RuntimeMetrics } from '../../src/runtime/metrics.js';
 import { ModelService } from '../../src/runtime/service.js';
 import type { Fixtures } from './helpers.js';
 import { makeFixtures, metricValue, startRuntime } from './helpers.js';
-import { testBackend, tfjsBackendName } from './native.js';
+import { testBackend, testDevice, tfjsBackendName } from './native.js';
 
 let fx: Fixtures;
 beforeAll(async () => {
@@ -485,7 +485,7 @@ describe('metrics page', () => {
         'tensorfleet_runtime_inflight_requests{model="hpt",version="7"} 0',
         'tensorfleet_runtime_queue_depth{model="hpt",version="7"} 0',
         'tensorfleet_runtime_ready{model="hpt",version="7"} 1',
-        `tensorfleet_runtime_backend_info{model="hpt",version="7",backend="${testBackend()}",tfjs_backend="${tfjsBackendName(testBackend())}",format="tfjs-graph"} 1`,
+        `tensorfleet_runtime_backend_info{model="hpt",version="7",backend="${testBackend()}",tfjs_backend="${tfjsBackendName(testBackend())}",device="${testDevice()}",format="tfjs-graph"} 1`,
         'tensorfleet_runtime_request_duration_seconds_count{model="hpt",version="7",protocol="tfserving"} 1',
         'tensorfleet_runtime_queue_duration_seconds_count{model="hpt",version="7"} 1',
         'tensorfleet_runtime_compute_duration_seconds_count{model="hpt",version="7"} 1',

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Fixtures, TestRuntime } from './helpers.js';
 import { makeFixtures, startRuntime } from './helpers.js';
-import { testBackend, tfjsBackendName } from './native.js';
+import { testBackend, testDevice, tfjsBackendName } from './native.js';
 
 let fx: Fixtures;
 const runtimes: TestRuntime[] = [];
@@ -215,6 +215,7 @@ describe('TF Serving status and metadata', () => {
         tensorfleet: {
           backend: testBackend(),
           tfjs_backend: tfjsBackendName(testBackend()),
+          device: testDevice(),
           format: 'tfjs-graph',
         },
       },

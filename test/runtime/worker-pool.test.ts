@@ -97,7 +97,7 @@ describe('WorkerPool', () => {
         signatureName: 'serving_default',
         warmupIterations: 0,
       },
-      { info: () => {}, error: (_o, msg) => errors.push(msg) },
+      { info: () => {}, warn: () => {}, error: (_o, msg) => errors.push(msg) },
     );
     let idle = 0;
     pool.onIdle = () => idle++;

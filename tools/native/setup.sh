@@ -1,20 +1,24 @@
 #!/usr/bin/env bash
-# `npm run setup:native`: installs the runtime's native `tensorflow` backend,
-# @tensorflow/tfjs-node, without the download its own install script makes
-# (libtensorflow from a storage bucket this project's machines cannot reach).
+# `npm run setup:native`: installs the runtime's native backends, `tensorflow`
+# (@tensorflow/tfjs-node) and `tensorflow-gpu` (@tensorflow/tfjs-node-gpu),
+# without the download their own install scripts make (libtensorflow from a
+# storage bucket this project's machines cannot reach).
 #
-# 1. libtensorflow from PyPI: the tensorflow-cpu wheel carries TensorFlow's C
-#    library (libtensorflow_cc.so.2 with the TF_*/TFE_* C API,
-#    libtensorflow_framework.so.2) and its C headers. They are unpacked once,
-#    laid out as a libtensorflow package (lib/, include/), into
-#      ${TENSORFLEET_CACHE:-~/.cache/tensorfleet}/native/libtensorflow-cpu-<tf>/
-# 2. @tensorflow/tfjs-node is installed into this clone's node_modules with
+# 1. libtensorflow from PyPI: TensorFlow's wheels carry its C library
+#    (libtensorflow_cc.so.2 with the TF_*/TFE_* C API,
+#    libtensorflow_framework.so.2) and its C headers: the tensorflow-cpu wheel
+#    a CPU build, the tensorflow wheel a CUDA 12 build (its GPU kernels and
+#    CUDA/cuDNN loaded with dlopen when the GPU is first used, so it also runs
+#    on a machine without CUDA, on the CPU). Each is unpacked once, laid out as
+#    a libtensorflow package (lib/, include/), into
+#      ${TENSORFLEET_CACHE:-~/.cache/tensorfleet}/native/libtensorflow-<cpu|gpu>-<tf>/
+# 2. The two packages are installed into this clone's node_modules with
 #    `npm install --no-save --ignore-scripts` (package.json and the lockfile
-#    stay as they are: `npm ci` works without this step), its deps/ points at
-#    that package, and its addon is built from source with node-gyp against
-#    Node's local headers (npm_config_nodedir), once per version pair, then
-#    copied from the cache. `npm ci` and `npm install` remove the package
-#    again (it is not in package.json): run this step again, it takes seconds.
+#    stay as they are: `npm ci` works without this step), their deps/ point at
+#    those libraries, and their addons are built from source with node-gyp
+#    against Node's local headers (npm_config_nodedir), once per version pair,
+#    then copied from the cache. `npm ci` and `npm install` remove the packages
+#    again (they are not in package.json): run this step again, it takes seconds.
 # 3. The SavedModels the tests load come from TensorFlow itself: a virtualenv
 #    with the same wheel runs tools/native/saved_models.py (once per version
 #    and script).
@@ -27,7 +31,8 @@
 # or nodejs, or wherever npm_config_nodedir says) and the npm registry and
 # PyPI on a cold run; nothing after that.
 #
-# Options, for image builds (docker/runtime-cpu.Dockerfile):
+# Options, for image builds (docker/runtime-cpu.Dockerfile, runtime-gpu.Dockerfile):
+#   --flavor cpu|gpu     install only that backend (default: both)
 #   --copy-deps          copy libtensorflow into the package's deps/ instead of
 #                        linking it from the cache (a cache mount is not part
 #                        of an image layer), and leave no node-gyp build/ tree
@@ -38,15 +43,26 @@ set -euo pipefail
 
 copy_deps=0
 saved_models=1
-for arg in "$@"; do
-	case "${arg}" in
+flavors=(cpu gpu)
+while [[ $# -gt 0 ]]; do
+	case "$1" in
 	--copy-deps) copy_deps=1 ;;
 	--skip-saved-models) saved_models=0 ;;
+	--flavor=cpu | --flavor=gpu) flavors=("${1#--flavor=}") ;;
+	--flavor)
+		[[ "${2:-}" == cpu || "${2:-}" == gpu ]] || {
+			printf '[setup:native] error: --flavor takes cpu or gpu\n' >&2
+			exit 2
+		}
+		flavors=("$2")
+		shift
+		;;
 	*)
-		printf '[setup:native] error: unknown option %s (known: --copy-deps, --skip-saved-models)\n' "${arg}" >&2
+		printf '[setup:native] error: unknown option %s (known: --flavor cpu|gpu, --copy-deps, --skip-saved-models)\n' "$1" >&2
 		exit 2
 		;;
 	esac
+	shift
 done
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -113,10 +129,10 @@ if command -v flock >/dev/null 2>&1; then
 fi
 rm -rf "${cache}"/*.tmp.*
 
-# --- 1. libtensorflow from the tensorflow-cpu wheel --------------------------------
-# A virtualenv per TensorFlow and Python version: its pip fetches the wheel
-# (no pip needed outside it), and it later gets the wheel installed for the
-# SavedModel fixtures (step 3).
+# --- 1. libtensorflow from TensorFlow's wheels ------------------------------------
+# A virtualenv per TensorFlow and Python version: its pip fetches the wheels
+# (no pip needed outside it), and it later gets the CPU wheel installed for
+# the SavedModel fixtures (step 3).
 py_version="$("${python}" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
 py_tag="cp${py_version/./}"
 venv="${cache}/venv-tensorflow-cpu-${tf_version}-py${py_version}"
@@ -128,27 +144,35 @@ venv_python() {
 	printf '%s' "${venv}/bin/python"
 }
 wheels="${cache}/wheels"
+# wheel <flavor>: the path of that flavor's wheel, downloaded once.
 wheel() {
-	local found
-	found="$(find "${wheels}" -maxdepth 1 -name "tensorflow_cpu-${tf_version}-${py_tag}-*.whl" 2>/dev/null | head -n 1)"
+	local project size found
+	case "$1" in
+	cpu) project=tensorflow-cpu size=215 ;;
+	gpu) project=tensorflow size=591 ;;
+	esac
+	found="$(find "${wheels}" -maxdepth 1 -name "${project//-/_}-${tf_version}-${py_tag}-*.whl" 2>/dev/null | head -n 1)"
 	if [[ -z "${found}" ]]; then
-		log "downloading tensorflow-cpu ${tf_version} (${py_tag}) from PyPI (about 215 MB)"
+		log "downloading ${project} ${tf_version} (${py_tag}) from PyPI (about ${size} MB)"
 		mkdir -p "${wheels}"
 		"$(venv_python)" -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
-			-d "${wheels}" "tensorflow-cpu==${tf_version}" >&2
-		found="$(find "${wheels}" -maxdepth 1 -name "tensorflow_cpu-${tf_version}-${py_tag}-*.whl" | head -n 1)"
-		[[ -n "${found}" ]] || die "pip did not leave a tensorflow-cpu ${tf_version} ${py_tag} wheel in ${wheels}"
+			-d "${wheels}" "${project}==${tf_version}" >&2
+		found="$(find "${wheels}" -maxdepth 1 -name "${project//-/_}-${tf_version}-${py_tag}-*.whl" | head -n 1)"
+		[[ -n "${found}" ]] || die "pip did not leave a ${project} ${tf_version} ${py_tag} wheel in ${wheels}"
 	fi
 	printf '%s' "${found}"
 }
 
-libtf="${cache}/libtensorflow-cpu-linux-x86_64-${tf_version}"
-if [[ ! -f "${libtf}/.complete" ]]; then
-	whl="$(wheel)"
-	log "unpacking libtensorflow ${tf_version} from $(basename "${whl}")"
-	tmp="${libtf}.tmp.$$"
-	rm -rf "${tmp}" "${libtf}"
-	"${python}" - "${whl}" "${tmp}" <<'EOF'
+# libtensorflow <flavor>: unpacks the library and headers once; prints the directory.
+libtensorflow() {
+	local flavor="$1" dir whl tmp
+	dir="${cache}/libtensorflow-${flavor}-linux-x86_64-${tf_version}"
+	if [[ ! -f "${dir}/.complete" ]]; then
+		whl="$(wheel "${flavor}")"
+		log "unpacking libtensorflow ${tf_version} (${flavor}) from $(basename "${whl}")"
+		tmp="${dir}.tmp.$$"
+		rm -rf "${tmp}" "${dir}"
+		"${python}" - "${whl}" "${tmp}" <<'PY'
 import os, shutil, sys, zipfile
 
 whl, out = sys.argv[1], sys.argv[2]
@@ -182,76 +206,117 @@ with zipfile.ZipFile(whl) as z:
 missing = set(libs) - found
 if missing or not os.path.exists(os.path.join(out, "include/tensorflow/c/eager/c_api.h")):
     sys.exit(f"{whl} lacks {sorted(missing) or 'tensorflow/c/eager/c_api.h'}")
-EOF
-	# The names the addon links with (-ltensorflow -ltensorflow_framework); the
-	# addon then records the libraries' own sonames (libtensorflow_cc.so.2).
-	ln -s libtensorflow_cc.so.2 "${tmp}/lib/libtensorflow.so"
-	ln -s libtensorflow_framework.so.2 "${tmp}/lib/libtensorflow_framework.so"
-	touch "${tmp}/.complete"
-	mv "${tmp}" "${libtf}"
-fi
-log "libtensorflow ${tf_version}: ${libtf}"
-
-# --- 2. @tensorflow/tfjs-node and its addon -------------------------------------
-pkg="${root}/node_modules/@tensorflow/tfjs-node"
-have="$(node -p "require('${pkg}/package.json').version" 2>/dev/null || true)"
-if [[ "${have}" != "${tfjs_node_version}" ]]; then
-	log "installing @tensorflow/tfjs-node ${tfjs_node_version} (not saved to package.json, install script skipped)"
-	(cd "${root}" && npm install --no-save --ignore-scripts --no-audit --no-fund --loglevel=error \
-		"@tensorflow/tfjs-node@${tfjs_node_version}" >&2)
-fi
-
-# deps/ as the package's install script would leave it: lib/ with the
-# libraries (the addon's rpath is $ORIGIN/../../deps/lib) and include/. The
-# libtensorflow.so.<version> names are the ones that script checks before it
-# downloads, should anything run it (npm rebuild).
-expected_lib="$(node -p "require('${pkg}/scripts/deps-constants.js').depsLibTensorFlowName")"
-expected_fw="$(node -p "require('${pkg}/scripts/deps-constants.js').depsLibTensorFlowFrameworkName")"
-rm -rf "${pkg}/deps"
-mkdir -p "${pkg}/deps/lib"
-if [[ ${copy_deps} -eq 1 ]]; then
-	cp -a "${libtf}/include" "${pkg}/deps/include"
-	cp -a "${libtf}/lib/." "${pkg}/deps/lib/"
-else
-	ln -s "${libtf}/include" "${pkg}/deps/include"
-	for name in libtensorflow_cc.so.2 libtensorflow_framework.so.2 libtensorflow.so libtensorflow_framework.so; do
-		ln -s "${libtf}/lib/${name}" "${pkg}/deps/lib/${name}"
-	done
-fi
-ln -s libtensorflow_cc.so.2 "${pkg}/deps/lib/${expected_lib}"
-ln -s libtensorflow_framework.so.2 "${pkg}/deps/lib/${expected_fw}"
-
-pregyp="$(node -p "require.resolve('@mapbox/node-pre-gyp/bin/node-pre-gyp', { paths: [process.argv[1]] })" "${pkg}")"
-binding="$(node -p "require(require.resolve('@mapbox/node-pre-gyp', { paths: [process.argv[1]] })).find(process.argv[1] + '/package.json')" "${pkg}")"
-napi_label="$(basename "$(dirname "${binding}")")"
-addon="${cache}/addon-tfjs-node-${tfjs_node_version}-tf-${tf_version}-${napi_label}-linux-x64-r${recipe}/$(basename "${binding}")"
-if [[ ! -f "${addon}" ]]; then
-	log "building the tfjs-node addon (${napi_label}) from source against Node headers in ${nodedir}"
-	build_log="${cache}/addon-build.log"
-	if ! (cd "${pkg}" && npm_config_nodedir="${nodedir}" node "${pregyp}" install --build-from-source) >"${build_log}" 2>&1; then
-		tail -n 40 "${build_log}" >&2
-		die "building the addon failed (full log: ${build_log})"
+PY
+		# The names the addon links with (-ltensorflow -ltensorflow_framework); the
+		# addon then records the libraries' own sonames (libtensorflow_cc.so.2).
+		ln -s libtensorflow_cc.so.2 "${tmp}/lib/libtensorflow.so"
+		ln -s libtensorflow_framework.so.2 "${tmp}/lib/libtensorflow_framework.so"
+		touch "${tmp}/.complete"
+		mv "${tmp}" "${dir}"
+		# The GPU wheel serves nothing more (the CPU one installs into the venv, step 3).
+		[[ "${flavor}" == cpu ]] || rm -f "${whl}"
 	fi
-	[[ -f "${binding}" ]] || die "node-pre-gyp finished but ${binding} is missing (log: ${build_log})"
-	tmp="$(dirname "${addon}").tmp.$$"
-	mkdir -p "${tmp}"
-	cp "${binding}" "${tmp}/"
-	mv "${tmp}" "$(dirname "${addon}")"
-elif ! cmp -s "${addon}" "${binding}"; then
-	# A new file renamed into place: a process that has the old one loaded keeps it.
-	mkdir -p "$(dirname "${binding}")"
-	cp "${addon}" "${binding}.tmp.$$"
-	mv -f "${binding}.tmp.$$" "${binding}"
+	printf '%s' "${dir}"
+}
+
+# --- 2. the packages and their addons -------------------------------------------
+package_of() { [[ "$1" == gpu ]] && printf '@tensorflow/tfjs-node-gpu' || printf '@tensorflow/tfjs-node'; }
+
+# Both in one npm install: a later `npm install --no-save` would remove the
+# other as extraneous.
+install_specs=()
+for flavor in "${flavors[@]}"; do
+	have="$(node -p "require('${root}/node_modules/$(package_of "${flavor}")/package.json').version" 2>/dev/null || true)"
+	[[ "${have}" == "${tfjs_node_version}" ]] || install_specs+=("$(package_of "${flavor}")@${tfjs_node_version}")
+done
+if [[ ${#install_specs[@]} -gt 0 ]]; then
+	specs=()
+	for flavor in "${flavors[@]}"; do specs+=("$(package_of "${flavor}")@${tfjs_node_version}"); done
+	log "installing ${specs[*]} (not saved to package.json, install scripts skipped)"
+	(cd "${root}" && npm install --no-save --ignore-scripts --no-audit --no-fund --loglevel=error "${specs[@]}" >&2)
 fi
-if [[ ${copy_deps} -eq 1 ]]; then
-	# node-gyp's objects (node-pre-gyp builds in build-tmp-napi-v*): only the
-	# binding above is loaded.
-	rm -rf "${pkg}/build" "${pkg}"/build-tmp-*
-fi
+
+# addon <flavor> <libtensorflow dir>: the package's deps/ and addon; prints the cached addon.
+addon() {
+	local flavor="$1" libtf="$2" pkg expected_lib expected_fw pregyp binding napi_label cached build_log tmp name
+	pkg="${root}/node_modules/$(package_of "${flavor}")"
+	# deps/ as the package's install script would leave it: lib/ with the
+	# libraries (the addon's rpath is $ORIGIN/../../deps/lib) and include/. The
+	# libtensorflow.so.<version> names are the ones that script checks before it
+	# downloads, should anything run it (npm rebuild).
+	expected_lib="$(node -p "require('${pkg}/scripts/deps-constants.js').depsLibTensorFlowName")"
+	expected_fw="$(node -p "require('${pkg}/scripts/deps-constants.js').depsLibTensorFlowFrameworkName")"
+	rm -rf "${pkg}/deps"
+	mkdir -p "${pkg}/deps/lib"
+	if [[ ${copy_deps} -eq 1 ]]; then
+		cp -a "${libtf}/include" "${pkg}/deps/include"
+		cp -a "${libtf}/lib/." "${pkg}/deps/lib/"
+	else
+		ln -s "${libtf}/include" "${pkg}/deps/include"
+		for name in libtensorflow_cc.so.2 libtensorflow_framework.so.2 libtensorflow.so libtensorflow_framework.so; do
+			ln -s "${libtf}/lib/${name}" "${pkg}/deps/lib/${name}"
+		done
+	fi
+	ln -s libtensorflow_cc.so.2 "${pkg}/deps/lib/${expected_lib}"
+	ln -s libtensorflow_framework.so.2 "${pkg}/deps/lib/${expected_fw}"
+
+	pregyp="$(node -p "require.resolve('@mapbox/node-pre-gyp/bin/node-pre-gyp', { paths: [process.argv[1]] })" "${pkg}")"
+	binding="$(node -p "require(require.resolve('@mapbox/node-pre-gyp', { paths: [process.argv[1]] })).find(process.argv[1] + '/package.json')" "${pkg}")"
+	napi_label="$(basename "$(dirname "${binding}")")"
+	cached="${cache}/addon-$(basename "${pkg}")-${tfjs_node_version}-tf-${tf_version}-${napi_label}-linux-x64-r${recipe}/$(basename "${binding}")"
+	if [[ ! -f "${cached}" ]]; then
+		log "building the $(basename "${pkg}") addon (${napi_label}) from source against Node headers in ${nodedir}"
+		build_log="${cache}/addon-build-${flavor}.log"
+		if ! (cd "${pkg}" && npm_config_nodedir="${nodedir}" node "${pregyp}" install --build-from-source) >"${build_log}" 2>&1; then
+			tail -n 40 "${build_log}" >&2
+			die "building the addon failed (full log: ${build_log})"
+		fi
+		[[ -f "${binding}" ]] || die "node-pre-gyp finished but ${binding} is missing (log: ${build_log})"
+		tmp="$(dirname "${cached}").tmp.$$"
+		mkdir -p "${tmp}"
+		cp "${binding}" "${tmp}/"
+		mv "${tmp}" "$(dirname "${cached}")"
+	elif ! cmp -s "${cached}" "${binding}"; then
+		# A new file renamed into place: a process that has the old one loaded keeps it.
+		mkdir -p "$(dirname "${binding}")"
+		cp "${cached}" "${binding}.tmp.$$"
+		mv -f "${binding}.tmp.$$" "${binding}"
+	fi
+	if [[ ${copy_deps} -eq 1 ]]; then
+		# node-gyp's objects (node-pre-gyp builds in build-tmp-napi-v*): only the
+		# binding above is loaded.
+		rm -rf "${pkg}/build" "${pkg}"/build-tmp-*
+	fi
+	printf '%s' "${cached}"
+}
+
+# check <flavor>: the package loads its own libtensorflow (the two builds share
+# sonames, so a process can hold one only) and computes.
+check() {
+	(cd "${root}" && TF_CPP_MIN_LOG_LEVEL=3 node -e '
+const [pkg, want] = process.argv.slice(1);
+const tf = require(pkg);
+const got = tf.backend().binding.TF_Version;
+const sum = Array.from(tf.add(tf.tensor1d([1, 2]), 1).dataSync());
+const lib = require("fs").readFileSync("/proc/self/maps", "utf8").split("\n")
+  .map((l) => l.split(/\s+/)[5]).find((f) => f && f.endsWith("/libtensorflow_cc.so.2"));
+if (tf.getBackend() !== "tensorflow" || got !== want || sum.join() !== "2,3" || !require("fs").realpathSync(lib).startsWith(process.argv[3])) {
+  console.error(`${pkg} loaded backend ${tf.getBackend()} on TensorFlow ${got} from ${lib}, computed ${sum}; expected tensorflow on ${want} from ${process.argv[3]}`);
+  process.exit(1);
+}' "$(package_of "$1")" "${tf_version}" "$(realpath "${root}/node_modules/$(package_of "$1")/deps/lib/libtensorflow_cc.so.2")") ||
+		die "$(package_of "$1") does not load or compute"
+}
+
+declare -A libtf_dirs addons
+for flavor in "${flavors[@]}"; do
+	libtf_dirs[${flavor}]="$(libtensorflow "${flavor}")"
+	log "libtensorflow ${tf_version} (${flavor}): ${libtf_dirs[${flavor}]}"
+	addons[${flavor}]="$(addon "${flavor}" "${libtf_dirs[${flavor}]}")"
+done
 
 # --- 3. SavedModels made by TensorFlow -------------------------------------------
 if [[ ${saved_models} -eq 1 && ! -f "${venv}/.complete" ]]; then
-	whl="$(wheel)"
+	whl="$(wheel cpu)"
 	log "installing tensorflow-cpu ${tf_version} into ${venv} for the SavedModel fixtures (dependencies from PyPI)"
 	"$(venv_python)" -m pip install --quiet --disable-pip-version-check "${whl}" >&2
 	touch "${venv}/.complete"
@@ -267,33 +332,31 @@ if [[ ${saved_models} -eq 1 && ! -f "${models}/.complete" ]]; then
 	mv "${tmp}" "${models}"
 fi
 
-# --- 4. check and manifest ----------------------------------------------------------
-(cd "${root}" && TF_CPP_MIN_LOG_LEVEL=2 node -e '
-const tf = require("@tensorflow/tfjs-node");
-const want = process.argv[1];
-const got = tf.backend().binding.TF_Version;
-const sum = Array.from(tf.add(tf.tensor1d([1, 2]), 1).dataSync());
-if (tf.getBackend() !== "tensorflow" || got !== want || sum.join() !== "2,3") {
-  console.error(`tfjs-node loaded backend ${tf.getBackend()} on TensorFlow ${got}, computed ${sum}; expected tensorflow on ${want}`);
-  process.exit(1);
-}' "${tf_version}") || die "@tensorflow/tfjs-node does not load or compute"
-
-if [[ ${saved_models} -eq 0 ]]; then
-	log "ready in $((SECONDS - started)) s: @tensorflow/tfjs-node ${tfjs_node_version} on libtensorflow ${tf_version} (backend tensorflow); no SavedModels, no manifest"
+# --- 4. checks and manifest ----------------------------------------------------------
+for flavor in "${flavors[@]}"; do
+	check "${flavor}"
+done
+ready="@tensorflow/tfjs-node(-gpu) ${tfjs_node_version} on libtensorflow ${tf_version}: ${flavors[*]}"
+if [[ ${saved_models} -eq 0 || ${#flavors[@]} -ne 2 ]]; then
+	log "ready in $((SECONDS - started)) s: ${ready}; no manifest (written when both flavors and the SavedModels are set up)"
 	exit 0
 fi
 manifest="${root}/.tensorfleet/native/manifest.json"
 mkdir -p "$(dirname "${manifest}")"
-cat >"${manifest}.tmp.$$" <<EOF
+cat >"${manifest}.tmp.$$" <<JSON
 {
-  "schema": 1,
+  "schema": 2,
   "tensorflow": "${tf_version}",
   "tfjsNode": "${tfjs_node_version}",
-  "libtensorflow": "${libtf}",
-  "addon": "${addon}",
+  "libtensorflow": "${libtf_dirs[cpu]}",
+  "addon": "${addons[cpu]}",
+  "gpu": {
+    "libtensorflow": "${libtf_dirs[gpu]}",
+    "addon": "${addons[gpu]}"
+  },
   "savedModels": "${models}",
   "python": "${venv}/bin/python"
 }
-EOF
+JSON
 mv "${manifest}.tmp.$$" "${manifest}"
-log "ready in $((SECONDS - started)) s: @tensorflow/tfjs-node ${tfjs_node_version} on libtensorflow ${tf_version} (backend tensorflow); ${manifest}"
+log "ready in $((SECONDS - started)) s: ${ready}; ${manifest}"

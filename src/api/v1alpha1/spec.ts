@@ -135,7 +135,7 @@ export const Runtime = object(
   {
     image: optional(
       string(
-        'Runtime image. Defaults to the operator configuration (GPU or CPU image by backend).',
+        'Runtime image. Defaults to the operator configuration: its GPU image when resources.gpu asks for GPUs, else its CPU image.',
         {
           minLength: 1,
           maxLength: 1024,
@@ -150,7 +150,7 @@ export const Runtime = object(
       ]),
     ),
     backend: stringEnum(
-      'TensorFlow.js backend. auto picks the best one that loads (tensorflow-gpu, then tensorflow, then wasm, then cpu) and reports it in model metadata and metrics.',
+      'TensorFlow.js backend. auto picks the best one that loads: tensorflow-gpu where an NVIDIA GPU is visible or the image has only the GPU build, else tensorflow, wasm, cpu. tensorflow-gpu without a usable GPU computes on the CPU. Model metadata and metrics report the backend and its device (gpu or cpu).',
       BACKENDS,
       { default: 'auto' },
     ),

@@ -60,7 +60,12 @@ export const oipRoutes: FastifyPluginCallback<ProtocolOptions> = (
         platform: `tensorflowjs_${info.format === 'tfjs-layers' ? 'layers' : info.format === 'tfjs-graph' ? 'graph' : 'savedmodel'}`,
         inputs: tensors(info.signature.inputs),
         outputs: tensors(info.signature.outputs),
-        parameters: { backend: info.backend, tfjs_backend: info.tfjsBackend, format: info.format },
+        parameters: {
+          backend: info.backend,
+          tfjs_backend: info.tfjsBackend,
+          device: info.device,
+          format: info.format,
+        },
       }),
     );
   }

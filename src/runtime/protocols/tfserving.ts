@@ -116,7 +116,12 @@ function metadata(service: ModelService): string {
           },
         },
       },
-      tensorfleet: { backend: info.backend, tfjs_backend: info.tfjsBackend, format: info.format },
+      tensorfleet: {
+        backend: info.backend,
+        tfjs_backend: info.tfjsBackend,
+        device: info.device,
+        format: info.format,
+      },
     },
   });
 }

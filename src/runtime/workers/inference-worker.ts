@@ -98,6 +98,7 @@ async function main(init: WorkerInit): Promise<void> {
     type: 'ready',
     backend: backend.name,
     tfjsBackend: backend.tfjsBackend,
+    device: backend.device,
     skipped: backend.skipped,
     format: model.format,
     signature: model.signature,

@@ -3,7 +3,7 @@
 // transferred (moved), never copied.
 
 import type { BackendChoice } from '../config.js';
-import type { BackendName } from '../backends/select.js';
+import type { BackendName, Device } from '../backends/select.js';
 import type { BatchPart } from '../batching/batcher.js';
 import type { SerializedError } from '../errors.js';
 import type { ModelFormat } from '../models/format.js';
@@ -26,6 +26,7 @@ export interface WorkerReady {
   type: 'ready';
   backend: BackendName;
   tfjsBackend: string;
+  device: Device;
   skipped: { backend: BackendName; reason: string }[];
   format: ModelFormat;
   signature: ModelSignature;

@@ -72,6 +72,7 @@ interface Slot {
 
 export interface PoolLogger {
   info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
   error(obj: object, msg: string): void;
 }
 
