@@ -66,7 +66,7 @@ RUN --mount=type=secret,id=npmrc,target=/root/.npmrc \
     --mount=type=secret,id=cacert \
     --mount=type=cache,id=tensorfleet-npm,target=/root/.npm \
     --mount=type=cache,id=tensorfleet-native,target=/var/cache/tensorfleet \
-    TENSORFLEET_CACHE=/var/cache/tensorfleet bash tools/native/setup.sh --copy-deps --skip-saved-models \
+    TENSORFLEET_CACHE=/var/cache/tensorfleet bash tools/native/setup.sh --flavor cpu --copy-deps --skip-saved-models \
  && if [ "$(sed 's#$#package.json#' /tmp/prod-packages | xargs cat | sha256sum)" != "$(cat /tmp/prod-packages.sum)" ]; then \
       echo "installing @tensorflow/tfjs-node changed production packages; its layer would not be a pure addition" >&2; exit 1; \
     fi \

