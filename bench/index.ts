@@ -1,5 +1,5 @@
 // `npm run bench`: runs the benchmarks and prints a Markdown report.
-// Usage: npm run bench -- [--only runtime|operator|autoscaling|realnode] [--models mlp,cnn] [--backends auto|tensorflow,wasm,cpu]
+// Usage: npm run bench -- [--only runtime|operator|autoscaling|realnode|images] [--models mlp,cnn] [--backends auto|tensorflow,wasm,cpu]
 //                         [--seconds 5] [--concurrency 1,16,64] [--serve-flag=--workers=2 ...] [--out file.md]
 
 import { writeFile } from 'node:fs/promises';
@@ -11,6 +11,7 @@ import { runRuntimeBench, summarize } from './runtime/index.js';
 import * as operatorBench from './operator/index.js';
 import * as autoscalingBench from './autoscaling/index.js';
 import * as realNodeBench from './realnode/index.js';
+import * as imagesBench from './images/index.js';
 
 function arg(name: string): string | undefined {
   const argv = process.argv.slice(2);
@@ -67,6 +68,14 @@ const benches: Record<string, () => Promise<string>> = {
       log,
     });
     return `## Real node\n\n${realNodeBench.summarize(report)}`;
+  },
+  // Root on Linux, after npm run images. Env: BENCH_IMAGES_GPU_COLD (1).
+  images: async () => {
+    const report = await imagesBench.runImagesBench({
+      cold: process.env['BENCH_IMAGES_GPU_COLD'] !== '0',
+      log,
+    });
+    return `## Images\n\n${imagesBench.summarize(report)}`;
   },
 };
 
