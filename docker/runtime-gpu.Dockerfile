@@ -108,13 +108,16 @@ RUN ln -s /app/bin/tensorfleet-runtime.js /usr/local/bin/tensorfleet-runtime
 # libraries (about 2.5 GB) first: they change only with the TensorFlow pin.
 # The loader finds them through ld.so.conf (a pod's env cannot lose them);
 # the toolkit adds the driver's libcuda beside the system's libraries.
+# ldconfig's aux-cache records inodes and change times: left out, so that the
+# layer is the same bytes from build to build.
 COPY --from=cuda /out/cuda-12.3/SHA256SUMS /usr/local/share/tensorfleet/cuda.sha256
 RUN --mount=type=bind,from=cuda,source=/out/cuda-12.3,target=/mnt/cuda \
     mkdir -p /usr/local/cuda-12.3 \
  && cp -a /mnt/cuda/lib64 /mnt/cuda/licenses /usr/local/cuda-12.3/ \
  && ln -s cuda-12.3 /usr/local/cuda \
  && echo /usr/local/cuda-12.3/lib64 >/etc/ld.so.conf.d/000-cuda.conf \
- && ldconfig
+ && ldconfig \
+ && rm -f /var/cache/ldconfig/aux-cache
 COPY package.json package-lock.json ./
 RUN --mount=type=secret,id=npmrc,target=/root/.npmrc \
     --mount=type=secret,id=cacert \

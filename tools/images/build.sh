@@ -407,14 +407,26 @@ bud() {
 	fi
 }
 
+# fresh <name> <inputs> <t0>: the image is up to date (and that is recorded).
+fresh() {
+	up_to_date "$1" "$2" || return 1
+	timings+=("$1: up to date ($(since "$3") s)")
+}
+
+# export_built <name> <inputs> <t0> <t1>: exports the image built and checked
+# (buildah from t0 to t1, the checks since) and records the timings.
+export_built() {
+	local t2
+	t2="$(date +%s%N)"
+	export_layout "localhost/$1:${version}" "$1" "${version}" "$2"
+	timings+=("$1: built in $(since "$3") s (buildah $((($4 - $3) / 1000000000)) s, check $(((t2 - $4) / 1000000000)) s, export $(since "${t2}") s)")
+}
+
 build_operator() {
 	local name=tensorfleet/operator inputs t0
 	t0="$(date +%s%N)"
 	inputs="$(inputs_hash docker/operator.Dockerfile)"
-	if up_to_date "${name}" "${inputs}"; then
-		timings+=("${name}: up to date ($(since "${t0}") s)")
-		return
-	fi
+	fresh "${name}" "${inputs}" "${t0}" && return
 	bud "${name}" docker/operator.Dockerfile \
 		--build-arg "NODE_IMAGE=${node_image}" --build-arg "DISTROLESS_IMAGE=${distroless_image}"
 	local t1
@@ -422,22 +434,16 @@ build_operator() {
 	# Loads the operator's whole module graph; --help exits before any API call.
 	run_in "localhost/${name}:${version}" --workingdir /app -- /nodejs/bin/node dist/operator/main.js --help >/dev/null ||
 		die "the operator image does not start: /nodejs/bin/node dist/operator/main.js --help failed"
-	local t2
-	t2="$(date +%s%N)"
-	export_layout "localhost/${name}:${version}" "${name}" "${version}" "${inputs}"
-	timings+=("${name}: built in $(since "${t0}") s (buildah $(((t1 - t0) / 1000000000)) s, check $(((t2 - t1) / 1000000000)) s, export $(since "${t2}") s)")
+	export_built "${name}" "${inputs}" "${t0}" "${t1}"
 }
 
 build_runtime() {
 	local name=tensorfleet/runtime inputs t0 check
 	t0="$(date +%s%N)"
 	inputs="$(inputs_hash docker/runtime-cpu.Dockerfile tools/native)"
-	if up_to_date "${name}" "${inputs}"; then
-		timings+=("${name}: up to date ($(since "${t0}") s)")
-		return
-	fi
+	fresh "${name}" "${inputs}" "${t0}" && return
 	bud "${name}" docker/runtime-cpu.Dockerfile --build-arg "NODE_IMAGE=${node_image}"
-	local t1 t2
+	local t1
 	t1="$(date +%s%N)"
 	# The backend `--backend auto` picks, through the runtime's own selection.
 	check="$(run_in "localhost/${name}:${version}" --env TF_CPP_MIN_LOG_LEVEL=2 -- node --no-deprecation --input-type=module -e '
@@ -452,9 +458,7 @@ console.log(`backend ${name} (TensorFlow ${tf.backend().binding?.TF_Version}), 1
 	run_in "localhost/${name}:${version}" -- tensorfleet-runtime --help >/dev/null ||
 		die "the runtime image does not start: tensorfleet-runtime --help failed"
 	log "runtime image: ${check}"
-	t2="$(date +%s%N)"
-	export_layout "localhost/${name}:${version}" "${name}" "${version}" "${inputs}"
-	timings+=("${name}: built in $(since "${t0}") s (buildah $(((t1 - t0) / 1000000000)) s, check $(((t2 - t1) / 1000000000)) s, export $(since "${t2}") s)")
+	export_built "${name}" "${inputs}" "${t0}" "${t1}"
 }
 
 # The GPU runtime: its backend is tensorflow-gpu on the GPU build of
@@ -465,12 +469,9 @@ build_runtime_gpu() {
 	local name=tensorfleet/runtime-gpu inputs t0 check
 	t0="$(date +%s%N)"
 	inputs="$(inputs_hash docker/runtime-gpu.Dockerfile tools/native scripts/cuda-archs.ts)"
-	if up_to_date "${name}" "${inputs}"; then
-		timings+=("${name}: up to date ($(since "${t0}") s)")
-		return
-	fi
+	fresh "${name}" "${inputs}" "${t0}" && return
 	bud "${name}" docker/runtime-gpu.Dockerfile --build-arg "NODE_IMAGE=${node_image}"
-	local t1 t2 image="localhost/${name}:${version}"
+	local t1 image="localhost/${name}:${version}"
 	t1="$(date +%s%N)"
 	check="$(run_in "${image}" --env TF_CPP_MIN_LOG_LEVEL=3 -- node --no-deprecation --input-type=module -e '
 const { loadBackend } = await import("/app/dist/runtime/backends/select.js");
@@ -494,9 +495,7 @@ console.log(`backend ${name} on ${device} (TensorFlow ${tf.backend().binding?.TF
 	[[ "${archs}" == "${label}" ]] ||
 		die "the GPU runtime image's libtensorflow has code for '${archs}' but its label dev.tensorfleet.cuda-archs says '${label}'"
 	log "GPU runtime image: ${check}, CUDA code for ${archs}"
-	t2="$(date +%s%N)"
-	export_layout "${image}" "${name}" "${version}" "${inputs}"
-	timings+=("${name}: built in $(since "${t0}") s (buildah $(((t1 - t0) / 1000000000)) s, check $(((t2 - t1) / 1000000000)) s, export $(since "${t2}") s)")
+	export_built "${name}" "${inputs}" "${t0}" "${t1}"
 }
 
 # Kubernetes' pause, as its build/pause Makefile makes it (static, -Os,
@@ -514,10 +513,7 @@ build_pause() {
 		printf '%s %s\n' "${k8s_version}" "${pause_tag}"
 		gcc --version | head -n 1
 	} | sha256sum | cut -d' ' -f1)"
-	if up_to_date "${name}" "${inputs}"; then
-		timings+=("${name}: up to date ($(since "${t0}") s)")
-		return
-	fi
+	fresh "${name}" "${inputs}" "${t0}" && return
 	log "building ${name}:${pause_tag} from ${src}"
 	local work="${out}/tmp/pause"
 	rm -rf "${work}"

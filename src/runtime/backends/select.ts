@@ -53,10 +53,10 @@ export interface AutoEnvironment {
 
 /**
  * The backends `auto` tries, in order, and those it passes over without
- * trying. The GPU build without a GPU is still TensorFlow's CPU kernels,
- * faster than wasm: it goes before wasm, but after the CPU build, which is
- * lighter (no CUDA, and a process can hold only one of the two libtensorflow
- * builds: they share sonames).
+ * trying. Without a GPU, the GPU build is passed over where the CPU build is
+ * installed (lighter: no CUDA; and a process can hold only one of the two
+ * libtensorflow builds, they share sonames); where it is not (the GPU
+ * image), the GPU build is still TensorFlow's CPU kernels, faster than wasm.
  */
 export function autoCandidates(env: AutoEnvironment): {
   order: BackendName[];
