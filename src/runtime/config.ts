@@ -1,59 +1,13 @@
 // Runtime configuration: every option is a command-line flag with a matching
 // TENSORFLEET_* environment variable (flags win). The table below is the single
-// source for parsing, defaults, validation and `--help`.
+// source for parsing, defaults, validation and `--help`; the options
+// themselves (names, types, lists) are the operator-runtime contract
+// (src/contract/runtime.ts), which the operator writes pods' arguments with.
 
+import type { FetchConfig, ServeConfig } from '../contract/runtime.js';
+import { BACKENDS, envName, FORMATS, LOG_LEVELS, RUNTIME_PORT } from '../contract/runtime.js';
 import { detectCpus } from './cpus.js';
 import { RuntimeError } from './errors.js';
-
-export const BACKENDS = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
-export type BackendChoice = (typeof BACKENDS)[number];
-export const FORMATS = ['auto', 'tfjs-graph', 'tfjs-layers', 'tf-saved-model'] as const;
-export type FormatChoice = (typeof FORMATS)[number];
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
-
-export interface ServeConfig {
-  modelName: string;
-  modelUri: string;
-  modelVersion: string;
-  modelFormat: FormatChoice;
-  signature: string;
-  backend: BackendChoice;
-  host: string;
-  port: number;
-  maxBatchSize: number;
-  batchTimeoutMicros: number;
-  maxQueueSize: number;
-  cpus: number;
-  workers: number;
-  decodeWorkers: number;
-  warmupIterations: number;
-  maxBodyBytes: number;
-  drainTimeoutSeconds: number;
-  maxConnectionAgeSeconds: number;
-  requestTimeoutMs: number;
-  modelCacheDir: string;
-  downloadStallSeconds: number;
-  /** Bodies at least this large are JSON-decoded in a worker instead of the HTTP thread. */
-  decodeInWorkersMinBytes: number;
-  /** Bodies up to this large are decoded on the HTTP thread anyway while every worker is busy. */
-  decodeOnHttpThreadMaxBytes: number;
-  /** A request alone in the runtime expected to compute within this many milliseconds runs on the HTTP thread. */
-  inferOnHttpThreadMaxMs: number;
-  /** For tests only: fraction of inference requests answered with a 500 INJECTED_FAILURE. */
-  injectErrorRate: number;
-  /** For tests only: milliseconds added to every inference (a slow model, for autoscaling tests). */
-  injectLatencyMs: number;
-  logLevel: LogLevel;
-}
-
-export interface FetchConfig {
-  modelUri: string;
-  dest: string;
-  retries: number;
-  downloadStallSeconds: number;
-  logLevel: LogLevel;
-}
 
 type Kind = 'string' | 'int' | 'float' | readonly string[];
 
@@ -137,7 +91,7 @@ export const SERVE_OPTIONS: OptionSpec<keyof ServeConfig>[] = [
     key: 'port',
     flag: 'port',
     kind: 'int',
-    default: 8501,
+    default: RUNTIME_PORT,
     min: 0,
     max: 65535,
     help: 'HTTP port (TF Serving REST default).',
@@ -315,10 +269,6 @@ export const FETCH_OPTIONS: OptionSpec<keyof FetchConfig>[] = [
   DOWNLOAD_STALL_OPTION,
   { key: 'logLevel', flag: 'log-level', kind: LOG_LEVELS, default: 'info', help: 'Log level.' },
 ];
-
-export function envName(flag: string): string {
-  return `TENSORFLEET_${flag.toUpperCase().replaceAll('-', '_')}`;
-}
 
 /** Splits `--flag value` / `--flag=value` arguments into a map. */
 export function parseFlags(argv: readonly string[], known: readonly string[]): Map<string, string> {

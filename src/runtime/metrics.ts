@@ -4,6 +4,7 @@
 // Point-in-time values (queue depth, tfjs memory) are read in collect().
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { RUNTIME_METRICS } from '../contract/runtime.js';
 
 export type Protocol = 'tfserving' | 'oip';
 
@@ -64,7 +65,7 @@ export class RuntimeMetrics {
     const registers = [this.registry];
     const labels = { model, version };
     this.requests = new Counter({
-      name: 'tensorfleet_runtime_requests_total',
+      name: RUNTIME_METRICS.requests,
       help: 'Inference requests answered, by protocol and HTTP status code.',
       labelNames: ['model', 'version', 'protocol', 'code'],
       registers,
@@ -73,7 +74,7 @@ export class RuntimeMetrics {
       this.requests.inc({ ...labels, protocol, code: '200' }, 0);
     }
     this.requestDuration = new Histogram({
-      name: 'tensorfleet_runtime_request_duration_seconds',
+      name: RUNTIME_METRICS.requestDuration,
       help: 'Time from receiving an inference request to sending its response.',
       labelNames: ['model', 'version', 'protocol'],
       buckets: LATENCY_BUCKETS,
@@ -107,7 +108,7 @@ export class RuntimeMetrics {
       registers,
     });
     this.inflight = new Gauge({
-      name: 'tensorfleet_runtime_inflight_requests',
+      name: RUNTIME_METRICS.inflightRequests,
       help: 'Inference requests received and not yet answered (concurrency).',
       labelNames: ['model', 'version'],
       registers,
@@ -128,7 +129,7 @@ export class RuntimeMetrics {
     // collect() runs with `this` bound to the gauge, so the source is read through a closure.
     const source = (): MetricsSource | undefined => this.source;
     new Gauge({
-      name: 'tensorfleet_runtime_queue_depth',
+      name: RUNTIME_METRICS.queueDepth,
       help: 'Requests waiting in the batching queue.',
       labelNames: ['model', 'version'],
       registers,

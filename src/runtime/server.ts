@@ -5,7 +5,8 @@ import { writeFile } from 'node:fs/promises';
 import { LogController } from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
-import type { ServeConfig } from './config.js';
+import type { ServeConfig } from '../contract/runtime.js';
+import { TERMINATION_LOG } from '../contract/runtime.js';
 import { Connections } from './connections.js';
 import { RuntimeMetrics } from './metrics.js';
 import { ModelService } from './service.js';
@@ -26,7 +27,7 @@ export interface RunningServer {
 async function terminationMessage(text: string): Promise<void> {
   try {
     // r+ writes only when Kubernetes has mounted the file; it never creates one elsewhere.
-    await writeFile('/dev/termination-log', text, { flag: 'r+' });
+    await writeFile(TERMINATION_LOG, text, { flag: 'r+' });
   } catch {
     // not in Kubernetes, or not writable: the log has the message too
   }

@@ -7,7 +7,7 @@ import { setImmediate as afterIo, setTimeout as sleep } from 'node:timers/promis
 import { Batcher } from './batching/batcher.js';
 import type { BackendName, Device } from './backends/select.js';
 import { NO_GPU_NOTE } from './backends/select.js';
-import type { ServeConfig } from './config.js';
+import type { ServeConfig } from '../contract/runtime.js';
 import { RuntimeError } from './errors.js';
 import { detectFormat } from './models/format.js';
 import type { ModelFormat } from './models/format.js';

@@ -7,6 +7,8 @@ import yaml from 'js-yaml';
 import { describe, expect, it } from 'vitest';
 
 import { DEFAULT_CONFIG } from '../../src/operator/config.js';
+import { OperatorMetrics } from '../../src/operator/metrics.js';
+import { RuntimeMetrics } from '../../src/runtime/metrics.js';
 import { RESOURCES } from '../../src/operator/kube/types.js';
 import { CHART_DIR, type RbacRule } from './helm.js';
 import { HEALTH_LUA } from './health.js';
@@ -139,8 +141,13 @@ describe('dashboard', () => {
     uid: string;
     panels: Panel[];
   };
-  const source = read('src/runtime/metrics.ts') + read('src/operator/metrics.ts');
-  const defined = new Set([...source.matchAll(/name: '([a-z_:]+)'/g)].map((m) => m[1]!));
+  // What the two processes register, read from their registries.
+  const defined = new Set(
+    [
+      ...new RuntimeMetrics('m', '1', { processMetrics: false }).registry.getMetricsAsArray(),
+      ...new OperatorMetrics({ defaultMetrics: false }).registry.getMetricsAsArray(),
+    ].map((m) => m.name),
+  );
   const exprs = dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr));
   /** Metric names in a PromQL expression (identifiers followed by a selector or range). */
   const metricsIn = (expr: string) =>

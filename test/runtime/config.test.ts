@@ -1,8 +1,8 @@
 // Flags and TENSORFLEET_* environment variables.
 
 import { describe, expect, it } from 'vitest';
+import { envName } from '../../src/contract/runtime.js';
 import {
-  envName,
   parseFetchConfig,
   parseServeConfig,
   SERVE_OPTIONS,

@@ -3,7 +3,8 @@
 
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { envName, FETCH_OPTIONS, SERVE_OPTIONS } from '../../src/runtime/config.js';
+import { envName } from '../../src/contract/runtime.js';
+import { FETCH_OPTIONS, SERVE_OPTIONS } from '../../src/runtime/config.js';
 import { ERROR_CODES } from '../../src/runtime/errors.js';
 import { RuntimeMetrics } from '../../src/runtime/metrics.js';
 

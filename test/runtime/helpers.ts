@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/runtime/app.js';
-import type { ServeConfig } from '../../src/runtime/config.js';
+import type { ServeConfig } from '../../src/contract/runtime.js';
 import { serveConfigDefaults } from '../../src/runtime/config.js';
 import { RuntimeMetrics } from '../../src/runtime/metrics.js';
 import { ModelService } from '../../src/runtime/service.js';

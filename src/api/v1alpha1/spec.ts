@@ -17,10 +17,10 @@ import {
   stringEnum,
   stringMap,
 } from '../schema-builder.js';
+// The runtime's own lists: the CRD accepts exactly what the runtime parses.
+import { BACKENDS, FORMATS } from '../../contract/runtime.js';
 
 export const MODEL_URI_SCHEMES = ['file', 'http', 'https', 's3', 'gs', 'pvc'] as const;
-export const MODEL_FORMATS = ['auto', 'tfjs-graph', 'tfjs-layers', 'tf-saved-model'] as const;
-export const BACKENDS = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
 export const AUTOSCALING_ENGINES = ['none', 'builtin', 'hpa', 'keda'] as const;
 export const METRIC_TYPES = [
   'concurrency',
@@ -71,7 +71,7 @@ export const ModelSource = object('Where the model comes from and how it is serv
   ),
   format: stringEnum(
     'Model format. auto detects it from the files: model.json with a graph topology (tfjs-graph) or a Keras topology (tfjs-layers), or saved_model.pb (tf-saved-model, needs the tensorflow or tensorflow-gpu backend).',
-    MODEL_FORMATS,
+    FORMATS,
     { default: 'auto' },
   ),
   signature: string('Signature of the model to serve (TF Serving signature_name).', {

@@ -3,18 +3,18 @@
 // by scraping each ready pod's /metrics directly (rates from two scrapes).
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Metric, ModelDeployment } from '../../api/v1alpha1/index.js';
-import { RUNTIME_PORT } from '../builders/labels.js';
 import { signalQuery } from '../builders/scaled-object.js';
 import { parseExposition, sumSamples } from '../metrics-source/exposition.js';
 import type { Fetcher } from '../metrics-source/prometheus.js';
 import { httpFetcher, queryVectorSum } from '../metrics-source/prometheus.js';
 import { podReady } from '../kube/pod-ready.js';
+import { RUNTIME_METRICS, RUNTIME_PORT } from '../../contract/runtime.js';
 
 /** Runtime series per metric type, for scraping pods directly. */
 export const POD_SERIES: Partial<Record<Metric['type'], { name: string; counter: boolean }>> = {
-  concurrency: { name: 'tensorfleet_runtime_inflight_requests', counter: false },
-  queueDepth: { name: 'tensorfleet_runtime_queue_depth', counter: false },
-  rps: { name: 'tensorfleet_runtime_requests_total', counter: true },
+  concurrency: { name: RUNTIME_METRICS.inflightRequests, counter: false },
+  queueDepth: { name: RUNTIME_METRICS.queueDepth, counter: false },
+  rps: { name: RUNTIME_METRICS.requests, counter: true },
 };
 
 export class SignalReader {

@@ -12,6 +12,15 @@ import type {
 } from '@kubernetes/client-node';
 import type { ModelDeployment, Resources } from '../../api/v1alpha1/index.js';
 import { GPU_PRODUCT_LABEL } from '../../api/v1alpha1/index.js';
+import {
+  envName,
+  fetchArgs,
+  LIVE_PATH,
+  READY_PATH,
+  RUNTIME_PORT,
+  serveArgs,
+  TERMINATION_LOG,
+} from '../../contract/runtime.js';
 import type { OperatorConfig } from '../config.js';
 import type { Track } from './labels.js';
 import {
@@ -19,7 +28,6 @@ import {
   LABEL_TRACK,
   LABEL_VERSION,
   MODEL_URI_ANNOTATION,
-  RUNTIME_PORT,
   RUNTIME_PORT_NAME,
   commonLabels,
   deploymentName,
@@ -78,7 +86,8 @@ const PVC_MOUNT = '/mnt/model-store';
  * the spec sets TENSORFLEET_CPUS itself.
  */
 export function cpusEnv(resources: Resources, userEnv: readonly { name: string }[]): V1EnvVar[] {
-  if (userEnv.some((e) => e.name === 'TENSORFLEET_CPUS')) return [];
+  const name = envName('cpus');
+  if (userEnv.some((e) => e.name === name)) return [];
   const resource =
     resources.limits?.cpu !== undefined
       ? 'limits.cpu'
@@ -88,7 +97,7 @@ export function cpusEnv(resources: Resources, userEnv: readonly { name: string }
   if (resource === undefined) return [];
   return [
     {
-      name: 'TENSORFLEET_CPUS',
+      name,
       valueFrom: { resourceFieldRef: { containerName: RUNTIME_CONTAINER, resource, divisor: '1' } },
     },
   ];
@@ -197,22 +206,21 @@ export function buildDeployment(
     : {};
 
   const b = spec.runtime.batching;
-  const args = [
-    'serve',
-    `--model-name=${md.metadata.name!}`,
-    `--model-uri=${source.serveUri}`,
-    `--model-version=${model.version}`,
-    `--model-format=${spec.model.format}`,
-    `--signature=${spec.model.signature}`,
-    `--backend=${spec.runtime.backend}`,
-    `--port=${RUNTIME_PORT}`,
-    `--max-batch-size=${b.maxBatchSize}`,
-    `--batch-timeout-micros=${b.batchTimeoutMicros}`,
-    `--max-queue-size=${b.maxQueueSize}`,
-    `--warmup-iterations=${spec.runtime.warmup.iterations}`,
-    `--drain-timeout-seconds=${DRAIN_TIMEOUT_SECONDS}`,
-    ...(spec.runtime.workers ? [`--workers=${spec.runtime.workers}`] : []),
-  ];
+  const args = serveArgs({
+    modelName: md.metadata.name!,
+    modelUri: source.serveUri,
+    modelVersion: model.version,
+    modelFormat: spec.model.format,
+    signature: spec.model.signature,
+    backend: spec.runtime.backend,
+    port: RUNTIME_PORT,
+    maxBatchSize: b.maxBatchSize,
+    batchTimeoutMicros: b.batchTimeoutMicros,
+    maxQueueSize: b.maxQueueSize,
+    warmupIterations: spec.runtime.warmup.iterations,
+    drainTimeoutSeconds: DRAIN_TIMEOUT_SECONDS,
+    ...(spec.runtime.workers ? { workers: spec.runtime.workers } : {}),
+  });
 
   const userEnv = spec.runtime.env ?? [];
   const env: V1EnvVar[] = [
@@ -238,12 +246,12 @@ export function buildDeployment(
       ...(Object.keys(limits).length ? { limits } : {}),
     },
     // Loading a large model can take minutes; liveness waits for startup.
-    startupProbe: httpProbe('/v2/health/ready', 5, 360),
-    readinessProbe: httpProbe('/v2/health/ready', 5, 2),
-    livenessProbe: httpProbe('/v2/health/live', 10, 3),
+    startupProbe: httpProbe(READY_PATH, 5, 360),
+    readinessProbe: httpProbe(READY_PATH, 5, 2),
+    livenessProbe: httpProbe(LIVE_PATH, 10, 3),
     lifecycle: { preStop: { sleep: { seconds: PRESTOP_SLEEP_SECONDS } } },
     // The runtime writes why a model failed to load here; status reads it.
-    terminationMessagePath: '/dev/termination-log',
+    terminationMessagePath: TERMINATION_LOG,
     terminationMessagePolicy: 'FallbackToLogsOnError',
     securityContext: restrictedContainer,
     volumeMounts: [...source.mounts, { name: 'tmp', mountPath: '/tmp' }],
@@ -255,12 +263,12 @@ export function buildDeployment(
           name: FETCH_CONTAINER,
           image,
           ...pullPolicy,
-          args: ['fetch', `--model-uri=${model.uri}`, `--dest=${MODEL_DIR}/model`],
+          args: fetchArgs({ modelUri: model.uri, dest: `${MODEL_DIR}/model` }),
           ...(spec.model.credentialsSecret
             ? { envFrom: [{ secretRef: { name: spec.model.credentialsSecret } }] }
             : {}),
           resources: { requests: { cpu: '100m', memory: '128Mi' } },
-          terminationMessagePath: '/dev/termination-log',
+          terminationMessagePath: TERMINATION_LOG,
           terminationMessagePolicy: 'FallbackToLogsOnError',
           securityContext: restrictedContainer,
           volumeMounts: [...source.mounts, { name: 'tmp', mountPath: '/tmp' }],

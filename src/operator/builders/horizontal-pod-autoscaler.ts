@@ -4,6 +4,7 @@
 import type { V2HorizontalPodAutoscaler, V2MetricSpec } from '@kubernetes/client-node';
 import type { Autoscaling, Metric, ModelDeployment } from '../../api/v1alpha1/index.js';
 import { API_VERSION, KIND } from '../../api/group.js';
+import { RUNTIME_METRICS } from '../../contract/runtime.js';
 import { objectMeta } from './labels.js';
 
 export type HorizontalPodAutoscalerObject = V2HorizontalPodAutoscaler & {
@@ -17,9 +18,9 @@ export type HorizontalPodAutoscalerObject = V2HorizontalPodAutoscaler & {
  * series (docs/autoscaling.md has the adapter rules).
  */
 export const HPA_POD_METRICS: Partial<Record<Metric['type'], string>> = {
-  concurrency: 'tensorfleet_runtime_inflight_requests',
-  rps: 'tensorfleet_runtime_requests_per_second',
-  queueDepth: 'tensorfleet_runtime_queue_depth',
+  concurrency: RUNTIME_METRICS.inflightRequests,
+  rps: RUNTIME_METRICS.requestsPerSecond,
+  queueDepth: RUNTIME_METRICS.queueDepth,
   gpuUtilization: 'DCGM_FI_DEV_GPU_UTIL',
 };
 

@@ -3,7 +3,8 @@
 // of the Gateway's traffic to the canary's Service and the rest to stable's.
 import type { CanaryStatus, ModelDeployment } from '../../api/v1alpha1/index.js';
 import type { Track } from './labels.js';
-import { LABEL_MODEL, LABEL_TRACK, RUNTIME_PORT, deploymentName, objectMeta } from './labels.js';
+import { RUNTIME_PORT } from '../../contract/runtime.js';
+import { LABEL_MODEL, LABEL_TRACK, deploymentName, objectMeta } from './labels.js';
 import type { ServiceObject } from './service.js';
 import { buildService } from './service.js';
 

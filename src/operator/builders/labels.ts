@@ -13,8 +13,6 @@ export const MODEL_URI_ANNOTATION = 'tensorfleet.dev/model-uri';
 
 export type Track = 'stable' | 'canary';
 
-/** Port the runtime serves TF Serving REST, OIP v2 and /metrics on. */
-export const RUNTIME_PORT = 8501;
 export const RUNTIME_PORT_NAME = 'http';
 
 /** The served version: spec.model.version, or a short hash of the uri. */

@@ -6,6 +6,7 @@ import type { Metric, ModelDeployment } from '../../api/v1alpha1/index.js';
 import { API_VERSION, KIND } from '../../api/group.js';
 import type { Problem } from '../status/compute.js';
 import { hpaBehavior } from './horizontal-pod-autoscaler.js';
+import { RUNTIME_METRICS } from '../../contract/runtime.js';
 import { objectMeta } from './labels.js';
 
 export interface ScaledObjectObject {
@@ -30,11 +31,11 @@ export function signalQuery(md: ModelDeployment, metric: Metric): string {
   const sel = `namespace="${md.metadata.namespace!}",model="${md.metadata.name!}"`;
   switch (metric.type) {
     case 'concurrency':
-      return `sum(tensorfleet_runtime_inflight_requests{${sel}})`;
+      return `sum(${RUNTIME_METRICS.inflightRequests}{${sel}})`;
     case 'rps':
-      return `sum(rate(tensorfleet_runtime_requests_total{${sel}}[1m]))`;
+      return `sum(rate(${RUNTIME_METRICS.requests}{${sel}}[1m]))`;
     case 'queueDepth':
-      return `sum(tensorfleet_runtime_queue_depth{${sel}})`;
+      return `sum(${RUNTIME_METRICS.queueDepth}{${sel}})`;
     case 'gpuUtilization':
       return `sum(DCGM_FI_DEV_GPU_UTIL{namespace="${md.metadata.namespace!}",pod=~"${md.metadata.name!}-.*"})`;
     case 'prometheus':

@@ -1,7 +1,8 @@
 // Desired Service of a ModelDeployment: one stable address for every track.
 import type { V1Service } from '@kubernetes/client-node';
 import type { ModelDeployment } from '../../api/v1alpha1/index.js';
-import { RUNTIME_PORT, RUNTIME_PORT_NAME, modelSelector, objectMeta } from './labels.js';
+import { RUNTIME_PORT } from '../../contract/runtime.js';
+import { RUNTIME_PORT_NAME, modelSelector, objectMeta } from './labels.js';
 
 export type ServiceObject = V1Service & {
   apiVersion: 'v1';

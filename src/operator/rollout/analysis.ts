@@ -4,16 +4,17 @@
 // `version` label, which every runtime sample carries.
 import type { V1Pod } from '@kubernetes/client-node';
 import type { CanaryAnalysisResult, ModelDeployment } from '../../api/v1alpha1/index.js';
-import { LABEL_TRACK, RUNTIME_PORT } from '../builders/labels.js';
+import { LABEL_TRACK } from '../builders/labels.js';
 import type { Sample } from '../metrics-source/exposition.js';
 import { CounterWindows } from './counter-windows.js';
 import { parseExposition, sumSamples } from '../metrics-source/exposition.js';
 import type { Fetcher } from '../metrics-source/prometheus.js';
 import { httpFetcher, queryVectorSum } from '../metrics-source/prometheus.js';
 import { podReady } from '../kube/pod-ready.js';
+import { RUNTIME_METRICS, RUNTIME_PORT } from '../../contract/runtime.js';
 
-export const REQUESTS = 'tensorfleet_runtime_requests_total';
-export const LATENCY_BUCKETS = 'tensorfleet_runtime_request_duration_seconds_bucket';
+export const REQUESTS = RUNTIME_METRICS.requests;
+export const LATENCY_BUCKETS = `${RUNTIME_METRICS.requestDuration}_bucket`;
 const SERVER_ERROR = /^5\d\d$/;
 
 /** What one version served in the analysis window. */

@@ -15,7 +15,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type * as TfNamespace from '@tensorflow/tfjs';
-import type { BackendChoice } from '../config.js';
+import type { BackendChoice } from '../../contract/runtime.js';
 import { RuntimeError } from '../errors.js';
 
 export type Tf = typeof TfNamespace;

@@ -2,7 +2,7 @@
 
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { FormatChoice } from '../config.js';
+import type { FormatChoice } from '../../contract/runtime.js';
 import { RuntimeError } from '../errors.js';
 
 export type ModelFormat = Exclude<FormatChoice, 'auto'>;

@@ -6,6 +6,7 @@
 //   POST /v2/models/{m}[/versions/{v}]/infer        inference (JSON or binary tensor extension)
 
 import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
+import { LIVE_PATH, READY_PATH } from '../../contract/runtime.js';
 import { RuntimeError } from '../errors.js';
 import { HEADER_LENGTH } from './binary-tensor.js';
 import type { ProtocolOptions } from './http-common.js';
@@ -38,8 +39,8 @@ export const oipRoutes: FastifyPluginCallback<ProtocolOptions> = (
     ),
   );
   // Bodies as KServe's own server writes them (its SDK reads them); the status says the same.
-  app.get('/v2/health/live', async (_req, reply) => sendJson(reply, '{"live":true}'));
-  app.get('/v2/health/ready', async (_req, reply) => {
+  app.get(LIVE_PATH, async (_req, reply) => sendJson(reply, '{"live":true}'));
+  app.get(READY_PATH, async (_req, reply) => {
     const ready = service.state === 'ready';
     return sendJson(reply, JSON.stringify({ ready }), ready ? 200 : 400);
   });

@@ -2,7 +2,7 @@
 // come through shared memory (shared-batch.ts); other tensor buffers are
 // transferred (moved), never copied.
 
-import type { BackendChoice } from '../config.js';
+import type { BackendChoice } from '../../contract/runtime.js';
 import type { BackendName, Device } from '../backends/select.js';
 import type { BatchPart } from '../batching/batcher.js';
 import type { SerializedError } from '../errors.js';

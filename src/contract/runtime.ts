@@ -1,0 +1,104 @@
+// The contract between the operator and the runtime it deploys, written once:
+// what the operator puts into a pod (the runtime's command lines, its
+// environment, port, probe paths and termination message file) and what it
+// reads back (the runtime's metric names). The runtime parses and serves
+// exactly these; the API, the builders, autoscaling and canary analysis use
+// them. Pure: no I/O, no imports.
+
+export const BACKENDS = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
+export type BackendChoice = (typeof BACKENDS)[number];
+export const FORMATS = ['auto', 'tfjs-graph', 'tfjs-layers', 'tf-saved-model'] as const;
+export type FormatChoice = (typeof FORMATS)[number];
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** `tensorfleet-runtime serve`'s options: each is the flag `--<kebab-case key>` and the variable envName(flag). */
+export interface ServeConfig {
+  modelName: string;
+  modelUri: string;
+  modelVersion: string;
+  modelFormat: FormatChoice;
+  signature: string;
+  backend: BackendChoice;
+  host: string;
+  port: number;
+  maxBatchSize: number;
+  batchTimeoutMicros: number;
+  maxQueueSize: number;
+  cpus: number;
+  workers: number;
+  decodeWorkers: number;
+  warmupIterations: number;
+  maxBodyBytes: number;
+  drainTimeoutSeconds: number;
+  maxConnectionAgeSeconds: number;
+  requestTimeoutMs: number;
+  modelCacheDir: string;
+  downloadStallSeconds: number;
+  /** Bodies at least this large are JSON-decoded in a worker instead of the HTTP thread. */
+  decodeInWorkersMinBytes: number;
+  /** Bodies up to this large are decoded on the HTTP thread anyway while every worker is busy. */
+  decodeOnHttpThreadMaxBytes: number;
+  /** A request alone in the runtime expected to compute within this many milliseconds runs on the HTTP thread. */
+  inferOnHttpThreadMaxMs: number;
+  /** For tests only: fraction of inference requests answered with a 500 INJECTED_FAILURE. */
+  injectErrorRate: number;
+  /** For tests only: milliseconds added to every inference (a slow model, for autoscaling tests). */
+  injectLatencyMs: number;
+  logLevel: LogLevel;
+}
+
+/** `tensorfleet-runtime fetch`'s options (the model download of an init container). */
+export interface FetchConfig {
+  modelUri: string;
+  dest: string;
+  retries: number;
+  downloadStallSeconds: number;
+  logLevel: LogLevel;
+}
+
+/** The port the runtime serves TF Serving REST, OIP v2, health and /metrics on. */
+export const RUNTIME_PORT = 8501;
+/** OIP v2's health endpoints, which the pod's probes call. */
+export const LIVE_PATH = '/v2/health/live';
+export const READY_PATH = '/v2/health/ready';
+/** Where the runtime writes why it exits (Kubernetes' terminationMessagePath). */
+export const TERMINATION_LOG = '/dev/termination-log';
+
+/** The flag of an option key: modelName -> model-name. */
+export function flagOf(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+/** The environment variable of a flag: model-name -> TENSORFLEET_MODEL_NAME. */
+export function envName(flag: string): string {
+  return `TENSORFLEET_${flag.toUpperCase().replaceAll('-', '_')}`;
+}
+
+/** Every option is a string or a number (ServeConfig, FetchConfig). */
+type OptionValues = Partial<Record<keyof ServeConfig | keyof FetchConfig, string | number>>;
+
+function args(command: string, values: OptionValues): string[] {
+  const out = [command];
+  for (const [key, value] of Object.entries(values)) {
+    if (value !== undefined) out.push(`--${flagOf(key)}=${value}`);
+  }
+  return out;
+}
+
+/** `serve` and its flags, in the order given. */
+export const serveArgs = (values: Partial<ServeConfig>): string[] => args('serve', values);
+
+/** `fetch` and its flags, in the order given. */
+export const fetchArgs = (values: Partial<FetchConfig>): string[] => args('fetch', values);
+
+/** The runtime's metrics that the operator, its HPA and KEDA builders and canary analysis read. */
+export const RUNTIME_METRICS = {
+  requests: 'tensorfleet_runtime_requests_total',
+  /** A histogram: its series are <name>_bucket, _sum and _count. */
+  requestDuration: 'tensorfleet_runtime_request_duration_seconds',
+  inflightRequests: 'tensorfleet_runtime_inflight_requests',
+  queueDepth: 'tensorfleet_runtime_queue_depth',
+  /** Not exported by the runtime: the per-pod rate a metrics adapter derives from `requests`. */
+  requestsPerSecond: 'tensorfleet_runtime_requests_per_second',
+} as const;
