@@ -92,10 +92,6 @@ export class WorkQueue {
     return this.queue.length;
   }
 
-  isProcessing(key: string): boolean {
-    return this.processing.has(key);
-  }
-
   /** Stops handing out keys; waiting get() calls resolve undefined. */
   shutDown(): void {
     this.shuttingDown = true;

@@ -3,6 +3,7 @@
 // read from the status of the object we own. Pure.
 import type { V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
 import type { AutoscalingStatus } from './builtin.js';
+import { quantityValue } from '../kube/quantity.js';
 
 interface Condition {
   type?: string;
@@ -19,24 +20,8 @@ function currentValue(hpa: V2HorizontalPodAutoscaler): number | undefined {
   const current = m?.resource?.current ?? m?.pods?.current ?? m?.external?.current;
   const raw = current?.averageUtilization ?? current?.averageValue ?? current?.value;
   if (raw === undefined) return undefined;
-  const n = typeof raw === 'number' ? raw : parseQuantity(raw);
+  const n = typeof raw === 'number' ? raw : (quantityValue(raw) ?? NaN);
   return Number.isFinite(n) ? Math.round(n * 1000) / 1000 : undefined;
-}
-
-/** A Kubernetes quantity as a number ("250m" -> 0.25, "2k" -> 2000). */
-export function parseQuantity(q: string): number {
-  const m = /^([+-]?[\d.]+(?:[eE][+-]?\d+)?)(m|k|M|G|Ki|Mi|Gi)?$/.exec(q.trim());
-  if (!m) return NaN;
-  const scale: Record<string, number> = {
-    m: 1e-3,
-    k: 1e3,
-    M: 1e6,
-    G: 1e9,
-    Ki: 1024,
-    Mi: 1024 ** 2,
-    Gi: 1024 ** 3,
-  };
-  return Number(m[1]) * (m[2] ? scale[m[2]]! : 1);
 }
 
 /**

@@ -15,7 +15,7 @@ export type HorizontalPodAutoscalerObject = V2HorizontalPodAutoscaler & {
 
 /**
  * Per-pod custom metrics, as the Prometheus Adapter exposes the runtime's
- * series (docs/autoscaling.md has the adapter rules).
+ * series (docs/progressive-delivery.md has the adapter rules).
  */
 export const HPA_POD_METRICS: Partial<Record<Metric['type'], string>> = {
   concurrency: RUNTIME_METRICS.inflightRequests,

@@ -1,37 +1,10 @@
 import { createHash } from 'node:crypto';
+import { quantityValue } from './quantity.js';
 
 // Decides whether a server-side apply would change anything, so that an idle
 // cluster sees no writes from us. The API server adds defaults and
 // canonicalises quantities, so "desired is contained in observed" is the test,
 // with quantities compared by value.
-
-const QUANTITY = /^([+-]?[0-9.]+)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$/;
-const SCALE: Record<string, number> = {
-  '': 1,
-  n: 1e-9,
-  u: 1e-6,
-  m: 1e-3,
-  k: 1e3,
-  M: 1e6,
-  G: 1e9,
-  T: 1e12,
-  P: 1e15,
-  E: 1e18,
-  Ki: 2 ** 10,
-  Mi: 2 ** 20,
-  Gi: 2 ** 30,
-  Ti: 2 ** 40,
-  Pi: 2 ** 50,
-  Ei: 2 ** 60,
-};
-
-/** The value of a Kubernetes quantity string such as 500m or 4Gi, or undefined. */
-export function quantityValue(s: string): number | undefined {
-  const m = QUANTITY.exec(s);
-  if (!m) return undefined;
-  const n = Number(m[1]);
-  return Number.isFinite(n) ? n * SCALE[m[2] ?? '']! : undefined;
-}
 
 function sameScalar(a: unknown, b: unknown): boolean {
   if (a === b) return true;

@@ -1,5 +1,5 @@
 // A list-and-watch cache for one kind, written for the failure modes of
-// @kubernetes/client-node's informer (see ../shared/STYLE.md):
+// @kubernetes/client-node's informer:
 // 1. no error stops it: every failure is retried with jittered exponential backoff;
 // 2. half-open connections: an inactivity watchdog aborts a silent watch, and
 //    the cache is relisted periodically;

@@ -5,7 +5,7 @@
 import type { Allocate, TensorMap } from '../tensors.js';
 import { concatMaps } from '../tensors.js';
 import { perRequest } from './shared-batch.js';
-import type { InferPart } from './messages.js';
+import type { BatchPart } from '../batching/batcher.js';
 
 /**
  * The batch to compute at `now` (epoch ms), assembled here in the worker from
@@ -16,7 +16,7 @@ import type { InferPart } from './messages.js';
  */
 export function live(
   inputs: readonly TensorMap[],
-  parts: readonly InferPart[] | undefined,
+  parts: readonly BatchPart[] | undefined,
   now: number,
   alloc?: Allocate,
 ): { inputs: TensorMap | undefined; expired: number[] } {
@@ -41,7 +41,7 @@ export function live(
 export function liveBatch(
   batch: TensorMap,
   rows: readonly number[],
-  parts: readonly InferPart[] | undefined,
+  parts: readonly BatchPart[] | undefined,
   now: number,
   alloc?: Allocate,
 ): { inputs: TensorMap | undefined; expired: number[] } {

@@ -50,7 +50,6 @@ export type DecodeOutcome =
   { id: number; decoded: Decoded } | { id: number; error: SerializedError };
 
 /** The requests a batch holds, so the worker can leave out those already past their deadline. */
-export type InferPart = BatchPart;
 
 export type ToWorker =
   /**
@@ -65,7 +64,7 @@ export type ToWorker =
       inputs: TensorMap[];
       shared?: SharedLayout;
       buffer?: SharedArrayBuffer;
-      parts?: InferPart[];
+      parts?: BatchPart[];
     }
   | { type: 'decode'; id: number; items: DecodeItem[] };
 

@@ -17,14 +17,8 @@ import type { TensorMap } from '../tensors.js';
 import { releaseBodies } from '../buffer-pool.js';
 import { isExclusive, transferables } from '../tensors.js';
 import { packShared } from './shared-batch.js';
-import type {
-  FromWorker,
-  InferPart,
-  TfjsMemory,
-  ToWorker,
-  WorkerInit,
-  WorkerReady,
-} from './messages.js';
+import type { BatchPart } from '../batching/batcher.js';
+import type { FromWorker, TfjsMemory, ToWorker, WorkerInit, WorkerReady } from './messages.js';
 
 export interface InferResult {
   outputs: TensorMap;
@@ -37,7 +31,7 @@ interface InferTask {
   kind: 'infer';
   /** One map per request of the batch, concatenated by the worker. */
   inputs: TensorMap[];
-  parts: InferPart[] | undefined;
+  parts: BatchPart[] | undefined;
   resolve(value: InferResult): void;
   reject(err: Error): void;
 }
@@ -416,7 +410,7 @@ export class WorkerPool {
    */
   infer(
     inputs: TensorMap | readonly TensorMap[],
-    parts?: readonly InferPart[],
+    parts?: readonly BatchPart[],
   ): Promise<InferResult> {
     if (this.closing)
       return Promise.reject(new RuntimeError('DRAINING', 'the runtime is shutting down'));

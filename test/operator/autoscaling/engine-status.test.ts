@@ -1,9 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  hpaStatus,
-  parseQuantity,
-  scaledObjectStatus,
-} from '../../../src/operator/autoscaling/engine-status.js';
+import { hpaStatus, scaledObjectStatus } from '../../../src/operator/autoscaling/engine-status.js';
 
 describe('hpaStatus', () => {
   it('reports the metric, desired replicas and why the controller cannot scale', () => {
@@ -85,15 +81,5 @@ describe('scaledObjectStatus', () => {
       }),
     ).toEqual({ engine: 'keda', lastDecision: 'ScaledObjectCheckFailed: no Prometheus' });
     expect(scaledObjectStatus(undefined).lastDecision).toMatch(/waiting for KEDA/);
-  });
-});
-
-describe('parseQuantity', () => {
-  it('reads Kubernetes quantities', () => {
-    expect(parseQuantity('250m')).toBe(0.25);
-    expect(parseQuantity('2k')).toBe(2000);
-    expect(parseQuantity('1Gi')).toBe(1024 ** 3);
-    expect(parseQuantity('12')).toBe(12);
-    expect(parseQuantity('lots')).toBeNaN();
   });
 });

@@ -3,19 +3,8 @@ import {
   APPLIED_HASH,
   isContained,
   needsApply,
-  quantityValue,
   withAppliedHash,
 } from '../../../src/operator/kube/compare.js';
-
-describe('quantityValue', () => {
-  it('reads decimal and binary suffixes', () => {
-    expect(quantityValue('500m')).toBe(0.5);
-    expect(quantityValue('4Gi')).toBe(4 * 2 ** 30);
-    expect(quantityValue('2')).toBe(2);
-    expect(quantityValue('1k')).toBe(1000);
-    expect(quantityValue('abc')).toBeUndefined();
-  });
-});
 
 describe('isContained', () => {
   it('ignores fields the API server added', () => {
