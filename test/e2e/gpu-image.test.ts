@@ -35,6 +35,7 @@ let models: ModelServer;
 let dir = '';
 
 interface Pod {
+  metadata: { name: string };
   spec: { nodeName?: string; containers: Array<{ name: string; image: string; args?: string[] }> };
   status: { podIP?: string; containerStatuses?: Array<{ name: string; imageID: string }> };
 }
@@ -107,19 +108,9 @@ describe('the GPU runtime image on a node without a GPU', () => {
     expect(runtime?.imageID).toContain(built?.digest ?? 'missing');
 
     // The log: the backend, its device, and why it is not the GPU.
-    const podName = (
-      await kubectlOk([
-        'get',
-        'pods',
-        '-n',
-        namespace,
-        '-l',
-        'tensorfleet.dev/model=hpt',
-        '-o',
-        'name',
-      ])
-    ).trim();
-    const logs = (await kubectlOk(['logs', '-n', namespace, podName, '-c', RUNTIME_CONTAINER]))
+    const logs = (
+      await kubectlOk(['logs', '-n', namespace, pod?.metadata.name ?? '', '-c', RUNTIME_CONTAINER])
+    )
       .split('\n')
       .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l) as Record<string, unknown>);

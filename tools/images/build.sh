@@ -272,11 +272,26 @@ async function main() {
     link(gz.file, gz.digest);
     layers.push({ ...layer, mediaType: `${TAR}+gzip`, digest: gz.digest, size: gz.size });
   }
-  link(blobPath(plain, manifest.config.digest), manifest.config.digest);
-
-  const bytes = Buffer.from(JSON.stringify({ ...manifest, layers }));
-  const digest = sha256(bytes);
+  // buildah's history comments name the intermediate images a step started
+  // from ("FROM 751b1d604ba6"), whose IDs depend on what its layer cache held:
+  // without them, the same layers give the same config whatever was cached.
+  const config = readJson(blobPath(plain, manifest.config.digest));
+  for (const entry of config.history ?? []) {
+    if (/^FROM \S+$/.test(entry.comment ?? '')) delete entry.comment;
+  }
+  const configBytes = Buffer.from(JSON.stringify(config));
+  const configDigest = sha256(configBytes);
   fs.mkdirSync(path.join(output, 'blobs', 'sha256'), { recursive: true });
+  fs.writeFileSync(blobPath(output, configDigest), configBytes);
+
+  const bytes = Buffer.from(
+    JSON.stringify({
+      ...manifest,
+      config: { ...manifest.config, digest: configDigest, size: configBytes.length },
+      layers,
+    }),
+  );
+  const digest = sha256(bytes);
   fs.writeFileSync(blobPath(output, digest), bytes);
   fs.writeFileSync(path.join(output, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
   const out = {
