@@ -1,6 +1,15 @@
 // Operator configuration: defaults < ConfigMap < environment (TENSORFLEET_*)
-// < command-line flags. One table drives parsing, validation and --help.
-import { parseArgs } from 'node:util';
+// < command-line flags. One table drives parsing, defaults, validation and
+// --help, through the engine both binaries share (src/cli/options.ts).
+import type { OptionSpec } from '../cli/options.js';
+import {
+  ConfigError,
+  describeOptions,
+  envSource,
+  fileSource,
+  flagSource,
+  resolveOptions,
+} from '../cli/options.js';
 import type { LogFormat } from './logger.js';
 import { LOG_FORMATS } from './logger.js';
 
@@ -12,7 +21,7 @@ export interface OperatorConfig {
   /** Extended resource that provides a whole GPU. */
   gpuResourceName: string;
   /** Namespaces to watch; empty means all. */
-  watchNamespaces: string[];
+  watchNamespaces: readonly string[];
   /** host:port of the /metrics, /healthz and /readyz endpoint. */
   httpAddress: string;
   leaderElect: boolean;
@@ -36,67 +45,66 @@ export interface OperatorConfig {
   realNode: boolean;
 }
 
-type Kind = 'string' | 'int' | 'bool' | 'list' | readonly string[];
-
-interface Option {
-  key: keyof OperatorConfig;
-  flag: string;
-  kind: Kind;
-  help: string;
-  min?: number;
-}
-
-export const OPERATOR_OPTIONS: Option[] = [
+export const OPERATOR_OPTIONS: OptionSpec<keyof OperatorConfig>[] = [
   {
     key: 'runtimeImage',
+    default: 'ghcr.io/tensorfleet/runtime:0.1.0',
     flag: 'runtime-image',
     kind: 'string',
     help: 'Default runtime image for CPU backends.',
   },
   {
     key: 'runtimeGpuImage',
+    default: 'ghcr.io/tensorfleet/runtime-gpu:0.1.0',
     flag: 'runtime-gpu-image',
     kind: 'string',
     help: 'Default runtime image for GPU pods.',
   },
   {
     key: 'gpuResourceName',
+    default: 'nvidia.com/gpu',
     flag: 'gpu-resource-name',
     kind: 'string',
     help: 'Extended resource of a whole GPU.',
   },
   {
     key: 'watchNamespaces',
+    default: [],
     flag: 'watch-namespaces',
     kind: 'list',
     help: 'Comma-separated namespaces to watch (default: all).',
   },
   {
     key: 'httpAddress',
+    default: '0.0.0.0:8080',
     flag: 'http-address',
     kind: 'string',
     help: 'host:port serving /metrics, /healthz, /readyz.',
   },
   {
     key: 'leaderElect',
+    default: false,
     flag: 'leader-elect',
     kind: 'bool',
     help: 'Elect a leader through a Lease (run several replicas safely).',
   },
   {
     key: 'leaderElectionNamespace',
+    default: 'tensorfleet-system',
     flag: 'leader-election-namespace',
     kind: 'string',
     help: 'Namespace of the leader Lease.',
   },
   {
     key: 'leaderElectionId',
+    default: 'tensorfleet-operator',
     flag: 'leader-election-id',
     kind: 'string',
     help: 'Name of the leader Lease.',
   },
   {
     key: 'leaseDurationSeconds',
+    default: 15,
     flag: 'lease-duration-seconds',
     kind: 'int',
     min: 2,
@@ -104,6 +112,7 @@ export const OPERATOR_OPTIONS: Option[] = [
   },
   {
     key: 'renewDeadlineSeconds',
+    default: 10,
     flag: 'renew-deadline-seconds',
     kind: 'int',
     min: 1,
@@ -111,6 +120,7 @@ export const OPERATOR_OPTIONS: Option[] = [
   },
   {
     key: 'retryPeriodSeconds',
+    default: 2,
     flag: 'retry-period-seconds',
     kind: 'int',
     min: 1,
@@ -118,6 +128,7 @@ export const OPERATOR_OPTIONS: Option[] = [
   },
   {
     key: 'workers',
+    default: 4,
     flag: 'workers',
     kind: 'int',
     min: 1,
@@ -125,6 +136,7 @@ export const OPERATOR_OPTIONS: Option[] = [
   },
   {
     key: 'resyncPeriodSeconds',
+    default: 600,
     flag: 'resync-period-seconds',
     kind: 'int',
     min: 0,
@@ -132,164 +144,81 @@ export const OPERATOR_OPTIONS: Option[] = [
   },
   {
     key: 'prometheusUrl',
+    default: '',
     flag: 'prometheus-url',
     kind: 'string',
     help: 'Prometheus for canary analysis and autoscaling (pods are scraped when empty).',
   },
   {
     key: 'configMap',
+    default: '',
     flag: 'config-map',
     kind: 'string',
     help: 'namespace/name of a ConfigMap with these settings (keys are the flag names).',
   },
   {
     key: 'logLevel',
+    default: 'info',
     flag: 'log-level',
     kind: ['debug', 'info', 'warn', 'error'],
     help: 'Log level.',
   },
   {
     key: 'logFormat',
+    default: 'auto',
     flag: 'log-format',
     kind: LOG_FORMATS,
     help: 'json: one JSON object per line; console: time, level, message and key=value fields for people; auto: console when stderr is a terminal, else json.',
   },
   {
     key: 'localCluster',
+    default: 'off',
     flag: 'local-cluster',
     kind: ['off', 'auto'],
     help: 'auto: with no cluster configured, start an embedded control plane with simulated GPU nodes.',
   },
   {
     key: 'realNode',
+    default: false,
     flag: 'real-node',
     kind: 'bool',
     help: 'With --local-cluster=auto: add a real node (containerd, kubelet; root on Linux, `npm run images` first) that serves a demo model.',
   },
 ];
 
-export const DEFAULT_CONFIG: OperatorConfig = {
-  runtimeImage: 'ghcr.io/tensorfleet/runtime:0.1.0',
-  runtimeGpuImage: 'ghcr.io/tensorfleet/runtime-gpu:0.1.0',
-  gpuResourceName: 'nvidia.com/gpu',
-  watchNamespaces: [],
-  httpAddress: '0.0.0.0:8080',
-  leaderElect: false,
-  leaderElectionNamespace: 'tensorfleet-system',
-  leaderElectionId: 'tensorfleet-operator',
-  leaseDurationSeconds: 15,
-  renewDeadlineSeconds: 10,
-  retryPeriodSeconds: 2,
-  workers: 4,
-  resyncPeriodSeconds: 600,
-  prometheusUrl: '',
-  configMap: '',
-  logLevel: 'info',
-  logFormat: 'auto',
-  localCluster: 'off',
-  realNode: false,
-};
-
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
-
-const envName = (flag: string) => `TENSORFLEET_${flag.toUpperCase().replace(/-/g, '_')}`;
-
-function parseValue(
-  option: Option,
-  raw: string,
-  source: string,
-): OperatorConfig[keyof OperatorConfig] {
-  const fail = (why: string) =>
-    new ConfigError(`${source}: ${option.flag}=${JSON.stringify(raw)}: ${why}`);
-  switch (option.kind) {
-    case 'string':
-      return raw;
-    case 'list':
-      return raw
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean);
-    case 'bool':
-      if (['true', '1', 'yes'].includes(raw)) return true;
-      if (['false', '0', 'no'].includes(raw)) return false;
-      throw fail('expected true or false');
-    case 'int': {
-      if (!/^-?\d+$/.test(raw)) throw fail('expected an integer');
-      const n = Number(raw);
-      if (option.min !== undefined && n < option.min) throw fail(`must be at least ${option.min}`);
-      return n;
-    }
-    default:
-      if (!option.kind.includes(raw)) throw fail(`expected one of ${option.kind.join(', ')}`);
-      return raw;
-  }
-}
-
-/** Values from one source (flags, env or a ConfigMap's data), keyed by flag name. */
-export type RawSettings = Record<string, string | undefined>;
-
-/**
- * Reads `--flag=value` and `--flag value`; a boolean flag given alone
- * (`--leader-elect`, `--real-node`) means true, as `--help` shows it.
- */
-export function readFlags(argv: string[]): RawSettings {
-  const booleans = new Set(
-    OPERATOR_OPTIONS.filter((o) => o.kind === 'bool').map((o) => `--${o.flag}`),
-  );
-  const args = argv.flatMap((arg, i) => {
-    const next = argv[i + 1];
-    const valueFollows = next !== undefined && /^(true|false)$/i.test(next);
-    return booleans.has(arg) && !valueFollows ? [`${arg}=true`] : [arg];
-  });
-  const { values } = parseArgs({
-    args,
-    options: Object.fromEntries(OPERATOR_OPTIONS.map((o) => [o.flag, { type: 'string' as const }])),
-    allowPositionals: false,
-    strict: true,
-  });
-  return values;
-}
-
-export function readEnv(env: NodeJS.ProcessEnv): RawSettings {
-  return Object.fromEntries(OPERATOR_OPTIONS.map((o) => [o.flag, env[envName(o.flag)]]));
-}
-
-/** Merges sources, later ones winning, and validates every value. */
-export function resolveConfig(...sources: { name: string; values: RawSettings }[]): OperatorConfig {
-  const config: OperatorConfig = { ...DEFAULT_CONFIG };
-  const known = new Set(OPERATOR_OPTIONS.map((o) => o.flag));
-  for (const source of sources) {
-    for (const [flag, raw] of Object.entries(source.values)) {
-      if (raw === undefined) continue;
-      if (!known.has(flag)) throw new ConfigError(`${source.name}: unknown setting ${flag}`);
-      const option = OPERATOR_OPTIONS.find((o) => o.flag === flag)!;
-      (config as unknown as Record<string, unknown>)[option.key] = parseValue(
-        option,
-        raw,
-        source.name,
-      );
-    }
-  }
+/** Values from the environment (TENSORFLEET_*), then an optional ConfigMap's data. */
+export function resolveConfig(
+  flags: readonly string[],
+  env: NodeJS.ProcessEnv,
+  configMap?: { name: string; data: Readonly<Record<string, string>> },
+): OperatorConfig {
+  const config = resolveOptions<OperatorConfig>(OPERATOR_OPTIONS, [
+    flagSource(flags, OPERATOR_OPTIONS),
+    envSource(env, OPERATOR_OPTIONS),
+    ...(configMap ? [fileSource(`ConfigMap ${configMap.name}`, configMap.data)] : []),
+  ]);
   if (config.renewDeadlineSeconds >= config.leaseDurationSeconds) {
-    throw new ConfigError('renew-deadline-seconds must be shorter than lease-duration-seconds');
+    throw new ConfigError('--renew-deadline-seconds must be shorter than --lease-duration-seconds');
   }
   if (!/^[^:]*:\d+$/.test(config.httpAddress)) {
-    throw new ConfigError(`http-address ${config.httpAddress}: expected host:port`);
+    throw new ConfigError(
+      `--http-address (${JSON.stringify(config.httpAddress)}) must be host:port`,
+    );
   }
   return config;
 }
 
+/** What the operator runs with when nothing is set. */
+export const DEFAULT_CONFIG: OperatorConfig = resolveConfig([], {});
+
 export function usage(): string {
-  const lines = OPERATOR_OPTIONS.map((o) => {
-    const def = DEFAULT_CONFIG[o.key];
-    const shown = Array.isArray(def) ? def.join(',') : String(def);
-    return `  --${o.flag.padEnd(28)} ${o.help} [${envName(o.flag)}; default ${shown || '""'}]`;
-  });
-  const own = [
-    `  --${'help'.padEnd(28)} This text.`,
-    `  --${'version'.padEnd(28)} The operator's version.`,
-  ];
-  return `Usage: tensorfleet-operator [flags]\n\n${[...lines, ...own].join('\n')}\n`;
+  return `Usage: tensorfleet-operator [flags]
+
+Flags (each also read from its environment variable and, with --config-map, the
+ConfigMap's key of the flag's name; flags win, then the environment; an empty
+value is unset):
+${describeOptions(OPERATOR_OPTIONS)}
+  --help      This text.
+  --version   The operator's version.
+`;
 }

@@ -7,7 +7,8 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { OperatorConfig } from './config.js';
-import { ConfigError, readEnv, readFlags, resolveConfig, usage } from './config.js';
+import { resolveConfig, usage } from './config.js';
+import { ConfigError } from '../cli/options.js';
 import { KubeClient } from './kube/client.js';
 import { RESOURCES } from './kube/types.js';
 import type { KubeObject } from './kube/types.js';
@@ -26,7 +27,9 @@ export function clusterConfigured(env: NodeJS.ProcessEnv): boolean {
 
 async function configMapSettings(kc: KubeConfig, ref: string): Promise<Record<string, string>> {
   const [namespace, name] = ref.includes('/') ? ref.split('/', 2) : ['', ref];
-  if (!namespace || !name) throw new ConfigError(`config-map ${ref}: expected namespace/name`);
+  if (!namespace || !name) {
+    throw new ConfigError(`--config-map (${JSON.stringify(ref)}) must be namespace/name`);
+  }
   const client = new KubeClient(kc);
   try {
     const cm = await client.get<KubeObject & { data?: Record<string, string> }>(
@@ -49,18 +52,8 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`tensorfleet-operator ${VERSION}\n`);
     return 0;
   }
-  let flags: ReturnType<typeof readFlags>;
-  try {
-    flags = readFlags(argv);
-  } catch (err) {
-    // An unknown flag or a missing value is a configuration error like any other (exit 2).
-    throw new ConfigError(`${(err as Error).message}; see --help`);
-  }
-  const env = readEnv(process.env);
-  let config: OperatorConfig = resolveConfig(
-    { name: 'environment', values: env },
-    { name: 'flags', values: flags },
-  );
+  // A bad flag, variable or value throws ConfigError: exit status 2.
+  let config: OperatorConfig = resolveConfig(argv, process.env);
   let logger = operatorLogger(config);
 
   const kc = new KubeConfig();
@@ -82,12 +75,8 @@ async function main(argv: string[]): Promise<number> {
     );
   }
   if (config.configMap) {
-    const fromConfigMap = await configMapSettings(kc, config.configMap);
-    config = resolveConfig(
-      { name: `ConfigMap ${config.configMap}`, values: fromConfigMap },
-      { name: 'environment', values: env },
-      { name: 'flags', values: flags },
-    );
+    const data = await configMapSettings(kc, config.configMap);
+    config = resolveConfig(argv, process.env, { name: config.configMap, data });
     logger = operatorLogger(config);
   }
 

@@ -1,35 +1,27 @@
 // Runtime configuration: every option is a command-line flag with a matching
-// TENSORFLEET_* environment variable (flags win). The table below is the single
-// source for parsing, defaults, validation and `--help`; the options
+// TENSORFLEET_* environment variable (flags win; src/cli/options.ts, the
+// engine both binaries share). The tables below are the single source for
+// parsing, defaults, validation and `--help`; the options
 // themselves (names, types, lists) are the operator-runtime contract
 // (src/contract/runtime.ts), which the operator writes pods' arguments with.
 
 import type { FetchConfig, ServeConfig } from '../contract/runtime.js';
-import { BACKENDS, envName, FORMATS, LOG_LEVELS, RUNTIME_PORT } from '../contract/runtime.js';
+import { BACKENDS, FORMATS, LOG_LEVELS, RUNTIME_PORT } from '../contract/runtime.js';
+import type { OptionSpec } from '../cli/options.js';
+import {
+  ConfigError,
+  describeOptions,
+  envSource,
+  flagSource,
+  resolveOptions,
+} from '../cli/options.js';
 import { detectCpus } from './cpus.js';
 import { RuntimeError } from './errors.js';
-
-type Kind = 'string' | 'int' | 'float' | readonly string[];
-
-interface OptionSpec<K extends string> {
-  key: K;
-  flag: string;
-  kind: Kind;
-  help: string;
-  /** A value, or a function of the options resolved before this one (in table order). */
-  default?:
-    string | number | ((resolved: Readonly<Record<string, string | number>>) => string | number);
-  /** How --help shows a default that is computed. */
-  defaultText?: string;
-  required?: boolean;
-  min?: number;
-  max?: number;
-}
 
 const MAX_WORKERS = 64;
 
 /** One inference worker per CPU, less one for the HTTP thread (within the flag's range). */
-const defaultWorkers = (resolved: Readonly<Record<string, string | number>>): number =>
+const defaultWorkers = (resolved: Readonly<Record<string, unknown>>): number =>
   Math.min(MAX_WORKERS, Math.max(1, Number(resolved['cpus']) - 1));
 
 /** `serve` downloads remote models as `fetch` does: one stall rule for both. */
@@ -270,97 +262,25 @@ export const FETCH_OPTIONS: OptionSpec<keyof FetchConfig>[] = [
   { key: 'logLevel', flag: 'log-level', kind: LOG_LEVELS, default: 'info', help: 'Log level.' },
 ];
 
-/** Splits `--flag value` / `--flag=value` arguments into a map. */
-export function parseFlags(argv: readonly string[], known: readonly string[]): Map<string, string> {
-  const out = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] ?? '';
-    if (!arg.startsWith('--')) {
-      throw new RuntimeError('CONFIG_INVALID', `unexpected argument "${arg}"`);
-    }
-    const eq = arg.indexOf('=');
-    const flag = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
-    if (!known.includes(flag)) {
-      throw new RuntimeError('CONFIG_INVALID', `unknown flag --${flag}`);
-    }
-    let value: string | undefined;
-    if (eq !== -1) value = arg.slice(eq + 1);
-    else {
-      value = argv[i + 1];
-      i++;
-    }
-    if (value === undefined)
-      throw new RuntimeError('CONFIG_INVALID', `flag --${flag} needs a value`);
-    out.set(flag, value);
-  }
-  return out;
-}
-
-function convert<K extends string>(
-  spec: OptionSpec<K>,
-  raw: string,
-  source: string,
-): string | number {
-  const where = `${source} (${raw === '' ? 'empty' : JSON.stringify(raw)})`;
-  if (Array.isArray(spec.kind)) {
-    if (!spec.kind.includes(raw)) {
-      throw new RuntimeError('CONFIG_INVALID', `${where} must be one of: ${spec.kind.join(', ')}`);
-    }
-    return raw;
-  }
-  if (spec.kind === 'string') {
-    if (raw === '') throw new RuntimeError('CONFIG_INVALID', `${where} must not be empty`);
-    return raw;
-  }
-  const n = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(n) || (spec.kind === 'int' && !Number.isInteger(n))) {
-    throw new RuntimeError(
-      'CONFIG_INVALID',
-      `${where} must be ${spec.kind === 'int' ? 'an integer' : 'a number'}`,
-    );
-  }
-  if (spec.min !== undefined && n < spec.min) {
-    throw new RuntimeError('CONFIG_INVALID', `${where} must be >= ${spec.min}`);
-  }
-  if (spec.max !== undefined && n > spec.max) {
-    throw new RuntimeError('CONFIG_INVALID', `${where} must be <= ${spec.max}`);
-  }
-  return n;
-}
-
-function resolve<K extends string, T>(
-  specs: readonly OptionSpec<K>[],
+/** The options of `specs` from flags over TENSORFLEET_* variables over defaults. */
+function resolve<T>(
+  specs: readonly OptionSpec[],
   argv: readonly string[],
   env: NodeJS.ProcessEnv,
 ): T {
-  const flags = parseFlags(
-    argv,
-    specs.map((s) => s.flag),
-  );
-  const out: Record<string, string | number> = {};
-  for (const spec of specs) {
-    const flagValue = flags.get(spec.flag);
-    const envValue = env[envName(spec.flag)];
-    if (flagValue !== undefined) out[spec.key] = convert(spec, flagValue, `--${spec.flag}`);
-    else if (envValue !== undefined && envValue !== '') {
-      out[spec.key] = convert(spec, envValue, envName(spec.flag));
-    } else if (spec.default !== undefined) {
-      out[spec.key] = typeof spec.default === 'function' ? spec.default(out) : spec.default;
-    } else if (spec.required) {
-      throw new RuntimeError(
-        'CONFIG_INVALID',
-        `--${spec.flag} (or ${envName(spec.flag)}) is required`,
-      );
-    }
+  try {
+    return resolveOptions<T>(specs, [flagSource(argv, specs), envSource(env, specs)]);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new RuntimeError('CONFIG_INVALID', err.message);
+    throw err;
   }
-  return out as T;
 }
 
 export function parseServeConfig(
   argv: readonly string[],
   env: NodeJS.ProcessEnv = process.env,
 ): ServeConfig {
-  const config = resolve<keyof ServeConfig, ServeConfig>(SERVE_OPTIONS, argv, env);
+  const config = resolve<ServeConfig>(SERVE_OPTIONS, argv, env);
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(config.modelName)) {
     throw new RuntimeError(
       'CONFIG_INVALID',
@@ -380,26 +300,16 @@ export function parseFetchConfig(
   argv: readonly string[],
   env: NodeJS.ProcessEnv = process.env,
 ): FetchConfig {
-  return resolve<keyof FetchConfig, FetchConfig>(FETCH_OPTIONS, argv, env);
+  return resolve<FetchConfig>(FETCH_OPTIONS, argv, env);
 }
 
-export function usage(command: string, specs: readonly OptionSpec<string>[]): string {
-  const lines = [
+export function usage(command: string, specs: readonly OptionSpec[]): string {
+  return [
     `Usage: tensorfleet-runtime ${command} [flags]`,
     '',
-    'Flags (each also read from its environment variable):',
-  ];
-  for (const s of specs) {
-    const kind: string = typeof s.kind === 'string' ? s.kind : s.kind.join('|');
-    const def =
-      s.default === undefined
-        ? s.required
-          ? ' (required)'
-          : ''
-        : ` (default ${s.defaultText ?? String(s.default)})`;
-    lines.push(`  --${s.flag} <${kind}>  ${envName(s.flag)}${def}`, `      ${s.help}`);
-  }
-  return lines.join('\n');
+    'Flags (each also read from its environment variable; an empty value is unset):',
+    describeOptions(specs),
+  ].join('\n');
 }
 
 /** Defaults for embedding the runtime in-process (tests, benches). */
@@ -410,5 +320,5 @@ export function serveConfigDefaults(
     ['--model-name', overrides.modelName, '--model-uri', overrides.modelUri],
     {},
   );
-  return { ...base, ...overrides };
+  return Object.freeze({ ...base, ...overrides });
 }

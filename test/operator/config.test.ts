@@ -1,29 +1,26 @@
 import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../src/cli/options.js';
 import {
-  ConfigError,
   DEFAULT_CONFIG,
-  readEnv,
-  readFlags,
+  OPERATOR_OPTIONS,
   resolveConfig,
   usage,
 } from '../../src/operator/config.js';
 
 describe('operator configuration', () => {
   it('uses defaults when nothing is set', () => {
-    expect(resolveConfig()).toEqual(DEFAULT_CONFIG);
+    expect(resolveConfig([], {})).toEqual(DEFAULT_CONFIG);
+    expect(DEFAULT_CONFIG).toMatchObject({ workers: 4, leaderElect: false, watchNamespaces: [] });
   });
 
   it('layers ConfigMap < environment < flags', () => {
     const config = resolveConfig(
+      ['--workers=8', '--watch-namespaces', 'ml, prod'],
+      { TENSORFLEET_WORKERS: '3', TENSORFLEET_RUNTIME_IMAGE: 'env/image:1' },
       {
-        name: 'ConfigMap',
-        values: { workers: '2', 'runtime-image': 'cm/image:1', 'gpu-resource-name': 'amd.com/gpu' },
+        name: 'ops/tensorfleet',
+        data: { workers: '2', 'runtime-image': 'cm/image:1', 'gpu-resource-name': 'amd.com/gpu' },
       },
-      {
-        name: 'environment',
-        values: readEnv({ TENSORFLEET_WORKERS: '3', TENSORFLEET_RUNTIME_IMAGE: 'env/image:1' }),
-      },
-      { name: 'flags', values: readFlags(['--workers=8', '--watch-namespaces', 'ml, prod']) },
     );
     expect(config.workers).toBe(8);
     expect(config.runtimeImage).toBe('env/image:1');
@@ -32,39 +29,39 @@ describe('operator configuration', () => {
   });
 
   it('rejects bad values with the source and setting named', () => {
-    expect(() => resolveConfig({ name: 'flags', values: { workers: 'many' } })).toThrow(
-      /flags: workers="many": expected an integer/,
+    expect(() => resolveConfig(['--workers', 'many'], {})).toThrow(
+      '--workers ("many") must be an integer',
     );
-    expect(() => resolveConfig({ name: 'flags', values: { workers: '0' } })).toThrow(/at least 1/);
-    expect(() => resolveConfig({ name: 'ConfigMap', values: { colour: 'blue' } })).toThrow(
-      ConfigError,
+    expect(() => resolveConfig([], { TENSORFLEET_WORKERS: '0' })).toThrow(
+      'TENSORFLEET_WORKERS ("0") must be >= 1',
     );
-    expect(() => resolveConfig({ name: 'flags', values: { 'leader-elect': 'maybe' } })).toThrow(
-      /true or false/,
+    expect(() => resolveConfig([], {}, { name: 'ops/cm', data: { colour: 'blue' } })).toThrow(
+      new ConfigError('ConfigMap ops/cm: colour: unknown setting'),
     );
+    expect(() => resolveConfig(['--leader-elect=maybe'], {})).toThrow(/must be true or false/);
     expect(() =>
-      resolveConfig({
-        name: 'flags',
-        values: { 'lease-duration-seconds': '5', 'renew-deadline-seconds': '10' },
-      }),
-    ).toThrow(/renew-deadline/);
-    expect(() => readFlags(['--no-such-flag=1'])).toThrow();
+      resolveConfig(['--lease-duration-seconds=5', '--renew-deadline-seconds=10'], {}),
+    ).toThrow(/--renew-deadline-seconds must be shorter/);
+    expect(() => resolveConfig(['--http-address=8080'], {})).toThrow(/must be host:port/);
+    expect(() => resolveConfig(['--no-such-flag=1'], {})).toThrow('unknown flag --no-such-flag');
   });
 
   it.each([
-    [['--leader-elect'], { 'leader-elect': 'true' }],
-    [['--leader-elect', '--workers=2'], { 'leader-elect': 'true', workers: '2' }],
-    [['--leader-elect', 'false'], { 'leader-elect': 'false' }],
-    [['--leader-elect=false'], { 'leader-elect': 'false' }],
-    [['--real-node', '--local-cluster=auto'], { 'real-node': 'true', 'local-cluster': 'auto' }],
+    [['--leader-elect'], { leaderElect: true }],
+    [['--leader-elect', '--workers=2'], { leaderElect: true, workers: 2 }],
+    [['--leader-elect', 'false'], { leaderElect: false }],
+    [['--leader-elect=false'], { leaderElect: false }],
+    [['--real-node', '--local-cluster=auto'], { realNode: true, localCluster: 'auto' }],
   ])('reads a boolean flag given alone as true: %j', (argv, expected) => {
-    expect(readFlags(argv)).toEqual(expected);
+    expect(resolveConfig(argv, {})).toMatchObject(expected);
   });
 
-  it('documents every flag with its environment variable', () => {
+  it('documents every flag with its environment variable and default', () => {
     const text = usage();
-    expect(text).toContain('--leader-elect');
-    expect(text).toContain('TENSORFLEET_LEADER_ELECT');
-    expect(text).toContain('TENSORFLEET_RUNTIME_GPU_IMAGE');
+    for (const o of OPERATOR_OPTIONS) expect(text).toContain(`--${o.flag} <`);
+    expect(text).toContain('TENSORFLEET_LEADER_ELECT (default false)');
+    expect(text).toContain(
+      'TENSORFLEET_RUNTIME_GPU_IMAGE (default ghcr.io/tensorfleet/runtime-gpu:',
+    );
   });
 });

@@ -10,7 +10,7 @@ import type { Logger } from '../logger.js';
 
 export interface CacheOptions {
   /** Namespaces to watch; empty means all. */
-  namespaces: string[];
+  namespaces: readonly string[];
   resyncPeriodMs: number;
   logger: Logger;
   /** Overrides for tests (timeouts, backoff). */
