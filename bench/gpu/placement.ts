@@ -1,7 +1,10 @@
 // Where TensorFlow ran each op, from its own log: with TF_CPP_VMODULE=execute=1
 // (and TF_CPP_MIN_LOG_LEVEL=0) its eager executor logs
 //   ... execute.cc:1756] Executing op Conv2D in device /job:localhost/replica:0/task:0/device:GPU:0
-// for every op tfjs-node runs.
+// for every op tfjs-node runs. On CPUs where TensorFlow's oneDNN pass is on
+// (by default on x86 Linux with AVX-512 and newer) CPU ops are logged under
+// its names, _MklNativeConv2D, _MklBatchMatMulV2, _MklFusedConv2D: they are
+// read as the op they stand for.
 
 /** The environment that makes TensorFlow log each op's device. */
 export const PLACEMENT_LOG_ENV = { TF_CPP_MIN_LOG_LEVEL: '0', TF_CPP_VMODULE: 'execute=1' };
@@ -13,7 +16,8 @@ export const COMPUTE_OPS = /Conv2D|MatMul/;
 export function placements(log: string): Map<string, string[]> {
   const out = new Map<string, string[]>();
   for (const m of log.matchAll(/Executing op (\S+) in device (\S+)/g)) {
-    const [, op, device] = m as unknown as [string, string, string];
+    const [, logged, device] = m as unknown as [string, string, string];
+    const op = logged.replace(/^_Mkl(Native)?/, '');
     const devices = out.get(op) ?? [];
     if (!devices.includes(device)) devices.push(device);
     out.set(op, devices);

@@ -50,6 +50,16 @@ describe('reading placements from TensorFlow’s log', () => {
     );
     expect(misplaced(placements(''), GPU)).toMatch(/ops logged: none\)$/);
   });
+
+  it('reads oneDNN’s CPU op names as the ops they stand for', () => {
+    const found = placements(
+      ['_MklNativeConv2D', '_MklFusedConv2D', '_MklBatchMatMulV2', 'Conv2D']
+        .map((op) => line(op, CPU))
+        .join('\n'),
+    );
+    expect([...found.keys()]).toEqual(['Conv2D', 'FusedConv2D', 'BatchMatMulV2']);
+    expect(misplaced(found, GPU)).toMatch(/^Conv2D ran on .*CPU:0; FusedConv2D ran on/);
+  });
 });
 
 describe('npm run gpu:check without a GPU', () => {
