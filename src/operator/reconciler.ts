@@ -4,7 +4,7 @@
 // status when it changed -> record events for transitions. Level-triggered and
 // idempotent: running it twice in a row writes nothing the second time.
 import type { V1Deployment, V1EndpointSlice, V1Pod } from '@kubernetes/client-node';
-import type { ModelDeployment, ModelDeploymentStatus } from '../api/v1alpha1/index.js';
+import type { ModelDeploymentStatus } from '../api/v1alpha1/index.js';
 import { validateServedSpec } from '../api/json-schema.js';
 import type { BuilderConfig } from './builders/deployment.js';
 import { buildDeployment, gpuRequest } from './builders/deployment.js';
@@ -28,7 +28,7 @@ import type { KubeClient } from './kube/client.js';
 import { ApiError, isNotFound } from './kube/client.js';
 import { APPLIED_HASH, needsApply, withAppliedHash } from './kube/compare.js';
 import { blockingFieldsPatch } from './kube/blocking-fields.js';
-import type { KubeObject, ResourceRef } from './kube/types.js';
+import type { KubeObject, ModelDeploymentObject, ResourceRef } from './kube/types.js';
 import { RESOURCES, objectKey, splitKey } from './kube/types.js';
 import type { Logger } from './logger.js';
 import type { Problem } from './status/compute.js';
@@ -46,18 +46,8 @@ import { decideCanary } from './rollout/canary.js';
 import { decideRollout, surgeCheckNeeded } from './rollout/gpu-aware.js';
 import type { GpuPodShape } from './rollout/gpu-capacity.js';
 import { readSurgeSlots } from './rollout/gpu-capacity.js';
-
-export type ModelDeploymentObject = ModelDeployment & KubeObject;
-
-export interface ReconcileResult {
-  /** Reconcile again after this long even if nothing changes (time-based conditions). */
-  requeueAfterMs?: number;
-}
-
-/** An error that retrying cannot fix; counted, logged, not retried. */
-export class TerminalError extends Error {
-  override name = 'TerminalError';
-}
+import type { Reconciler, ReconcileResult } from './reconcile.js';
+import { TerminalError } from './reconcile.js';
 
 export interface OwnedCaches {
   modelDeployments: KindCache<ModelDeploymentObject>;
@@ -97,7 +87,7 @@ const NOT_READY_REQUEUE_MS = 30_000;
 /** Longest a counters-only status change waits to be folded into a transition. */
 export const STATUS_COALESCE_MS = 5_000;
 
-export class ModelDeploymentReconciler {
+export class ModelDeploymentReconciler implements Reconciler {
   /**
    * What we last applied per object: the content's hash, when, and the
    * object's resourceVersion before and after our write. Only those two

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { computeStatus } from '../../../src/operator/status/compute.js';
 import { podFailure, worstFailure } from '../../../src/operator/status/pod-failures.js';
-import type { ModelDeploymentObject } from '../../../src/operator/reconciler.js';
+import type { ModelDeploymentObject } from '../../../src/operator/kube/types.js';
 import { modelDeployment } from '../fixtures.js';
 
 const T0 = '2026-01-01T00:00:00Z';
