@@ -30,6 +30,7 @@ import { APPLIED_HASH, needsApply, withAppliedHash } from './kube/compare.js';
 import { blockingFieldsPatch } from './kube/blocking-fields.js';
 import type { KubeObject, ModelDeploymentObject, ResourceRef } from './kube/types.js';
 import { RESOURCES, objectKey, splitKey } from './kube/types.js';
+import { rfc3339 } from './kube/time.js';
 import type { Logger } from './logger.js';
 import type { Problem } from './status/compute.js';
 import { computeStatus, setCondition } from './status/compute.js';
@@ -716,9 +717,7 @@ export class ModelDeploymentReconciler implements Reconciler {
   }
 
   private timestamp(): string {
-    return this.now()
-      .toISOString()
-      .replace(/\.\d{3}Z$/, 'Z');
+    return rfc3339(this.now());
   }
 }
 

@@ -10,6 +10,7 @@ import type { KindCache } from '../kube/cache.js';
 import type { KubeClient } from '../kube/client.js';
 import type { KubeObject, ModelDeploymentObject } from '../kube/types.js';
 import { RESOURCES, objectKey } from '../kube/types.js';
+import { rfc3339 } from '../kube/time.js';
 import type { Logger } from '../logger.js';
 import { stableStringify } from '../stable-stringify.js';
 import type { Recommendation } from './recommend.js';
@@ -154,6 +155,6 @@ export class BuiltinAutoscaler {
       'scale',
     );
     this.deps.logger.info('scaled', { key: objectKey(md), from, to, reason });
-    return now.toISOString().replace(/\.\d{3}Z$/, 'Z');
+    return rfc3339(now);
   }
 }

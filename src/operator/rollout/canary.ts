@@ -22,6 +22,7 @@ import {
   MODEL_URI_ANNOTATION,
   modelVersion,
 } from '../builders/labels.js';
+import { rfc3339 } from '../kube/time.js';
 import { worstFailure } from '../status/pod-failures.js';
 import { deploymentComplete } from './deployment-progress.js';
 
@@ -84,7 +85,6 @@ export function trackReplicas(total: number, weight: number): { canary: number; 
   return { canary, stable: weight >= 100 ? 0 : Math.max(1, total - canary) };
 }
 
-const iso = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 /** How soon to look again while an analysis waits for figures. */
 export const analysisRetryMs = (pauseSeconds: number) =>
   Math.min(10_000, Math.max(1_000, (pauseSeconds * 1000) / 2));
@@ -239,7 +239,7 @@ export function decideCanary(
       phase: paused ? 'Paused' : 'Progressing',
       ...at(step),
       weight,
-      ...(startedAt ? { stepStartedAt: iso(startedAt) } : {}),
+      ...(startedAt ? { stepStartedAt: rfc3339(startedAt) } : {}),
       canaryReplicas: replicas.canary,
       stableReplicas: replicas.stable,
       message,
@@ -256,7 +256,7 @@ export function decideCanary(
   if (!startedAt) return running(`waiting for ${replicas.canary} canary pods to be ready`);
   const dueAt = startedAt.getTime() + pauseSeconds * 1000;
   if (observed.now.getTime() < dueAt) {
-    return running(`serving; analysis at ${iso(new Date(dueAt))}`, {
+    return running(`serving; analysis at ${rfc3339(new Date(dueAt))}`, {
       requeueAfterMs: dueAt - observed.now.getTime(),
     });
   }
