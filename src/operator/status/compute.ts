@@ -1,8 +1,10 @@
-// Computes ModelDeployment.status from what the cluster shows. Pure: the same
-// inputs give the same status, and timestamps only move on real transitions,
-// so an idle cluster produces no status writes.
+// Computes ModelDeployment.status from what the cluster shows, or from a
+// failure to act on the spec: every status the operator writes is assembled
+// here. Pure: the same inputs give the same status, and timestamps only move
+// on real transitions, so an idle cluster produces no status writes.
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import type {
+  CanaryStatus,
   Condition,
   ConditionType,
   HistoryEntry,
@@ -30,6 +32,10 @@ export interface ObservedState {
   canaryDeployment?: V1Deployment;
   /** While a canary runs or was rolled back: what status should say instead. */
   canary?: CanaryVerdict & { stableVersion: string };
+  /** status.canary as the canary's decision leaves it; unset removes it. */
+  canaryStatus?: CanaryStatus;
+  /** status.autoscaling from the engine in charge of replicas; unset removes it. */
+  autoscaling?: ModelDeploymentStatus['autoscaling'];
   /** Pods of the model (all versions). */
   pods: V1Pod[];
   /** Pods the model's Service routes to (routed-pods.ts); unset skips that check. */
@@ -180,7 +186,7 @@ function judge(md: ModelDeployment, observed: ObservedState, target: string): Ve
 }
 
 /** Sets a condition, keeping lastTransitionTime when the status did not change. */
-export function setCondition(
+function setCondition(
   conditions: Condition[],
   type: ConditionType,
   status: boolean,
@@ -322,5 +328,33 @@ export function computeStatus(md: ModelDeployment, observed: ObservedState): Mod
     history: updateHistory(previous.history ?? [], md, target, v, observed.now),
   };
   if (currentVersion) status.currentVersion = currentVersion;
+  if (observed.canaryStatus) status.canary = observed.canaryStatus;
+  else delete status.canary;
+  if (observed.autoscaling) status.autoscaling = observed.autoscaling;
+  else delete status.autoscaling;
   return status;
+}
+
+/**
+ * Status when the operator cannot act on the spec at all (it is invalid, or
+ * the API server refuses what was built from it): Stalled with the reason,
+ * neither Ready nor Reconciling; the rest as it was.
+ */
+export function failedStatus(
+  md: ModelDeployment,
+  reason: string,
+  message: string,
+  now: string,
+): ModelDeploymentStatus {
+  const previous = md.status ?? {};
+  const generation = md.metadata.generation ?? 0;
+  let conditions = previous.conditions ?? [];
+  for (const [type, value] of [
+    ['Ready', false],
+    ['Reconciling', false],
+    ['Stalled', true],
+  ] as const) {
+    conditions = setCondition(conditions, type, value, reason, message, generation, now);
+  }
+  return { ...previous, observedGeneration: generation, conditions };
 }
