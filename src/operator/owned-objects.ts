@@ -12,6 +12,7 @@ import type { KubeObject, ModelDeploymentObject, ResourceRef } from './kube/type
 import { objectKey } from './kube/types.js';
 import type { Logger } from './logger.js';
 import type { Problem } from './status/compute.js';
+import { REASON } from './status/reasons.js';
 
 /** One apply of ours: the content's hash, when, and the object's resourceVersion before and after it. */
 interface AppliedWrite {
@@ -57,7 +58,7 @@ export class OwnedObjects {
     const observed = cache.get(namespace ?? '', name) ?? (await this.getLive(ref, namespace, name));
     if (observed && !ownedBy(observed, owner)) {
       problems.push({
-        reason: 'NameConflict',
+        reason: REASON.NameConflict,
         message: `${ref.kind} ${namespace}/${name} already exists and is not owned by this ModelDeployment`,
       });
       return undefined;

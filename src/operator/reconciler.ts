@@ -51,6 +51,7 @@ import type { Problem } from './status/compute.js';
 import { computeStatus } from './status/compute.js';
 import { NamespaceDeletion } from './status/namespace-deletion.js';
 import { routeProblems } from './status/route-status.js';
+import { REASON } from './status/reasons.js';
 import { routedPods } from './status/routed-pods.js';
 import { StatusWriter } from './status/writer.js';
 
@@ -125,7 +126,7 @@ export class ModelDeploymentReconciler implements Reconciler {
     const specErrors = validateServedSpec(structuredClone(md.spec));
     if (specErrors.length > 0) {
       const message = specErrors.map((e) => `${e.path}: ${e.message}`).join('; ');
-      await this.status.fail(md, 'InvalidSpec', message);
+      await this.status.fail(md, REASON.InvalidSpec, message);
       throw new TerminalError(`invalid spec: ${message}`);
     }
 
@@ -155,7 +156,13 @@ export class ModelDeploymentReconciler implements Reconciler {
       rollout.inPlace &&
       observedStable?.metadata?.annotations?.[ROLLOUT_MODE_ANNOTATION] !== IN_PLACE
     ) {
-      this.deps.events.emit(md, 'Normal', 'ReplacingInPlace', rollout.message ?? '', 'Rollout');
+      this.deps.events.emit(
+        md,
+        'Normal',
+        REASON.ReplacingInPlace,
+        rollout.message ?? '',
+        'Rollout',
+      );
     }
     let tracks: { deployment?: KubeObject; canaryDeployment?: KubeObject };
     try {
@@ -192,7 +199,7 @@ export class ModelDeploymentReconciler implements Reconciler {
       }
       // A write the API server refused (e.g. an affinity it finds invalid) is
       // reported on the object; the controller still retries with backoff.
-      if (isRejected(err)) await this.status.fail(md, 'ApplyFailed', err.message);
+      if (isRejected(err)) await this.status.fail(md, REASON.ApplyFailed, err.message);
       throw err;
     }
 
@@ -205,7 +212,7 @@ export class ModelDeploymentReconciler implements Reconciler {
       problems,
       now: rfc3339(this.now()),
       ...(rollout.inPlace && rollout.message
-        ? { rolloutNote: { reason: 'ReplacingInPlace', message: rollout.message } }
+        ? { rolloutNote: { reason: REASON.ReplacingInPlace, message: rollout.message } }
         : {}),
       ...(canary.verdict && canary.status
         ? { canary: { ...canary.verdict, stableVersion: canary.status.stableVersion } }
@@ -311,7 +318,7 @@ export class ModelDeploymentReconciler implements Reconciler {
     if (!cache) {
       if (md.spec.monitoring.serviceMonitor.enabled === 'true') {
         problems.push({
-          reason: 'ServiceMonitorCRDMissing',
+          reason: REASON.ServiceMonitorCRDMissing,
           message:
             'monitoring.serviceMonitor.enabled is "true" but the ServiceMonitor CRD (monitoring.coreos.com/v1) is not installed; install the Prometheus Operator or set enabled to "auto"',
         });
@@ -333,7 +340,7 @@ export class ModelDeploymentReconciler implements Reconciler {
     if (!cache) {
       if (wanted) {
         problems.push({
-          reason: 'KEDANotInstalled',
+          reason: REASON.KEDANotInstalled,
           message:
             'autoscaling.engine is keda but the ScaledObject CRD (keda.sh/v1alpha1) is not installed; install KEDA or choose engine builtin',
         });
@@ -395,7 +402,7 @@ export class ModelDeploymentReconciler implements Reconciler {
     const services = this.deps.caches.services;
     if (route && !cache) {
       problems.push({
-        reason: 'GatewayAPINotInstalled',
+        reason: REASON.GatewayAPINotInstalled,
         message:
           'rollout.canary.trafficRouting.gatewayAPI is set but the HTTPRoute CRD (gateway.networking.k8s.io/v1) is not installed; canary traffic follows the pod ratio instead',
       });

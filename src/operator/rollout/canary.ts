@@ -24,6 +24,8 @@ import {
 } from '../builders/labels.js';
 import { rfc3339 } from '../kube/time.js';
 import { worstFailure } from '../status/pod-failures.js';
+import type { Reason } from '../status/reasons.js';
+import { REASON } from '../status/reasons.js';
 import { deploymentComplete } from './deployment-progress.js';
 
 /** Annotations for GitOps and kubectl: their value is the version they act on, so they can stay committed. */
@@ -44,13 +46,13 @@ export interface CanaryObserved {
 
 export interface CanaryEvent {
   type: 'Normal' | 'Warning';
-  reason: string;
+  reason: Reason;
   message: string;
 }
 
 /** How status should read while the canary runs (overrides the Deployment-based verdict). */
 export interface CanaryVerdict {
-  reason: 'CanaryProgressing' | 'CanaryPaused' | 'CanaryRolledBack';
+  reason: Extract<Reason, 'CanaryProgressing' | 'CanaryPaused' | 'CanaryRolledBack'>;
   message: string;
   stalled: boolean;
   /** History outcome for the target version, when it ended this way. */
@@ -165,7 +167,7 @@ export function decideCanary(
       message: why,
     },
     verdict: {
-      reason: 'CanaryRolledBack',
+      reason: REASON.CanaryRolledBack,
       message: `version ${target.version} rolled back, ${stableModel.version} serves: ${why}`,
       stalled: true,
       rolledBack: why,
@@ -173,7 +175,7 @@ export function decideCanary(
     events: [
       {
         type: 'Warning',
-        reason: 'CanaryRolledBack',
+        reason: REASON.CanaryRolledBack,
         message: `version ${target.version} rolled back to ${stableModel.version}: ${why}`,
       },
     ],
@@ -193,7 +195,7 @@ export function decideCanary(
     events: [
       {
         type: 'Normal',
-        reason: 'CanaryPromoted',
+        reason: REASON.CanaryPromoted,
         message: `version ${target.version} promoted: ${why}`,
       },
     ],
@@ -245,7 +247,7 @@ export function decideCanary(
       message,
     },
     verdict: {
-      reason: paused ? 'CanaryPaused' : 'CanaryProgressing',
+      reason: paused ? REASON.CanaryPaused : REASON.CanaryProgressing,
       message: `canary ${target.version} at ${stepName}: ${message}`,
       stalled: false,
     },
@@ -295,14 +297,14 @@ export function decideCanary(
       message: `${stepName} passed; waiting for ${nextReplicas.canary} canary pods to be ready`,
     },
     verdict: {
-      reason: 'CanaryProgressing',
+      reason: REASON.CanaryProgressing,
       message: `canary ${target.version} moving to step ${step + 2}/${spec.steps.length} (${next.weight}%)`,
       stalled: false,
     },
     events: [
       {
         type: 'Normal',
-        reason: 'CanaryStepPassed',
+        reason: REASON.CanaryStepPassed,
         message: `${stepName} passed (${analysis.message ?? ''}); moving to ${next.weight}%`,
       },
     ],

@@ -18,10 +18,12 @@ import { deploymentComplete } from '../rollout/deployment-progress.js';
 import { worstFailure } from './pod-failures.js';
 import { routable } from './routed-pods.js';
 import { podReady } from '../kube/pod-ready.js';
+import type { Reason } from './reasons.js';
+import { REASON } from './reasons.js';
 
 /** A problem of the operator's own (not the pods'), such as a missing optional CRD. */
 export interface Problem {
-  reason: string;
+  reason: Reason;
   message: string;
 }
 
@@ -54,7 +56,7 @@ interface Verdict {
   available: boolean;
   stalled: boolean;
   rolling: boolean;
-  reason: string;
+  reason: Reason;
   message: string;
   /** Set when the target version was rolled back, with why. */
   rolledBack?: string;
@@ -97,7 +99,7 @@ function judge(md: ModelDeployment, observed: ObservedState, target: string): Ve
       available: false,
       stalled: false,
       rolling: true,
-      reason: 'Creating',
+      reason: REASON.Creating,
       message: 'creating the Deployment',
     };
   }
@@ -117,7 +119,7 @@ function judge(md: ModelDeployment, observed: ObservedState, target: string): Ve
       available,
       stalled: false,
       rolling: true,
-      reason: 'WaitingForEndpoints',
+      reason: REASON.WaitingForEndpoints,
       message: `${unrouted} ready pod${unrouted > 1 ? 's are' : ' is'} not yet in the Service's endpoints`,
     };
   }
@@ -127,7 +129,7 @@ function judge(md: ModelDeployment, observed: ObservedState, target: string): Ve
       available: true,
       stalled: false,
       rolling: false,
-      reason: desired === 0 ? 'ScaledToZero' : 'ModelServing',
+      reason: desired === 0 ? REASON.ScaledToZero : REASON.ModelServing,
       message:
         desired === 0
           ? 'scaled to zero replicas'
@@ -151,7 +153,8 @@ function judge(md: ModelDeployment, observed: ObservedState, target: string): Ve
       available,
       stalled: true,
       rolling: !complete,
-      reason: replicaFailure.reason ?? 'FailedCreate',
+      // The Deployment's own reason, FailedCreate or FailedDelete (its ReplicaSet's).
+      reason: (replicaFailure.reason ?? REASON.FailedCreate) as Reason,
       message: replicaFailure.message ?? 'pods cannot be created',
     };
   }
@@ -161,7 +164,7 @@ function judge(md: ModelDeployment, observed: ObservedState, target: string): Ve
       available,
       stalled: true,
       rolling: true,
-      reason: 'ProgressDeadlineExceeded',
+      reason: REASON.ProgressDeadlineExceeded,
       message: deadline.message ?? `no progress in ${md.spec.rollout.progressDeadlineSeconds}s`,
     };
   }
@@ -180,7 +183,7 @@ function judge(md: ModelDeployment, observed: ObservedState, target: string): Ve
     available,
     stalled: false,
     rolling: true,
-    reason: 'RollingOut',
+    reason: REASON.RollingOut,
     message: `${ready}/${desired} replicas ready, ${d.status?.updatedReplicas ?? 0} on version ${target}`,
   };
 }
@@ -190,7 +193,7 @@ function setCondition(
   conditions: Condition[],
   type: ConditionType,
   status: boolean,
-  reason: string,
+  reason: Reason,
   message: string,
   generation: number,
   now: string,
@@ -270,14 +273,14 @@ export function computeStatus(md: ModelDeployment, observed: ObservedState): Mod
   const cd = observed.canaryDeployment?.status;
 
   let conditions = previous.conditions ?? [];
-  const set = (type: ConditionType, status: boolean, reason: string, message: string) => {
+  const set = (type: ConditionType, status: boolean, reason: Reason, message: string) => {
     conditions = setCondition(conditions, type, status, reason, message, generation, observed.now);
   };
   set('Ready', v.ready, v.reason, v.message);
   set(
     'Available',
     v.available,
-    v.available ? 'MinimumReplicasAvailable' : v.reason,
+    v.available ? REASON.MinimumReplicasAvailable : v.reason,
     v.available ? `${d?.availableReplicas ?? 0} replicas available` : v.message,
   );
   if (v.rolling && v.stalled) set('Progressing', false, v.reason, v.message);
@@ -285,18 +288,18 @@ export function computeStatus(md: ModelDeployment, observed: ObservedState): Mod
     const note = observed.canary
       ? { reason: v.reason, message: v.message }
       : (observed.rolloutNote ?? {
-          reason: 'RolloutInProgress',
+          reason: REASON.RolloutInProgress,
           message: `rolling out version ${target}`,
         });
     set('Progressing', true, note.reason, note.message);
-  } else set('Progressing', true, 'RolloutComplete', `version ${target} rolled out`);
+  } else set('Progressing', true, REASON.RolloutComplete, `version ${target} rolled out`);
   set(
     'Reconciling',
     !v.ready && !v.stalled,
-    v.ready || v.stalled ? 'Idle' : v.reason,
+    v.ready || v.stalled ? REASON.Idle : v.reason,
     v.ready || v.stalled ? '' : v.message,
   );
-  set('Stalled', v.stalled, v.stalled ? v.reason : 'Progressing', v.stalled ? v.message : '');
+  set('Stalled', v.stalled, v.stalled ? v.reason : REASON.Progressing, v.stalled ? v.message : '');
   conditions.sort(
     (a, b) =>
       CONDITION_ORDER.indexOf(a.type as ConditionType) -
@@ -342,7 +345,7 @@ export function computeStatus(md: ModelDeployment, observed: ObservedState): Mod
  */
 export function failedStatus(
   md: ModelDeployment,
-  reason: string,
+  reason: Reason,
   message: string,
   now: string,
 ): ModelDeploymentStatus {

@@ -3,6 +3,7 @@
 // back for, recorded as Events. Pure.
 import type { ModelDeploymentStatus } from '../../api/v1alpha1/index.js';
 import type { EventType } from '../events.js';
+import { REASON } from './reasons.js';
 
 export interface TransitionEvent {
   type: EventType;
@@ -47,7 +48,7 @@ export function transitionEvents(
   ) {
     events.push({
       type: 'Normal',
-      reason: 'RolloutStarted',
+      reason: REASON.RolloutStarted,
       message: `rolling out version ${head.version} from ${head.uri}`,
       action: 'Rollout',
     });
@@ -57,7 +58,7 @@ export function transitionEvents(
   // (like Deployments, which record no event for their first availability).
   const firstRollout = (before.history?.length ?? 0) <= 1 && stalledBefore?.status !== 'True';
   if (readyAfter?.status === 'True' && readyBefore?.status !== 'True' && !firstRollout) {
-    events.push({ type: 'Normal', reason: 'ModelReady', message: readyAfter.message });
+    events.push({ type: 'Normal', reason: REASON.ModelReady, message: readyAfter.message });
   }
   if (
     stalledAfter?.status === 'True' &&
@@ -66,10 +67,10 @@ export function transitionEvents(
     events.push({ type: 'Warning', reason: stalledAfter.reason, message: stalledAfter.message });
   } else if (
     readyAfter?.status === 'False' &&
-    readyAfter.reason === 'Unschedulable' &&
-    readyBefore?.reason !== 'Unschedulable'
+    readyAfter.reason === REASON.Unschedulable &&
+    readyBefore?.reason !== REASON.Unschedulable
   ) {
-    events.push({ type: 'Warning', reason: 'Unschedulable', message: readyAfter.message });
+    events.push({ type: 'Warning', reason: REASON.Unschedulable, message: readyAfter.message });
   }
   return events;
 }

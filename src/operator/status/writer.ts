@@ -11,6 +11,7 @@ import type { KubeObject, ModelDeploymentObject } from '../kube/types.js';
 import { RESOURCES, objectKey } from '../kube/types.js';
 import { stableStringify } from '../stable-stringify.js';
 import { failedStatus } from './compute.js';
+import type { Reason } from './reasons.js';
 import { significant, transitionEvents } from './transitions.js';
 
 /** Longest a counters-only status change waits to be folded into a transition. */
@@ -66,7 +67,7 @@ export class StatusWriter {
   }
 
   /** Reports that the operator cannot act on the spec (failedStatus), with a Warning Event. */
-  async fail(md: ModelDeploymentObject, reason: string, message: string): Promise<void> {
+  async fail(md: ModelDeploymentObject, reason: Reason, message: string): Promise<void> {
     const previous = md.status ?? {};
     const status = failedStatus(md, reason, message, rfc3339(this.deps.now()));
     if (stableStringify(status) === stableStringify(previous)) return;
