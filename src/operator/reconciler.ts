@@ -100,15 +100,11 @@ export class ModelDeploymentReconciler implements Reconciler {
   private readonly namespaceDeletion: NamespaceDeletion;
 
   constructor(private readonly deps: ReconcilerDeps) {
-    const now = deps.now ?? (() => new Date());
-    this.now = now;
-    this.owned = new OwnedObjects({
-      client: deps.client,
-      logger: deps.logger,
-      now,
-      ...(deps.optionalKindGone ? { optionalKindGone: deps.optionalKindGone } : {}),
-    });
-    this.status = new StatusWriter({ client: deps.client, events: deps.events, now });
+    this.now = deps.now ?? (() => new Date());
+    const { now } = this;
+    const { client, logger, events, optionalKindGone } = deps;
+    this.owned = new OwnedObjects({ client, logger, now, optionalKindGone });
+    this.status = new StatusWriter({ client, events, now });
     this.namespaceDeletion = new NamespaceDeletion(deps.client, () => now().getTime());
   }
 
