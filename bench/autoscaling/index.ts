@@ -29,7 +29,7 @@ import type { Logger } from '../../src/operator/logger.js';
 import { silentLogger } from '../../src/operator/logger.js';
 import { queryVectorSum } from '../../src/operator/metrics-source/prometheus.js';
 import { Operator } from '../../src/operator/operator.js';
-import type { ModelDeploymentObject } from '../../src/operator/reconciler.js';
+import type { ModelDeploymentObject } from '../../src/operator/kube/types.js';
 import { writeHalfPlusTwo } from '../../src/runtime/testing/models.js';
 import { startRuntime } from '../runtime/served.js';
 

@@ -5,14 +5,10 @@
 import type { Logger } from './logger.js';
 import { CONTROLLER } from './metrics.js';
 import type { OperatorMetrics } from './metrics.js';
-import type { ReconcileResult } from './reconciler.js';
-import { TerminalError } from './reconciler.js';
+import type { Reconciler } from './reconcile.js';
+import { TerminalError } from './reconcile.js';
 import type { WorkQueue } from './workqueue.js';
 import { errorMessage } from './kube/informer.js';
-
-export interface Reconciler {
-  reconcile(key: string): Promise<ReconcileResult>;
-}
 
 export class Controller {
   private workers: Promise<void>[] = [];

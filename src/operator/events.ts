@@ -3,6 +3,7 @@
 // the same event for the same object is not repeated within a window.
 import { randomBytes } from 'node:crypto';
 import type { KubeClient } from './kube/client.js';
+import { microTime } from './kube/time.js';
 import { RESOURCES } from './kube/types.js';
 import type { KubeObject } from './kube/types.js';
 import type { Logger } from './logger.js';
@@ -13,11 +14,6 @@ export type EventType = 'Normal' | 'Warning';
 
 export interface EventSink {
   emit(regarding: KubeObject, type: EventType, reason: string, note: string, action?: string): void;
-}
-
-/** Microsecond timestamp in the form events.k8s.io wants (MicroTime). */
-export function microTime(d: Date): string {
-  return d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 }
 
 export class EventRecorder implements EventSink {

@@ -11,7 +11,7 @@ import type { KubeClient } from './kube/client.js';
 import { isConflict, isNotFound } from './kube/client.js';
 import type { KubeObject } from './kube/types.js';
 import { RESOURCES } from './kube/types.js';
-import { microTime } from './events.js';
+import { microTime } from './kube/time.js';
 import type { Logger } from './logger.js';
 import { errorMessage } from './kube/informer.js';
 

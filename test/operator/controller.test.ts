@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { Controller } from '../../src/operator/controller.js';
 import { silentLogger } from '../../src/operator/logger.js';
 import { OperatorMetrics } from '../../src/operator/metrics.js';
-import { TerminalError } from '../../src/operator/reconciler.js';
-import type { ReconcileResult } from '../../src/operator/reconciler.js';
+import { TerminalError } from '../../src/operator/reconcile.js';
+import type { ReconcileResult } from '../../src/operator/reconcile.js';
 import { WorkQueue } from '../../src/operator/workqueue.js';
 
 function setup(reconcile: (key: string) => Promise<ReconcileResult>) {

@@ -2,7 +2,7 @@
 // the CRD's own schema, so builder tests see what the operator sees.
 import { makeValidator } from '../../src/api/json-schema.js';
 import { openAPISchema } from '../../src/api/v1alpha1/index.js';
-import type { ModelDeploymentObject } from '../../src/operator/reconciler.js';
+import type { ModelDeploymentObject } from '../../src/operator/kube/types.js';
 import type { BuilderConfig } from '../../src/operator/builders/deployment.js';
 
 const applyDefaults = makeValidator(openAPISchema());

@@ -8,10 +8,10 @@ import type { ModelDeploymentStatus } from '../../api/v1alpha1/index.js';
 import { LABEL_MODEL } from '../builders/labels.js';
 import type { KindCache } from '../kube/cache.js';
 import type { KubeClient } from '../kube/client.js';
-import type { KubeObject } from '../kube/types.js';
+import type { KubeObject, ModelDeploymentObject } from '../kube/types.js';
 import { RESOURCES, objectKey } from '../kube/types.js';
+import { rfc3339 } from '../kube/time.js';
 import type { Logger } from '../logger.js';
-import type { ModelDeploymentObject } from '../reconciler.js';
 import { stableStringify } from '../stable-stringify.js';
 import type { Recommendation } from './recommend.js';
 import { clamp, recommend } from './recommend.js';
@@ -155,6 +155,6 @@ export class BuiltinAutoscaler {
       'scale',
     );
     this.deps.logger.info('scaled', { key: objectKey(md), from, to, reason });
-    return now.toISOString().replace(/\.\d{3}Z$/, 'Z');
+    return rfc3339(now);
   }
 }

@@ -4,6 +4,7 @@
 import type { V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
 import type { AutoscalingStatus } from './builtin.js';
 import { quantityValue } from '../kube/quantity.js';
+import { rfc3339 } from '../kube/time.js';
 
 interface Condition {
   type?: string;
@@ -43,8 +44,7 @@ export function hpaStatus(hpa: V2HorizontalPodAutoscaler | undefined): Autoscali
   const value = hpa ? currentValue(hpa) : undefined;
   if (value !== undefined) out.currentValue = value;
   if (s.desiredReplicas !== undefined) out.desiredReplicas = s.desiredReplicas;
-  if (s.lastScaleTime)
-    out.lastScaleTime = new Date(s.lastScaleTime).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  if (s.lastScaleTime) out.lastScaleTime = rfc3339(new Date(s.lastScaleTime));
   if (decision) out.lastDecision = said(decision);
   return out;
 }

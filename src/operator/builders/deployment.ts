@@ -5,6 +5,7 @@ import type {
   V1Container,
   V1Deployment,
   V1EnvVar,
+  V1PodTemplateSpec,
   V1Probe,
   V1Toleration,
   V1Volume,
@@ -188,17 +189,17 @@ const httpProbe = (path: string, periodSeconds: number, failureThreshold: number
   timeoutSeconds: 2,
 });
 
-export function buildDeployment(
+/** The pod template of a track's Deployment: what each replica runs, and where. */
+export function buildPodTemplate(
   md: ModelDeployment,
   config: BuilderConfig,
-  options: DeploymentOptions = {},
-): DeploymentObject {
+  options: Pick<DeploymentOptions, 'track' | 'model'> = {},
+): V1PodTemplateSpec {
   const spec = md.spec;
   const track = options.track ?? 'stable';
   const model = options.model ?? { uri: spec.model.uri, version: modelVersion(md) };
   const gpu = gpuRequest(md, config);
   const source = modelSourcePlan(model.uri);
-  const selector = { [LABEL_MODEL]: md.metadata.name!, [LABEL_TRACK]: track };
   const podLabels = { ...commonLabels(md), [LABEL_TRACK]: track, [LABEL_VERSION]: model.version };
   const image = spec.runtime.image ?? (gpu ? config.runtimeGpuImage : config.runtimeImage);
   const pullPolicy = spec.runtime.imagePullPolicy
@@ -288,6 +289,47 @@ export function buildDeployment(
     : userAffinity;
 
   return {
+    metadata: {
+      labels: podLabels,
+      annotations: {
+        'kubectl.kubernetes.io/default-container': RUNTIME_CONTAINER,
+        'prometheus.io/scrape': 'true',
+        'prometheus.io/port': String(RUNTIME_PORT),
+        'prometheus.io/path': '/metrics',
+      },
+    },
+    spec: {
+      ...(initContainers.length ? { initContainers } : {}),
+      containers: [runtime],
+      volumes: [...source.volumes, { name: 'tmp', emptyDir: {} }],
+      securityContext: {
+        runAsNonRoot: true,
+        runAsUser: RUNTIME_UID,
+        runAsGroup: RUNTIME_UID,
+        fsGroup: RUNTIME_UID,
+        seccompProfile: { type: 'RuntimeDefault' },
+      },
+      automountServiceAccountToken: false,
+      enableServiceLinks: false,
+      terminationGracePeriodSeconds: DRAIN_TIMEOUT_SECONDS + PRESTOP_SLEEP_SECONDS + 10,
+      ...(tolerations.length ? { tolerations } : {}),
+      ...(affinity ? { affinity } : {}),
+      ...(placement.nodeSelector ? { nodeSelector: placement.nodeSelector } : {}),
+      ...(placement.runtimeClassName ? { runtimeClassName: placement.runtimeClassName } : {}),
+      ...(placement.priorityClassName ? { priorityClassName: placement.priorityClassName } : {}),
+    },
+  };
+}
+
+export function buildDeployment(
+  md: ModelDeployment,
+  config: BuilderConfig,
+  options: DeploymentOptions = {},
+): DeploymentObject {
+  const spec = md.spec;
+  const track = options.track ?? 'stable';
+  const model = options.model ?? { uri: spec.model.uri, version: modelVersion(md) };
+  return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
     metadata: {
@@ -302,7 +344,7 @@ export function buildDeployment(
     },
     spec: {
       replicas: options.replicas ?? spec.replicas,
-      selector: { matchLabels: selector },
+      selector: { matchLabels: { [LABEL_MODEL]: md.metadata.name!, [LABEL_TRACK]: track } },
       revisionHistoryLimit: 3,
       progressDeadlineSeconds: spec.rollout.progressDeadlineSeconds,
       strategy: {
@@ -311,39 +353,7 @@ export function buildDeployment(
           ? IN_PLACE_STRATEGY
           : { maxSurge: spec.rollout.maxSurge, maxUnavailable: spec.rollout.maxUnavailable },
       },
-      template: {
-        metadata: {
-          labels: podLabels,
-          annotations: {
-            'kubectl.kubernetes.io/default-container': RUNTIME_CONTAINER,
-            'prometheus.io/scrape': 'true',
-            'prometheus.io/port': String(RUNTIME_PORT),
-            'prometheus.io/path': '/metrics',
-          },
-        },
-        spec: {
-          ...(initContainers.length ? { initContainers } : {}),
-          containers: [runtime],
-          volumes: [...source.volumes, { name: 'tmp', emptyDir: {} }],
-          securityContext: {
-            runAsNonRoot: true,
-            runAsUser: RUNTIME_UID,
-            runAsGroup: RUNTIME_UID,
-            fsGroup: RUNTIME_UID,
-            seccompProfile: { type: 'RuntimeDefault' },
-          },
-          automountServiceAccountToken: false,
-          enableServiceLinks: false,
-          terminationGracePeriodSeconds: DRAIN_TIMEOUT_SECONDS + PRESTOP_SLEEP_SECONDS + 10,
-          ...(tolerations.length ? { tolerations } : {}),
-          ...(affinity ? { affinity } : {}),
-          ...(placement.nodeSelector ? { nodeSelector: placement.nodeSelector } : {}),
-          ...(placement.runtimeClassName ? { runtimeClassName: placement.runtimeClassName } : {}),
-          ...(placement.priorityClassName
-            ? { priorityClassName: placement.priorityClassName }
-            : {}),
-        },
-      },
+      template: buildPodTemplate(md, config, { track, model }),
     },
   };
 }

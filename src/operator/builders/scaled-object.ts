@@ -5,6 +5,7 @@
 import type { Metric, ModelDeployment } from '../../api/v1alpha1/index.js';
 import { API_VERSION, KIND } from '../../api/group.js';
 import type { Problem } from '../status/compute.js';
+import { REASON } from '../status/reasons.js';
 import { hpaBehavior } from './horizontal-pod-autoscaler.js';
 import { RUNTIME_METRICS } from '../../contract/runtime.js';
 import { objectMeta } from './labels.js';
@@ -61,7 +62,7 @@ export function buildScaledObject(
   } else if (!prometheusUrl) {
     return {
       problem: {
-        reason: 'PrometheusNotConfigured',
+        reason: REASON.PrometheusNotConfigured,
         message: `autoscaling.engine keda with metric ${metric.type} needs a Prometheus: set the operator's --prometheus-url`,
       },
     };

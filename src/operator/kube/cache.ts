@@ -17,7 +17,16 @@ export interface CacheOptions {
   informer?: Partial<InformerOptions<KubeObject>>;
 }
 
-export class KindCache<T extends KubeObject> {
+/** How long a write we made is trusted over a cache that has not caught up yet. */
+export const OWN_WRITE_TRUST_MS = 30_000;
+
+/** The read side of a kind's cache: what reconcilers need, and what their tests fake. */
+export interface ObjectCache<T extends KubeObject> {
+  get(namespace: string, name: string): T | undefined;
+  list(namespace?: string, predicate?: (obj: T) => boolean): T[];
+}
+
+export class KindCache<T extends KubeObject> implements ObjectCache<T> {
   constructor(readonly informers: Informer<T>[]) {}
 
   get(namespace: string, name: string): T | undefined {

@@ -30,6 +30,26 @@ export const isNotFound = (e: unknown) => e instanceof ApiError && e.status === 
 export const isConflict = (e: unknown) => e instanceof ApiError && e.status === 409;
 export const isGone = (e: unknown) => e instanceof ApiError && e.status === 410;
 
+/** The API server refuses new objects in a namespace that is being deleted. */
+export function isNamespaceTerminating(err: unknown): boolean {
+  return (
+    err instanceof ApiError &&
+    err.status === 403 &&
+    /because it is being terminated/.test(err.message)
+  );
+}
+
+/**
+ * True when the API server refused the object itself (not a passing
+ * conflict, throttle or outage). Server-side apply answers 500 "failed to
+ * create typed patch object" for a body of the wrong shape.
+ */
+export function isRejected(err: unknown): err is ApiError {
+  if (!(err instanceof ApiError)) return false;
+  if (err.status === 500) return /failed to create typed patch object/.test(err.message);
+  return err.status >= 400 && err.status < 500 && err.status !== 409 && err.status !== 429;
+}
+
 export interface RequestOptions {
   query?: Record<string, string | number | boolean | undefined>;
   body?: unknown;

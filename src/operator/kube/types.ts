@@ -1,12 +1,16 @@
 // Minimal shapes for objects read and written generically, and the resources
 // the operator touches.
 import type { V1ObjectMeta } from '@kubernetes/client-node';
+import type { ModelDeployment } from '../../api/v1alpha1/index.js';
 
 export interface KubeObject {
   apiVersion: string;
   kind: string;
   metadata: V1ObjectMeta & { name: string };
 }
+
+/** A ModelDeployment as the API server serves it (name always set). */
+export type ModelDeploymentObject = ModelDeployment & KubeObject;
 
 export interface KubeList<T> {
   metadata: { resourceVersion?: string; continue?: string };

@@ -22,7 +22,10 @@ import {
   MODEL_URI_ANNOTATION,
   modelVersion,
 } from '../builders/labels.js';
+import { rfc3339 } from '../kube/time.js';
 import { worstFailure } from '../status/pod-failures.js';
+import type { Reason } from '../status/reasons.js';
+import { REASON } from '../status/reasons.js';
 import { deploymentComplete } from './deployment-progress.js';
 
 /** Annotations for GitOps and kubectl: their value is the version they act on, so they can stay committed. */
@@ -43,13 +46,13 @@ export interface CanaryObserved {
 
 export interface CanaryEvent {
   type: 'Normal' | 'Warning';
-  reason: string;
+  reason: Reason;
   message: string;
 }
 
 /** How status should read while the canary runs (overrides the Deployment-based verdict). */
 export interface CanaryVerdict {
-  reason: 'CanaryProgressing' | 'CanaryPaused' | 'CanaryRolledBack';
+  reason: Extract<Reason, 'CanaryProgressing' | 'CanaryPaused' | 'CanaryRolledBack'>;
   message: string;
   stalled: boolean;
   /** History outcome for the target version, when it ended this way. */
@@ -84,7 +87,6 @@ export function trackReplicas(total: number, weight: number): { canary: number; 
   return { canary, stable: weight >= 100 ? 0 : Math.max(1, total - canary) };
 }
 
-const iso = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 /** How soon to look again while an analysis waits for figures. */
 export const analysisRetryMs = (pauseSeconds: number) =>
   Math.min(10_000, Math.max(1_000, (pauseSeconds * 1000) / 2));
@@ -165,7 +167,7 @@ export function decideCanary(
       message: why,
     },
     verdict: {
-      reason: 'CanaryRolledBack',
+      reason: REASON.CanaryRolledBack,
       message: `version ${target.version} rolled back, ${stableModel.version} serves: ${why}`,
       stalled: true,
       rolledBack: why,
@@ -173,7 +175,7 @@ export function decideCanary(
     events: [
       {
         type: 'Warning',
-        reason: 'CanaryRolledBack',
+        reason: REASON.CanaryRolledBack,
         message: `version ${target.version} rolled back to ${stableModel.version}: ${why}`,
       },
     ],
@@ -193,7 +195,7 @@ export function decideCanary(
     events: [
       {
         type: 'Normal',
-        reason: 'CanaryPromoted',
+        reason: REASON.CanaryPromoted,
         message: `version ${target.version} promoted: ${why}`,
       },
     ],
@@ -239,13 +241,13 @@ export function decideCanary(
       phase: paused ? 'Paused' : 'Progressing',
       ...at(step),
       weight,
-      ...(startedAt ? { stepStartedAt: iso(startedAt) } : {}),
+      ...(startedAt ? { stepStartedAt: rfc3339(startedAt) } : {}),
       canaryReplicas: replicas.canary,
       stableReplicas: replicas.stable,
       message,
     },
     verdict: {
-      reason: paused ? 'CanaryPaused' : 'CanaryProgressing',
+      reason: paused ? REASON.CanaryPaused : REASON.CanaryProgressing,
       message: `canary ${target.version} at ${stepName}: ${message}`,
       stalled: false,
     },
@@ -256,7 +258,7 @@ export function decideCanary(
   if (!startedAt) return running(`waiting for ${replicas.canary} canary pods to be ready`);
   const dueAt = startedAt.getTime() + pauseSeconds * 1000;
   if (observed.now.getTime() < dueAt) {
-    return running(`serving; analysis at ${iso(new Date(dueAt))}`, {
+    return running(`serving; analysis at ${rfc3339(new Date(dueAt))}`, {
       requeueAfterMs: dueAt - observed.now.getTime(),
     });
   }
@@ -295,14 +297,14 @@ export function decideCanary(
       message: `${stepName} passed; waiting for ${nextReplicas.canary} canary pods to be ready`,
     },
     verdict: {
-      reason: 'CanaryProgressing',
+      reason: REASON.CanaryProgressing,
       message: `canary ${target.version} moving to step ${step + 2}/${spec.steps.length} (${next.weight}%)`,
       stalled: false,
     },
     events: [
       {
         type: 'Normal',
-        reason: 'CanaryStepPassed',
+        reason: REASON.CanaryStepPassed,
         message: `${stepName} passed (${analysis.message ?? ''}); moving to ${next.weight}%`,
       },
     ],

@@ -1,8 +1,10 @@
-// Computes ModelDeployment.status from what the cluster shows. Pure: the same
-// inputs give the same status, and timestamps only move on real transitions,
-// so an idle cluster produces no status writes.
+// Computes ModelDeployment.status from what the cluster shows, or from a
+// failure to act on the spec: every status the operator writes is assembled
+// here. Pure: the same inputs give the same status, and timestamps only move
+// on real transitions, so an idle cluster produces no status writes.
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import type {
+  CanaryStatus,
   Condition,
   ConditionType,
   HistoryEntry,
@@ -16,10 +18,12 @@ import { deploymentComplete } from '../rollout/deployment-progress.js';
 import { worstFailure } from './pod-failures.js';
 import { routable } from './routed-pods.js';
 import { podReady } from '../kube/pod-ready.js';
+import type { Reason } from './reasons.js';
+import { REASON } from './reasons.js';
 
 /** A problem of the operator's own (not the pods'), such as a missing optional CRD. */
 export interface Problem {
-  reason: string;
+  reason: Reason;
   message: string;
 }
 
@@ -30,6 +34,10 @@ export interface ObservedState {
   canaryDeployment?: V1Deployment;
   /** While a canary runs or was rolled back: what status should say instead. */
   canary?: CanaryVerdict & { stableVersion: string };
+  /** status.canary as the canary's decision leaves it; unset removes it. */
+  canaryStatus?: CanaryStatus;
+  /** status.autoscaling from the engine in charge of replicas; unset removes it. */
+  autoscaling?: ModelDeploymentStatus['autoscaling'];
   /** Pods of the model (all versions). */
   pods: V1Pod[];
   /** Pods the model's Service routes to (routed-pods.ts); unset skips that check. */
@@ -48,7 +56,7 @@ interface Verdict {
   available: boolean;
   stalled: boolean;
   rolling: boolean;
-  reason: string;
+  reason: Reason;
   message: string;
   /** Set when the target version was rolled back, with why. */
   rolledBack?: string;
@@ -91,7 +99,7 @@ function judge(md: ModelDeployment, observed: ObservedState, target: string): Ve
       available: false,
       stalled: false,
       rolling: true,
-      reason: 'Creating',
+      reason: REASON.Creating,
       message: 'creating the Deployment',
     };
   }
@@ -111,7 +119,7 @@ function judge(md: ModelDeployment, observed: ObservedState, target: string): Ve
       available,
       stalled: false,
       rolling: true,
-      reason: 'WaitingForEndpoints',
+      reason: REASON.WaitingForEndpoints,
       message: `${unrouted} ready pod${unrouted > 1 ? 's are' : ' is'} not yet in the Service's endpoints`,
     };
   }
@@ -121,7 +129,7 @@ function judge(md: ModelDeployment, observed: ObservedState, target: string): Ve
       available: true,
       stalled: false,
       rolling: false,
-      reason: desired === 0 ? 'ScaledToZero' : 'ModelServing',
+      reason: desired === 0 ? REASON.ScaledToZero : REASON.ModelServing,
       message:
         desired === 0
           ? 'scaled to zero replicas'
@@ -145,7 +153,8 @@ function judge(md: ModelDeployment, observed: ObservedState, target: string): Ve
       available,
       stalled: true,
       rolling: !complete,
-      reason: replicaFailure.reason ?? 'FailedCreate',
+      // The Deployment's own reason, FailedCreate or FailedDelete (its ReplicaSet's).
+      reason: (replicaFailure.reason ?? REASON.FailedCreate) as Reason,
       message: replicaFailure.message ?? 'pods cannot be created',
     };
   }
@@ -155,7 +164,7 @@ function judge(md: ModelDeployment, observed: ObservedState, target: string): Ve
       available,
       stalled: true,
       rolling: true,
-      reason: 'ProgressDeadlineExceeded',
+      reason: REASON.ProgressDeadlineExceeded,
       message: deadline.message ?? `no progress in ${md.spec.rollout.progressDeadlineSeconds}s`,
     };
   }
@@ -174,17 +183,17 @@ function judge(md: ModelDeployment, observed: ObservedState, target: string): Ve
     available,
     stalled: false,
     rolling: true,
-    reason: 'RollingOut',
+    reason: REASON.RollingOut,
     message: `${ready}/${desired} replicas ready, ${d.status?.updatedReplicas ?? 0} on version ${target}`,
   };
 }
 
 /** Sets a condition, keeping lastTransitionTime when the status did not change. */
-export function setCondition(
+function setCondition(
   conditions: Condition[],
   type: ConditionType,
   status: boolean,
-  reason: string,
+  reason: Reason,
   message: string,
   generation: number,
   now: string,
@@ -264,14 +273,14 @@ export function computeStatus(md: ModelDeployment, observed: ObservedState): Mod
   const cd = observed.canaryDeployment?.status;
 
   let conditions = previous.conditions ?? [];
-  const set = (type: ConditionType, status: boolean, reason: string, message: string) => {
+  const set = (type: ConditionType, status: boolean, reason: Reason, message: string) => {
     conditions = setCondition(conditions, type, status, reason, message, generation, observed.now);
   };
   set('Ready', v.ready, v.reason, v.message);
   set(
     'Available',
     v.available,
-    v.available ? 'MinimumReplicasAvailable' : v.reason,
+    v.available ? REASON.MinimumReplicasAvailable : v.reason,
     v.available ? `${d?.availableReplicas ?? 0} replicas available` : v.message,
   );
   if (v.rolling && v.stalled) set('Progressing', false, v.reason, v.message);
@@ -279,18 +288,18 @@ export function computeStatus(md: ModelDeployment, observed: ObservedState): Mod
     const note = observed.canary
       ? { reason: v.reason, message: v.message }
       : (observed.rolloutNote ?? {
-          reason: 'RolloutInProgress',
+          reason: REASON.RolloutInProgress,
           message: `rolling out version ${target}`,
         });
     set('Progressing', true, note.reason, note.message);
-  } else set('Progressing', true, 'RolloutComplete', `version ${target} rolled out`);
+  } else set('Progressing', true, REASON.RolloutComplete, `version ${target} rolled out`);
   set(
     'Reconciling',
     !v.ready && !v.stalled,
-    v.ready || v.stalled ? 'Idle' : v.reason,
+    v.ready || v.stalled ? REASON.Idle : v.reason,
     v.ready || v.stalled ? '' : v.message,
   );
-  set('Stalled', v.stalled, v.stalled ? v.reason : 'Progressing', v.stalled ? v.message : '');
+  set('Stalled', v.stalled, v.stalled ? v.reason : REASON.Progressing, v.stalled ? v.message : '');
   conditions.sort(
     (a, b) =>
       CONDITION_ORDER.indexOf(a.type as ConditionType) -
@@ -322,5 +331,33 @@ export function computeStatus(md: ModelDeployment, observed: ObservedState): Mod
     history: updateHistory(previous.history ?? [], md, target, v, observed.now),
   };
   if (currentVersion) status.currentVersion = currentVersion;
+  if (observed.canaryStatus) status.canary = observed.canaryStatus;
+  else delete status.canary;
+  if (observed.autoscaling) status.autoscaling = observed.autoscaling;
+  else delete status.autoscaling;
   return status;
+}
+
+/**
+ * Status when the operator cannot act on the spec at all (it is invalid, or
+ * the API server refuses what was built from it): Stalled with the reason,
+ * neither Ready nor Reconciling; the rest as it was.
+ */
+export function failedStatus(
+  md: ModelDeployment,
+  reason: Reason,
+  message: string,
+  now: string,
+): ModelDeploymentStatus {
+  const previous = md.status ?? {};
+  const generation = md.metadata.generation ?? 0;
+  let conditions = previous.conditions ?? [];
+  for (const [type, value] of [
+    ['Ready', false],
+    ['Reconciling', false],
+    ['Stalled', true],
+  ] as const) {
+    conditions = setCondition(conditions, type, value, reason, message, generation, now);
+  }
+  return { ...previous, observedGeneration: generation, conditions };
 }

@@ -1,13 +1,17 @@
 // Reads why pods are not serving, in the words a user needs: the scheduler's
 // message, the image pull error, the runtime's own termination message.
 import type { V1ContainerStatus, V1Pod } from '@kubernetes/client-node';
+import type { Reason } from './reasons.js';
+import { REASON } from './reasons.js';
 
-export type FailureReason =
+export type FailureReason = Extract<
+  Reason,
   | 'Unschedulable'
   | 'ImagePullBackOff'
   | 'CrashLoopBackOff'
   | 'ModelLoadFailed'
-  | 'CreateContainerConfigError';
+  | 'CreateContainerConfigError'
+>;
 
 export interface PodFailure {
   reason: FailureReason;
@@ -50,7 +54,7 @@ export function podFailure(pod: V1Pod): PodFailure | undefined {
   const scheduled = pod.status?.conditions?.find((c) => c.type === 'PodScheduled');
   if (scheduled?.status === 'False' && scheduled.reason === 'Unschedulable') {
     return {
-      reason: 'Unschedulable',
+      reason: REASON.Unschedulable,
       message: scheduled.message ?? 'no node fits the pod',
       pod: name,
       persistent: false,
@@ -65,7 +69,7 @@ export function podFailure(pod: V1Pod): PodFailure | undefined {
     const where = `${init ? 'init container' : 'container'} ${cs.name}`;
     if (waiting?.reason && PULL_REASONS.has(waiting.reason)) {
       return {
-        reason: 'ImagePullBackOff',
+        reason: REASON.ImagePullBackOff,
         message: `${where}: ${waiting.message ?? `cannot pull image ${cs.image}`}`,
         pod: name,
         persistent: true,
@@ -73,7 +77,7 @@ export function podFailure(pod: V1Pod): PodFailure | undefined {
     }
     if (waiting?.reason && CONFIG_REASONS.has(waiting.reason)) {
       return {
-        reason: 'CreateContainerConfigError',
+        reason: REASON.CreateContainerConfigError,
         message: `${where}: ${waiting.message ?? waiting.reason}`,
         pod: name,
         persistent: true,
@@ -85,7 +89,7 @@ export function podFailure(pod: V1Pod): PodFailure | undefined {
       (waiting?.reason === 'CrashLoopBackOff' || cs.state?.terminated)
     ) {
       return {
-        reason: 'ModelLoadFailed',
+        reason: REASON.ModelLoadFailed,
         message: `${where}: ${loadFailure}`,
         pod: name,
         persistent: true,
@@ -97,7 +101,7 @@ export function podFailure(pod: V1Pod): PodFailure | undefined {
         ? `exit code ${t.exitCode}${t.message ? `: ${t.message.trim()}` : ''}`
         : waiting.message;
       return {
-        reason: 'CrashLoopBackOff',
+        reason: REASON.CrashLoopBackOff,
         message: `${where} keeps crashing (${cs.restartCount} restarts): ${detail ?? 'no message'}`,
         pod: name,
         persistent: true,

@@ -4,6 +4,7 @@
 // canary weights are not in force there. No entry yet is not a problem: a
 // controller may not have seen the route, or none is installed.
 import type { Problem } from './compute.js';
+import { REASON } from './reasons.js';
 
 interface RouteCondition {
   type: string;
@@ -31,7 +32,8 @@ export function routeProblems(route: RouteState | undefined): Problem[] {
       if (c.status !== 'False' || (c.type !== 'Accepted' && c.type !== 'ResolvedRefs')) continue;
       const what = c.type === 'Accepted' ? 'does not accept' : 'cannot resolve the backends of';
       problems.push({
-        reason: c.type === 'Accepted' ? 'HTTPRouteNotAccepted' : 'HTTPRouteRefsNotResolved',
+        reason:
+          c.type === 'Accepted' ? REASON.HTTPRouteNotAccepted : REASON.HTTPRouteRefsNotResolved,
         message: `Gateway ${gateway} ${what} the HTTPRoute${c.reason ? ` (${c.reason}${c.message ? `: ${c.message}` : ''})` : ''}`,
       });
     }

@@ -10,7 +10,7 @@ import {
   deployedModel,
   trackReplicas,
 } from '../../../src/operator/rollout/canary.js';
-import type { ModelDeploymentObject } from '../../../src/operator/reconciler.js';
+import type { ModelDeploymentObject } from '../../../src/operator/kube/types.js';
 import { CONFIG, modelDeployment } from '../fixtures.js';
 
 const V1 = { uri: 's3://models/mnist/1/', version: '1' };

@@ -1,9 +1,9 @@
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { computeStatus } from '../../../src/operator/status/compute.js';
+import { computeStatus, failedStatus } from '../../../src/operator/status/compute.js';
 import { podFailure, worstFailure } from '../../../src/operator/status/pod-failures.js';
-import type { ModelDeploymentObject } from '../../../src/operator/reconciler.js';
+import type { ModelDeploymentObject } from '../../../src/operator/kube/types.js';
 import { modelDeployment } from '../fixtures.js';
 
 const T0 = '2026-01-01T00:00:00Z';
@@ -295,6 +295,59 @@ describe('computeStatus', () => {
       outcome: 'Superseded',
       finishedAt: T1,
     });
+  });
+  it('takes status.canary and status.autoscaling as given, and drops them when not given', () => {
+    const md = modelDeployment({ replicas: 2 });
+    const observed = { deployment: deployment(2), pods: [], problems: [], now: T0 };
+    const canary = {
+      phase: 'Progressing' as const,
+      version: '3',
+      uri: 's3://m/3/',
+      stableVersion: '2',
+      step: 0,
+      stepProgress: '1/2',
+      weight: 25,
+    };
+    md.status = computeStatus(md, {
+      ...observed,
+      canaryStatus: canary,
+      autoscaling: { engine: 'hpa', desiredReplicas: 2 },
+    });
+    expect(md.status).toMatchObject({ canary, autoscaling: { engine: 'hpa', desiredReplicas: 2 } });
+    const after = computeStatus(md, observed);
+    expect(after).not.toHaveProperty('canary');
+    expect(after).not.toHaveProperty('autoscaling');
+  });
+});
+
+describe('failedStatus', () => {
+  it('stalls with the reason, neither Ready nor Reconciling, and keeps the rest', () => {
+    const md = modelDeployment({});
+    md.status = computeStatus(md, {
+      deployment: deployment(1),
+      pods: [readyPod('a')],
+      problems: [],
+      now: T0,
+    });
+    md.metadata.generation = 2;
+    const failed = failedStatus(md, 'InvalidSpec', 'spec.replicas: must be >= 0', T1);
+    expect(failed).toMatchObject({ observedGeneration: 2, history: md.status.history });
+    // A condition's time moves only where its status changed (Reconciling was False already).
+    for (const [type, status, since] of [
+      ['Ready', 'False', T1],
+      ['Reconciling', 'False', T0],
+      ['Stalled', 'True', T1],
+    ]) {
+      expect(cond({ status: failed }, type!)).toMatchObject({
+        status,
+        reason: 'InvalidSpec',
+        message: 'spec.replicas: must be >= 0',
+        lastTransitionTime: since,
+        observedGeneration: 2,
+      });
+    }
+    // Available stays as it was: the replicas still serve.
+    expect(cond({ status: failed }, 'Available')).toEqual(cond(md, 'Available'));
   });
 });
 
