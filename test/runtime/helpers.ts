@@ -11,8 +11,8 @@ import { serveConfigDefaults } from '../../src/runtime/config.js';
 import { RuntimeMetrics } from '../../src/runtime/metrics.js';
 import { ModelService } from '../../src/runtime/service.js';
 import { checkLocal, localPath } from '../../src/runtime/sources/local.js';
-import type { FixtureSet } from '../../src/runtime/testing/models.js';
-import { writeAllFixtures } from '../../src/runtime/testing/models.js';
+import type { FixtureSet } from '../support/models.js';
+import { writeAllFixtures } from '../support/models.js';
 import { testBackend } from './native.js';
 
 export interface Fixtures extends FixtureSet {
