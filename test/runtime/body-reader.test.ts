@@ -6,8 +6,8 @@
 import { PassThrough, Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alignmentPad, BODY_ALIGNMENT, readBody } from '../../src/runtime/protocols/body-reader.js';
-import { decodeRaw } from '../../src/runtime/protocols/binary-tensor.js';
-import { ruleFor } from '../../src/runtime/protocols/json-values.js';
+import { decodeRaw } from '../../src/runtime/codec/binary-tensor.js';
+import { ruleFor } from '../../src/runtime/codec/json-values.js';
 import { isExclusive, markExclusive, transferables } from '../../src/runtime/tensors.js';
 import type { Fixtures, TestRuntime } from './helpers.js';
 import { binaryBody, makeFixtures, startRuntime } from './helpers.js';

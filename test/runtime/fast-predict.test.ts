@@ -7,10 +7,10 @@ import { describe, expect, it } from 'vitest';
 import { RuntimeError } from '../../src/runtime/errors.js';
 import type { ModelSignature } from '../../src/runtime/models/signature.js';
 import { spec } from '../../src/runtime/models/signature.js';
-import { decodeBody, parseJson } from '../../src/runtime/protocols/decode.js';
-import { fastDecodePredict } from '../../src/runtime/protocols/fast-predict.js';
-import { JsonScanner } from '../../src/runtime/protocols/json-scanner.js';
-import { decodePredict } from '../../src/runtime/protocols/tfserving-codec.js';
+import { decodeBody, parseJson } from '../../src/runtime/codec/decode.js';
+import { fastDecodePredict } from '../../src/runtime/codec/fast-predict.js';
+import { JsonScanner } from '../../src/runtime/codec/json-scanner.js';
+import { decodePredict } from '../../src/runtime/codec/tfserving.js';
 
 const sig = (shape: number[], tfDtype?: string): ModelSignature => ({
   name: 'serving_default',

@@ -15,7 +15,7 @@ import { errorCodes } from 'fastify';
 import { bodyBuffers } from '../buffer-pool.js';
 import { RuntimeError } from '../errors.js';
 import { markExclusive } from '../tensors.js';
-import { HEADER_LENGTH } from './binary-tensor.js';
+import { HEADER_LENGTH } from '../codec/binary-tensor.js';
 
 /** Tensor data in a body starts at an offset that is a multiple of this. */
 export const BODY_ALIGNMENT = 8;

@@ -8,10 +8,10 @@
 import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
 import { LIVE_PATH, READY_PATH } from '../../contract/runtime.js';
 import { RuntimeError } from '../errors.js';
-import { HEADER_LENGTH } from './binary-tensor.js';
+import { HEADER_LENGTH } from '../codec/binary-tensor.js';
 import type { ProtocolOptions } from './http-common.js';
 import { bodyBytes, checkModel, ownBuffer, requireJson, sendJson, tracked } from './http-common.js';
-import { encodeInfer, oipDatatype } from './oip-codec.js';
+import { encodeInfer, oipDatatype } from '../codec/oip.js';
 import { RUNTIME_VERSION } from '../version.js';
 
 interface ModelParams {

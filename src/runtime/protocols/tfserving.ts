@@ -10,7 +10,7 @@ import type { TensorSpec } from '../models/signature.js';
 import type { ModelService } from '../service.js';
 import type { ProtocolOptions } from './http-common.js';
 import { bodyBytes, checkModel, ownBuffer, requireJson, sendJson, tracked } from './http-common.js';
-import { encodePredict } from './tfserving-codec.js';
+import { encodePredict } from '../codec/tfserving.js';
 
 const PATH =
   /^\/v1\/models\/([^/:]+)(?:\/versions\/([^/:]+)|\/labels\/([^/:]+))?(?:\/(metadata)|:([a-zA-Z]+))?\/?$/;

@@ -8,7 +8,7 @@ import type { BatchPart } from '../batching/batcher.js';
 import type { SerializedError } from '../errors.js';
 import type { ModelFormat } from '../models/format.js';
 import type { ModelSignature } from '../models/signature.js';
-import type { DecodeTask, Decoded } from '../protocols/decode.js';
+import type { DecodeTask, Decoded } from '../codec/decode.js';
 import type { TensorMap } from '../tensors.js';
 import type { SharedLayout } from './shared-batch.js';
 

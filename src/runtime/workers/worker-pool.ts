@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { fromSerialized, RuntimeError } from '../errors.js';
-import type { Decoded, DecodeTask } from '../protocols/decode.js';
+import type { Decoded, DecodeTask } from '../codec/decode.js';
 import type { ModelSignature } from '../models/signature.js';
 import type { TensorMap } from '../tensors.js';
 import { releaseBodies } from '../buffer-pool.js';

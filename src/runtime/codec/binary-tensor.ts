@@ -109,7 +109,7 @@ export function decodeRaw(
   };
   switch (datatype) {
     case 'FP32': {
-      // A view when the body is exclusive and the data aligned (see body-reader.ts);
+      // A view when the body is exclusive and the data aligned (see http/body-reader.ts);
       // otherwise a copy into an aligned, transferable buffer. NaN/Inf are legal in binary floats.
       if (viewable(raw, 4))
         return {

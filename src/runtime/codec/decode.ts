@@ -6,10 +6,10 @@ import type { ModelSignature } from '../models/signature.js';
 import { splitBody } from './binary-tensor.js';
 import { fastDecodePredict } from './fast-predict.js';
 import { JsonScanner } from './json-scanner.js';
-import type { OipRequest } from './oip-codec.js';
-import { decodeInfer } from './oip-codec.js';
-import type { TfServingRequest } from './tfserving-codec.js';
-import { decodePredict } from './tfserving-codec.js';
+import type { OipRequest } from './oip.js';
+import { decodeInfer } from './oip.js';
+import type { TfServingRequest } from './tfserving.js';
+import { decodePredict } from './tfserving.js';
 
 export type DecodeTask =
   | { protocol: 'tfserving'; body: Uint8Array }
