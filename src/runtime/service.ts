@@ -274,7 +274,7 @@ export class ModelService {
   /**
    * Runs one request from admission to response. While draining, requests are
    * still served (the server decides which connections may send them, see
-   * connections.ts); once stopped, they are refused. drain() waits for the
+   * http/connections.ts); once stopped, they are refused. drain() waits for the
    * admitted ones.
    */
   async handle<T>(fn: () => Promise<T>): Promise<T> {

@@ -129,7 +129,7 @@ export function split0(tensor: HostTensor, rows: readonly number[]): HostTensor[
 
 /**
  * ArrayBuffers that belong to one request body and nothing else (see
- * protocols/body-reader.ts): tensors viewing part of one may still be
+ * http/body-reader.ts): tensors viewing part of one may still be
  * transferred, since no other request's data is in it.
  */
 const exclusive = new WeakSet<ArrayBuffer>();

@@ -1,11 +1,11 @@
-// Request bodies read into one buffer of their own (protocols/body-reader.ts):
+// Request bodies read into one buffer of their own (http/body-reader.ts):
 // aligned for binary tensors so that FP32/INT32 inputs are views on the body,
 // copied only when unaligned; the size limit (413) and Content-Length checks
 // the fastify parser made before.
 
 import { PassThrough, Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { alignmentPad, BODY_ALIGNMENT, readBody } from '../../src/runtime/protocols/body-reader.js';
+import { alignmentPad, BODY_ALIGNMENT, readBody } from '../../src/runtime/http/body-reader.js';
 import { decodeRaw } from '../../src/runtime/codec/binary-tensor.js';
 import { ruleFor } from '../../src/runtime/codec/json-values.js';
 import { isExclusive, markExclusive, transferables } from '../../src/runtime/tensors.js';

@@ -5,7 +5,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../src/runtime/app.js';
+import { buildApp } from '../../src/runtime/http/app.js';
 import { serveConfigDefaults } from '../../src/runtime/config.js';
 import { RuntimeMetrics } from '../../src/runtime/metrics.js';
 import { ModelService } from '../../src/runtime/service.js';
@@ -329,7 +329,7 @@ describe('lifecycle', () => {
         model_version_status: [{ state: 'UNLOADING' }],
       });
       // Draining still serves (which connections may send is the server's
-      // call, see connections.ts); once stopped, nothing is served.
+      // call, see http/connections.ts); once stopped, nothing is served.
       const predict = () =>
         app.inject({ method: 'POST', url: '/v1/models/hpt:predict', payload: { instances: [1] } });
       expect((await predict()).json()).toEqual({ predictions: [2.5] });

@@ -8,8 +8,15 @@ import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastif
 import { RuntimeError } from '../errors.js';
 import type { TensorSpec } from '../models/signature.js';
 import type { ModelService } from '../service.js';
-import type { ProtocolOptions } from './http-common.js';
-import { bodyBytes, checkModel, ownBuffer, requireJson, sendJson, tracked } from './http-common.js';
+import type { ProtocolOptions } from './protocol-routes.js';
+import {
+  bodyBytes,
+  checkModel,
+  ownBuffer,
+  requireJson,
+  sendJson,
+  tracked,
+} from './protocol-routes.js';
 import { encodePredict } from '../codec/tfserving.js';
 
 const PATH =

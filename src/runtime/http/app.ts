@@ -11,13 +11,13 @@ import type {
   FastifyPluginAsync,
   FastifyServerOptions,
 } from 'fastify';
-import { RuntimeError } from './errors.js';
-import type { RuntimeMetrics } from './metrics.js';
-import { readBody } from './protocols/body-reader.js';
-import { oipRoutes } from './protocols/oip-v2.js';
-import { sendJson } from './protocols/http-common.js';
-import { tfServingMethods, tfServingRoutes } from './protocols/tfserving.js';
-import type { ModelService } from './service.js';
+import { RuntimeError } from '../errors.js';
+import type { RuntimeMetrics } from '../metrics.js';
+import { readBody } from './body-reader.js';
+import { oipRoutes } from './oip-routes.js';
+import { sendJson } from './protocol-routes.js';
+import { tfServingMethods, tfServingRoutes } from './tfserving-routes.js';
+import type { ModelService } from '../service.js';
 
 export interface AppOptions {
   service: ModelService;
@@ -111,7 +111,7 @@ export const runtimeApp: FastifyPluginAsync<AppOptions> = async (app, opts) => {
   // Bodies are read as bytes and decoded per protocol (possibly in a worker).
   app.removeAllContentTypeParsers();
   // Each body is read into one buffer of its own, allocated from Content-Length
-  // and aligned for binary tensors (protocols/body-reader.ts).
+  // and aligned for binary tensors (http/body-reader.ts).
   app.addContentTypeParser('*', (req, payload, done) => {
     readBody(req.headers, payload, maxBodyBytes, done);
   });

@@ -5,12 +5,12 @@ import { writeFile } from 'node:fs/promises';
 import { LogController } from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
-import type { ServeConfig } from '../contract/runtime.js';
-import { TERMINATION_LOG } from '../contract/runtime.js';
+import type { ServeConfig } from '../../contract/runtime.js';
+import { TERMINATION_LOG } from '../../contract/runtime.js';
 import { Connections } from './connections.js';
-import { RuntimeMetrics } from './metrics.js';
-import { ModelService } from './service.js';
-import { resolveModelDir } from './sources/fetch.js';
+import { RuntimeMetrics } from '../metrics.js';
+import { ModelService } from '../service.js';
+import { resolveModelDir } from '../sources/fetch.js';
 
 export interface RunningServer {
   app: FastifyInstance;

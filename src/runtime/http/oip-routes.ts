@@ -9,8 +9,15 @@ import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastif
 import { LIVE_PATH, READY_PATH } from '../../contract/runtime.js';
 import { RuntimeError } from '../errors.js';
 import { HEADER_LENGTH } from '../codec/binary-tensor.js';
-import type { ProtocolOptions } from './http-common.js';
-import { bodyBytes, checkModel, ownBuffer, requireJson, sendJson, tracked } from './http-common.js';
+import type { ProtocolOptions } from './protocol-routes.js';
+import {
+  bodyBytes,
+  checkModel,
+  ownBuffer,
+  requireJson,
+  sendJson,
+  tracked,
+} from './protocol-routes.js';
 import { encodeInfer, oipDatatype } from '../codec/oip.js';
 import { RUNTIME_VERSION } from '../version.js';
 
