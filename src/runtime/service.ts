@@ -16,7 +16,7 @@ import { isBatchable } from './models/signature.js';
 import type { Decoded, DecodeTask } from './codec/decode.js';
 import { decodeBody } from './codec/decode.js';
 import type { RuntimeMetrics } from './metrics.js';
-import { releaseBodies } from './buffer-pool.js';
+import type { RequestBodies } from './request-bodies.js';
 import { InlineModel } from './inline-model.js';
 import type { TensorMap } from './tensors.js';
 import type { PoolLogger } from './workers/worker-pool.js';
@@ -43,6 +43,8 @@ export interface InferOutcome {
 export interface ServiceOptions {
   config: ServeConfig;
   metrics: RuntimeMetrics;
+  /** The owner of request-body memory: the same one the app reads bodies into. */
+  bodies: RequestBodies;
   logger?: PoolLogger;
   /**
    * Resolves the model URI to a local directory (downloading remote models),
@@ -117,7 +119,7 @@ export class ModelService {
 
   /** Fetches, loads and warms up the model in every worker; the service is ready afterwards. */
   async start(): Promise<ModelInfo> {
-    const { config, metrics, logger } = this.opts;
+    const { config, metrics, bodies, logger } = this.opts;
     const t0 = performance.now();
     try {
       const dir = await this.opts.resolveModelDir(config.modelUri, (detail) => {
@@ -125,18 +127,19 @@ export class ModelService {
       });
       this.progress = 'loading the model';
       const format = config.modelFormat === 'auto' ? await detectFormat(dir) : config.modelFormat;
-      const pool = new WorkerPool(
-        config.workers,
-        {
+      const pool = new WorkerPool({
+        workers: config.workers,
+        decodeWorkers: config.decodeWorkers,
+        init: {
           modelDir: dir,
           format,
           backend: config.backend,
           signatureName: config.signature,
           warmupIterations: config.warmupIterations,
         },
+        bodies,
         logger,
-        config.decodeWorkers,
-      );
+      });
       const ready = await pool.start();
       this.pool = pool;
       const signature = ready.signature;
@@ -160,7 +163,7 @@ export class ModelService {
             const here = await this.aloneAfterIo(inline, rows);
             metrics.countBatch(here ? 'http' : 'worker');
             const result = here
-              ? await inline.run(only).finally(() => releaseBodies(inputs))
+              ? await inline.run(only).finally(() => bodies.release(inputs))
               : await pool.infer(inputs, parts);
             inline.observe(result.computeSeconds, rows);
             return result;
@@ -346,7 +349,7 @@ export class ModelService {
       this.admitted <= 1 ||
       (size <= config.decodeOnHttpThreadMaxBytes && pool.busy())
     ) {
-      return decodeBody(task, info.signature);
+      return decodeBody(task, info.signature, this.opts.bodies.isBody(task.body));
     }
     if (pool.queued() >= this.opts.config.maxQueueSize) {
       throw new RuntimeError(

@@ -2,8 +2,8 @@
 // and recovery when a worker dies mid-request.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bodyBuffers } from '../../src/runtime/buffer-pool.js';
-import { markExclusive } from '../../src/runtime/tensors.js';
+import { RequestBodies } from '../../src/runtime/request-bodies.js';
+import type { WorkerInit } from '../../src/runtime/workers/messages.js';
 import { WorkerPool } from '../../src/runtime/workers/worker-pool.js';
 import type { Fixtures } from './helpers.js';
 import { makeFixtures } from './helpers.js';
@@ -23,6 +23,14 @@ const x = (
   x: { dtype: 'float32', shape: [values.length], data: Float32Array.from(values) },
 });
 
+const halfPlusTwo = (): WorkerInit => ({
+  modelDir: fx.halfPlusTwo,
+  format: 'tfjs-graph',
+  backend: testBackend(),
+  signatureName: 'serving_default',
+  warmupIterations: 0,
+});
+
 async function until(cond: () => boolean, ms = 30_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!cond()) {
@@ -33,32 +41,29 @@ async function until(cond: () => boolean, ms = 30_000): Promise<void> {
 
 describe('WorkerPool', () => {
   it('runs inference in workers through shared memory, and pools the request buffers', async () => {
-    const pool = new WorkerPool(2, {
-      modelDir: fx.halfPlusTwo,
-      format: 'tfjs-graph',
-      backend: testBackend(),
-      signatureName: 'serving_default',
-      warmupIterations: 1,
+    const bodies = new RequestBodies();
+    const pool = new WorkerPool({
+      workers: 2,
+      init: { ...halfPlusTwo(), warmupIterations: 1 },
+      bodies,
     });
     try {
       const ready = await pool.start();
       expect(ready.backend).toBe(testBackend());
       expect(ready.signature.inputs.map((i) => i.name)).toEqual(['x']);
-      expect(pool.readyCount()).toBe(2);
-      // A request body's buffer, as the body reader takes it from the pool.
-      const body = bodyBuffers.take(12);
-      markExclusive(body);
-      const data = new Float32Array(body, 0, 3);
+      expect([pool.idleCount(), pool.busy()]).toEqual([2, false]);
+      // A request body, as the body reader allocates one.
+      const body = bodies.allocate(0, 12);
+      const data = new Float32Array(body.buffer, body.byteOffset, 3);
       data.set([1, 2, 5]);
-      const held = bodyBuffers.heldBytes();
       const { outputs, computeSeconds } = await pool.infer({
         x: { dtype: 'float32', shape: [3], data },
       });
       expect(Array.from(outputs['y']?.data as Float32Array)).toEqual([2.5, 3, 4.5]);
       expect(computeSeconds).toBeGreaterThan(0);
-      // Copied into the worker's shared buffer, not moved: the body went back to the pool.
-      expect(bodyBuffers.heldBytes()).toBe(held + body.byteLength);
-      expect(bodyBuffers.take(12)).toBe(body);
+      // Copied into the worker's shared buffer, not moved: the body's buffer went back
+      // to the pool, and the next body of its size is read into it.
+      expect(bodies.allocate(0, 12).buffer).toBe(body.buffer);
       // A batch of several requests comes back row for row.
       const rows = await pool.infer(
         [x(1), x(2, 3)],
@@ -88,17 +93,12 @@ describe('WorkerPool', () => {
 
   it('fails the request a dying worker held, replaces the worker, and serves again', async () => {
     const errors: string[] = [];
-    const pool = new WorkerPool(
-      1,
-      {
-        modelDir: fx.cnn,
-        format: 'tfjs-layers',
-        backend: testBackend(),
-        signatureName: 'serving_default',
-        warmupIterations: 0,
-      },
-      { info: () => {}, warn: () => {}, error: (_o, msg) => errors.push(msg) },
-    );
+    const pool = new WorkerPool({
+      workers: 1,
+      init: { ...halfPlusTwo(), modelDir: fx.cnn, format: 'tfjs-layers' },
+      bodies: new RequestBodies(),
+      logger: { info: () => {}, warn: () => {}, error: (_o, msg) => errors.push(msg) },
+    });
     let idle = 0;
     pool.onIdle = () => idle++;
     try {
@@ -131,13 +131,7 @@ describe('WorkerPool', () => {
   }, 60_000);
 
   it('lets a busy worker hold its next task, and answers tasks in order', async () => {
-    const pool = new WorkerPool(1, {
-      modelDir: fx.halfPlusTwo,
-      format: 'tfjs-graph',
-      backend: testBackend(),
-      signatureName: 'serving_default',
-      warmupIterations: 0,
-    });
+    const pool = new WorkerPool({ workers: 1, init: halfPlusTwo(), bodies: new RequestBodies() });
     try {
       await pool.start();
       expect([pool.idleCount(), pool.spareCount(), pool.busy()]).toEqual([1, 0, false]);
@@ -158,18 +152,12 @@ describe('WorkerPool', () => {
   }, 60_000);
 
   it('decodes bodies in a decode worker while the inference worker is busy', async () => {
-    const pool = new WorkerPool(
-      1,
-      {
-        modelDir: fx.halfPlusTwo,
-        format: 'tfjs-graph',
-        backend: testBackend(),
-        signatureName: 'serving_default',
-        warmupIterations: 0,
-      },
-      undefined,
-      1,
-    );
+    const pool = new WorkerPool({
+      workers: 1,
+      decodeWorkers: 1,
+      init: halfPlusTwo(),
+      bodies: new RequestBodies(),
+    });
     try {
       await pool.start();
       const first = pool.infer(x(1));

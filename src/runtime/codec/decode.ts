@@ -84,7 +84,12 @@ function parseTfServingJson(buf: Buffer): unknown {
 /** One per thread (each worker imports its own copy of this module). */
 const scanner = new JsonScanner();
 
-export function decodeBody(task: DecodeTask, sig: ModelSignature): Decoded {
+/**
+ * Decodes one body against the model's signature. `inPlace`: the body's
+ * buffer holds this body alone (request-bodies.ts), so binary tensors may
+ * view it rather than copy it.
+ */
+export function decodeBody(task: DecodeTask, sig: ModelSignature, inPlace = false): Decoded {
   const body = asBuffer(task.body);
   if (task.protocol === 'tfserving') {
     const request =
@@ -95,7 +100,7 @@ export function decodeBody(task: DecodeTask, sig: ModelSignature): Decoded {
     const { header, rest } = splitBody(body, task.headerLength);
     return {
       protocol: 'oip',
-      request: decodeInfer(parseJson(header, 'inference header'), sig, rest),
+      request: decodeInfer(parseJson(header, 'inference header'), sig, rest, inPlace),
     };
   }
   return { protocol: 'oip', request: decodeInfer(parseJson(body, 'request body'), sig) };

@@ -13,6 +13,7 @@ import type {
 } from 'fastify';
 import { RuntimeError } from '../errors.js';
 import type { RuntimeMetrics } from '../metrics.js';
+import type { RequestBodies } from '../request-bodies.js';
 import { readBody } from './body-reader.js';
 import { oipRoutes } from './oip-routes.js';
 import { sendJson } from './protocol-routes.js';
@@ -22,6 +23,8 @@ import type { ModelService } from '../service.js';
 export interface AppOptions {
   service: ModelService;
   metrics: RuntimeMetrics;
+  /** Where request bodies are read to: the same owner the service was given. */
+  bodies: RequestBodies;
 }
 
 /** Answers smaller than this go uncompressed whatever the client accepts: not worth the CPU. */
@@ -105,15 +108,16 @@ function toRuntime(err: FastifyError | Error, maxBodyBytes: number): RuntimeErro
 }
 
 export const runtimeApp: FastifyPluginAsync<AppOptions> = async (app, opts) => {
-  const { service, metrics } = opts;
+  const { service, metrics, bodies } = opts;
   const maxBodyBytes = service.config.maxBodyBytes;
 
   // Bodies are read as bytes and decoded per protocol (possibly in a worker).
   app.removeAllContentTypeParsers();
   // Each body is read into one buffer of its own, allocated from Content-Length
-  // and aligned for binary tensors (http/body-reader.ts).
+  // and aligned for binary tensors (body-reader.ts).
+  const reading = { bodies, limit: maxBodyBytes };
   app.addContentTypeParser('*', (req, payload, done) => {
-    readBody(req.headers, payload, maxBodyBytes, done);
+    readBody(req.headers, payload, reading, done);
   });
 
   // Which methods each route takes, collected as the routes are added: a

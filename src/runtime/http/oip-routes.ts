@@ -10,14 +10,7 @@ import { LIVE_PATH, READY_PATH } from '../../contract/runtime.js';
 import { RuntimeError } from '../errors.js';
 import { HEADER_LENGTH } from '../codec/binary-tensor.js';
 import type { ProtocolOptions } from './protocol-routes.js';
-import {
-  bodyBytes,
-  checkModel,
-  ownBuffer,
-  requireJson,
-  sendJson,
-  tracked,
-} from './protocol-routes.js';
+import { bodyBytes, checkModel, requireJson, sendJson, tracked } from './protocol-routes.js';
 import { encodeInfer, oipDatatype } from '../codec/oip.js';
 import { RUNTIME_VERSION } from '../version.js';
 
@@ -33,8 +26,6 @@ export const oipRoutes: FastifyPluginCallback<ProtocolOptions> = (
   { service, metrics },
   done,
 ) => {
-  const threshold = service.config.decodeInWorkersMinBytes;
-
   app.get('/v2', async (_req, reply) =>
     sendJson(
       reply,
@@ -103,7 +94,7 @@ export const oipRoutes: FastifyPluginCallback<ProtocolOptions> = (
       );
     }
     return tracked(service, metrics, async () => {
-      const body = ownBuffer(bodyBytes(req), threshold);
+      const body = bodyBytes(req);
       const decoded = await service.decode({ protocol: 'oip', body, headerLength });
       if (decoded.protocol !== 'oip')
         throw new RuntimeError('INTERNAL', 'decoded the wrong protocol');

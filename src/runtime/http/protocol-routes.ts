@@ -5,7 +5,6 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RuntimeMetrics, Protocol } from '../metrics.js';
 import { RuntimeError } from '../errors.js';
 import type { ModelService } from '../service.js';
-import { isExclusive } from '../tensors.js';
 
 export interface ProtocolOptions {
   service: ModelService;
@@ -43,15 +42,6 @@ export function bodyBytes(req: FastifyRequest): Buffer {
   if (body === undefined || body === null) return Buffer.alloc(0);
   if (Buffer.isBuffer(body)) return body;
   throw new RuntimeError('INTERNAL', 'request body was not read as bytes');
-}
-
-/** Copies the body into its own ArrayBuffer when it is large enough to go to a worker (so it can be transferred). */
-export function ownBuffer(buf: Buffer, threshold: number): Uint8Array {
-  if (buf.byteLength < threshold || isExclusive(buf.buffer)) return buf;
-  if (buf.byteOffset === 0 && buf.buffer.byteLength === buf.byteLength) return buf;
-  const copy = new Uint8Array(buf.byteLength);
-  copy.set(buf);
-  return copy;
 }
 
 export function checkModel(

@@ -9,14 +9,7 @@ import { RuntimeError } from '../errors.js';
 import type { TensorSpec } from '../models/signature.js';
 import type { ModelService } from '../service.js';
 import type { ProtocolOptions } from './protocol-routes.js';
-import {
-  bodyBytes,
-  checkModel,
-  ownBuffer,
-  requireJson,
-  sendJson,
-  tracked,
-} from './protocol-routes.js';
+import { bodyBytes, checkModel, requireJson, sendJson, tracked } from './protocol-routes.js';
 import { encodePredict } from '../codec/tfserving.js';
 
 const PATH =
@@ -138,12 +131,10 @@ export const tfServingRoutes: FastifyPluginCallback<ProtocolOptions> = (
   { service, metrics },
   done,
 ) => {
-  const threshold = service.config.decodeInWorkersMinBytes;
-
   async function predict(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     requireJson(req, 'send the predict request as application/json');
     return tracked(service, metrics, async () => {
-      const body = ownBuffer(bodyBytes(req), threshold);
+      const body = bodyBytes(req);
       const decoded = await service.decode({ protocol: 'tfserving', body });
       if (decoded.protocol !== 'tfserving')
         throw new RuntimeError('INTERNAL', 'decoded the wrong protocol');

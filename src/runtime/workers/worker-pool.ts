@@ -13,9 +13,8 @@ import { Worker } from 'node:worker_threads';
 import { fromSerialized, RuntimeError } from '../errors.js';
 import type { Decoded, DecodeTask } from '../codec/decode.js';
 import type { ModelSignature } from '../models/signature.js';
+import type { RequestBodies } from '../request-bodies.js';
 import type { TensorMap } from '../tensors.js';
-import { releaseBodies } from '../buffer-pool.js';
-import { isExclusive, transferables } from '../tensors.js';
 import { packShared } from './shared-batch.js';
 import type { BatchPart } from '../batching/batcher.js';
 import type { FromWorker, TfjsMemory, ToWorker, WorkerInit, WorkerReady } from './messages.js';
@@ -64,6 +63,21 @@ interface Slot {
   memory: TfjsMemory;
 }
 
+export interface WorkerPoolOptions {
+  /** Inference workers, each with its own copy of the model. */
+  workers: number;
+  /**
+   * Decode workers beside them: no model, request bodies only, so that large
+   * JSON bodies are parsed while the inference workers compute (those decode
+   * too when they are free).
+   */
+  decodeWorkers?: number;
+  init: WorkerInit;
+  /** Whose bodies the tasks' buffers are: they move to the workers, or go back once copied. */
+  bodies: RequestBodies;
+  logger?: PoolLogger;
+}
+
 export interface PoolLogger {
   info(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
@@ -98,14 +112,6 @@ function workerEntry(): { script: string | URL; eval: boolean } {
   return { script: code, eval: true };
 }
 
-function bodyTransfer(task: DecodeTask): ArrayBuffer[] {
-  const buf = task.body.buffer;
-  const whole =
-    buf instanceof ArrayBuffer &&
-    ((task.body.byteOffset === 0 && task.body.byteLength === buf.byteLength) || isExclusive(buf));
-  return whole ? [buf] : [];
-}
-
 /** A shared buffer index of `slot` that no task it holds is using. */
 function freeShared(slot: Slot): number {
   for (let i = 0; i < DEPTH; i++) if (!slot.sent.some((t) => t.shared === i)) return i;
@@ -113,8 +119,9 @@ function freeShared(slot: Slot): number {
 }
 
 export class WorkerPool {
-  readonly size: number;
+  private readonly size: number;
   private readonly init: WorkerInit;
+  private readonly bodies: RequestBodies;
   private readonly logger: PoolLogger | undefined;
   private readonly slots: Slot[] = [];
   /** Decode workers: no model, request bodies only (see `decodeWorkers`). */
@@ -128,16 +135,12 @@ export class WorkerPool {
   /** Called whenever a worker becomes free (the batcher uses it to dispatch). */
   onIdle: () => void = () => {};
 
-  /**
-   * `decodeWorkers` threads decode request bodies beside the `size`
-   * inference workers, so that large JSON bodies are parsed while the
-   * inference workers compute (they decode too when those are busy).
-   */
-  constructor(size: number, init: WorkerInit, logger?: PoolLogger, decodeWorkers = 0) {
-    this.size = size;
-    this.init = init;
-    this.logger = logger;
-    this.decodeWorkers = decodeWorkers;
+  constructor(opts: WorkerPoolOptions) {
+    this.size = opts.workers;
+    this.init = opts.init;
+    this.bodies = opts.bodies;
+    this.logger = opts.logger;
+    this.decodeWorkers = opts.decodeWorkers ?? 0;
   }
 
   /** Starts every worker and resolves once all have loaded and warmed up the model. */
@@ -311,7 +314,10 @@ export class WorkerPool {
       if (infer.parts !== undefined) msg.parts = infer.parts;
       if (packed === undefined) {
         slot.sent.push({ id, infer });
-        slot.worker.postMessage(msg, transferables(infer.inputs.flatMap((m) => Object.values(m))));
+        slot.worker.postMessage(
+          msg,
+          this.bodies.transferables(infer.inputs.flatMap((m) => Object.values(m))),
+        );
         return true;
       }
       slot.shared[index] = packed.buffer;
@@ -319,7 +325,7 @@ export class WorkerPool {
       if (packed.grown) msg.buffer = packed.buffer;
       slot.sent.push({ id, infer, shared: index });
       slot.worker.postMessage(msg);
-      releaseBodies(infer.inputs);
+      this.bodies.release(infer.inputs);
       return true;
     }
     return this.sendDecodes(slot);
@@ -338,15 +344,13 @@ export class WorkerPool {
     }
     const decodes = this.low.splice(0, n);
     slot.sent.push({ id, decodes });
-    const msg: ToWorker = {
-      type: 'decode',
-      id,
-      items: decodes.map((d) => ({ id: d.id, task: d.task })),
-    };
-    slot.worker.postMessage(
-      msg,
-      decodes.flatMap((d) => bodyTransfer(d.task)),
-    );
+    const transfer: ArrayBuffer[] = [];
+    const items = decodes.map((d) => {
+      const { body, transfer: buf } = this.bodies.movable(d.task.body);
+      transfer.push(buf);
+      return { id: d.id, task: { ...d.task, body } };
+    });
+    slot.worker.postMessage({ type: 'decode', id, items } satisfies ToWorker, transfer);
     return true;
   }
 
