@@ -13,7 +13,7 @@ import { detectFormat } from './models/format.js';
 import type { ModelFormat } from './models/format.js';
 import type { ModelSignature } from './models/signature.js';
 import { isBatchable } from './models/signature.js';
-import type { Decoded, DecodeTask } from './codec/decode.js';
+import type { DecodedRequests, DecodeTask, Protocol } from './codec/decode.js';
 import { decodeBody } from './codec/decode.js';
 import type { RuntimeMetrics } from './metrics.js';
 import type { RequestBodies } from './request-bodies.js';
@@ -38,6 +38,8 @@ export interface ModelInfo {
 export interface InferOutcome {
   outputs: TensorMap;
   batchSize: number;
+  /** The model that computed the outputs (its signature encodes them). */
+  model: ModelInfo;
 }
 
 export interface ServiceOptions {
@@ -86,10 +88,6 @@ export class ModelService {
       ],
       ready: () => this.state === 'ready',
     });
-  }
-
-  get model(): ModelInfo | undefined {
-    return this.info;
   }
 
   /** The loaded model, for metadata endpoints; 503 with Retry-After while it loads. */
@@ -332,8 +330,11 @@ export class ModelService {
     return { pool: this.pool, batcher: this.batcher, info: this.info };
   }
 
-  /** Decodes a request body: on this thread or in a worker, whichever is free to. */
-  async decode(task: DecodeTask): Promise<Decoded> {
+  /**
+   * Decodes a request body into its protocol's validated request: on this
+   * thread or in a worker, whichever is free to.
+   */
+  async decode<P extends Protocol>(task: DecodeTask<P>): Promise<DecodedRequests[P]> {
     const { pool, info } = this.assertServing();
     const config = this.opts.config;
     const size = task.body.byteLength;
@@ -342,7 +343,7 @@ export class ModelService {
     // would only add latency); and bodies up to --decode-on-http-thread-max-bytes while the
     // workers are busy (compute is then the bottleneck, so decoding there would slow it).
     // Other JSON bodies go to the workers, which keeps this thread free for HTTP.
-    const binary = task.protocol === 'oip' && task.headerLength !== undefined;
+    const binary = task.headerLength !== undefined;
     if (
       binary ||
       size < config.decodeInWorkersMinBytes ||
@@ -367,7 +368,7 @@ export class ModelService {
     rows: number | undefined,
     timeoutMs?: number,
   ): Promise<InferOutcome> {
-    const { batcher } = this.assertServing();
+    const { batcher, info } = this.assertServing();
     const { metrics, config } = this.opts;
     const rate = config.injectErrorRate;
     if (rate > 0 && (this.opts.random ?? Math.random)() < rate) {
@@ -380,7 +381,7 @@ export class ModelService {
     const deadline = Math.min(config.requestTimeoutMs, timeoutMs ?? Infinity);
     const result = await batcher.submit(inputs, rows, deadline);
     metrics.observeQueueAndCompute(result.queueSeconds, result.computeSeconds);
-    return { outputs: result.outputs, batchSize: result.batchSize };
+    return { outputs: result.outputs, batchSize: result.batchSize, model: info };
   }
 
   /** Readiness goes false; requests are still served until close(). */

@@ -81,7 +81,7 @@ describe('WorkerPool', () => {
           }),
         ),
       );
-      expect(decoded.map((d) => Array.from(d.request.inputs['x']?.data as Float32Array))).toEqual([
+      expect(decoded.map((d) => Array.from(d.inputs['x']?.data as Float32Array))).toEqual([
         [1],
         [2],
         [3],
@@ -144,7 +144,7 @@ describe('WorkerPool', () => {
       const [a, b, c] = await Promise.all([first, second, third]);
       expect(Array.from(a.outputs['y']?.data as Float32Array)).toEqual([2.5]);
       expect(Array.from(b.outputs['y']?.data as Float32Array)).toEqual([3]);
-      expect(Array.from(c.request.inputs['x']?.data as Float32Array)).toEqual([3]);
+      expect(Array.from(c.inputs['x']?.data as Float32Array)).toEqual([3]);
       expect([pool.idleCount(), pool.queued()]).toEqual([1, 0]);
     } finally {
       await pool.close();
@@ -178,7 +178,7 @@ describe('WorkerPool', () => {
       const [a, b, c] = await Promise.all([first, second, decoded]);
       expect(Array.from(a.outputs['y']?.data as Float32Array)).toEqual([2.5]);
       expect(Array.from(b.outputs['y']?.data as Float32Array)).toEqual([3]);
-      expect(Array.from(c.request.inputs['x']?.data as Float32Array)).toEqual([3, 4]);
+      expect(Array.from(c.inputs['x']?.data as Float32Array)).toEqual([3, 4]);
       await bad;
     } finally {
       await pool.close();

@@ -1,107 +1,76 @@
 // Request body decoding shared by the HTTP thread (small bodies) and the
-// inference workers (large ones): bytes -> validated host tensors.
+// workers (large ones): bytes -> a protocol's validated request. Each
+// protocol's body decodes to that protocol's request type, so callers take
+// what the codec checked without checking it again.
 
-import { RuntimeError } from '../errors.js';
 import type { ModelSignature } from '../models/signature.js';
 import { splitBody } from './binary-tensor.js';
 import { fastDecodePredict } from './fast-predict.js';
 import { JsonScanner } from './json-scanner.js';
 import type { OipRequest } from './oip.js';
 import { decodeInfer } from './oip.js';
+import { parseJson, parseTfServingJson } from './parse-json.js';
 import type { TfServingRequest } from './tfserving.js';
 import { decodePredict } from './tfserving.js';
 
-export type DecodeTask =
-  | { protocol: 'tfserving'; body: Uint8Array }
-  | { protocol: 'oip'; body: Uint8Array; headerLength: string | undefined };
+/** What each protocol's body decodes to. */
+export interface DecodedRequests {
+  tfserving: TfServingRequest;
+  oip: OipRequest;
+}
 
-export type Decoded =
-  { protocol: 'tfserving'; request: TfServingRequest } | { protocol: 'oip'; request: OipRequest };
+export type Protocol = keyof DecodedRequests;
+
+/** One body to decode (structured-clone safe: it may go to a worker). */
+export interface DecodeTask<P extends Protocol = Protocol> {
+  protocol: P;
+  body: Uint8Array;
+  /**
+   * The Open Inference Protocol's Inference-Header-Content-Length: the body
+   * is the binary extension's, its JSON header this long.
+   */
+  headerLength?: string | undefined;
+}
+
+/** Any protocol's decoded request. */
+export type DecodedRequest = DecodedRequests[Protocol];
 
 function asBuffer(u8: Uint8Array): Buffer {
   return Buffer.isBuffer(u8) ? u8 : Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
 }
 
-/** JSON.parse with messages that say what is wrong (NaN/Infinity are not JSON). */
-export function parseJson(buf: Buffer, what: string): unknown {
-  if (buf.length === 0)
-    throw new RuntimeError('INVALID_JSON', `the ${what} is empty; expected a JSON object`);
-  const text = buf.toString('utf8');
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (err) {
-    const hint = /(^|[^A-Za-z"])(NaN|-?Infinity)([^A-Za-z"]|$)/.test(text)
-      ? ' (NaN and Infinity are not JSON numbers: the TF Serving API takes them as bare tokens, the Open Inference Protocol in binary tensors only)'
-      : '';
-    throw new RuntimeError(
-      'INVALID_JSON',
-      `the ${what} is not valid JSON: ${(err as Error).message}${hint}`,
-    );
-  }
-}
-
-/**
- * The text with TF Serving's bare NaN, Infinity and -Infinity tokens (outside
- * strings) replaced by NON_FINITE_TOKENS strings, or undefined when it has none.
- */
-export function rewriteNonFinite(text: string): string | undefined {
-  let out = '';
-  let from = 0;
-  let found = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (c === '"') {
-      // Skip the string, escapes included.
-      for (i++; i < text.length && text[i] !== '"'; i++) if (text[i] === '\\') i++;
-      continue;
-    }
-    if (c !== 'N' && c !== 'I' && c !== '-') continue;
-    const token = ['NaN', 'Infinity', '-Infinity'].find((t) => text.startsWith(t, i));
-    if (token === undefined || /[A-Za-z0-9_]/.test(text[i + token.length] ?? '')) continue;
-    out += `${text.slice(from, i)}"\\u0000${token}"`;
-    i += token.length - 1;
-    from = i + 1;
-    found = true;
-  }
-  return found ? out + text.slice(from) : undefined;
-}
-
-/** TF Serving's JSON: strict JSON, or JSON with its NaN/Infinity tokens. */
-function parseTfServingJson(buf: Buffer): unknown {
-  try {
-    return parseJson(buf, 'request body');
-  } catch (err) {
-    const rewritten = rewriteNonFinite(buf.toString('utf8'));
-    if (rewritten === undefined) throw err;
-    try {
-      return JSON.parse(rewritten) as unknown;
-    } catch {
-      throw err;
-    }
-  }
-}
-
 /** One per thread (each worker imports its own copy of this module). */
 const scanner = new JsonScanner();
+
+const decoders: {
+  [P in Protocol]: (
+    task: DecodeTask<P>,
+    sig: ModelSignature,
+    inPlace: boolean,
+  ) => DecodedRequests[P];
+} = {
+  tfserving: (task, sig) => {
+    const body = asBuffer(task.body);
+    return fastDecodePredict(scanner, body, sig) ?? decodePredict(parseTfServingJson(body), sig);
+  },
+  oip: (task, sig, inPlace) => {
+    const body = asBuffer(task.body);
+    if (task.headerLength === undefined) return decodeInfer(parseJson(body, 'request body'), sig);
+    const { header, rest } = splitBody(body, task.headerLength);
+    return decodeInfer(parseJson(header, 'inference header'), sig, rest, inPlace);
+  },
+};
 
 /**
  * Decodes one body against the model's signature. `inPlace`: the body's
  * buffer holds this body alone (request-bodies.ts), so binary tensors may
  * view it rather than copy it.
  */
-export function decodeBody(task: DecodeTask, sig: ModelSignature, inPlace = false): Decoded {
-  const body = asBuffer(task.body);
-  if (task.protocol === 'tfserving') {
-    const request =
-      fastDecodePredict(scanner, body, sig) ?? decodePredict(parseTfServingJson(body), sig);
-    return { protocol: 'tfserving', request };
-  }
-  if (task.headerLength !== undefined) {
-    const { header, rest } = splitBody(body, task.headerLength);
-    return {
-      protocol: 'oip',
-      request: decodeInfer(parseJson(header, 'inference header'), sig, rest, inPlace),
-    };
-  }
-  return { protocol: 'oip', request: decodeInfer(parseJson(body, 'request body'), sig) };
+export function decodeBody<P extends Protocol>(
+  task: DecodeTask<P>,
+  sig: ModelSignature,
+  inPlace = false,
+): DecodedRequests[P] {
+  const decode = decoders[task.protocol];
+  return decode(task, sig, inPlace);
 }

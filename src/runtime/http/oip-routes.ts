@@ -94,15 +94,13 @@ export const oipRoutes: FastifyPluginCallback<ProtocolOptions> = (
       );
     }
     return tracked(service, metrics, async () => {
-      const body = bodyBytes(req);
-      const decoded = await service.decode({ protocol: 'oip', body, headerLength });
-      if (decoded.protocol !== 'oip')
-        throw new RuntimeError('INTERNAL', 'decoded the wrong protocol');
-      const request = decoded.request;
-      const result = await service.infer(request.inputs, request.rows, request.timeoutMs);
-      const info = service.model;
-      if (info === undefined) throw new RuntimeError('MODEL_NOT_READY', 'the model is not loaded');
-      const out = encodeInfer(info.signature, info.name, info.version, request, result.outputs);
+      const request = await service.decode({ protocol: 'oip', body: bodyBytes(req), headerLength });
+      const { outputs, model } = await service.infer(
+        request.inputs,
+        request.rows,
+        request.timeoutMs,
+      );
+      const out = encodeInfer(model.signature, model.name, model.version, request, outputs);
       if (out.binary === undefined) return sendJson(reply, out.json);
       const header = Buffer.from(out.json, 'utf8');
       return reply

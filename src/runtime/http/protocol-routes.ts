@@ -2,7 +2,8 @@
 // content-type checks, and model/version matching.
 
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { RuntimeMetrics, Protocol } from '../metrics.js';
+import type { Protocol } from '../codec/decode.js';
+import type { RuntimeMetrics } from '../metrics.js';
 import { RuntimeError } from '../errors.js';
 import type { ModelService } from '../service.js';
 

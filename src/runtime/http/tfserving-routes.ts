@@ -134,15 +134,12 @@ export const tfServingRoutes: FastifyPluginCallback<ProtocolOptions> = (
   async function predict(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     requireJson(req, 'send the predict request as application/json');
     return tracked(service, metrics, async () => {
-      const body = bodyBytes(req);
-      const decoded = await service.decode({ protocol: 'tfserving', body });
-      if (decoded.protocol !== 'tfserving')
-        throw new RuntimeError('INTERNAL', 'decoded the wrong protocol');
-      const { format, inputs, rows } = decoded.request;
-      const result = await service.infer(inputs, rows);
-      const info = service.model;
-      if (info === undefined) throw new RuntimeError('MODEL_NOT_READY', 'the model is not loaded');
-      return sendJson(reply, encodePredict(info.signature, format, result.outputs));
+      const { format, inputs, rows } = await service.decode({
+        protocol: 'tfserving',
+        body: bodyBytes(req),
+      });
+      const { outputs, model } = await service.infer(inputs, rows);
+      return sendJson(reply, encodePredict(model.signature, format, outputs));
     });
   }
 

@@ -8,7 +8,7 @@ import type { BatchPart } from '../batching/batcher.js';
 import type { SerializedError } from '../errors.js';
 import type { ModelFormat } from '../models/format.js';
 import type { ModelSignature } from '../models/signature.js';
-import type { DecodeTask, Decoded } from '../codec/decode.js';
+import type { DecodeTask, DecodedRequest } from '../codec/decode.js';
 import type { TensorMap } from '../tensors.js';
 import type { SharedLayout } from './shared-batch.js';
 
@@ -46,8 +46,9 @@ export interface DecodeItem {
   task: DecodeTask;
 }
 
+/** An item's request (decoded from the item's task, so of its protocol), or why not. */
 export type DecodeOutcome =
-  { id: number; decoded: Decoded } | { id: number; error: SerializedError };
+  { id: number; decoded: DecodedRequest } | { id: number; error: SerializedError };
 
 /** The requests a batch holds, so the worker can leave out those already past their deadline. */
 

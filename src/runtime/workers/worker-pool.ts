@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { fromSerialized, RuntimeError } from '../errors.js';
-import type { Decoded, DecodeTask } from '../codec/decode.js';
+import type { DecodedRequest, DecodedRequests, DecodeTask, Protocol } from '../codec/decode.js';
 import type { ModelSignature } from '../models/signature.js';
 import type { RequestBodies } from '../request-bodies.js';
 import type { TensorMap } from '../tensors.js';
@@ -39,7 +39,7 @@ interface DecodeTaskPending {
   kind: 'decode';
   id: number;
   task: DecodeTask;
-  resolve(value: Decoded): void;
+  resolve(value: DecodedRequest): void;
   reject(err: Error): void;
 }
 
@@ -441,11 +441,18 @@ export class WorkerPool {
     });
   }
 
-  decode(task: DecodeTask): Promise<Decoded> {
+  decode<P extends Protocol>(task: DecodeTask<P>): Promise<DecodedRequests[P]> {
     if (this.closing)
       return Promise.reject(new RuntimeError('DRAINING', 'the runtime is shutting down'));
     return new Promise((resolve, reject) => {
-      this.low.push({ kind: 'decode', id: this.nextId++, task, resolve, reject });
+      this.low.push({
+        kind: 'decode',
+        id: this.nextId++,
+        task,
+        // The worker answers this task with decodeBody(task): a request of its protocol.
+        resolve: resolve as (value: DecodedRequest) => void,
+        reject,
+      });
       this.dispatch();
     });
   }
