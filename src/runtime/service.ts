@@ -18,8 +18,8 @@ import { decodeBody } from './codec/decode.js';
 import type { RuntimeMetrics } from './metrics.js';
 import type { RequestBodies } from './request-bodies.js';
 import { InlineModel } from './inline-model.js';
+import type { RuntimeLogger } from './logger.js';
 import type { TensorMap } from './tensors.js';
-import type { PoolLogger } from './workers/worker-pool.js';
 import { WorkerPool } from './workers/worker-pool.js';
 
 export type ServiceState = 'loading' | 'ready' | 'failed' | 'draining' | 'stopped';
@@ -47,7 +47,7 @@ export interface ServiceOptions {
   metrics: RuntimeMetrics;
   /** The owner of request-body memory: the same one the app reads bodies into. */
   bodies: RequestBodies;
-  logger?: PoolLogger;
+  logger?: RuntimeLogger;
   /**
    * Resolves the model URI to a local directory (downloading remote models),
    * telling `progress` how the download goes.

@@ -1,10 +1,12 @@
 // The worker pool on its own: inference in worker threads, grouped decodes,
 // and recovery when a worker dies mid-request.
 
+import type { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RequestBodies } from '../../src/runtime/request-bodies.js';
 import type { WorkerInit } from '../../src/runtime/workers/messages.js';
 import { WorkerPool } from '../../src/runtime/workers/worker-pool.js';
+import { startWorkerThread } from '../../src/runtime/workers/worker-threads.js';
 import type { Fixtures } from './helpers.js';
 import { makeFixtures } from './helpers.js';
 import { testBackend } from './native.js';
@@ -93,16 +95,24 @@ describe('WorkerPool', () => {
 
   it('fails the request a dying worker held, replaces the worker, and serves again', async () => {
     const errors: string[] = [];
+    // The threads the pool starts, reached through its seam for starting them.
+    const threads: Worker[] = [];
     const pool = new WorkerPool({
       workers: 1,
       init: { ...halfPlusTwo(), modelDir: fx.cnn, format: 'tfjs-layers' },
       bodies: new RequestBodies(),
       logger: { info: () => {}, warn: () => {}, error: (_o, msg) => errors.push(msg) },
+      startThread: (workerData) => {
+        const worker = startWorkerThread(workerData);
+        threads.push(worker);
+        return worker;
+      },
     });
     let idle = 0;
     pool.onIdle = () => idle++;
     try {
       await pool.start();
+      idle = 0;
       const image = (): Record<
         string,
         { dtype: 'float32'; shape: number[]; data: Float32Array }
@@ -112,7 +122,8 @@ describe('WorkerPool', () => {
       const inflight = pool.infer(image());
       // The worker also holds its next task; the crash fails both.
       const next = pool.infer(image());
-      await pool.kill(0);
+      // Stopped as a crash would stop it.
+      await threads[0]?.terminate();
       await expect(next).rejects.toMatchObject({ code: 'INFERENCE_FAILED' });
       await expect(inflight).rejects.toMatchObject({
         code: 'INFERENCE_FAILED',
@@ -121,7 +132,9 @@ describe('WorkerPool', () => {
         ) as unknown,
       });
       expect(errors).toContain('inference worker exited; starting a replacement');
-      await until(() => pool.readyCount() === 1);
+      // A new thread takes the dead one's place, and the pool says it is free.
+      await until(() => pool.idleCount() === 1);
+      expect(threads).toHaveLength(2);
       expect(idle).toBeGreaterThan(0);
       const { outputs } = await pool.infer(image());
       expect(outputs['logits']?.shape).toEqual([64, 10]);
