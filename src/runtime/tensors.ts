@@ -1,6 +1,7 @@
 // Host-side tensors: plain typed arrays plus a shape, the form tensors take
 // between the HTTP thread and the inference workers (batches in shared
-// memory, see workers/shared-batch.ts; other buffers transferred, not copied).
+// memory, see workers/shared-batch.ts; other buffers transferred when they
+// may be, see transferable() below).
 
 import type { TfjsDtype } from './dtypes.js';
 

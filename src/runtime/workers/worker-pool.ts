@@ -27,7 +27,7 @@ export interface InferResult {
 
 interface InferTask {
   kind: 'infer';
-  /** One map per request of the batch, concatenated by the worker. */
+  /** One map per request of the batch (see infer). */
   inputs: TensorMap[];
   parts: BatchPart[] | undefined;
   resolve(value: InferResult): void;
