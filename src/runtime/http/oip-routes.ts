@@ -10,7 +10,8 @@ import { LIVE_PATH, READY_PATH } from '../../contract/runtime.js';
 import { RuntimeError } from '../errors.js';
 import { HEADER_LENGTH } from '../codec/binary-tensor.js';
 import type { ProtocolOptions } from './protocol-routes.js';
-import { bodyBytes, checkModel, requireJson, sendJson, tracked } from './protocol-routes.js';
+import { bodyBytes, checkModel, requireJson, tracked } from './protocol-routes.js';
+import { sendJson } from './reply.js';
 import { encodeInfer, oipDatatype } from '../codec/oip.js';
 import { RUNTIME_VERSION } from '../version.js';
 

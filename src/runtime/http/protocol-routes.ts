@@ -1,7 +1,8 @@
-// Pieces both protocol plugins share: the options they receive, body and
-// content-type checks, and model/version matching.
+// What the two protocols' route plugins share: the options they receive,
+// the `protocol` route config that request metrics read, model/version
+// matching, admission, and the request body and its content type.
 
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import type { Protocol } from '../codec/decode.js';
 import type { RuntimeMetrics } from '../metrics.js';
 import { RuntimeError } from '../errors.js';
@@ -82,16 +83,4 @@ export async function tracked<T>(
       metrics.addInflight(-1);
     }
   });
-}
-
-/** The text as is: fastify would otherwise append `; charset=utf-8` to a JSON type. */
-const asIs = (payload: unknown): string => payload as string;
-
-/**
- * Sends JSON text with `Content-Type: application/json` exactly, as TF
- * Serving, Triton and KServe do: KServe's Python SDK compares the header
- * with that string and, on a mismatch, loses every error message.
- */
-export function sendJson(reply: FastifyReply, json: string, status = 200): FastifyReply {
-  return reply.code(status).header('content-type', 'application/json').serializer(asIs).send(json);
 }
