@@ -46,9 +46,4 @@ export class BufferPool {
       this.held += cls;
     }
   }
-
-  /** Bytes held for reuse. */
-  heldBytes(): number {
-    return this.held;
-  }
 }
