@@ -130,9 +130,9 @@ export function split0(tensor: HostTensor, rows: readonly number[]): HostTensor[
 
 /**
  * The one rule for moving memory to another thread: the buffer under `view`
- * may be transferred (moved, not copied) when nothing else lives in it: the
- * view fills it, or `holdsOneBody` says it holds one request body alone
- * (request-bodies.ts), so nothing else is lost when it moves.
+ * may be transferred (moved, not copied) when nothing else lives in it, so
+ * that nothing else goes with it: the view fills it, or `holdsOneBody` says
+ * it holds one request body alone (request-bodies.ts).
  */
 export function transferable(
   view: ArrayBufferView,
