@@ -1,5 +1,5 @@
 // The runtime process: logger, HTTP timeouts, listening, model loading, and
-// graceful drain on SIGTERM. Everything HTTP-shaped lives in app.ts.
+// graceful drain on SIGTERM. Everything HTTP-shaped is the app's (app.ts).
 
 import { writeFile } from 'node:fs/promises';
 import { LogController } from 'fastify';
