@@ -30,7 +30,7 @@ import { silentLogger } from '../../src/operator/logger.js';
 import { queryVectorSum } from '../../src/operator/metrics-source/prometheus.js';
 import { Operator } from '../../src/operator/operator.js';
 import type { ModelDeploymentObject } from '../../src/operator/kube/types.js';
-import { writeHalfPlusTwo } from '../../src/runtime/testing/models.js';
+import { writeHalfPlusTwo } from '../../test/support/models.js';
 import { startRuntime } from '../runtime/served.js';
 
 const CRD = fileURLToPath(

@@ -24,7 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { cacheDir } from '../../src/localcluster/manifest.js';
 import { NVIDIA_CONTROL_DEVICE } from '../../src/runtime/backends/select.js';
 import type { BackendName } from '../../src/runtime/backends/select.js';
-import { writeCnn } from '../../src/runtime/testing/models.js';
+import { writeCnn } from '../../test/support/models.js';
 import type { ChildResult } from './child.js';
 import { misplaced, PLACEMENT_LOG_ENV, placements } from './placement.js';
 

@@ -26,7 +26,7 @@ import {
 } from '../../src/localcluster/index.js';
 import { serveDirectory, type ModelServer } from '../../src/localcluster/model-server.js';
 import { NODE_IP } from '../../src/localcluster/node/network.js';
-import { writeHalfPlusTwo, writeIndexLookup } from '../../src/runtime/testing/graph-models.js';
+import { writeHalfPlusTwo, writeIndexLookup } from '../../src/runtime/models/graph-models.js';
 import { eventually } from '../../test/support/eventually.js';
 import { installChart } from '../../test/support/install-chart.js';
 import { stdoutOrThrow } from '../../test/support/kubectl.js';

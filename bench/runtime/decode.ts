@@ -3,8 +3,9 @@
 // plus the two costs the naive handler pays (JSON.parse, Array.prototype.flat).
 
 import type { ModelSignature } from '../../src/runtime/models/signature.js';
-import { decodeBody, parseJson } from '../../src/runtime/protocols/decode.js';
-import { decodePredict } from '../../src/runtime/protocols/tfserving-codec.js';
+import { decodeBody } from '../../src/runtime/codec/decode.js';
+import { parseJson } from '../../src/runtime/codec/parse-json.js';
+import { decodePredict } from '../../src/runtime/codec/tfserving.js';
 
 export interface DecodeResult {
   jsonParseUs: number;

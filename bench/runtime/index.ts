@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { BackendName } from '../../src/runtime/backends/select.js';
 import { loadBackend } from '../../src/runtime/backends/select.js';
 import { loadModel } from '../../src/runtime/models/load.js';
-import { writeCnn, writeMlpGraph } from '../../src/runtime/testing/models.js';
+import { writeCnn, writeMlpGraph } from '../../test/support/models.js';
 import { buildRuntime, runtimeNodeFlags } from './build.js';
 import { binaryBody, decodeCosts, jsonBody } from './decode.js';
 import type { DecodeResult } from './decode.js';

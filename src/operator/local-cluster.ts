@@ -153,7 +153,7 @@ interface Demo {
  * init container fetches it like any http:// model.
  */
 async function startDemo(dir: string, host: string): Promise<Demo> {
-  const { writeHalfPlusTwo } = await import('../runtime/testing/graph-models.js');
+  const { writeHalfPlusTwo } = await import('../runtime/models/graph-models.js');
   const root = join(dir, 'demo-models');
   await writeHalfPlusTwo(join(root, DEMO_MODEL, '1'));
   const server = await serveDirectory(root, host);

@@ -1,12 +1,7 @@
-// Request bodies are read into buffers taken from this pool, and go back to
-// it once their batch has been copied into a worker's shared memory (nothing
-// reads a request's inputs after that). Without it, every body is a fresh
-// allocation outside the JS heap: V8 counts that memory and collects garbage
-// early to keep up (at 600 KB a body and 1,000 requests a second, a
-// scavenge every 40 ms).
-
-import type { TensorMap } from './tensors.js';
-import { isExclusive } from './tensors.js';
+// A pool of ArrayBuffers in size classes, for request bodies (see
+// request-bodies.ts). Without it, every body is a fresh allocation outside
+// the JS heap: V8 counts that memory and collects garbage early to keep up
+// (at 600 KB a body and 1,000 requests a second, a scavenge every 40 ms).
 
 /** Sizes below this are rounded up to it. */
 const MIN_CLASS = 1024;
@@ -51,28 +46,4 @@ export class BufferPool {
       this.held += cls;
     }
   }
-
-  /** Bytes held for reuse. */
-  heldBytes(): number {
-    return this.held;
-  }
-}
-
-/** This thread's pool of body buffers. */
-export const bodyBuffers = new BufferPool(64 * 1024 * 1024);
-
-/**
- * A batch's inputs have been read (copied to a worker's shared memory, or
- * computed on this thread): the request bodies they viewed go back to the
- * pool for the next bodies. Nothing reads a request's inputs after that.
- */
-export function releaseBodies(requests: readonly TensorMap[]): void {
-  const seen = new Set<ArrayBuffer>();
-  for (const m of requests) {
-    for (const t of Object.values(m)) {
-      if (!Array.isArray(t.data) && isExclusive(t.data.buffer))
-        seen.add(t.data.buffer as ArrayBuffer);
-    }
-  }
-  bodyBuffers.give(seen);
 }

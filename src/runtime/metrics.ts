@@ -5,8 +5,7 @@
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { RUNTIME_METRICS } from '../contract/runtime.js';
-
-export type Protocol = 'tfserving' | 'oip';
+import type { Protocol } from './codec/decode.js';
 
 export interface MetricsSource {
   queueDepth(): number;

@@ -13,13 +13,13 @@ import { detectFormat } from './models/format.js';
 import type { ModelFormat } from './models/format.js';
 import type { ModelSignature } from './models/signature.js';
 import { isBatchable } from './models/signature.js';
-import type { Decoded, DecodeTask } from './protocols/decode.js';
-import { decodeBody } from './protocols/decode.js';
+import type { DecodedRequests, DecodeTask, Protocol } from './codec/decode.js';
+import { decodeBody } from './codec/decode.js';
 import type { RuntimeMetrics } from './metrics.js';
-import { releaseBodies } from './buffer-pool.js';
+import type { RequestBodies } from './request-bodies.js';
 import { InlineModel } from './inline-model.js';
+import type { RuntimeLogger } from './logger.js';
 import type { TensorMap } from './tensors.js';
-import type { PoolLogger } from './workers/worker-pool.js';
 import { WorkerPool } from './workers/worker-pool.js';
 
 export type ServiceState = 'loading' | 'ready' | 'failed' | 'draining' | 'stopped';
@@ -38,12 +38,16 @@ export interface ModelInfo {
 export interface InferOutcome {
   outputs: TensorMap;
   batchSize: number;
+  /** The model that computed the outputs (its signature encodes them). */
+  model: ModelInfo;
 }
 
 export interface ServiceOptions {
   config: ServeConfig;
   metrics: RuntimeMetrics;
-  logger?: PoolLogger;
+  /** The owner of request-body memory: the same one the app reads bodies into. */
+  bodies: RequestBodies;
+  logger?: RuntimeLogger;
   /**
    * Resolves the model URI to a local directory (downloading remote models),
    * telling `progress` how the download goes.
@@ -86,10 +90,6 @@ export class ModelService {
     });
   }
 
-  get model(): ModelInfo | undefined {
-    return this.info;
-  }
-
   /** The loaded model, for metadata endpoints; 503 with Retry-After while it loads. */
   loadedModel(): ModelInfo {
     if (this.info === undefined) {
@@ -117,7 +117,7 @@ export class ModelService {
 
   /** Fetches, loads and warms up the model in every worker; the service is ready afterwards. */
   async start(): Promise<ModelInfo> {
-    const { config, metrics, logger } = this.opts;
+    const { config, metrics, bodies, logger } = this.opts;
     const t0 = performance.now();
     try {
       const dir = await this.opts.resolveModelDir(config.modelUri, (detail) => {
@@ -125,18 +125,19 @@ export class ModelService {
       });
       this.progress = 'loading the model';
       const format = config.modelFormat === 'auto' ? await detectFormat(dir) : config.modelFormat;
-      const pool = new WorkerPool(
-        config.workers,
-        {
+      const pool = new WorkerPool({
+        workers: config.workers,
+        decodeWorkers: config.decodeWorkers,
+        init: {
           modelDir: dir,
           format,
           backend: config.backend,
           signatureName: config.signature,
           warmupIterations: config.warmupIterations,
         },
+        bodies,
         logger,
-        config.decodeWorkers,
-      );
+      });
       const ready = await pool.start();
       this.pool = pool;
       const signature = ready.signature;
@@ -160,7 +161,7 @@ export class ModelService {
             const here = await this.aloneAfterIo(inline, rows);
             metrics.countBatch(here ? 'http' : 'worker');
             const result = here
-              ? await inline.run(only).finally(() => releaseBodies(inputs))
+              ? await inline.run(only).finally(() => bodies.release(inputs))
               : await pool.infer(inputs, parts);
             inline.observe(result.computeSeconds, rows);
             return result;
@@ -274,7 +275,7 @@ export class ModelService {
   /**
    * Runs one request from admission to response. While draining, requests are
    * still served (the server decides which connections may send them, see
-   * connections.ts); once stopped, they are refused. drain() waits for the
+   * http/connections.ts); once stopped, they are refused. drain() waits for the
    * admitted ones.
    */
   async handle<T>(fn: () => Promise<T>): Promise<T> {
@@ -329,8 +330,11 @@ export class ModelService {
     return { pool: this.pool, batcher: this.batcher, info: this.info };
   }
 
-  /** Decodes a request body: on this thread or in a worker, whichever is free to. */
-  async decode(task: DecodeTask): Promise<Decoded> {
+  /**
+   * Decodes a request body into its protocol's validated request: on this
+   * thread or in a worker, whichever is free to.
+   */
+  async decode<P extends Protocol>(task: DecodeTask<P>): Promise<DecodedRequests[P]> {
     const { pool, info } = this.assertServing();
     const config = this.opts.config;
     const size = task.body.byteLength;
@@ -339,14 +343,14 @@ export class ModelService {
     // would only add latency); and bodies up to --decode-on-http-thread-max-bytes while the
     // workers are busy (compute is then the bottleneck, so decoding there would slow it).
     // Other JSON bodies go to the workers, which keeps this thread free for HTTP.
-    const binary = task.protocol === 'oip' && task.headerLength !== undefined;
+    const binary = task.headerLength !== undefined;
     if (
       binary ||
       size < config.decodeInWorkersMinBytes ||
       this.admitted <= 1 ||
       (size <= config.decodeOnHttpThreadMaxBytes && pool.busy())
     ) {
-      return decodeBody(task, info.signature);
+      return decodeBody(task, info.signature, this.opts.bodies.isBody(task.body));
     }
     if (pool.queued() >= this.opts.config.maxQueueSize) {
       throw new RuntimeError(
@@ -364,7 +368,7 @@ export class ModelService {
     rows: number | undefined,
     timeoutMs?: number,
   ): Promise<InferOutcome> {
-    const { batcher } = this.assertServing();
+    const { batcher, info } = this.assertServing();
     const { metrics, config } = this.opts;
     const rate = config.injectErrorRate;
     if (rate > 0 && (this.opts.random ?? Math.random)() < rate) {
@@ -377,7 +381,7 @@ export class ModelService {
     const deadline = Math.min(config.requestTimeoutMs, timeoutMs ?? Infinity);
     const result = await batcher.submit(inputs, rows, deadline);
     metrics.observeQueueAndCompute(result.queueSeconds, result.computeSeconds);
-    return { outputs: result.outputs, batchSize: result.batchSize };
+    return { outputs: result.outputs, batchSize: result.batchSize, model: info };
   }
 
   /** Readiness goes false; requests are still served until close(). */

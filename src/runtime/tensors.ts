@@ -1,6 +1,7 @@
 // Host-side tensors: plain typed arrays plus a shape, the form tensors take
 // between the HTTP thread and the inference workers (batches in shared
-// memory, see workers/shared-batch.ts; other buffers transferred, not copied).
+// memory, see workers/shared-batch.ts; other buffers transferred when they
+// may be, see transferable() below).
 
 import type { TfjsDtype } from './dtypes.js';
 
@@ -128,31 +129,29 @@ export function split0(tensor: HostTensor, rows: readonly number[]): HostTensor[
 }
 
 /**
- * ArrayBuffers that belong to one request body and nothing else (see
- * protocols/body-reader.ts): tensors viewing part of one may still be
- * transferred, since no other request's data is in it.
+ * The one rule for moving memory to another thread: the buffer under `view`
+ * may be transferred (moved, not copied) when nothing else lives in it, so
+ * that nothing else goes with it: the view fills it, or `holdsOneBody` says
+ * it holds one request body alone (request-bodies.ts).
  */
-const exclusive = new WeakSet<ArrayBuffer>();
-
-export function markExclusive(buf: ArrayBuffer): void {
-  exclusive.add(buf);
+export function transferable(
+  view: ArrayBufferView,
+  holdsOneBody: (buf: ArrayBuffer) => boolean = () => false,
+): ArrayBuffer | undefined {
+  const buf = view.buffer;
+  if (!(buf instanceof ArrayBuffer)) return undefined;
+  return view.byteLength === buf.byteLength || holdsOneBody(buf) ? buf : undefined;
 }
 
-export function isExclusive(buf: ArrayBufferLike): boolean {
-  return buf instanceof ArrayBuffer && exclusive.has(buf);
-}
-
-/**
- * ArrayBuffers that can be transferred (not copied) to another thread: those
- * a tensor fills entirely, and exclusive request bodies the tensor views.
- */
-export function transferables(tensors: Iterable<HostTensor>): ArrayBuffer[] {
+/** The buffers that may move to another thread with `tensors` (see transferable), each once. */
+export function transferables(
+  tensors: Iterable<HostTensor>,
+  holdsOneBody?: (buf: ArrayBuffer) => boolean,
+): ArrayBuffer[] {
   const seen = new Set<ArrayBuffer>();
   for (const t of tensors) {
-    if (Array.isArray(t.data)) continue;
-    const buf = t.data.buffer;
-    if (!(buf instanceof ArrayBuffer)) continue;
-    if (buf.byteLength === t.data.byteLength || exclusive.has(buf)) seen.add(buf);
+    const buf = Array.isArray(t.data) ? undefined : transferable(t.data, holdsOneBody);
+    if (buf !== undefined) seen.add(buf);
   }
   return [...seen];
 }

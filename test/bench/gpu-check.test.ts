@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runChild } from '../../bench/gpu/check.js';
 import { misplaced, PLACEMENT_LOG_ENV, placements } from '../../bench/gpu/placement.js';
 import { NVIDIA_CONTROL_DEVICE } from '../../src/runtime/backends/select.js';
-import { writeCnn } from '../../src/runtime/testing/models.js';
+import { writeCnn } from '../support/models.js';
 import { nativeSkipReason } from '../runtime/native.js';
 
 const CHECK = fileURLToPath(new URL('../../bench/gpu/check.ts', import.meta.url));

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { writeHalfPlusTwo, writeIndexLookup } from '../../src/runtime/testing/graph-models.js';
+import { writeHalfPlusTwo, writeIndexLookup } from '../../src/runtime/models/graph-models.js';
 import { e2e, eventually, getJson, kubectlOk } from './context.js';
 import { startLoad } from '../support/load.js';
 import { printFailureTimeline, recordPods } from './pod-timeline.js';

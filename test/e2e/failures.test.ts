@@ -10,7 +10,7 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { writeHalfPlusTwo } from '../../src/runtime/testing/models.js';
+import { writeHalfPlusTwo } from '../support/models.js';
 import { e2e, eventually, kubectlOk } from './context.js';
 import { serveDirectory, type ModelServer } from '../../src/localcluster/model-server.js';
 import { condition, modelDeployment, modelStatus } from './models.js';

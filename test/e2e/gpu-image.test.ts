@@ -24,7 +24,7 @@ import {
 import { RUNTIME_CONTAINER } from '../../src/operator/builders/deployment.js';
 import { DEFAULT_CONFIG } from '../../src/operator/config.js';
 import { NO_GPU_NOTE } from '../../src/runtime/backends/select.js';
-import { writeHalfPlusTwo } from '../../src/runtime/testing/models.js';
+import { writeHalfPlusTwo } from '../support/models.js';
 import { e2e, eventually, getJson, kubectlOk } from './context.js';
 import { modelDeployment, predict, serviceUrl, waitAnswering, waitReady } from './models.js';
 

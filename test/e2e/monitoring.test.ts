@@ -24,7 +24,7 @@ import {
   startPrometheusOperator,
   type PrometheusOperator,
 } from '../../src/localcluster/prometheus-operator.js';
-import { writeHalfPlusTwo } from '../../src/runtime/testing/models.js';
+import { writeHalfPlusTwo } from '../support/models.js';
 import { CHART_DIR, helmOk } from '../chart/helm.js';
 import { startLoad, type Load } from '../support/load.js';
 import { e2e, eventually, getJson, kubectl, kubectlOk } from './context.js';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { writeHalfPlusTwo } from '../../src/runtime/testing/models.js';
+import { writeHalfPlusTwo } from '../support/models.js';
 import { e2e, eventually, getJson, kubectlOk } from './context.js';
 import { percentile, startLoad } from '../support/load.js';
 import { printFailureTimeline, recordPods } from './pod-timeline.js';

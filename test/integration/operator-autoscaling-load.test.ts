@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startPrometheus, type PrometheusServer } from '../../src/localcluster/prometheus.js';
 import type { Operator } from '../../src/operator/operator.js';
-import { writeHalfPlusTwo } from '../../src/runtime/testing/models.js';
+import { writeHalfPlusTwo } from '../support/models.js';
 import { startProcess, waitReady, type RuntimeProcess } from '../runtime/process.js';
 import { createNamespace, deleteNamespace, eventually } from './context.js';
 import {

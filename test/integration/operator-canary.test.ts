@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { V1Deployment } from '@kubernetes/client-node';
 import type { Operator } from '../../src/operator/operator.js';
-import { writeHalfPlusTwo } from '../../src/runtime/testing/models.js';
+import { writeHalfPlusTwo } from '../support/models.js';
 import { startProcess, waitReady, type RuntimeProcess } from '../runtime/process.js';
 import { createNamespace, deleteNamespace, eventually, kubectlOk } from './context.js';
 import {

@@ -164,7 +164,9 @@ describe('Batcher', () => {
     expect(results.every((r) => r.status === 'rejected')).toBe(true);
     fail = false;
     await expect(b.submit(rows([9, 9]), 1, 10_000)).resolves.toMatchObject({ batchSize: 1 });
-    await b.whenIdle();
+    // Nothing left waiting or running (what the queue-depth and in-flight gauges read).
+    await new Promise((r) => setImmediate(r));
+    expect([b.depth, b.inflight]).toEqual([0, 0]);
   });
 
   it('queues a full batch behind a running one, whatever the compute time', async () => {

@@ -1,16 +1,18 @@
-// Request bodies read into one buffer of their own (protocols/body-reader.ts):
-// aligned for binary tensors so that FP32/INT32 inputs are views on the body,
-// copied only when unaligned; the size limit (413) and Content-Length checks
-// the fastify parser made before.
+// Request bodies read into one buffer of their own (http/body-reader.ts,
+// request-bodies.ts): aligned for binary tensors so that FP32/INT32 inputs are
+// views on the body, copied only when unaligned; the size limit (413) and
+// Content-Length checks the fastify parser made before.
 
 import { PassThrough, Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { alignmentPad, BODY_ALIGNMENT, readBody } from '../../src/runtime/protocols/body-reader.js';
-import { decodeRaw } from '../../src/runtime/protocols/binary-tensor.js';
-import { ruleFor } from '../../src/runtime/protocols/json-values.js';
-import { isExclusive, markExclusive, transferables } from '../../src/runtime/tensors.js';
+import { alignmentPad, BODY_ALIGNMENT, readBody } from '../../src/runtime/http/body-reader.js';
+import { decodeRaw } from '../../src/runtime/codec/binary-tensor.js';
+import { ruleFor } from '../../src/runtime/codec/json-values.js';
+import { RequestBodies } from '../../src/runtime/request-bodies.js';
 import type { Fixtures, TestRuntime } from './helpers.js';
 import { binaryBody, makeFixtures, startRuntime } from './helpers.js';
+
+const bodies = new RequestBodies();
 
 /** Feeds `chunks` through readBody and resolves with its outcome. */
 function read(
@@ -20,7 +22,7 @@ function read(
 ): Promise<{ err: Error | null; body?: Buffer }> {
   const stream = new PassThrough();
   const out = new Promise<{ err: Error | null; body?: Buffer }>((resolve) => {
-    readBody(headers, stream, limit, (err, body) => {
+    readBody(headers, stream, { bodies, limit }, (err, body) => {
       resolve(body === undefined ? { err } : { err, body });
     });
   });
@@ -33,7 +35,7 @@ const bytes = (n: number, from = 0): Buffer =>
   Buffer.from(Array.from({ length: n }, (_, i) => (from + i) & 0xff));
 
 describe('readBody', () => {
-  it('reads a body of known length, in chunks, into one exclusive buffer with the data after the header aligned', async () => {
+  it('reads a body of known length, in chunks, into a buffer of its own with the data after the header aligned', async () => {
     for (const headerLength of [0, 1, 13, 16, 27]) {
       const payload = bytes(headerLength + 64, 7);
       const { err, body } = await read(
@@ -46,7 +48,7 @@ describe('readBody', () => {
       expect(err).toBeNull();
       expect(body?.equals(payload)).toBe(true);
       expect(((body?.byteOffset ?? 1) + headerLength) % BODY_ALIGNMENT).toBe(0);
-      expect(isExclusive((body as Buffer).buffer)).toBe(true);
+      expect(bodies.isBody(body as Buffer)).toBe(true);
     }
   });
 
@@ -83,42 +85,42 @@ describe('readBody', () => {
   });
 });
 
-describe('binary tensors on an exclusive body', () => {
+describe('binary tensors on a body read into a buffer of its own', () => {
   const rule = ruleFor('x', 'float32', 'FP32', 'FP32', 'oip');
   const values = [1.5, -2, 3.25, 4];
 
-  /** An exclusive body with the four floats at byte `offset`. */
+  /** A body with the four floats at byte `offset`, as the body reader allocates one. */
   const body = (offset: number): Buffer => {
-    const buf = Buffer.alloc(offset + 16);
+    const buf = bodies.allocate(0, offset + 16);
     for (let i = 0; i < 4; i++) buf.writeFloatLE(values[i] as number, offset + i * 4);
-    markExclusive(buf.buffer);
     return buf.subarray(offset);
   };
 
   it('views aligned FP32 data in place (no copy), and transfers the whole body', () => {
     const raw = body(8);
-    const t = decodeRaw(rule, 'FP32', raw, [1, 4], 4);
+    const t = decodeRaw(rule, 'FP32', raw, [1, 4], 4, bodies.isBody(raw));
     const data = t.data as Float32Array;
     expect(Array.from(data)).toEqual(values);
     expect(data.buffer).toBe(raw.buffer);
     expect(data.byteOffset).toBe(raw.byteOffset);
-    expect(transferables([t])).toEqual([raw.buffer]);
+    expect(bodies.transferables([t])).toEqual([raw.buffer]);
   });
 
   it('copies unaligned FP32 data into a buffer of its own', () => {
     const raw = body(6);
-    const t = decodeRaw(rule, 'FP32', raw, [1, 4], 4);
+    const t = decodeRaw(rule, 'FP32', raw, [1, 4], 4, bodies.isBody(raw));
     const data = t.data as Float32Array;
     expect(Array.from(data)).toEqual(values);
     expect(data.buffer).not.toBe(raw.buffer);
     expect(data.byteLength).toBe(data.buffer.byteLength);
   });
 
-  it('copies aligned data of a buffer not marked exclusive (a pooled Buffer is never viewed)', () => {
+  it('copies aligned data of a buffer that is not a body of its own (a pooled Buffer is never viewed)', () => {
     const pooled = Buffer.alloc(24);
     const raw = pooled.subarray(8);
     for (let i = 0; i < 4; i++) raw.writeFloatLE(values[i] as number, i * 4);
-    const t = decodeRaw(rule, 'FP32', raw, [1, 4], 4);
+    expect(bodies.isBody(raw)).toBe(false);
+    const t = decodeRaw(rule, 'FP32', raw, [1, 4], 4, bodies.isBody(raw));
     expect((t.data as Float32Array).buffer).not.toBe(raw.buffer);
   });
 });

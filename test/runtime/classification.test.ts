@@ -3,7 +3,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { classify } from '../../src/runtime/protocols/classification.js';
+import { classify } from '../../src/runtime/codec/classification.js';
 import type { Fixtures, TestRuntime } from './helpers.js';
 import { makeFixtures, startRuntime } from './helpers.js';
 

@@ -5,7 +5,7 @@
 import { gunzipSync, gzipSync, deflateSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { acceptsGzip } from '../../src/runtime/app.js';
+import { acceptsGzip } from '../../src/runtime/http/compression.js';
 import type { Fixtures, TestRuntime } from './helpers.js';
 import { makeFixtures, startRuntime } from './helpers.js';
 

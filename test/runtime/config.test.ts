@@ -8,7 +8,7 @@ import {
   SERVE_OPTIONS,
   usage,
 } from '../../src/runtime/config.js';
-import { formatFloat32 } from '../../src/runtime/protocols/json-values.js';
+import { formatFloat32 } from '../../src/runtime/codec/json-values.js';
 
 const base = ['--model-name', 'mnist', '--model-uri', 's3://models/mnist/3/'];
 

@@ -7,10 +7,11 @@ import { describe, expect, it } from 'vitest';
 import { RuntimeError } from '../../src/runtime/errors.js';
 import type { ModelSignature } from '../../src/runtime/models/signature.js';
 import { spec } from '../../src/runtime/models/signature.js';
-import { decodeBody, parseJson } from '../../src/runtime/protocols/decode.js';
-import { fastDecodePredict } from '../../src/runtime/protocols/fast-predict.js';
-import { JsonScanner } from '../../src/runtime/protocols/json-scanner.js';
-import { decodePredict } from '../../src/runtime/protocols/tfserving-codec.js';
+import { decodeBody } from '../../src/runtime/codec/decode.js';
+import { parseJson } from '../../src/runtime/codec/parse-json.js';
+import { fastDecodePredict } from '../../src/runtime/codec/fast-predict.js';
+import { JsonScanner } from '../../src/runtime/codec/json-scanner.js';
+import { decodePredict } from '../../src/runtime/codec/tfserving.js';
 
 const sig = (shape: number[], tfDtype?: string): ModelSignature => ({
   name: 'serving_default',
@@ -91,7 +92,7 @@ describe('fast predict path', () => {
       decodeBody(
         { protocol: 'tfserving', body: Buffer.from('{"instances": [3.4028234663852886e38]}') },
         scalarRows,
-      ).request.inputs['x']?.shape,
+      ).inputs['x']?.shape,
     ).toEqual([1]);
   });
 

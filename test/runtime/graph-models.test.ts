@@ -4,7 +4,7 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { writeHalfPlusTwo, writeIndexLookup } from '../../src/runtime/testing/graph-models.js';
+import { writeHalfPlusTwo, writeIndexLookup } from '../../src/runtime/models/graph-models.js';
 import { startRuntime, type TestRuntime } from './helpers.js';
 
 let dir = '';

@@ -5,14 +5,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { buildApp } from '../../src/runtime/app.js';
+import { buildApp } from '../../src/runtime/http/app.js';
 import type { ServeConfig } from '../../src/contract/runtime.js';
 import { serveConfigDefaults } from '../../src/runtime/config.js';
 import { RuntimeMetrics } from '../../src/runtime/metrics.js';
+import { RequestBodies } from '../../src/runtime/request-bodies.js';
 import { ModelService } from '../../src/runtime/service.js';
 import { checkLocal, localPath } from '../../src/runtime/sources/local.js';
-import type { FixtureSet } from '../../src/runtime/testing/models.js';
-import { writeAllFixtures } from '../../src/runtime/testing/models.js';
+import type { FixtureSet } from '../support/models.js';
+import { writeAllFixtures } from '../support/models.js';
 import { testBackend } from './native.js';
 
 export interface Fixtures extends FixtureSet {
@@ -50,9 +51,11 @@ export async function startRuntime(
   const metrics = new RuntimeMetrics(config.modelName, config.modelVersion, {
     processMetrics: false,
   });
+  const bodies = new RequestBodies();
   const service = new ModelService({
     config,
     metrics,
+    bodies,
     resolveModelDir: async (uri) => {
       const path = localPath(uri);
       if (path === undefined) throw new Error(`test runtime only takes local models, got ${uri}`);
@@ -60,7 +63,7 @@ export async function startRuntime(
     },
   });
   await service.start();
-  const app = await buildApp({ service, metrics }, { logger: false });
+  const app = await buildApp({ service, metrics, bodies }, { logger: false });
   await app.ready();
   return {
     app,

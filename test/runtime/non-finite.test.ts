@@ -7,8 +7,8 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { rewriteNonFinite } from '../../src/runtime/protocols/decode.js';
-import { NON_FINITE_TOKENS, formatFlat } from '../../src/runtime/protocols/json-values.js';
+import { rewriteNonFinite } from '../../src/runtime/codec/parse-json.js';
+import { NON_FINITE_TOKENS, formatFlat } from '../../src/runtime/codec/json-values.js';
 import type { Fixtures, TestRuntime } from './helpers.js';
 import { makeFixtures, startRuntime } from './helpers.js';
 

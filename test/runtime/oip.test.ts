@@ -9,8 +9,8 @@ import {
   encodeRaw,
   floatToHalf,
   halfToFloat,
-} from '../../src/runtime/protocols/binary-tensor.js';
-import { ruleFor } from '../../src/runtime/protocols/json-values.js';
+} from '../../src/runtime/codec/binary-tensor.js';
+import { ruleFor } from '../../src/runtime/codec/json-values.js';
 import type { Fixtures, TestRuntime } from './helpers.js';
 import { binaryBody, makeFixtures, startRuntime } from './helpers.js';
 import { testBackend, testDevice } from './native.js';

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serveConfigDefaults } from '../../src/runtime/config.js';
 import { RuntimeMetrics } from '../../src/runtime/metrics.js';
+import { RequestBodies } from '../../src/runtime/request-bodies.js';
 import { ModelService } from '../../src/runtime/service.js';
 import type { TestRuntime } from './helpers.js';
 import { metricValue, startRuntime } from './helpers.js';
@@ -180,6 +181,7 @@ describe.skipIf(skip !== undefined)('TF SavedModel made by TensorFlow, on tensor
     const service = new ModelService({
       config,
       metrics: new RuntimeMetrics('hpt', '1', { processMetrics: false }),
+      bodies: new RequestBodies(),
       resolveModelDir: () => Promise.resolve(join(dir, 'half_plus_two')),
     });
     try {

@@ -5,9 +5,10 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../src/runtime/app.js';
+import { buildApp } from '../../src/runtime/http/app.js';
 import { serveConfigDefaults } from '../../src/runtime/config.js';
 import { RuntimeMetrics } from '../../src/runtime/metrics.js';
+import { RequestBodies } from '../../src/runtime/request-bodies.js';
 import { ModelService } from '../../src/runtime/service.js';
 import type { Fixtures } from './helpers.js';
 import { makeFixtures, metricValue, startRuntime } from './helpers.js';
@@ -277,16 +278,18 @@ describe('lifecycle', () => {
     const metrics = new RuntimeMetrics('hpt', '1', { processMetrics: false });
     let release: () => void = () => {};
     const gate = new Promise<void>((r) => (release = r));
+    const bodies = new RequestBodies();
     const service = new ModelService({
       config,
       metrics,
+      bodies,
       resolveModelDir: async (_uri, progress) => {
         progress('downloading: 1234 bytes so far, 0 of 2 files done');
         await gate;
         return fx.halfPlusTwo;
       },
     });
-    const app = await buildApp({ service, metrics }, { logger: false });
+    const app = await buildApp({ service, metrics, bodies }, { logger: false });
     const started = service.start();
     try {
       expect((await app.inject({ method: 'GET', url: '/v2/health/ready' })).statusCode).toBe(400);
@@ -329,7 +332,7 @@ describe('lifecycle', () => {
         model_version_status: [{ state: 'UNLOADING' }],
       });
       // Draining still serves (which connections may send is the server's
-      // call, see connections.ts); once stopped, nothing is served.
+      // call, see http/connections.ts); once stopped, nothing is served.
       const predict = () =>
         app.inject({ method: 'POST', url: '/v1/models/hpt:predict', payload: { instances: [1] } });
       expect((await predict()).json()).toEqual({ predictions: [2.5] });
@@ -362,12 +365,14 @@ describe('lifecycle', () => {
       workers: 1,
     });
     const metrics = new RuntimeMetrics('b', '1', { processMetrics: false });
+    const bodies = new RequestBodies();
     const service = new ModelService({
       config,
       metrics,
+      bodies,
       resolveModelDir: () => Promise.resolve(broken),
     });
-    const app = await buildApp({ service, metrics }, { logger: false });
+    const app = await buildApp({ service, metrics, bodies }, { logger: false });
     try {
       await expect(service.start()).rejects.toMatchObject({
         code: 'MODEL_LOAD_FAILED',
@@ -415,6 +420,7 @@ describe('lifecycle', () => {
     const service = new ModelService({
       config,
       metrics: new RuntimeMetrics('s', '1', { processMetrics: false }),
+      bodies: new RequestBodies(),
       resolveModelDir: () => Promise.resolve(saved),
     });
     try {

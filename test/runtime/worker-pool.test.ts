@@ -1,10 +1,12 @@
 // The worker pool on its own: inference in worker threads, grouped decodes,
 // and recovery when a worker dies mid-request.
 
+import type { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bodyBuffers } from '../../src/runtime/buffer-pool.js';
-import { markExclusive } from '../../src/runtime/tensors.js';
+import { RequestBodies } from '../../src/runtime/request-bodies.js';
+import type { WorkerInit } from '../../src/runtime/workers/messages.js';
 import { WorkerPool } from '../../src/runtime/workers/worker-pool.js';
+import { startWorkerThread } from '../../src/runtime/workers/worker-threads.js';
 import type { Fixtures } from './helpers.js';
 import { makeFixtures } from './helpers.js';
 import { testBackend } from './native.js';
@@ -23,6 +25,14 @@ const x = (
   x: { dtype: 'float32', shape: [values.length], data: Float32Array.from(values) },
 });
 
+const halfPlusTwo = (): WorkerInit => ({
+  modelDir: fx.halfPlusTwo,
+  format: 'tfjs-graph',
+  backend: testBackend(),
+  signatureName: 'serving_default',
+  warmupIterations: 0,
+});
+
 async function until(cond: () => boolean, ms = 30_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!cond()) {
@@ -33,32 +43,29 @@ async function until(cond: () => boolean, ms = 30_000): Promise<void> {
 
 describe('WorkerPool', () => {
   it('runs inference in workers through shared memory, and pools the request buffers', async () => {
-    const pool = new WorkerPool(2, {
-      modelDir: fx.halfPlusTwo,
-      format: 'tfjs-graph',
-      backend: testBackend(),
-      signatureName: 'serving_default',
-      warmupIterations: 1,
+    const bodies = new RequestBodies();
+    const pool = new WorkerPool({
+      workers: 2,
+      init: { ...halfPlusTwo(), warmupIterations: 1 },
+      bodies,
     });
     try {
       const ready = await pool.start();
       expect(ready.backend).toBe(testBackend());
       expect(ready.signature.inputs.map((i) => i.name)).toEqual(['x']);
-      expect(pool.readyCount()).toBe(2);
-      // A request body's buffer, as the body reader takes it from the pool.
-      const body = bodyBuffers.take(12);
-      markExclusive(body);
-      const data = new Float32Array(body, 0, 3);
+      expect([pool.idleCount(), pool.busy()]).toEqual([2, false]);
+      // A request body, as the body reader allocates one.
+      const body = bodies.allocate(0, 12);
+      const data = new Float32Array(body.buffer, body.byteOffset, 3);
       data.set([1, 2, 5]);
-      const held = bodyBuffers.heldBytes();
       const { outputs, computeSeconds } = await pool.infer({
         x: { dtype: 'float32', shape: [3], data },
       });
       expect(Array.from(outputs['y']?.data as Float32Array)).toEqual([2.5, 3, 4.5]);
       expect(computeSeconds).toBeGreaterThan(0);
-      // Copied into the worker's shared buffer, not moved: the body went back to the pool.
-      expect(bodyBuffers.heldBytes()).toBe(held + body.byteLength);
-      expect(bodyBuffers.take(12)).toBe(body);
+      // Copied into the worker's shared buffer, not moved: the body's buffer went back
+      // to the pool, and the next body of its size is read into it.
+      expect(bodies.allocate(0, 12).buffer).toBe(body.buffer);
       // A batch of several requests comes back row for row.
       const rows = await pool.infer(
         [x(1), x(2, 3)],
@@ -76,7 +83,7 @@ describe('WorkerPool', () => {
           }),
         ),
       );
-      expect(decoded.map((d) => Array.from(d.request.inputs['x']?.data as Float32Array))).toEqual([
+      expect(decoded.map((d) => Array.from(d.inputs['x']?.data as Float32Array))).toEqual([
         [1],
         [2],
         [3],
@@ -88,21 +95,24 @@ describe('WorkerPool', () => {
 
   it('fails the request a dying worker held, replaces the worker, and serves again', async () => {
     const errors: string[] = [];
-    const pool = new WorkerPool(
-      1,
-      {
-        modelDir: fx.cnn,
-        format: 'tfjs-layers',
-        backend: testBackend(),
-        signatureName: 'serving_default',
-        warmupIterations: 0,
+    // The threads the pool starts, reached through its seam for starting them.
+    const threads: Worker[] = [];
+    const pool = new WorkerPool({
+      workers: 1,
+      init: { ...halfPlusTwo(), modelDir: fx.cnn, format: 'tfjs-layers' },
+      bodies: new RequestBodies(),
+      logger: { info: () => {}, warn: () => {}, error: (_o, msg) => errors.push(msg) },
+      startThread: (workerData) => {
+        const worker = startWorkerThread(workerData);
+        threads.push(worker);
+        return worker;
       },
-      { info: () => {}, warn: () => {}, error: (_o, msg) => errors.push(msg) },
-    );
+    });
     let idle = 0;
     pool.onIdle = () => idle++;
     try {
       await pool.start();
+      idle = 0;
       const image = (): Record<
         string,
         { dtype: 'float32'; shape: number[]; data: Float32Array }
@@ -112,7 +122,8 @@ describe('WorkerPool', () => {
       const inflight = pool.infer(image());
       // The worker also holds its next task; the crash fails both.
       const next = pool.infer(image());
-      await pool.kill(0);
+      // Stopped as a crash would stop it.
+      await threads[0]?.terminate();
       await expect(next).rejects.toMatchObject({ code: 'INFERENCE_FAILED' });
       await expect(inflight).rejects.toMatchObject({
         code: 'INFERENCE_FAILED',
@@ -121,7 +132,9 @@ describe('WorkerPool', () => {
         ) as unknown,
       });
       expect(errors).toContain('inference worker exited; starting a replacement');
-      await until(() => pool.readyCount() === 1);
+      // A new thread takes the dead one's place, and the pool says it is free.
+      await until(() => pool.idleCount() === 1);
+      expect(threads).toHaveLength(2);
       expect(idle).toBeGreaterThan(0);
       const { outputs } = await pool.infer(image());
       expect(outputs['logits']?.shape).toEqual([64, 10]);
@@ -131,13 +144,7 @@ describe('WorkerPool', () => {
   }, 60_000);
 
   it('lets a busy worker hold its next task, and answers tasks in order', async () => {
-    const pool = new WorkerPool(1, {
-      modelDir: fx.halfPlusTwo,
-      format: 'tfjs-graph',
-      backend: testBackend(),
-      signatureName: 'serving_default',
-      warmupIterations: 0,
-    });
+    const pool = new WorkerPool({ workers: 1, init: halfPlusTwo(), bodies: new RequestBodies() });
     try {
       await pool.start();
       expect([pool.idleCount(), pool.spareCount(), pool.busy()]).toEqual([1, 0, false]);
@@ -150,7 +157,7 @@ describe('WorkerPool', () => {
       const [a, b, c] = await Promise.all([first, second, third]);
       expect(Array.from(a.outputs['y']?.data as Float32Array)).toEqual([2.5]);
       expect(Array.from(b.outputs['y']?.data as Float32Array)).toEqual([3]);
-      expect(Array.from(c.request.inputs['x']?.data as Float32Array)).toEqual([3]);
+      expect(Array.from(c.inputs['x']?.data as Float32Array)).toEqual([3]);
       expect([pool.idleCount(), pool.queued()]).toEqual([1, 0]);
     } finally {
       await pool.close();
@@ -158,18 +165,12 @@ describe('WorkerPool', () => {
   }, 60_000);
 
   it('decodes bodies in a decode worker while the inference worker is busy', async () => {
-    const pool = new WorkerPool(
-      1,
-      {
-        modelDir: fx.halfPlusTwo,
-        format: 'tfjs-graph',
-        backend: testBackend(),
-        signatureName: 'serving_default',
-        warmupIterations: 0,
-      },
-      undefined,
-      1,
-    );
+    const pool = new WorkerPool({
+      workers: 1,
+      decodeWorkers: 1,
+      init: halfPlusTwo(),
+      bodies: new RequestBodies(),
+    });
     try {
       await pool.start();
       const first = pool.infer(x(1));
@@ -190,7 +191,7 @@ describe('WorkerPool', () => {
       const [a, b, c] = await Promise.all([first, second, decoded]);
       expect(Array.from(a.outputs['y']?.data as Float32Array)).toEqual([2.5]);
       expect(Array.from(b.outputs['y']?.data as Float32Array)).toEqual([3]);
-      expect(Array.from(c.request.inputs['x']?.data as Float32Array)).toEqual([3, 4]);
+      expect(Array.from(c.inputs['x']?.data as Float32Array)).toEqual([3, 4]);
       await bad;
     } finally {
       await pool.close();

@@ -1,8 +1,9 @@
 // Dynamic batching. Requests wait in a bounded FIFO queue; a batch is formed
 // from requests along dimension 0 (up to maxBatchSize rows) and handed to
-// the executor, which assembles it for a free worker (the worker pool writes
-// it into that worker's shared memory); outputs are split back so each
-// request gets exactly its own rows.
+// the executor (service.ts), which computes a lone request on the HTTP
+// thread's copy of a small model when the runtime is idle, and otherwise has
+// the worker pool write the batch into a free worker's shared memory;
+// outputs are split back so each request gets exactly its own rows.
 //
 // When to dispatch: immediately when no batch is running (an idle machine
 // adds no latency), otherwise as soon as maxBatchSize rows are waiting or the
@@ -93,7 +94,6 @@ export class Batcher {
   private queuedRows = 0;
   private running = 0;
   private timer: NodeJS.Timeout | undefined;
-  private idleWaiters: (() => void)[] = [];
 
   constructor(opts: BatcherOptions, executor: BatchExecutor, observer: BatchObserver = {}) {
     this.opts = opts;
@@ -182,7 +182,6 @@ export class Batcher {
       }
       this.launch(single ? this.take(1, true) : this.take(this.opts.maxBatchSize, false));
     }
-    this.checkIdle();
   }
 
   private arm(ms: number): void {
@@ -282,20 +281,6 @@ export class Batcher {
         this.running--;
         this.pump();
       });
-  }
-
-  private checkIdle(): void {
-    if (this.queue.length === 0 && this.running === 0 && this.idleWaiters.length > 0) {
-      const waiters = this.idleWaiters;
-      this.idleWaiters = [];
-      for (const w of waiters) w();
-    }
-  }
-
-  /** Resolves when nothing is queued or running. */
-  whenIdle(): Promise<void> {
-    if (this.queue.length === 0 && this.running === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   /** Rejects everything still queued (used when the drain timeout runs out). */

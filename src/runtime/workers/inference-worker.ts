@@ -8,8 +8,7 @@ import { loadBackend } from '../backends/select.js';
 import { RuntimeError, toRuntimeError } from '../errors.js';
 import type { LoadedModel } from '../models/load.js';
 import { loadModel, warmupInputs } from '../models/load.js';
-import { decodeBody } from '../protocols/decode.js';
-import type { Decoded } from '../protocols/decode.js';
+import { decodeBody } from '../codec/decode.js';
 import type { TensorMap } from '../tensors.js';
 import { reusedBuffers, transferables } from '../tensors.js';
 import { live, liveBatch } from './expiry.js';
@@ -25,10 +24,6 @@ function post(msg: FromWorker, transfer: ArrayBuffer[] = []): void {
   port?.postMessage(msg, transfer);
 }
 
-function decodedTransferables(d: Decoded): ArrayBuffer[] {
-  return transferables(Object.values(d.request.inputs));
-}
-
 /** Decodes request bodies against `signature`, each with its own outcome. */
 function decodeItems(
   items: readonly DecodeItem[],
@@ -40,7 +35,7 @@ function decodeItems(
     try {
       const decoded = decodeBody(item.task, signature);
       results.push({ id: item.id, decoded });
-      transfer.push(...decodedTransferables(decoded));
+      transfer.push(...transferables(Object.values(decoded.inputs)));
     } catch (err) {
       results.push({ id: item.id, error: toRuntimeError(err, 'INTERNAL').toJSON() });
     }

@@ -1,6 +1,7 @@
-// Messages between the HTTP thread and inference workers. A batch's inputs
-// come through shared memory (shared-batch.ts); other tensor buffers are
-// transferred (moved), never copied.
+// Messages between the HTTP thread and the worker threads. A batch's inputs
+// come through shared memory (shared-batch.ts); other tensor buffers move
+// (are transferred) when nothing else lives in them (tensors.ts's
+// transferable), and request bodies always do (request-bodies.ts).
 
 import type { BackendChoice } from '../../contract/runtime.js';
 import type { BackendName, Device } from '../backends/select.js';
@@ -8,7 +9,7 @@ import type { BatchPart } from '../batching/batcher.js';
 import type { SerializedError } from '../errors.js';
 import type { ModelFormat } from '../models/format.js';
 import type { ModelSignature } from '../models/signature.js';
-import type { DecodeTask, Decoded } from '../protocols/decode.js';
+import type { DecodeTask, DecodedRequest } from '../codec/decode.js';
 import type { TensorMap } from '../tensors.js';
 import type { SharedLayout } from './shared-batch.js';
 
@@ -46,10 +47,9 @@ export interface DecodeItem {
   task: DecodeTask;
 }
 
+/** An item's request (decoded from the item's task, so of its protocol), or why not. */
 export type DecodeOutcome =
-  { id: number; decoded: Decoded } | { id: number; error: SerializedError };
-
-/** The requests a batch holds, so the worker can leave out those already past their deadline. */
+  { id: number; decoded: DecodedRequest } | { id: number; error: SerializedError };
 
 export type ToWorker =
   /**

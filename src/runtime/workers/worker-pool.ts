@@ -1,24 +1,22 @@
-// A fixed pool of inference workers, each holding its own copy of the model,
-// and of decode workers, which hold none. Tasks wait in two FIFO queues:
-// inference batches first, then body decodes, so that decoding never starves
-// the model. Waiting decodes are sent together (one thread hop for many
-// bodies), to a decode worker first. A batch goes to an inference worker
-// through shared memory (shared-batch.ts). A worker may hold its next task
-// while it runs one, so it starts that task without waiting for this thread
-// to take the result and answer. A worker that dies is replaced.
+// The worker pool's scheduling: which task goes to which worker thread, and
+// when (the threads themselves, and their replacement when one dies, are
+// worker-threads.ts's). Tasks wait in two FIFO queues: inference batches
+// first, then body decodes, so that decoding never starves the model.
+// Waiting decodes are sent together (one thread hop for many bodies), to a
+// decode worker first. A batch goes to an inference worker through shared
+// memory (shared-batch.ts). A worker may hold its next task while it runs
+// one, so it starts that task without waiting for this thread to take the
+// result and answer.
 
-import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
-import { fromSerialized, RuntimeError } from '../errors.js';
-import type { Decoded, DecodeTask } from '../protocols/decode.js';
-import type { ModelSignature } from '../models/signature.js';
-import type { TensorMap } from '../tensors.js';
-import { releaseBodies } from '../buffer-pool.js';
-import { isExclusive, transferables } from '../tensors.js';
-import { packShared } from './shared-batch.js';
 import type { BatchPart } from '../batching/batcher.js';
-import type { FromWorker, TfjsMemory, ToWorker, WorkerInit, WorkerReady } from './messages.js';
+import type { DecodedRequest, DecodedRequests, DecodeTask, Protocol } from '../codec/decode.js';
+import { fromSerialized, RuntimeError } from '../errors.js';
+import type { RequestBodies } from '../request-bodies.js';
+import type { TensorMap } from '../tensors.js';
+import type { TfjsMemory, ToWorker, WorkerReady } from './messages.js';
+import { packShared } from './shared-batch.js';
+import type { TaskAnswer, WorkerThread, WorkerThreadsOptions } from './worker-threads.js';
+import { WorkerThreads } from './worker-threads.js';
 
 export interface InferResult {
   outputs: TensorMap;
@@ -29,7 +27,7 @@ export interface InferResult {
 
 interface InferTask {
   kind: 'infer';
-  /** One map per request of the batch, concatenated by the worker. */
+  /** One map per request of the batch (see infer). */
   inputs: TensorMap[];
   parts: BatchPart[] | undefined;
   resolve(value: InferResult): void;
@@ -40,7 +38,7 @@ interface DecodeTaskPending {
   kind: 'decode';
   id: number;
   task: DecodeTask;
-  resolve(value: Decoded): void;
+  resolve(value: DecodedRequest): void;
   reject(err: Error): void;
 }
 
@@ -53,21 +51,18 @@ interface Sent {
   decodes?: DecodeTaskPending[];
 }
 
+/** What the pool holds for a ready worker thread. */
 interface Slot {
-  index: number;
-  worker: Worker;
-  ready: boolean;
+  thread: WorkerThread;
   /** Tasks sent and not answered, in the order the worker runs them. */
   sent: Sent[];
   /** This worker's shared batch buffers (shared-batch.ts), one per task it can hold. */
   shared: (SharedArrayBuffer | undefined)[];
-  memory: TfjsMemory;
 }
 
-export interface PoolLogger {
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  error(obj: object, msg: string): void;
+export interface WorkerPoolOptions extends WorkerThreadsOptions {
+  /** Whose bodies the tasks' buffers are: they move to the workers, or go back once copied. */
+  bodies: RequestBodies;
 }
 
 /** Most request bodies, and most bytes, decoded in one round trip (so inference interleaves). */
@@ -80,32 +75,6 @@ const MAX_DECODE_GROUP_BYTES = 1 << 20;
  */
 const DEPTH = 2;
 
-/**
- * How to start the worker entry next to this file: the built .js directly, or,
- * when running from TypeScript sources (tsx, vitest), a bootstrap that
- * registers tsx's loader in the worker before importing the .ts entry.
- */
-function workerEntry(): { script: string | URL; eval: boolean } {
-  const self = import.meta.url;
-  if (!self.endsWith('.ts')) return { script: new URL('./inference-worker.js', self), eval: false };
-  const entry = new URL('./inference-worker.ts', self).href;
-  // require.resolve finds the CommonJS build; the worker imports the ESM one next to it.
-  const api = createRequire(self)
-    .resolve('tsx/esm/api')
-    .replace(/\.cjs$/, '.mjs');
-  const tsx = pathToFileURL(api).href;
-  const code = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`;
-  return { script: code, eval: true };
-}
-
-function bodyTransfer(task: DecodeTask): ArrayBuffer[] {
-  const buf = task.body.buffer;
-  const whole =
-    buf instanceof ArrayBuffer &&
-    ((task.body.byteOffset === 0 && task.body.byteLength === buf.byteLength) || isExclusive(buf));
-  return whole ? [buf] : [];
-}
-
 /** A shared buffer index of `slot` that no task it holds is using. */
 function freeShared(slot: Slot): number {
   for (let i = 0; i < DEPTH; i++) if (!slot.sent.some((t) => t.shared === i)) return i;
@@ -113,145 +82,71 @@ function freeShared(slot: Slot): number {
 }
 
 export class WorkerPool {
-  readonly size: number;
-  private readonly init: WorkerInit;
-  private readonly logger: PoolLogger | undefined;
-  private readonly slots: Slot[] = [];
-  /** Decode workers: no model, request bodies only (see `decodeWorkers`). */
-  private readonly decoders: Slot[] = [];
-  private readonly decodeWorkers: number;
+  private readonly threads: WorkerThreads;
+  private readonly bodies: RequestBodies;
+  private readonly logger: WorkerPoolOptions['logger'];
+  /** Ready inference workers, by thread index. */
+  private readonly slots: (Slot | undefined)[] = [];
+  /** Ready decode workers: no model, request bodies only (see `decodeWorkers`). */
+  private readonly decoders: (Slot | undefined)[] = [];
   private readonly high: InferTask[] = [];
   private readonly low: DecodeTaskPending[] = [];
   private nextId = 1;
   private closing = false;
-  private readyInfo: WorkerReady | undefined;
   /** Called whenever a worker becomes free (the batcher uses it to dispatch). */
   onIdle: () => void = () => {};
 
-  /**
-   * `decodeWorkers` threads decode request bodies beside the `size`
-   * inference workers, so that large JSON bodies are parsed while the
-   * inference workers compute (they decode too when those are busy).
-   */
-  constructor(size: number, init: WorkerInit, logger?: PoolLogger, decodeWorkers = 0) {
-    this.size = size;
-    this.init = init;
-    this.logger = logger;
-    this.decodeWorkers = decodeWorkers;
-  }
-
-  /** Starts every worker and resolves once all have loaded and warmed up the model. */
-  async start(): Promise<WorkerReady> {
-    const results = await Promise.allSettled(
-      Array.from({ length: this.size }, (_, i) => this.spawn(i)),
-    );
-    const failed = results.find((r) => r.status === 'rejected');
-    if (failed !== undefined) {
-      await this.close();
-      throw failed.reason;
-    }
-    const info = (results[0] as PromiseFulfilledResult<WorkerReady>).value;
-    const decoders = await Promise.allSettled(
-      Array.from({ length: this.decodeWorkers }, (_, i) => this.spawn(i, info.signature)),
-    );
-    const decoderFailed = decoders.find((r) => r.status === 'rejected');
-    if (decoderFailed !== undefined) {
-      await this.close();
-      throw decoderFailed.reason;
-    }
-    this.readyInfo = info;
-    return info;
-  }
-
-  /** Starts inference worker `index`, or decode worker `index` for a signature. */
-  private spawn(index: number, decodeOnly?: ModelSignature): Promise<WorkerReady | undefined> {
-    const entry = workerEntry();
-    const what = decodeOnly === undefined ? 'inference worker' : 'decode worker';
-    const workerData: WorkerInit =
-      decodeOnly === undefined ? this.init : { ...this.init, decodeOnly };
-    const worker = new Worker(entry.script, { workerData, eval: entry.eval });
-    const slot: Slot = {
-      index,
-      worker,
-      ready: false,
-      sent: [],
-      shared: [],
-      memory: { numBytes: 0, numTensors: 0 },
-    };
-    (decodeOnly === undefined ? this.slots : this.decoders)[index] = slot;
-    return new Promise<WorkerReady | undefined>((resolve, reject) => {
-      let settled = false;
-      worker.on('message', (msg: FromWorker) => {
-        if (msg.type === 'ready' || msg.type === 'decoder-ready') {
-          slot.ready = true;
-          if (msg.type === 'ready') slot.memory = msg.memory;
-          settled = true;
-          resolve(msg.type === 'ready' ? msg : undefined);
-          this.dispatch();
-          // A replacement worker adds capacity the batcher may be waiting for.
-          this.onIdle();
-          return;
-        }
-        if (msg.type === 'init-failed') {
-          settled = true;
-          reject(fromSerialized(msg.error));
-          return;
-        }
-        this.complete(slot, msg);
-      });
-      worker.on('error', (err) => {
-        this.logger?.error({ err, worker: index }, `${what} crashed`);
-        if (!settled) {
-          settled = true;
-          reject(new RuntimeError('MODEL_LOAD_FAILED', `${what} failed: ${err.message}`));
-        }
-      });
-      worker.on('exit', (code) => {
-        const sent = slot.sent.splice(0);
-        slot.ready = false;
-        // Terminated by close(): the request meets the shutdown, not a crash.
-        const err = this.closing
-          ? new RuntimeError('DRAINING', 'the runtime shut down during this request', {
-              retryAfterSeconds: 1,
-            })
-          : new RuntimeError(
-              'INFERENCE_FAILED',
-              `the ${what} exited (code ${code}) during this request`,
-            );
-        for (const task of sent) {
-          task.infer?.reject(err);
-          for (const d of task.decodes ?? []) d.reject(err);
-        }
-        if (!settled) {
-          settled = true;
-          reject(
-            new RuntimeError('MODEL_LOAD_FAILED', `${what} exited with code ${code} while loading`),
-          );
-          return;
-        }
-        if (!this.closing && this.readyInfo !== undefined) {
-          this.logger?.error({ worker: index, code }, `${what} exited; starting a replacement`);
-          this.spawn(index, decodeOnly).catch((e: unknown) => {
-            this.logger?.error({ err: e, worker: index }, `replacement ${what} failed to start`);
-          });
-        }
-      });
+  constructor(opts: WorkerPoolOptions) {
+    this.bodies = opts.bodies;
+    this.logger = opts.logger;
+    this.threads = new WorkerThreads(opts, {
+      ready: (thread) => {
+        this.slotsOf(thread)[thread.index] = { thread, sent: [], shared: [] };
+        this.dispatch();
+        // A replacement worker adds capacity the batcher may be waiting for.
+        this.onIdle();
+      },
+      answered: (thread, answer) => this.complete(thread, answer),
+      exited: (thread, err) => this.failHeld(thread, err),
     });
   }
 
-  private complete(
-    slot: Slot,
-    msg: Exclude<FromWorker, WorkerReady | { type: 'init-failed' } | { type: 'decoder-ready' }>,
-  ): void {
+  /** Starts every worker and resolves once all have loaded and warmed up the model. */
+  start(): Promise<WorkerReady> {
+    return this.threads.start();
+  }
+
+  private slotsOf(thread: WorkerThread): (Slot | undefined)[] {
+    return thread.kind === 'inference' ? this.slots : this.decoders;
+  }
+
+  /** The slot of `thread` while it is ready. */
+  private slotOf(thread: WorkerThread): Slot | undefined {
+    const slot = this.slotsOf(thread)[thread.index];
+    return slot?.thread === thread ? slot : undefined;
+  }
+
+  /** `thread` exited: what it held fails, and it takes no more tasks. */
+  private failHeld(thread: WorkerThread, err: RuntimeError): void {
+    const slot = this.slotOf(thread);
+    if (slot === undefined) return;
+    this.slotsOf(thread)[thread.index] = undefined;
+    for (const task of slot.sent) {
+      task.infer?.reject(err);
+      for (const d of task.decodes ?? []) d.reject(err);
+    }
+  }
+
+  private complete(thread: WorkerThread, msg: TaskAnswer): void {
+    const slot = this.slotOf(thread);
     // A worker answers its tasks in the order they were sent.
-    const current = slot.sent[0]?.id === msg.id ? slot.sent.shift() : undefined;
+    const current = slot?.sent[0]?.id === msg.id ? slot.sent.shift() : undefined;
     if (current === undefined) {
       this.logger?.error(
-        { worker: slot.index, id: msg.id },
+        { worker: thread.index, id: msg.id },
         'worker answered a task it was not given',
       );
     } else if (msg.type === 'inferred') {
-      slot.memory = msg.memory;
       current.infer?.resolve({
         outputs: msg.outputs,
         computeSeconds: msg.computeSeconds,
@@ -278,11 +173,11 @@ export class WorkerPool {
     // Idle workers first, then the next-task places of busy ones.
     for (let held = 0; held < DEPTH; held++) {
       for (const slot of this.decoders) {
-        if (slot === undefined || !slot.ready || slot.sent.length !== held) continue;
+        if (slot === undefined || slot.sent.length !== held) continue;
         if (!this.sendDecodes(slot)) break;
       }
       for (const slot of this.slots) {
-        if (slot === undefined || !slot.ready || slot.sent.length !== held) continue;
+        if (slot === undefined || slot.sent.length !== held) continue;
         if (!this.sendNext(slot)) return;
       }
     }
@@ -311,15 +206,18 @@ export class WorkerPool {
       if (infer.parts !== undefined) msg.parts = infer.parts;
       if (packed === undefined) {
         slot.sent.push({ id, infer });
-        slot.worker.postMessage(msg, transferables(infer.inputs.flatMap((m) => Object.values(m))));
+        slot.thread.worker.postMessage(
+          msg,
+          this.bodies.transferables(infer.inputs.flatMap((m) => Object.values(m))),
+        );
         return true;
       }
       slot.shared[index] = packed.buffer;
       msg.shared = packed.layout;
       if (packed.grown) msg.buffer = packed.buffer;
       slot.sent.push({ id, infer, shared: index });
-      slot.worker.postMessage(msg);
-      releaseBodies(infer.inputs);
+      slot.thread.worker.postMessage(msg);
+      this.bodies.release(infer.inputs);
       return true;
     }
     return this.sendDecodes(slot);
@@ -338,22 +236,20 @@ export class WorkerPool {
     }
     const decodes = this.low.splice(0, n);
     slot.sent.push({ id, decodes });
-    const msg: ToWorker = {
-      type: 'decode',
-      id,
-      items: decodes.map((d) => ({ id: d.id, task: d.task })),
-    };
-    slot.worker.postMessage(
-      msg,
-      decodes.flatMap((d) => bodyTransfer(d.task)),
-    );
+    const transfer: ArrayBuffer[] = [];
+    const items = decodes.map((d) => {
+      const { body, transfer: buf } = this.bodies.movable(d.task.body);
+      transfer.push(buf);
+      return { id: d.id, task: { ...d.task, body } };
+    });
+    slot.thread.worker.postMessage({ type: 'decode', id, items } satisfies ToWorker, transfer);
     return true;
   }
 
   /** Workers that are loaded and hold no task, less inferences already waiting for one. */
   idleCount(): number {
     let n = 0;
-    for (const s of this.slots) if (s !== undefined && s.ready && s.sent.length === 0) n++;
+    for (const s of this.slots) if (s !== undefined && s.sent.length === 0) n++;
     return Math.max(0, n - this.high.length);
   }
 
@@ -365,7 +261,7 @@ export class WorkerPool {
     let idle = 0;
     let spare = 0;
     for (const s of this.slots) {
-      if (s === undefined || !s.ready) continue;
+      if (s === undefined) continue;
       if (s.sent.length === 0) idle++;
       else if (s.sent.length < DEPTH) spare++;
     }
@@ -377,36 +273,23 @@ export class WorkerPool {
     return this.idleCount() === 0 && (this.queued() > 0 || this.spareCount() === 0);
   }
 
-  /**
-   * Stops one worker as a crash would (its running task fails) and lets the
-   * pool replace it. Used to recover a wedged worker, and by the tests of the
-   * replacement path. Resolves when the worker has exited.
-   */
-  async kill(index: number): Promise<void> {
-    const slot = this.slots[index];
-    if (slot === undefined) throw new RuntimeError('INTERNAL', `no worker ${index}`);
-    await slot.worker.terminate();
-  }
-
-  /** Workers loaded and able to take tasks. */
-  readyCount(): number {
-    return this.slots.filter((s) => s !== undefined && s.ready).length;
-  }
-
   /** Tasks waiting for a worker. */
   queued(): number {
     return this.high.length + this.low.length;
   }
 
+  /** tfjs memory of each inference worker. */
   memory(): TfjsMemory[] {
-    return this.slots.map((s) => s.memory);
+    return this.threads.memory();
   }
 
   /**
-   * Runs one inference on `inputs`, or on a batch of requests' inputs which
-   * the worker concatenates along dimension 0 (their buffers are transferred,
-   * so this thread never copies them). With `parts` (one per request), the
-   * worker leaves out those whose deadline has passed when it starts.
+   * Runs one inference on `inputs`, or on a batch of requests' inputs
+   * (concatenated along dimension 0): this thread writes them into the
+   * worker's shared memory (shared-batch.ts), or, when they cannot go that
+   * way (BYTES inputs), sends them for the worker to concatenate. With
+   * `parts` (one per request), the worker leaves out those whose deadline has
+   * passed when it starts.
    */
   infer(
     inputs: TensorMap | readonly TensorMap[],
@@ -437,11 +320,19 @@ export class WorkerPool {
     });
   }
 
-  decode(task: DecodeTask): Promise<Decoded> {
+  /** Decodes a body in a worker, a decode worker first (grouped with others waiting). */
+  decode<P extends Protocol>(task: DecodeTask<P>): Promise<DecodedRequests[P]> {
     if (this.closing)
       return Promise.reject(new RuntimeError('DRAINING', 'the runtime is shutting down'));
     return new Promise((resolve, reject) => {
-      this.low.push({ kind: 'decode', id: this.nextId++, task, resolve, reject });
+      this.low.push({
+        kind: 'decode',
+        id: this.nextId++,
+        task,
+        // The worker answers this task with decodeBody(task): a request of its protocol.
+        resolve: resolve as (value: DecodedRequest) => void,
+        reject,
+      });
       this.dispatch();
     });
   }
@@ -451,10 +342,6 @@ export class WorkerPool {
     const err = new RuntimeError('DRAINING', 'the runtime is shutting down');
     for (const p of this.high.splice(0)) p.reject(err);
     for (const p of this.low.splice(0)) p.reject(err);
-    await Promise.all(
-      [...this.slots, ...this.decoders]
-        .filter((s) => s !== undefined)
-        .map((s) => s.worker.terminate()),
-    );
+    await this.threads.close();
   }
 }

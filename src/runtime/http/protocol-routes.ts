@@ -1,11 +1,12 @@
-// Pieces both protocol plugins share: the options they receive, body and
-// content-type checks, and model/version matching.
+// What the two protocols' route plugins share: the options they receive,
+// the `protocol` route config that request metrics read, model/version
+// matching, admission, and the request body and its content type.
 
-import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { RuntimeMetrics, Protocol } from '../metrics.js';
+import type { FastifyRequest } from 'fastify';
+import type { Protocol } from '../codec/decode.js';
+import type { RuntimeMetrics } from '../metrics.js';
 import { RuntimeError } from '../errors.js';
 import type { ModelService } from '../service.js';
-import { isExclusive } from '../tensors.js';
 
 export interface ProtocolOptions {
   service: ModelService;
@@ -45,15 +46,6 @@ export function bodyBytes(req: FastifyRequest): Buffer {
   throw new RuntimeError('INTERNAL', 'request body was not read as bytes');
 }
 
-/** Copies the body into its own ArrayBuffer when it is large enough to go to a worker (so it can be transferred). */
-export function ownBuffer(buf: Buffer, threshold: number): Uint8Array {
-  if (buf.byteLength < threshold || isExclusive(buf.buffer)) return buf;
-  if (buf.byteOffset === 0 && buf.buffer.byteLength === buf.byteLength) return buf;
-  const copy = new Uint8Array(buf.byteLength);
-  copy.set(buf);
-  return copy;
-}
-
 export function checkModel(
   service: ModelService,
   model: string,
@@ -91,16 +83,4 @@ export async function tracked<T>(
       metrics.addInflight(-1);
     }
   });
-}
-
-/** The text as is: fastify would otherwise append `; charset=utf-8` to a JSON type. */
-const asIs = (payload: unknown): string => payload as string;
-
-/**
- * Sends JSON text with `Content-Type: application/json` exactly, as TF
- * Serving, Triton and KServe do: KServe's Python SDK compares the header
- * with that string and, on a mismatch, loses every error message.
- */
-export function sendJson(reply: FastifyReply, json: string, status = 200): FastifyReply {
-  return reply.code(status).header('content-type', 'application/json').serializer(asIs).send(json);
 }

@@ -8,10 +8,11 @@
 import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
 import { LIVE_PATH, READY_PATH } from '../../contract/runtime.js';
 import { RuntimeError } from '../errors.js';
-import { HEADER_LENGTH } from './binary-tensor.js';
-import type { ProtocolOptions } from './http-common.js';
-import { bodyBytes, checkModel, ownBuffer, requireJson, sendJson, tracked } from './http-common.js';
-import { encodeInfer, oipDatatype } from './oip-codec.js';
+import { HEADER_LENGTH } from '../codec/binary-tensor.js';
+import type { ProtocolOptions } from './protocol-routes.js';
+import { bodyBytes, checkModel, requireJson, tracked } from './protocol-routes.js';
+import { sendJson } from './reply.js';
+import { encodeInfer, oipDatatype } from '../codec/oip.js';
 import { RUNTIME_VERSION } from '../version.js';
 
 interface ModelParams {
@@ -26,8 +27,6 @@ export const oipRoutes: FastifyPluginCallback<ProtocolOptions> = (
   { service, metrics },
   done,
 ) => {
-  const threshold = service.config.decodeInWorkersMinBytes;
-
   app.get('/v2', async (_req, reply) =>
     sendJson(
       reply,
@@ -96,15 +95,13 @@ export const oipRoutes: FastifyPluginCallback<ProtocolOptions> = (
       );
     }
     return tracked(service, metrics, async () => {
-      const body = ownBuffer(bodyBytes(req), threshold);
-      const decoded = await service.decode({ protocol: 'oip', body, headerLength });
-      if (decoded.protocol !== 'oip')
-        throw new RuntimeError('INTERNAL', 'decoded the wrong protocol');
-      const request = decoded.request;
-      const result = await service.infer(request.inputs, request.rows, request.timeoutMs);
-      const info = service.model;
-      if (info === undefined) throw new RuntimeError('MODEL_NOT_READY', 'the model is not loaded');
-      const out = encodeInfer(info.signature, info.name, info.version, request, result.outputs);
+      const request = await service.decode({ protocol: 'oip', body: bodyBytes(req), headerLength });
+      const { outputs, model } = await service.infer(
+        request.inputs,
+        request.rows,
+        request.timeoutMs,
+      );
+      const out = encodeInfer(model.signature, model.name, model.version, request, outputs);
       if (out.binary === undefined) return sendJson(reply, out.json);
       const header = Buffer.from(out.json, 'utf8');
       return reply

@@ -1,16 +1,17 @@
 // The runtime process: logger, HTTP timeouts, listening, model loading, and
-// graceful drain on SIGTERM. Everything HTTP-shaped lives in app.ts.
+// graceful drain on SIGTERM. Everything HTTP-shaped is the app's (app.ts).
 
 import { writeFile } from 'node:fs/promises';
 import { LogController } from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
-import type { ServeConfig } from '../contract/runtime.js';
-import { TERMINATION_LOG } from '../contract/runtime.js';
+import type { ServeConfig } from '../../contract/runtime.js';
+import { TERMINATION_LOG } from '../../contract/runtime.js';
 import { Connections } from './connections.js';
-import { RuntimeMetrics } from './metrics.js';
-import { ModelService } from './service.js';
-import { resolveModelDir } from './sources/fetch.js';
+import { RuntimeMetrics } from '../metrics.js';
+import { RequestBodies } from '../request-bodies.js';
+import { ModelService } from '../service.js';
+import { resolveModelDir } from '../sources/fetch.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -50,11 +51,14 @@ const CLOSE_GRACE_MS = 1000;
 
 export async function startServer(config: ServeConfig): Promise<RunningServer> {
   const metrics = new RuntimeMetrics(config.modelName, config.modelVersion);
+  // The one owner of request-body memory, shared by the app, the service and the workers' pool.
+  const bodies = new RequestBodies();
   // The service logs through the app's logger, which exists only once the app is built.
   const logRef: { current?: FastifyBaseLogger } = {};
   const service = new ModelService({
     config,
     metrics,
+    bodies,
     logger: {
       info: (obj, msg) => logRef.current?.info(obj, msg),
       warn: (obj, msg) => logRef.current?.warn(obj, msg),
@@ -70,7 +74,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
       }),
   });
   const app = await buildApp(
-    { service, metrics },
+    { service, metrics, bodies },
     {
       logger: { level: config.logLevel },
       // When the drain is over, idle keep-alive sockets left are closed; busy ones finish

@@ -9,7 +9,6 @@ import type { OipDatatype } from '../dtypes.js';
 import { oipElementSize } from '../dtypes.js';
 import { invalidInput } from '../errors.js';
 import type { HostTensor } from '../tensors.js';
-import { isExclusive } from '../tensors.js';
 import type { ElementRule } from './json-values.js';
 
 export const HEADER_LENGTH = 'inference-header-content-length';
@@ -57,18 +56,18 @@ function floatToHalf(v: number): number {
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-/** True when raw bytes can be used in place as elements of `size` bytes. */
-function viewable(raw: Buffer, size: number): boolean {
-  return LITTLE_ENDIAN && raw.byteOffset % size === 0 && isExclusive(raw.buffer);
-}
-
-/** Decodes `count` elements of raw little-endian bytes into a host tensor. */
+/**
+ * Decodes `count` elements of raw little-endian bytes into a host tensor.
+ * `inPlace`: `raw` lies in a buffer that holds its request body alone, so
+ * aligned FP32 and INT32 data may be viewed there rather than copied.
+ */
 export function decodeRaw(
   rule: ElementRule,
   datatype: OipDatatype,
   raw: Buffer,
   shape: number[],
   count: number,
+  inPlace = false,
 ): HostTensor {
   const where = `input "${rule.input}"`;
   if (datatype === 'BYTES') {
@@ -98,6 +97,8 @@ export function decodeRaw(
     );
   }
   const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  const viewable = (size: number): boolean =>
+    inPlace && LITTLE_ENDIAN && raw.byteOffset % size === 0;
   const range = rule.range;
   const checkInt = (v: number, i: number): number => {
     if (range !== undefined && (v < range[0] || v > range[1])) {
@@ -109,9 +110,9 @@ export function decodeRaw(
   };
   switch (datatype) {
     case 'FP32': {
-      // A view when the body is exclusive and the data aligned (see body-reader.ts);
+      // A view when the body is in place and the data aligned (see http/body-reader.ts);
       // otherwise a copy into an aligned, transferable buffer. NaN/Inf are legal in binary floats.
-      if (viewable(raw, 4))
+      if (viewable(4))
         return {
           dtype: 'float32',
           shape,
@@ -135,7 +136,7 @@ export function decodeRaw(
       return { dtype: 'bool', shape, data: out };
     }
     case 'INT32': {
-      if (viewable(raw, 4))
+      if (viewable(4))
         return { dtype: 'int32', shape, data: new Int32Array(raw.buffer, raw.byteOffset, count) };
       const out = new Int32Array(count);
       new Uint8Array(out.buffer).set(raw);

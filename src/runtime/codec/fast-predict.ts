@@ -8,7 +8,7 @@
 import type { ModelSignature } from '../models/signature.js';
 import type { TensorMap } from '../tensors.js';
 import type { JsonScanner } from './json-scanner.js';
-import type { TfServingRequest } from './tfserving-codec.js';
+import type { TfServingRequest } from './tfserving.js';
 import { validateInputs } from './validate.js';
 
 const OPEN_OBJECT = 0x7b;

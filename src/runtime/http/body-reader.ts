@@ -4,18 +4,16 @@
 // end instead). For the binary tensor extension the buffer starts with a few
 // bytes of padding so that the tensor data after the JSON header is 8-byte
 // aligned: the decoder can then view it as a Float32Array without copying.
-// The buffer comes from the body pool and is marked exclusive (no other body
-// shares it): once the request's batch is written to a worker's shared
-// memory it goes back to the pool (buffer-pool.ts).
+// The buffer comes from the runtime's RequestBodies (request-bodies.ts), which
+// takes it back once the request's batch has been read.
 
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import { createGunzip, createInflate } from 'node:zlib';
 import { errorCodes } from 'fastify';
-import { bodyBuffers } from '../buffer-pool.js';
+import { HEADER_LENGTH } from '../codec/binary-tensor.js';
 import { RuntimeError } from '../errors.js';
-import { markExclusive } from '../tensors.js';
-import { HEADER_LENGTH } from './binary-tensor.js';
+import type { RequestBodies } from '../request-bodies.js';
 
 /** Tensor data in a body starts at an offset that is a multiple of this. */
 export const BODY_ALIGNMENT = 8;
@@ -23,6 +21,13 @@ export const BODY_ALIGNMENT = 8;
 type Done = (err: Error | null, body?: Buffer) => void;
 
 type Headers = IncomingHttpHeaders;
+
+export interface ReadOptions {
+  /** Where each body's buffer comes from. */
+  bodies: RequestBodies;
+  /** The most bytes a body may have (inflated, when it comes compressed). */
+  limit: number;
+}
 
 /** Bytes of padding before the body so that the bytes after the inference header are aligned. */
 export function alignmentPad(headers: Headers): number {
@@ -33,25 +38,19 @@ export function alignmentPad(headers: Headers): number {
   return (BODY_ALIGNMENT - (n % BODY_ALIGNMENT)) % BODY_ALIGNMENT;
 }
 
-/** Not zero-filled: every byte of the body is written before it is used; the padding is never read. */
-function allocate(pad: number, length: number): Buffer {
-  const whole = bodyBuffers.take(pad + length);
-  markExclusive(whole);
-  return Buffer.from(whole, pad, length);
-}
-
 /**
  * Reads `payload` (the request stream) into a buffer of its own, answering
- * fastify's own errors (413 past `limit`, 400 when the length read is not the
- * Content-Length) so the error handler maps them as before. A gzip or deflate
- * body (Content-Encoding, as tritonclient sends with request compression) is
- * inflated on the way, `limit` applying to the inflated size, so a
- * compression bomb stops at the limit with 413; other encodings get 415.
+ * fastify's own errors (413 past the limit, 400 when the length read is not
+ * the Content-Length) so the error handler maps them as before. A gzip or
+ * deflate body (Content-Encoding, as tritonclient sends with request
+ * compression) is inflated on the way, the limit applying to the inflated
+ * size, so a compression bomb stops at the limit with 413; other encodings
+ * get 415.
  */
-export function readBody(headers: Headers, payload: Readable, limit: number, done: Done): void {
+export function readBody(headers: Headers, payload: Readable, opts: ReadOptions, done: Done): void {
   const encoding = headers['content-encoding']?.trim().toLowerCase();
   if (encoding === undefined || encoding === '' || encoding === 'identity') {
-    readStream(headers, payload, limit, done);
+    readStream(headers, payload, opts, done);
     return;
   }
   const inflate =
@@ -74,7 +73,7 @@ export function readBody(headers: Headers, payload: Readable, limit: number, don
   payload.pipe(inflate);
   const inflated: Headers = { ...headers };
   delete inflated['content-length'];
-  readStream(inflated, inflate, limit, (err, body) => {
+  readStream(inflated, inflate, opts, (err, body) => {
     if (err === null) {
       done(null, body);
       return;
@@ -88,7 +87,7 @@ export function readBody(headers: Headers, payload: Readable, limit: number, don
       done(
         new RuntimeError(
           'BODY_TOO_LARGE',
-          `the ${encoding} request body inflates to more than the ${limit}-byte limit (--max-body-bytes)`,
+          `the ${encoding} request body inflates to more than the ${opts.limit}-byte limit (--max-body-bytes)`,
         ),
       );
     } else if (code?.startsWith('Z_') === true) {
@@ -99,7 +98,12 @@ export function readBody(headers: Headers, payload: Readable, limit: number, don
   });
 }
 
-function readStream(headers: Headers, payload: Readable, limit: number, done: Done): void {
+function readStream(
+  headers: Headers,
+  payload: Readable,
+  { bodies, limit }: ReadOptions,
+  done: Done,
+): void {
   const contentLength = Number(headers['content-length']);
   if (contentLength > limit) {
     done(new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE());
@@ -110,7 +114,7 @@ function readStream(headers: Headers, payload: Readable, limit: number, done: Do
     Number.isInteger(contentLength) &&
     contentLength >= 0;
   const pad = alignmentPad(headers);
-  const body = known ? allocate(pad, contentLength) : undefined;
+  const body = known ? bodies.allocate(pad, contentLength) : undefined;
   const chunks: Buffer[] = [];
   let received = 0;
 
@@ -148,7 +152,7 @@ function readStream(headers: Headers, payload: Readable, limit: number, done: Do
       done(null, body);
       return;
     }
-    const out = allocate(pad, received);
+    const out = bodies.allocate(pad, received);
     let at = 0;
     for (const c of chunks) {
       out.set(c, at);

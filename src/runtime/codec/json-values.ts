@@ -24,11 +24,11 @@ export interface ElementRule {
 
 /**
  * TF Serving's REST API takes the bare tokens NaN, Infinity and -Infinity
- * where numbers go (JSON has none of them). decode.ts rewrites them into these
- * strings, starting with a NUL character no JSON text holds unescaped, before
- * JSON.parse; a float element reads them back as the values they name (as
- * it would the same characters sent escaped as a JSON string), and a string
- * element refuses them.
+ * where numbers go (JSON has none of them). parse-json.ts rewrites them into
+ * these strings, starting with a NUL character no JSON text holds unescaped,
+ * before JSON.parse; a float element reads them back as the values they name
+ * (as it would the same characters sent escaped as a JSON string), and a
+ * string element refuses them.
  */
 export const NON_FINITE_TOKENS: Readonly<Record<string, number>> = {
   '\u0000NaN': NaN,

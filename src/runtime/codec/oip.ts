@@ -58,9 +58,15 @@ function binaryParam(params: unknown, key: string, where: string): boolean | und
 
 /**
  * Decodes a parsed inference request. `binary` is the part of the body after
- * the JSON header when the binary extension is used.
+ * the JSON header when the binary extension is used; `inPlace`, that it lies
+ * in a buffer holding this body alone, so tensors may view it (decodeRaw).
  */
-export function decodeInfer(body: unknown, sig: ModelSignature, binary?: Buffer): OipRequest {
+export function decodeInfer(
+  body: unknown,
+  sig: ModelSignature,
+  binary?: Buffer,
+  inPlace = false,
+): OipRequest {
   if (!isPlainObject(body)) throw invalidInput('the request body must be a JSON object');
   const id = body['id'];
   if (id !== undefined && typeof id !== 'string') throw invalidInput('"id" must be a string');
@@ -126,7 +132,14 @@ export function decodeInfer(body: unknown, sig: ModelSignature, binary?: Buffer)
           `input "${name}": binary_data_size ${size} runs past the end of the body (${binary.length - offset} bytes left)`,
         );
       }
-      tensor = decodeRaw(rule, datatype, binary.subarray(offset, offset + size), dims, count);
+      tensor = decodeRaw(
+        rule,
+        datatype,
+        binary.subarray(offset, offset + size),
+        dims,
+        count,
+        inPlace,
+      );
       offset += size;
     } else {
       const data = raw['data'];

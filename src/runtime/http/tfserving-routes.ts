@@ -8,9 +8,10 @@ import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastif
 import { RuntimeError } from '../errors.js';
 import type { TensorSpec } from '../models/signature.js';
 import type { ModelService } from '../service.js';
-import type { ProtocolOptions } from './http-common.js';
-import { bodyBytes, checkModel, ownBuffer, requireJson, sendJson, tracked } from './http-common.js';
-import { encodePredict } from './tfserving-codec.js';
+import type { ProtocolOptions } from './protocol-routes.js';
+import { bodyBytes, checkModel, requireJson, tracked } from './protocol-routes.js';
+import { sendJson } from './reply.js';
+import { encodePredict } from '../codec/tfserving.js';
 
 const PATH =
   /^\/v1\/models\/([^/:]+)(?:\/versions\/([^/:]+)|\/labels\/([^/:]+))?(?:\/(metadata)|:([a-zA-Z]+))?\/?$/;
@@ -131,20 +132,15 @@ export const tfServingRoutes: FastifyPluginCallback<ProtocolOptions> = (
   { service, metrics },
   done,
 ) => {
-  const threshold = service.config.decodeInWorkersMinBytes;
-
   async function predict(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     requireJson(req, 'send the predict request as application/json');
     return tracked(service, metrics, async () => {
-      const body = ownBuffer(bodyBytes(req), threshold);
-      const decoded = await service.decode({ protocol: 'tfserving', body });
-      if (decoded.protocol !== 'tfserving')
-        throw new RuntimeError('INTERNAL', 'decoded the wrong protocol');
-      const { format, inputs, rows } = decoded.request;
-      const result = await service.infer(inputs, rows);
-      const info = service.model;
-      if (info === undefined) throw new RuntimeError('MODEL_NOT_READY', 'the model is not loaded');
-      return sendJson(reply, encodePredict(info.signature, format, result.outputs));
+      const { format, inputs, rows } = await service.decode({
+        protocol: 'tfserving',
+        body: bodyBytes(req),
+      });
+      const { outputs, model } = await service.infer(inputs, rows);
+      return sendJson(reply, encodePredict(model.signature, format, outputs));
     });
   }
 
