@@ -108,12 +108,12 @@ describe('operator process', () => {
     const bad = runOperator(['--workers=none']);
     await exited(bad.child);
     expect(bad.child.exitCode).toBe(2);
-    expect(bad.log()).toContain('workers=\\"none\\": expected an integer');
+    expect(bad.log()).toContain('--workers (\\"none\\") must be an integer');
     // A flag it does not know is a configuration error too, said the same way.
     const unknown = runOperator(['--no-such-flag=1']);
     await exited(unknown.child);
     expect(unknown.child.exitCode).toBe(2);
-    expect(unknown.log()).toContain("Unknown option '--no-such-flag'");
+    expect(unknown.log()).toContain('unknown flag --no-such-flag');
   });
 
   it('prints its version', async () => {

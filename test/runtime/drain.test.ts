@@ -203,7 +203,11 @@ describe('graceful drain on SIGTERM', () => {
       const after = outcomes.filter((o) => o.sentAt > began);
       if (lagMs > 0) {
         expect(after.length).toBeGreaterThan(20);
-        if (keepAlive) expect(after.some((o) => o.reused === true)).toBe(true);
+        // Connections held from before the signal were answered (told to close), not
+        // dropped. Whether one of them also carried a request sent after the drain began
+        // depends on where the signal fell between a loop's answers: not asserted.
+        if (keepAlive)
+          expect(outcomes.some((o) => o.reused === true && o.close === true)).toBe(true);
       }
       // Once the runtime had seen the signal, every answer closed its connection.
       expect(after.filter((o) => o.close !== true)).toEqual([]);

@@ -48,11 +48,20 @@ interface Req {
 
 const row = (width: number) =>
   fc.array(fc.integer({ min: -1000, max: 1000 }), { minLength: width, maxLength: width });
-const request: fc.Arbitrary<Req> = fc.record({
-  a: fc.array(row(3), { minLength: 1, maxLength: 5 }),
-  b: fc.array(row(2), { minLength: 1, maxLength: 5 }),
-  protocol: fc.constantFrom('tfserving' as const, 'oip' as const),
-});
+const rows = (width: number, n: number) => fc.array(row(width), { minLength: n, maxLength: n });
+/** Three in four requests agree on their rows; the rest carry a different count in "b". */
+const request: fc.Arbitrary<Req> = fc.integer({ min: 1, max: 5 }).chain((n) =>
+  fc.record({
+    a: rows(3, n),
+    b: fc
+      .oneof(
+        { weight: 3, arbitrary: fc.constant(n) },
+        { weight: 1, arbitrary: fc.integer({ min: 1, max: 5 }).filter((m) => m !== n) },
+      )
+      .chain((m) => rows(2, m)),
+    protocol: fc.constantFrom('tfserving' as const, 'oip' as const),
+  }),
+);
 
 /** What the model gives for this request alone. */
 function expected(req: Req): { sum: number[][]; concat: number[][] } {
