@@ -6,7 +6,8 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { RUNTIME_METRICS } from '../contract/runtime.js';
 
-export type Protocol = 'tfserving' | 'oip';
+/** grpc: both gRPC APIs (TF Serving's and the Open Inference Protocol's). */
+export type Protocol = 'tfserving' | 'oip' | 'grpc';
 
 export interface MetricsSource {
   queueDepth(): number;
@@ -70,7 +71,7 @@ export class RuntimeMetrics {
       labelNames: ['model', 'version', 'protocol', 'code'],
       registers,
     });
-    for (const protocol of ['tfserving', 'oip'] as const) {
+    for (const protocol of ['tfserving', 'oip', 'grpc'] as const) {
       this.requests.inc({ ...labels, protocol, code: '200' }, 0);
     }
     this.requestDuration = new Histogram({
