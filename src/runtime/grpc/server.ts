@@ -51,8 +51,18 @@ export class GrpcServer {
   private readonly activity: Activity;
   private readonly health: HealthService;
 
-  private constructor(server: Server, port: number, activity: Activity, health: HealthService) {
+  /** The bound address as grpc-js names it (drain() takes that). */
+  private readonly address: string;
+
+  private constructor(
+    server: Server,
+    address: string,
+    port: number,
+    activity: Activity,
+    health: HealthService,
+  ) {
     this.server = server;
+    this.address = address;
     this.port = port;
     this.activity = activity;
     this.health = health;
@@ -74,7 +84,7 @@ export class GrpcServer {
         err === null ? resolve(bound) : reject(err),
       );
     });
-    return new GrpcServer(server, port, activity, health);
+    return new GrpcServer(server, `${host}:${port}`, port, activity, health);
   }
 
   /** Calls being answered now. */
@@ -85,6 +95,16 @@ export class GrpcServer {
   /** How long no call has been running (0 while one is): the drain waits for quiet. */
   quietMs(): number {
     return this.activity.quietMs();
+  }
+
+  /**
+   * Asks every open connection's client to go elsewhere (HTTP/2 GOAWAY) while
+   * the port stays open: calls running finish within `graceMs`, and the
+   * client's next call opens a connection that the Service sends to another
+   * pod once it has caught up (REST's `Connection: close` while draining).
+   */
+  goAway(graceMs: number): void {
+    this.server.drain(this.address, graceMs);
   }
 
   /**
