@@ -1,0 +1,133 @@
+// Limits as on REST, seen by a gRPC client (grpc-js, from the same vendored
+// .proto files): the call's deadline becomes the request's deadline in the
+// batcher, a full queue is RESOURCE_EXHAUSTED with the runtime's code and
+// Retry-After in the trailers (and serving recovers), and a stopped runtime
+// answers UNAVAILABLE.
+
+import type { Client, ServiceError } from '@grpc/grpc-js';
+import { Metadata, credentials, loadPackageDefinition, status } from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { packageDefinition } from '../../src/runtime/grpc/protos.js';
+import type { Fixtures } from './helpers.js';
+import { makeFixtures } from './helpers.js';
+import type { GrpcRuntime } from './grpc/harness.js';
+import { startGrpcRuntime } from './grpc/harness.js';
+
+type Callback = (err: ServiceError | null, value?: unknown) => void;
+type UnaryMethod = (
+  request: unknown,
+  metadata: Metadata,
+  options: { deadline?: Date },
+  callback: Callback,
+) => void;
+type ClientConstructor = new (
+  address: string,
+  creds: ReturnType<typeof credentials.createInsecure>,
+) => Client & Record<string, UnaryMethod>;
+
+/** A grpc-js client of the OIP service (untyped, as proto-loader leaves it). */
+function inferenceClient(addr: string): Client & Record<string, UnaryMethod> {
+  const root = loadPackageDefinition(packageDefinition()) as unknown as {
+    inference: { GRPCInferenceService: ClientConstructor };
+  };
+  return new root.inference.GRPCInferenceService(addr, credentials.createInsecure());
+}
+
+interface Outcome {
+  code: status;
+  details: string;
+  trailers: Record<string, unknown>;
+}
+
+function call(
+  client: Record<string, UnaryMethod>,
+  name: string,
+  request: unknown,
+  deadline?: Date,
+): Promise<Outcome> {
+  return new Promise((resolve) => {
+    client[name]?.(request, new Metadata(), deadline === undefined ? {} : { deadline }, (err) => {
+      resolve(
+        err === null
+          ? { code: status.OK, details: '', trailers: {} }
+          : { code: err.code, details: err.details, trailers: err.metadata.getMap() },
+      );
+    });
+  });
+}
+
+/** One MNIST-sized image for the fixture CNN (28x28x1), as raw FP32. */
+const image = {
+  model_name: 'cnn',
+  inputs: [{ name: 'image', datatype: 'FP32', shape: ['1', '28', '28', '1'] }],
+  raw_input_contents: [Buffer.alloc(28 * 28 * 4)],
+};
+
+let fx: Fixtures;
+let server: GrpcRuntime;
+let client: Client & Record<string, UnaryMethod>;
+
+beforeAll(async () => {
+  fx = await makeFixtures();
+  // One row at a time, one request queued, nothing computed on the calling thread: a burst overflows.
+  server = await startGrpcRuntime(fx.cnn, {
+    modelName: 'cnn',
+    maxBatchSize: 1,
+    maxQueueSize: 1,
+    batchTimeoutMicros: 0,
+    inferOnHttpThreadMaxMs: 0,
+  });
+  client = inferenceClient(server.addr);
+}, 120_000);
+
+afterAll(async () => {
+  client?.close();
+  await server?.close();
+  await fx?.cleanup();
+});
+
+describe('gRPC limits', () => {
+  it("passes the call's deadline to the batcher", async () => {
+    const infer = vi.spyOn(server.rt.service, 'infer');
+    try {
+      const got = await call(client, 'ModelInfer', image, new Date(Date.now() + 4000));
+      expect(got.code).toBe(status.OK);
+      const timeoutMs = infer.mock.calls[0]?.[2];
+      expect(timeoutMs).toBeGreaterThan(3000);
+      expect(timeoutMs).toBeLessThanOrEqual(4000);
+      await call(client, 'ModelInfer', image);
+      expect(infer.mock.calls[1]?.[2]).toBeUndefined();
+    } finally {
+      infer.mockRestore();
+    }
+  });
+
+  it('answers a burst beyond the queue RESOURCE_EXHAUSTED with the code and Retry-After, then recovers', async () => {
+    const burst = await Promise.all(
+      Array.from({ length: 24 }, () => call(client, 'ModelInfer', image)),
+    );
+    const refused = burst.filter((o) => o.code !== status.OK);
+    expect(refused.length).toBeGreaterThan(0);
+    expect(burst.length - refused.length).toBeGreaterThan(0);
+    for (const o of refused) {
+      expect(o).toEqual({
+        code: status.RESOURCE_EXHAUSTED,
+        details: 'the batching queue is full (1 requests waiting); retry later',
+        trailers: expect.objectContaining({
+          'tensorfleet-error-code': 'QUEUE_FULL',
+          'retry-after': '1',
+        }) as Record<string, unknown>,
+      });
+    }
+    expect((await call(client, 'ModelInfer', image)).code).toBe(status.OK);
+  });
+
+  it('answers UNAVAILABLE once the runtime has stopped', async () => {
+    await server.rt.service.close();
+    const got = await call(client, 'ModelInfer', image);
+    expect(got.code).toBe(status.UNAVAILABLE);
+    expect(got.details).toBe('the runtime is shutting down and accepts no new requests');
+    expect(got.trailers['tensorfleet-error-code']).toBe('DRAINING');
+    expect((await call(client, 'ServerReady', {})).code).toBe(status.OK);
+  });
+});
