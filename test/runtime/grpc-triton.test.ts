@@ -214,3 +214,26 @@ describe('grpc.health.v1.Health (grpc-health-probe)', () => {
     expect(got.output).toMatch(/NotFound.*no service "nope" here/);
   });
 });
+
+describe('server reflection (grpcio-reflection)', () => {
+  it('lists every service and describes them down to the imported messages', async () => {
+    const got = await runClients<{
+      services: string[];
+      methods: Record<string, Record<string, [string, string]>>;
+      tensor_fields: string[];
+    }>('reflection', server.addr);
+    expect(got.services).toEqual([
+      'grpc.health.v1.Health',
+      'inference.GRPCInferenceService',
+      'tensorflow.serving.ModelService',
+      'tensorflow.serving.PredictionService',
+    ]);
+    expect(got.methods['tensorflow.serving.PredictionService']?.['Predict']).toEqual([
+      'tensorflow.serving.PredictRequest',
+      'tensorflow.serving.PredictResponse',
+    ]);
+    expect(Object.keys(got.methods['inference.GRPCInferenceService'] ?? {})).toHaveLength(6);
+    expect(got.tensor_fields).toContain('tensor_content');
+    expect(got.tensor_fields).toContain('half_val');
+  }, 60_000);
+});

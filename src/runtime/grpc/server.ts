@@ -7,7 +7,6 @@
 
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import type { ChannelOptions, ServiceDefinition } from '@grpc/grpc-js';
-import { ReflectionService } from '@grpc/reflection';
 import type { ServeConfig } from '../../contract/runtime.js';
 import type { RuntimeMetrics } from '../metrics.js';
 import type { ModelService } from '../service.js';
@@ -16,6 +15,7 @@ import type { CallContext } from './calls.js';
 import { HealthService } from './health.js';
 import { inferenceService } from './inference-service.js';
 import { SERVICE_NAMES, packageDefinition } from './protos.js';
+import { addReflection } from './reflection.js';
 import { modelService, predictionService } from './tfserving-service.js';
 
 export interface GrpcServerOptions {
@@ -77,7 +77,7 @@ export class GrpcServer {
     server.addService(definition(SERVICE_NAMES.modelService), modelService(ctx));
     server.addService(definition(SERVICE_NAMES.inference), inferenceService(ctx));
     server.addService(definition(SERVICE_NAMES.health), health.implementation());
-    new ReflectionService(packageDefinition()).addToServer(server);
+    addReflection(server, packageDefinition());
     const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
     const port = await new Promise<number>((resolve, reject) => {
       server.bindAsync(`${host}:${opts.port}`, ServerCredentials.createInsecure(), (err, bound) =>

@@ -2,7 +2,7 @@
 (tensorflow-serving-api, tritonclient[grpc]) and prints what they saw as one
 JSON document for test/runtime/grpc-*.test.ts to assert on.
 
-    python clients.py tfserving|triton|drain|oversize <host:port> [args...]
+    python clients.py tfserving|triton|oversize|drain|reflection <host:port> [args...]
 
 Every scenario runs against the "dtypes" fixture model (testing/graph-models.ts:
 one pass-through output per datatype) served as model "dtypes", version "1".
@@ -372,9 +372,39 @@ def drain(addr, count):
     return {"sent": int(count), "results": results}
 
 
+def reflection(addr):
+    """What a reflection client (grpcurl's way) learns: the services, and each one's methods from its file and imports."""
+    import grpc
+    from google.protobuf.descriptor_pool import DescriptorPool
+    from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
+        ProtoReflectionDescriptorDatabase,
+    )
+
+    db = ProtoReflectionDescriptorDatabase(grpc.insecure_channel(addr))
+    services = sorted(db.get_services())
+    pool = DescriptorPool(db)
+    methods = {}
+    for name in services:
+        service = pool.FindServiceByName(name)
+        methods[name] = {m.name: [m.input_type.full_name, m.output_type.full_name] for m in service.methods}
+    predict = pool.FindMessageTypeByName("tensorflow.serving.PredictRequest")
+    tensor = predict.fields_by_name["inputs"].message_type.fields_by_name["value"].message_type
+    return {
+        "services": services,
+        "methods": methods,
+        "tensor_fields": sorted(f.name for f in tensor.fields),
+    }
+
+
 def main():
     scenario, addr, *rest = sys.argv[1:]
-    run = {"tfserving": tfserving, "triton": triton, "oversize": oversize, "drain": drain}[scenario]
+    run = {
+        "tfserving": tfserving,
+        "triton": triton,
+        "oversize": oversize,
+        "drain": drain,
+        "reflection": reflection,
+    }[scenario]
     count = rest[0] if rest else None
     result = run(addr, int(count)) if count is not None else run(addr)
     sys.stdout.write(json.dumps(result) + "\n")
