@@ -1,8 +1,8 @@
 // Limits as on REST, seen by a gRPC client (grpc-js, from the same vendored
 // .proto files): the call's deadline becomes the request's deadline in the
 // batcher, a full queue is RESOURCE_EXHAUSTED with the runtime's code and
-// Retry-After in the trailers (and serving recovers), and a stopped runtime
-// answers UNAVAILABLE.
+// Retry-After in the trailers (and serving recovers), health watches see
+// draining, and a stopped runtime answers UNAVAILABLE.
 
 import type { Client, ServiceError } from '@grpc/grpc-js';
 import { Metadata, credentials, loadPackageDefinition, status } from '@grpc/grpc-js';
@@ -25,11 +25,28 @@ type ClientConstructor = new (
   creds: ReturnType<typeof credentials.createInsecure>,
 ) => Client & Record<string, UnaryMethod>;
 
-/** A grpc-js client of the OIP service (untyped, as proto-loader leaves it). */
-function inferenceClient(addr: string): Client & Record<string, UnaryMethod> {
-  const root = loadPackageDefinition(packageDefinition()) as unknown as {
-    inference: { GRPCInferenceService: ClientConstructor };
+interface WatchStream {
+  on(event: 'data', listener: (message: { status: string }) => void): void;
+  on(event: 'error', listener: (err: ServiceError) => void): void;
+  cancel(): void;
+}
+
+/** The services' client constructors (untyped, as proto-loader leaves them). */
+const root = loadPackageDefinition(packageDefinition()) as unknown as {
+  inference: { GRPCInferenceService: ClientConstructor };
+  grpc: {
+    health: {
+      v1: {
+        Health: new (
+          address: string,
+          creds: ReturnType<typeof credentials.createInsecure>,
+        ) => Client & { Watch(request: { service: string }): WatchStream };
+      };
+    };
   };
+};
+
+function inferenceClient(addr: string): Client & Record<string, UnaryMethod> {
   return new root.inference.GRPCInferenceService(addr, credentials.createInsecure());
 }
 
@@ -119,6 +136,25 @@ describe('gRPC limits', () => {
         }) as Record<string, unknown>,
       });
     }
+    expect((await call(client, 'ModelInfer', image)).code).toBe(status.OK);
+  });
+
+  it('Health/Watch says SERVING, then NOT_SERVING once the runtime drains', async () => {
+    const health = new root.grpc.health.v1.Health(server.addr, credentials.createInsecure());
+    const stream = health.Watch({ service: '' });
+    const seen: string[] = [];
+    await new Promise<void>((resolve, reject) => {
+      stream.on('error', reject);
+      stream.on('data', ({ status }) => {
+        seen.push(status);
+        if (seen.length === 1) server.rt.service.startDraining();
+        else resolve();
+      });
+    });
+    stream.cancel();
+    health.close();
+    expect(seen).toEqual(['SERVING', 'NOT_SERVING']);
+    // Draining still serves the calls that come.
     expect((await call(client, 'ModelInfer', image)).code).toBe(status.OK);
   });
 
