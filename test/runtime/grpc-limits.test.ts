@@ -7,7 +7,11 @@
 import type { Client, ServiceError } from '@grpc/grpc-js';
 import { Metadata, credentials, loadPackageDefinition, status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { serveConfigDefaults } from '../../src/runtime/config.js';
+import { GrpcServer } from '../../src/runtime/grpc/server.js';
 import { packageDefinition } from '../../src/runtime/grpc/protos.js';
+import { RuntimeMetrics } from '../../src/runtime/metrics.js';
+import { ModelService } from '../../src/runtime/service.js';
 import type { Fixtures } from './helpers.js';
 import { makeFixtures } from './helpers.js';
 import type { GrpcRuntime } from './grpc/harness.js';
@@ -165,5 +169,52 @@ describe('gRPC limits', () => {
     expect(got.details).toBe('the runtime is shutting down and accepts no new requests');
     expect(got.trailers['tensorfleet-error-code']).toBe('DRAINING');
     expect((await call(client, 'ServerReady', {})).code).toBe(status.OK);
+  });
+});
+
+describe('a runtime still loading its model', () => {
+  it('answers UNAVAILABLE with Retry-After, and NOT_SERVING to health checks', async () => {
+    const config = serveConfigDefaults({
+      modelName: 'slow',
+      modelUri: '/nowhere',
+      logLevel: 'silent',
+    });
+    const metrics = new RuntimeMetrics('slow', '1', { processMetrics: false });
+    // Never started: the service stays in its loading state.
+    const service = new ModelService({
+      config,
+      metrics,
+      resolveModelDir: () => new Promise(() => {}),
+    });
+    const grpc = await GrpcServer.start({ service, metrics, config, host: '127.0.0.1', port: 0 });
+    const addr = `127.0.0.1:${grpc.port}`;
+    const loading = inferenceClient(addr);
+    const health = new root.grpc.health.v1.Health(addr, credentials.createInsecure());
+    try {
+      const got = await call(loading, 'ModelInfer', { ...image, model_name: 'slow' });
+      expect(got).toMatchObject({
+        code: status.UNAVAILABLE,
+        details: 'the model is still loading',
+        trailers: { 'tensorfleet-error-code': 'MODEL_NOT_READY', 'retry-after': '1' },
+      });
+      const ready = await new Promise<unknown>((resolve) =>
+        (loading['ServerReady'] as UnaryMethod)({}, new Metadata(), {}, (_err, value) =>
+          resolve(value),
+        ),
+      );
+      expect(ready).toEqual({ ready: false });
+      const watch = health.Watch({ service: '' });
+      // Cancelling below ends the stream with CANCELLED, as expected.
+      watch.on('error', () => {});
+      const first = await new Promise<string>((resolve) =>
+        watch.on('data', ({ status: s }) => resolve(s)),
+      );
+      watch.cancel();
+      expect(first).toBe('NOT_SERVING');
+    } finally {
+      loading.close();
+      health.close();
+      expect(await grpc.close(5000)).toBe(true);
+    }
   });
 });

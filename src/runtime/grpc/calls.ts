@@ -12,8 +12,30 @@ import type {
 import { RuntimeError, toRuntimeError } from '../errors.js';
 import type { RuntimeMetrics } from '../metrics.js';
 import { tracked } from '../protocols/http-common.js';
-import type { ModelService } from '../service.js';
+import type { ModelInfo, ModelService } from '../service.js';
 import { toServiceError } from './status.js';
+
+/**
+ * The model an inference call runs on, or the error REST's inference answers
+ * while there is none (the messages of ModelService's own check, which runs
+ * after decoding; gRPC decodes against the signature first).
+ */
+export function servedModel(service: ModelService): ModelInfo {
+  const info = service.model;
+  if (info !== undefined) return info;
+  if (service.state === 'failed') {
+    throw new RuntimeError(
+      'MODEL_NOT_READY',
+      `the model failed to load: ${service.error?.message ?? 'unknown error'}`,
+    );
+  }
+  const detail = service.loadingDetail;
+  throw new RuntimeError(
+    'MODEL_NOT_READY',
+    `the model is still loading${detail === '' ? '' : ` (${detail})`}`,
+    { retryAfterSeconds: 1 },
+  );
+}
 
 /** Calls in flight and when the last one ended: the drain waits for quiet. */
 export class Activity {

@@ -14,7 +14,7 @@ import type { ModelService } from '../service.js';
 import type { TensorMap } from '../tensors.js';
 import { RUNTIME_VERSION } from '../version.js';
 import type { CallContext } from './calls.js';
-import { timeLeftMs, unary } from './calls.js';
+import { servedModel, timeLeftMs, unary } from './calls.js';
 import type { InferInputTensorMessage, InferParameterMessage } from './infer-tensors.js';
 import { inputFromMessage, intParameter } from './infer-tensors.js';
 
@@ -97,7 +97,7 @@ async function infer(
   deadlineMs: number | undefined,
 ): Promise<ModelInferResponse> {
   check(service, request.model_name, request.model_version);
-  const info = service.loadedModel();
+  const info = servedModel(service);
   const sig = info.signature;
   const list = request.inputs ?? [];
   if (list.length === 0) throw invalidInput('the request has no inputs');

@@ -11,7 +11,7 @@ import { inputSpec, validateInputs } from '../protocols/validate.js';
 import type { ModelService } from '../service.js';
 import type { TensorMap } from '../tensors.js';
 import type { CallContext } from './calls.js';
-import { timeLeftMs, unary, unimplemented } from './calls.js';
+import { servedModel, timeLeftMs, unary, unimplemented } from './calls.js';
 import type { TensorProtoMessage, TensorShapeMessage } from './tensor-proto.js';
 import { shapeToProto, tensorFromProto, tensorToProto } from './tensor-proto.js';
 
@@ -106,7 +106,7 @@ async function predict(
 ): Promise<PredictResponse> {
   const spec = request.model_spec;
   checkSpec(service, spec);
-  const sig = service.loadedModel().signature;
+  const sig = servedModel(service).signature;
   checkSignature(sig, spec ?? {});
   const inputs: TensorMap = {};
   for (const [name, proto] of Object.entries(request.inputs ?? {}))
