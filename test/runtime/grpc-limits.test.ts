@@ -13,7 +13,7 @@ import { packageDefinition } from '../../src/runtime/grpc/protos.js';
 import { RuntimeMetrics } from '../../src/runtime/metrics.js';
 import { ModelService } from '../../src/runtime/service.js';
 import type { Fixtures } from './helpers.js';
-import { makeFixtures } from './helpers.js';
+import { makeFixtures, metricValue } from './helpers.js';
 import type { GrpcRuntime } from './grpc/harness.js';
 import { startGrpcRuntime } from './grpc/harness.js';
 
@@ -141,6 +141,32 @@ describe('gRPC limits', () => {
       });
     }
     expect((await call(client, 'ModelInfer', image)).code).toBe(status.OK);
+  });
+
+  it('answers DEADLINE_EXCEEDED, counted as 504, for a call still queued past its timeout', async () => {
+    // 1024 images hold the one worker while the hurried call waits in the queue.
+    const rows = 1024;
+    const busy = call(client, 'ModelInfer', {
+      ...image,
+      inputs: [{ name: 'image', datatype: 'FP32', shape: [String(rows), '28', '28', '1'] }],
+      raw_input_contents: [Buffer.alloc(rows * 28 * 28 * 4)],
+    });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const expired = (): Promise<number | undefined> =>
+      metricValue(server.rt.metrics, 'tensorfleet_runtime_requests_total', {
+        protocol: 'grpc',
+        code: '504',
+      });
+    const before = (await expired()) ?? 0;
+    const hurried = await call(client, 'ModelInfer', {
+      ...image,
+      parameters: { timeout: { int64_param: '2000' } },
+    });
+    expect(hurried.code).toBe(status.DEADLINE_EXCEEDED);
+    expect(hurried.details).toMatch(/^the request waited \d+ ms in the queue, past its deadline$/);
+    expect(hurried.trailers['tensorfleet-error-code']).toBe('DEADLINE_EXCEEDED');
+    expect(await expired()).toBe(before + 1);
+    expect((await busy).code).toBe(status.OK);
   });
 
   it('Health/Watch says SERVING, then NOT_SERVING once the runtime drains', async () => {

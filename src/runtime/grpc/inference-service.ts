@@ -94,7 +94,8 @@ function requestedOutputs(
 async function infer(
   service: ModelService,
   request: ModelInferRequest,
-  deadlineMs: number | undefined,
+  /** The time left before the call's deadline, read once the request is decoded. */
+  timeLeft: () => number | undefined,
 ): Promise<ModelInferResponse> {
   check(service, request.model_name, request.model_version);
   const info = servedModel(service);
@@ -116,7 +117,7 @@ async function infer(
   const rows = validateInputs(sig, inputs);
   const wanted = requestedOutputs(sig.outputs, request.outputs);
   const timeoutUs = intParameter(request.parameters, 'timeout', 'request');
-  const timeouts = [deadlineMs, timeoutUs === undefined ? undefined : timeoutUs / 1000].filter(
+  const timeouts = [timeLeft(), timeoutUs === undefined ? undefined : timeoutUs / 1000].filter(
     (t): t is number => t !== undefined,
   );
   const result = await service.infer(
@@ -171,7 +172,7 @@ export function inferenceService(ctx: CallContext): UntypedServiceImplementation
       };
     }),
     ModelInfer: unary<ModelInferRequest, ModelInferResponse>(ctx, true, (request, call) =>
-      infer(service, request, timeLeftMs(call)),
+      infer(service, request, () => timeLeftMs(call)),
     ),
   };
 }

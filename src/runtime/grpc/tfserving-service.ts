@@ -39,7 +39,8 @@ interface GetModelMetadataRequest {
   metadata_field?: string[];
 }
 
-interface GetModelStatusRequest {
+/** ModelSpecRequest, and all that Classify and Regress read of theirs before refusing. */
+interface ModelSpecRequest {
   model_spec?: ModelSpecMessage | null;
 }
 
@@ -102,7 +103,8 @@ function outputsOf(sig: ModelSignature, filter: readonly string[]): TensorSpec[]
 async function predict(
   service: ModelService,
   request: PredictRequest,
-  timeoutMs: number | undefined,
+  /** The time left before the call's deadline, read once the request is decoded. */
+  timeLeft: () => number | undefined,
 ): Promise<PredictResponse> {
   const spec = request.model_spec;
   checkSpec(service, spec);
@@ -113,7 +115,7 @@ async function predict(
     inputs[name] = tensorFromProto(name, proto, inputSpec(sig, name));
   const rows = validateInputs(sig, inputs);
   const wanted = outputsOf(sig, request.output_filter ?? []);
-  const result = await service.infer(inputs, rows, timeoutMs);
+  const result = await service.infer(inputs, rows, timeLeft());
   const outputs: Record<string, TensorProtoMessage> = {};
   for (const o of wanted) {
     const t = result.outputs[o.name];
@@ -189,16 +191,16 @@ export function predictionService(ctx: CallContext): UntypedServiceImplementatio
   const { service } = ctx;
   return {
     Predict: unary<PredictRequest, PredictResponse>(ctx, true, (request, call) =>
-      predict(service, request, timeLeftMs(call)),
+      predict(service, request, () => timeLeftMs(call)),
     ),
     GetModelMetadata: unary<GetModelMetadataRequest, object>(ctx, false, (request) =>
       metadata(service, request),
     ),
-    Classify: unary<GetModelStatusRequest, never>(ctx, true, (request) => {
+    Classify: unary<ModelSpecRequest, never>(ctx, true, (request) => {
       checkSpec(service, request.model_spec);
       throw new RuntimeError('NOT_IMPLEMENTED', `Classify is not supported: ${NEEDS_EXAMPLES}`);
     }),
-    Regress: unary<GetModelStatusRequest, never>(ctx, true, (request) => {
+    Regress: unary<ModelSpecRequest, never>(ctx, true, (request) => {
       checkSpec(service, request.model_spec);
       throw new RuntimeError('NOT_IMPLEMENTED', `Regress is not supported: ${NEEDS_EXAMPLES}`);
     }),
@@ -209,7 +211,7 @@ export function predictionService(ctx: CallContext): UntypedServiceImplementatio
 export function modelService(ctx: CallContext): UntypedServiceImplementation {
   const { service } = ctx;
   return {
-    GetModelStatus: unary<GetModelStatusRequest, object>(ctx, false, (request) => {
+    GetModelStatus: unary<ModelSpecRequest, object>(ctx, false, (request) => {
       checkSpec(service, request.model_spec);
       return { model_version_status: [versionStatus(service)] };
     }),
