@@ -105,8 +105,10 @@ COPY --from=native /out/SHA256SUMS /usr/local/share/tensorfleet/native-backend.s
 RUN --mount=type=bind,from=native,source=/out/node_modules,target=/mnt/native \
     cp -a /mnt/native/. node_modules/
 COPY bin ./bin
+# The gRPC services' .proto files, loaded at startup (src/runtime/grpc/protos.ts).
+COPY proto ./proto
 COPY --from=build /src/dist ./dist
 USER node
-EXPOSE 8501
+EXPOSE 8501 8500
 ENTRYPOINT ["tensorfleet-runtime"]
 CMD ["serve"]

@@ -22,6 +22,8 @@ export interface ServeConfig {
   backend: BackendChoice;
   host: string;
   port: number;
+  /** gRPC port (TF Serving's and the Open Inference Protocol's gRPC APIs); 0: any free port, -1: no gRPC. */
+  grpcPort: number;
   maxBatchSize: number;
   batchTimeoutMicros: number;
   maxQueueSize: number;
@@ -59,6 +61,8 @@ export interface FetchConfig {
 
 /** The port the runtime serves TF Serving REST, OIP v2, health and /metrics on. */
 export const RUNTIME_PORT = 8501;
+/** The port the runtime serves gRPC on (TF Serving's gRPC port). */
+export const RUNTIME_GRPC_PORT = 8500;
 /** OIP v2's health endpoints, which the pod's probes call. */
 export const LIVE_PATH = '/v2/health/live';
 export const READY_PATH = '/v2/health/ready';

@@ -6,7 +6,13 @@
 // (src/contract/runtime.ts), which the operator writes pods' arguments with.
 
 import type { FetchConfig, ServeConfig } from '../contract/runtime.js';
-import { BACKENDS, FORMATS, LOG_LEVELS, RUNTIME_PORT } from '../contract/runtime.js';
+import {
+  BACKENDS,
+  FORMATS,
+  LOG_LEVELS,
+  RUNTIME_GRPC_PORT,
+  RUNTIME_PORT,
+} from '../contract/runtime.js';
 import type { OptionSpec } from '../cli/options.js';
 import {
   ConfigError,
@@ -87,6 +93,15 @@ export const SERVE_OPTIONS: OptionSpec<keyof ServeConfig>[] = [
     min: 0,
     max: 65535,
     help: 'HTTP port (TF Serving REST default).',
+  },
+  {
+    key: 'grpcPort',
+    flag: 'grpc-port',
+    kind: 'int',
+    default: RUNTIME_GRPC_PORT,
+    min: -1,
+    max: 65535,
+    help: 'gRPC port (TF Serving gRPC default); 0: any free port, -1: no gRPC server.',
   },
   {
     key: 'maxBatchSize',

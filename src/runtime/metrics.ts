@@ -5,7 +5,10 @@
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { RUNTIME_METRICS } from '../contract/runtime.js';
-import type { Protocol } from './codec/decode.js';
+import type { Protocol as HttpProtocol } from './codec/decode.js';
+
+/** The protocol label: the two HTTP APIs, and grpc for both gRPC APIs (TF Serving's and the Open Inference Protocol's). */
+export type Protocol = HttpProtocol | 'grpc';
 
 export interface MetricsSource {
   queueDepth(): number;
@@ -69,7 +72,7 @@ export class RuntimeMetrics {
       labelNames: ['model', 'version', 'protocol', 'code'],
       registers,
     });
-    for (const protocol of ['tfserving', 'oip'] as const) {
+    for (const protocol of ['tfserving', 'oip', 'grpc'] as const) {
       this.requests.inc({ ...labels, protocol, code: '200' }, 0);
     }
     this.requestDuration = new Histogram({

@@ -303,6 +303,11 @@ export class ModelService {
     return this.admitted;
   }
 
+  /** The model requests run on, or the error they get while it cannot serve (as in decode and infer). */
+  servingModel(): ModelInfo {
+    return this.assertServing().info;
+  }
+
   /** Throws the error a request should get when the model cannot serve now. */
   private assertServing(): { pool: WorkerPool; batcher: Batcher; info: ModelInfo } {
     if (this.state === 'stopped') {

@@ -41,7 +41,20 @@ export async function startProcess(
 ): Promise<RuntimeProcess> {
   const child = spawn(
     process.execPath,
-    ['--import', TSX, MAIN, 'serve', '--host', '127.0.0.1', '--port', '0', ...args],
+    [
+      '--import',
+      TSX,
+      MAIN,
+      'serve',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '0',
+      // Any free gRPC port: tests run runtimes side by side.
+      '--grpc-port',
+      '0',
+      ...args,
+    ],
     {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

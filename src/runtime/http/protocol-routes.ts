@@ -1,6 +1,7 @@
 // What the two protocols' route plugins share: the options they receive,
-// the `protocol` route config that request metrics read, model/version
-// matching, admission, and the request body and its content type.
+// the `protocol` route config that request metrics read, and the request body
+// and its content type. Model/version matching and admission are every
+// protocol's, HTTP and gRPC: ../admission.ts.
 
 import type { FastifyRequest } from 'fastify';
 import type { Protocol } from '../codec/decode.js';
@@ -44,43 +45,4 @@ export function bodyBytes(req: FastifyRequest): Buffer {
   if (body === undefined || body === null) return Buffer.alloc(0);
   if (Buffer.isBuffer(body)) return body;
   throw new RuntimeError('INTERNAL', 'request body was not read as bytes');
-}
-
-export function checkModel(
-  service: ModelService,
-  model: string,
-  version: string | undefined,
-): void {
-  const { modelName, modelVersion } = service.config;
-  if (model !== modelName) {
-    throw new RuntimeError(
-      'MODEL_NOT_FOUND',
-      `model "${model}" is not served here; this runtime serves "${modelName}"`,
-    );
-  }
-  if (version !== undefined && version !== modelVersion) {
-    throw new RuntimeError(
-      'VERSION_NOT_FOUND',
-      `model "${model}" has no version "${version}"; this runtime serves version "${modelVersion}"`,
-    );
-  }
-}
-
-/**
- * Wraps an inference handler: admission (refused while draining), the
- * in-flight gauge from decode to response, and drain accounting.
- */
-export async function tracked<T>(
-  service: ModelService,
-  metrics: RuntimeMetrics,
-  fn: () => Promise<T>,
-): Promise<T> {
-  return service.handle(async () => {
-    metrics.addInflight(1);
-    try {
-      return await fn();
-    } finally {
-      metrics.addInflight(-1);
-    }
-  });
 }

@@ -8,6 +8,7 @@ import { buildApp } from './app.js';
 import type { ServeConfig } from '../../contract/runtime.js';
 import { TERMINATION_LOG } from '../../contract/runtime.js';
 import { Connections } from './connections.js';
+import { GrpcServer } from '../grpc/server.js';
 import { RuntimeMetrics } from '../metrics.js';
 import { RequestBodies } from '../request-bodies.js';
 import { ModelService } from '../service.js';
@@ -18,6 +19,8 @@ export interface RunningServer {
   service: ModelService;
   /** The port actually bound (useful with --port 0). */
   port: number;
+  /** The gRPC port actually bound; undefined with --grpc-port -1. */
+  grpcPort: number | undefined;
   /** Resolves when the model is loaded and warmed up; rejects when loading fails. */
   loaded: Promise<void>;
   /** Drains and stops; resolves true when every accepted request finished in time. */
@@ -94,6 +97,17 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   await app.listen({ host: config.host, port: config.port });
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.port;
+  const grpc =
+    config.grpcPort < 0
+      ? undefined
+      : await GrpcServer.start({
+          service,
+          metrics,
+          config,
+          host: config.host,
+          port: config.grpcPort,
+        });
+  if (grpc !== undefined) app.log.info({ port: grpc.port }, `gRPC listening on port ${grpc.port}`);
 
   const loaded = service.start().then(
     () => undefined,
@@ -119,24 +133,33 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
       // (connections.ts).
       service.startDraining();
       connections.startDraining();
+      // gRPC clients are sent away every DRAIN_IDLE_CLOSE_MS instead (GOAWAY; grpc/server.ts).
+      let sentAway = -Infinity;
+      const quietNow = (): boolean =>
+        connections.quietMs() >= DRAIN_QUIET_MS && (grpc?.quietMs() ?? Infinity) >= DRAIN_QUIET_MS;
       while (performance.now() - started < timeoutMs) {
         connections.closeIdle(DRAIN_IDLE_CLOSE_MS);
-        if (connections.quietMs() >= DRAIN_QUIET_MS) break;
+        if (grpc !== undefined && performance.now() - sentAway >= DRAIN_IDLE_CLOSE_MS) {
+          grpc.goAway(config.requestTimeoutMs);
+          sentAway = performance.now();
+        }
+        if (quietNow()) break;
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
-      const quiet = connections.quietMs() >= DRAIN_QUIET_MS;
+      const quiet = quietNow();
       const drained = await service.drain(Math.max(0, timeoutMs - (performance.now() - started)));
       // From here every request is answered 503 DRAINING (after a timeout, those
       // still arriving too), and closing the server only flushes those answers.
       await service.close();
       let timer: NodeJS.Timeout | undefined;
+      const left = (): number =>
+        Math.max(CLOSE_GRACE_MS, timeoutMs - (performance.now() - started));
       const closed = await Promise.race([
-        app.close().then(() => true),
+        Promise.all([app.close(), grpc?.close(left())]).then(
+          ([, grpcClosed]) => grpcClosed ?? true,
+        ),
         new Promise<boolean>((resolve) => {
-          timer = setTimeout(
-            () => resolve(false),
-            Math.max(CLOSE_GRACE_MS, timeoutMs - (performance.now() - started)),
-          );
+          timer = setTimeout(() => resolve(false), left());
         }),
       ]);
       clearTimeout(timer);
@@ -150,5 +173,5 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
     return shuttingDown;
   };
 
-  return { app, service, port, loaded, shutdown };
+  return { app, service, port, grpcPort: grpc?.port, loaded, shutdown };
 }

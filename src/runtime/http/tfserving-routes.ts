@@ -9,7 +9,8 @@ import { RuntimeError } from '../errors.js';
 import type { TensorSpec } from '../models/signature.js';
 import type { ModelService } from '../service.js';
 import type { ProtocolOptions } from './protocol-routes.js';
-import { bodyBytes, checkModel, requireJson, tracked } from './protocol-routes.js';
+import { checkModel, tracked } from '../admission.js';
+import { bodyBytes, requireJson } from './protocol-routes.js';
 import { sendJson } from './reply.js';
 import { encodePredict } from '../codec/tfserving.js';
 

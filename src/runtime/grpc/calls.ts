@@ -1,0 +1,110 @@
+// What every unary handler shares: runtime errors turned into gRPC statuses,
+// inference calls admitted, counted and timed as REST requests are (metrics
+// label protocol="grpc"), and the activity the drain watches. A client's
+// deadline becomes the request's deadline in the batcher.
+
+import type {
+  ServerUnaryCall,
+  handleUnaryCall,
+  sendUnaryData,
+  UntypedHandleCall,
+} from '@grpc/grpc-js';
+import { RuntimeError, toRuntimeError } from '../errors.js';
+import type { RuntimeMetrics } from '../metrics.js';
+import { tracked } from '../admission.js';
+import type { ModelService } from '../service.js';
+import { toServiceError } from './status.js';
+
+/** Calls in flight and when the last one ended: the drain waits for quiet. */
+export class Activity {
+  private active = 0;
+  private lastEnd = performance.now();
+
+  begin(): void {
+    this.active++;
+  }
+
+  end(): void {
+    this.active--;
+    this.lastEnd = performance.now();
+  }
+
+  get inflight(): number {
+    return this.active;
+  }
+
+  /** How long no call has been running (0 while one is). */
+  quietMs(): number {
+    return this.active > 0 ? 0 : performance.now() - this.lastEnd;
+  }
+}
+
+export interface CallContext {
+  service: ModelService;
+  metrics: RuntimeMetrics;
+  activity: Activity;
+}
+
+/**
+ * Milliseconds left before the call's deadline, or undefined without one. A
+ * deadline already past fails the call here, before it takes a queue slot.
+ */
+export function timeLeftMs(
+  call: Pick<ServerUnaryCall<unknown, unknown>, 'getDeadline'>,
+): number | undefined {
+  const deadline = call.getDeadline();
+  const at = deadline instanceof Date ? deadline.getTime() : deadline;
+  if (!Number.isFinite(at)) return undefined;
+  const left = at - Date.now();
+  if (left <= 0)
+    throw new RuntimeError('DEADLINE_EXCEEDED', "the call's deadline passed before it was queued");
+  return left;
+}
+
+/** A handler may answer at once or later; what it throws becomes the call's status. */
+export type Handler<Req, Res> = (
+  request: Req,
+  call: ServerUnaryCall<Req, Res>,
+) => Res | Promise<Res>;
+
+/**
+ * A unary handler. Inference calls (`inference: true`) go through the model
+ * service's admission (refused once it has stopped) and are counted under
+ * protocol="grpc" with the HTTP status REST would have answered, so one
+ * error-rate query covers both; calls for another model are not counted, as on REST.
+ */
+export function unary<Req, Res>(
+  ctx: CallContext,
+  inference: boolean,
+  handler: Handler<Req, Res>,
+): UntypedHandleCall {
+  const handle: handleUnaryCall<Req, Res> = (call, callback: sendUnaryData<Res>) => {
+    const started = performance.now();
+    ctx.activity.begin();
+    // Through a promise, so that a handler throwing at once is answered like one rejecting.
+    const run = (): Promise<Res> => Promise.resolve().then(() => handler(call.request, call));
+    (inference ? tracked(ctx.service, ctx.metrics, run) : run())
+      .then(
+        (response) => {
+          if (inference)
+            ctx.metrics.observeRequest('grpc', 200, (performance.now() - started) / 1000);
+          callback(null, response);
+        },
+        (err: unknown) => {
+          const e = toRuntimeError(err);
+          if (inference && e.code !== 'MODEL_NOT_FOUND' && e.code !== 'VERSION_NOT_FOUND')
+            ctx.metrics.observeRequest('grpc', e.status, (performance.now() - started) / 1000);
+          callback(toServiceError(e));
+        },
+      )
+      .finally(() => ctx.activity.end());
+  };
+  return handle as UntypedHandleCall;
+}
+
+/** A method the runtime does not offer: UNIMPLEMENTED with the reason. */
+export function unimplemented(ctx: CallContext, message: string): UntypedHandleCall {
+  return unary(ctx, false, () => {
+    throw new RuntimeError('NOT_IMPLEMENTED', message);
+  });
+}

@@ -1,0 +1,98 @@
+// grpc.health.v1.Health, which the kubelet's gRPC probe and grpc-health-probe
+// call. The server ("") and each served service are SERVING when the model is
+// loaded, warmed up and not draining (REST's readiness), NOT_SERVING otherwise;
+// another service name is NOT_FOUND, as the protocol asks.
+
+import type { ServerWritableStream, UntypedServiceImplementation } from '@grpc/grpc-js';
+import { RuntimeError } from '../errors.js';
+import type { ModelService } from '../service.js';
+import type { CallContext } from './calls.js';
+import { unary } from './calls.js';
+import { SERVICE_NAMES } from './protos.js';
+
+type ServingStatus = 'SERVING' | 'NOT_SERVING' | 'SERVICE_UNKNOWN';
+
+interface HealthCheckRequest {
+  service?: string;
+}
+
+interface HealthCheckResponse {
+  status: ServingStatus;
+}
+
+/** How often a Watch looks for a change of readiness. */
+const WATCH_POLL_MS = 250;
+
+/** Names a health check may ask about: the server, and each service it serves. */
+export const HEALTH_SERVICES = ['', ...Object.values(SERVICE_NAMES)];
+
+function statusOf(service: ModelService): ServingStatus {
+  return service.state === 'ready' ? 'SERVING' : 'NOT_SERVING';
+}
+
+function known(name: string): boolean {
+  return HEALTH_SERVICES.includes(name);
+}
+
+export class HealthService {
+  private readonly watches = new Set<
+    ServerWritableStream<HealthCheckRequest, HealthCheckResponse>
+  >();
+  private readonly ctx: CallContext;
+
+  constructor(ctx: CallContext) {
+    this.ctx = ctx;
+  }
+
+  implementation(): UntypedServiceImplementation {
+    const { service } = this.ctx;
+    return {
+      Check: unary<HealthCheckRequest, HealthCheckResponse>(this.ctx, false, (request) => {
+        const name = request.service ?? '';
+        if (!known(name))
+          throw new RuntimeError(
+            'NOT_FOUND',
+            `no service "${name}" here; ask for "" or one of ${HEALTH_SERVICES.slice(1).join(', ')}`,
+          );
+        return { status: statusOf(service) };
+      }),
+      List: unary(this.ctx, false, () => ({
+        statuses: Object.fromEntries(
+          HEALTH_SERVICES.map((name) => [name, { status: statusOf(service) }]),
+        ),
+      })),
+      Watch: (call: ServerWritableStream<HealthCheckRequest, HealthCheckResponse>) =>
+        this.watch(call),
+    };
+  }
+
+  /** Sends the status now and at each change, until the client leaves or the server closes. */
+  private watch(call: ServerWritableStream<HealthCheckRequest, HealthCheckResponse>): void {
+    const name = call.request.service ?? '';
+    let last: ServingStatus | undefined;
+    const send = (): void => {
+      const now = known(name) ? statusOf(this.ctx.service) : 'SERVICE_UNKNOWN';
+      if (now !== last) call.write({ status: now });
+      last = now;
+    };
+    send();
+    const timer = setInterval(send, WATCH_POLL_MS);
+    this.watches.add(call);
+    const stop = (): void => {
+      clearInterval(timer);
+      this.watches.delete(call);
+    };
+    call.on('cancelled', stop);
+    call.on('close', stop);
+    call.on('finish', stop);
+  }
+
+  /** Ends every Watch (NOT_SERVING last), so that the server's graceful shutdown is not held by them. */
+  endWatches(): void {
+    for (const call of [...this.watches]) {
+      call.write({ status: 'NOT_SERVING' });
+      call.end();
+      this.watches.delete(call);
+    }
+  }
+}

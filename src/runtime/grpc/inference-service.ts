@@ -1,0 +1,178 @@
+// The Open Inference Protocol's gRPC API (KServe v2, Triton):
+// inference.GRPCInferenceService. Requests reach the same model service and
+// batcher as REST's /v2/.../infer.
+
+import type { UntypedServiceImplementation } from '@grpc/grpc-js';
+import { RuntimeError, invalidInput } from '../errors.js';
+import type { TensorSpec } from '../models/signature.js';
+import { encodeRaw } from '../codec/binary-tensor.js';
+import { classify } from '../codec/classification.js';
+import { checkModel } from '../admission.js';
+import { oipDatatype } from '../codec/oip.js';
+import { inputSpec, validateInputs } from '../codec/validate.js';
+import type { ModelService } from '../service.js';
+import type { TensorMap } from '../tensors.js';
+import { RUNTIME_VERSION } from '../version.js';
+import type { CallContext } from './calls.js';
+import { timeLeftMs, unary } from './calls.js';
+import type { InferInputTensorMessage, InferParameterMessage } from './infer-tensors.js';
+import { inputFromMessage, intParameter } from './infer-tensors.js';
+
+interface ModelRef {
+  name?: string;
+  version?: string;
+}
+
+interface ModelInferRequest {
+  model_name?: string;
+  model_version?: string;
+  id?: string;
+  parameters?: Record<string, InferParameterMessage>;
+  inputs?: InferInputTensorMessage[];
+  outputs?: { name?: string; parameters?: Record<string, InferParameterMessage> }[];
+  raw_input_contents?: Uint8Array[];
+}
+
+interface InferOutputTensor {
+  name: string;
+  datatype: string;
+  shape: string[];
+}
+
+interface ModelInferResponse {
+  model_name: string;
+  model_version: string;
+  id: string;
+  outputs: InferOutputTensor[];
+  raw_output_contents: Buffer[];
+}
+
+/** Triton's classification extension works over gRPC too (tritonclient's class_count). */
+export const GRPC_EXTENSIONS = ['classification'];
+
+/** An empty version means "the one served", as in the protocol. */
+function check(service: ModelService, name: string | undefined, version: string | undefined): void {
+  checkModel(service, name ?? '', version === undefined || version === '' ? undefined : version);
+}
+
+function platformOf(format: string): string {
+  const kind =
+    format === 'tfjs-layers' ? 'layers' : format === 'tfjs-graph' ? 'graph' : 'savedmodel';
+  return `tensorflowjs_${kind}`;
+}
+
+function tensorMetadata(s: TensorSpec): { name: string; datatype: string; shape: string[] } {
+  return { name: s.name, datatype: oipDatatype(s), shape: s.shape.map(String) };
+}
+
+interface RequestedOutput {
+  spec: TensorSpec;
+  classification: number | undefined;
+}
+
+function requestedOutputs(
+  outputs: readonly TensorSpec[],
+  requested: ModelInferRequest['outputs'],
+): RequestedOutput[] {
+  if (requested === undefined || requested.length === 0)
+    return outputs.map((spec) => ({ spec, classification: undefined }));
+  return requested.map((r, i) => {
+    const name = r.name ?? '';
+    const spec = outputs.find((o) => o.name === name);
+    if (spec === undefined) {
+      throw invalidInput(
+        `outputs[${i}]: unknown output "${name}"; the model's outputs are ${outputs.map((o) => `"${o.name}"`).join(', ')}`,
+      );
+    }
+    const classification = intParameter(r.parameters, 'classification', `output "${name}"`);
+    if (classification !== undefined && spec.dtype === 'string')
+      throw invalidInput(`output "${name}" holds BYTES; classification needs numbers`);
+    return { spec, classification };
+  });
+}
+
+async function infer(
+  service: ModelService,
+  request: ModelInferRequest,
+  /** The time left before the call's deadline, read once the request is decoded. */
+  timeLeft: () => number | undefined,
+): Promise<ModelInferResponse> {
+  check(service, request.model_name, request.model_version);
+  const info = service.servingModel();
+  const sig = info.signature;
+  const list = request.inputs ?? [];
+  if (list.length === 0) throw invalidInput('the request has no inputs');
+  const raw = request.raw_input_contents ?? [];
+  if (raw.length > 0 && raw.length !== list.length) {
+    throw invalidInput(
+      `the request has ${list.length} inputs but ${raw.length} raw_input_contents; with raw contents, every input has one, in order`,
+    );
+  }
+  const inputs: TensorMap = {};
+  list.forEach((msg, i) => {
+    const name = msg.name ?? '';
+    if (name in inputs) throw invalidInput(`input "${name}" appears more than once`);
+    inputs[name] = inputFromMessage(msg, inputSpec(sig, name), raw.length > 0 ? raw[i] : undefined);
+  });
+  const rows = validateInputs(sig, inputs);
+  const wanted = requestedOutputs(sig.outputs, request.outputs);
+  const timeoutUs = intParameter(request.parameters, 'timeout', 'request');
+  const timeouts = [timeLeft(), timeoutUs === undefined ? undefined : timeoutUs / 1000].filter(
+    (t): t is number => t !== undefined,
+  );
+  const result = await service.infer(
+    inputs,
+    rows,
+    timeouts.length === 0 ? undefined : Math.min(...timeouts),
+  );
+  const outputs: InferOutputTensor[] = [];
+  const contents: Buffer[] = [];
+  for (const { spec, classification } of wanted) {
+    const produced = result.outputs[spec.name];
+    if (produced === undefined)
+      throw new RuntimeError('INTERNAL', `the model did not produce "${spec.name}"`);
+    const t = classification === undefined ? produced : classify(produced, classification);
+    const datatype = classification === undefined ? oipDatatype(spec) : 'BYTES';
+    outputs.push({ name: spec.name, datatype, shape: t.shape.map(String) });
+    contents.push(encodeRaw(t, datatype));
+  }
+  return {
+    model_name: info.name,
+    model_version: info.version,
+    id: request.id ?? '',
+    outputs,
+    raw_output_contents: contents,
+  };
+}
+
+export function inferenceService(ctx: CallContext): UntypedServiceImplementation {
+  const { service } = ctx;
+  const ready = (): boolean => service.state === 'ready';
+  return {
+    ServerLive: unary(ctx, false, () => ({ live: true })),
+    ServerReady: unary(ctx, false, () => ({ ready: ready() })),
+    ModelReady: unary<ModelRef, object>(ctx, false, (request) => {
+      check(service, request.name, request.version);
+      return { ready: ready() };
+    }),
+    ServerMetadata: unary(ctx, false, () => ({
+      name: 'tensorfleet-runtime',
+      version: RUNTIME_VERSION,
+      extensions: GRPC_EXTENSIONS,
+    })),
+    ModelMetadata: unary<ModelRef, object>(ctx, false, (request) => {
+      check(service, request.name, request.version);
+      const info = service.loadedModel();
+      return {
+        name: info.name,
+        versions: [info.version],
+        platform: platformOf(info.format),
+        inputs: info.signature.inputs.map(tensorMetadata),
+        outputs: info.signature.outputs.map(tensorMetadata),
+      };
+    }),
+    ModelInfer: unary<ModelInferRequest, ModelInferResponse>(ctx, true, (request, call) =>
+      infer(service, request, () => timeLeftMs(call)),
+    ),
+  };
+}

@@ -1,0 +1,223 @@
+// TF Serving's gRPC API: tensorflow.serving.PredictionService (Predict,
+// GetModelMetadata; Classify, Regress and MultiInference answer UNIMPLEMENTED)
+// and tensorflow.serving.ModelService (GetModelStatus). Requests reach the
+// same model service and batcher as REST's :predict.
+
+import type { UntypedServiceImplementation } from '@grpc/grpc-js';
+import { RuntimeError, invalidInput } from '../errors.js';
+import type { ModelSignature, TensorSpec } from '../models/signature.js';
+import { checkModel } from '../admission.js';
+import { inputSpec, validateInputs } from '../codec/validate.js';
+import type { ModelService } from '../service.js';
+import type { TensorMap } from '../tensors.js';
+import type { CallContext } from './calls.js';
+import { timeLeftMs, unary, unimplemented } from './calls.js';
+import type { TensorProtoMessage, TensorShapeMessage } from './tensor-proto.js';
+import { shapeToProto, tensorFromProto, tensorToProto } from './tensor-proto.js';
+
+export interface ModelSpecMessage {
+  name?: string;
+  version?: { value?: string | number } | null;
+  version_label?: string;
+  version_choice?: 'version' | 'version_label';
+  signature_name?: string;
+}
+
+interface PredictRequest {
+  model_spec?: ModelSpecMessage | null;
+  inputs?: Record<string, TensorProtoMessage>;
+  output_filter?: string[];
+}
+
+interface PredictResponse {
+  model_spec: ModelSpecMessage;
+  outputs: Record<string, TensorProtoMessage>;
+}
+
+interface GetModelMetadataRequest {
+  model_spec?: ModelSpecMessage | null;
+  metadata_field?: string[];
+}
+
+/** ModelSpecRequest, and all that Classify and Regress read of theirs before refusing. */
+interface ModelSpecRequest {
+  model_spec?: ModelSpecMessage | null;
+}
+
+interface TensorInfoMessage {
+  name: string;
+  dtype: string;
+  tensor_shape: TensorShapeMessage;
+}
+
+/** The one metadata field TF Serving defines. */
+const SIGNATURE_DEF = 'signature_def';
+/** A google.protobuf.Any holding this message; protobufjs packs an object with "@type". */
+const SIGNATURE_DEF_MAP_TYPE = 'type.googleapis.com/tensorflow.serving.SignatureDefMap';
+
+/** Checks the ModelSpec's name and version (number or label, compared with the served version label, as on REST). */
+function checkSpec(service: ModelService, spec: ModelSpecMessage | null | undefined): void {
+  if (spec === undefined || spec === null) throw invalidInput('the request has no model_spec');
+  const version =
+    spec.version_choice === 'version'
+      ? String(spec.version?.value ?? 0)
+      : spec.version_choice === 'version_label'
+        ? spec.version_label
+        : undefined;
+  checkModel(service, spec.name ?? '', version);
+}
+
+function checkSignature(sig: ModelSignature, spec: ModelSpecMessage): void {
+  const name = spec.signature_name ?? '';
+  if (name !== '' && name !== sig.name) {
+    throw new RuntimeError(
+      'SIGNATURE_NOT_FOUND',
+      `serving signature "${name}" not found; this model serves "${sig.name}"`,
+    );
+  }
+}
+
+/** The ModelSpec answers carry: the served version when it is a number (the field is an int64). */
+function answerSpec(service: ModelService, signatureName: string): ModelSpecMessage {
+  const { modelName, modelVersion } = service.config;
+  return {
+    name: modelName,
+    ...(/^\d+$/.test(modelVersion) ? { version: { value: modelVersion } } : {}),
+    signature_name: signatureName,
+  };
+}
+
+function outputsOf(sig: ModelSignature, filter: readonly string[]): TensorSpec[] {
+  if (filter.length === 0) return sig.outputs;
+  return filter.map((name) => {
+    const spec = sig.outputs.find((o) => o.name === name);
+    if (spec === undefined) {
+      throw invalidInput(
+        `output_filter names unknown output "${name}"; the model's outputs are ${sig.outputs.map((o) => `"${o.name}"`).join(', ')}`,
+      );
+    }
+    return spec;
+  });
+}
+
+async function predict(
+  service: ModelService,
+  request: PredictRequest,
+  /** The time left before the call's deadline, read once the request is decoded. */
+  timeLeft: () => number | undefined,
+): Promise<PredictResponse> {
+  const spec = request.model_spec;
+  checkSpec(service, spec);
+  const sig = service.servingModel().signature;
+  checkSignature(sig, spec ?? {});
+  const inputs: TensorMap = {};
+  for (const [name, proto] of Object.entries(request.inputs ?? {}))
+    inputs[name] = tensorFromProto(name, proto, inputSpec(sig, name));
+  const rows = validateInputs(sig, inputs);
+  const wanted = outputsOf(sig, request.output_filter ?? []);
+  const result = await service.infer(inputs, rows, timeLeft());
+  const outputs: Record<string, TensorProtoMessage> = {};
+  for (const o of wanted) {
+    const t = result.outputs[o.name];
+    if (t === undefined)
+      throw new RuntimeError('INTERNAL', `the model did not produce "${o.name}"`);
+    outputs[o.name] = tensorToProto(t, o.tfDtype);
+  }
+  return { model_spec: answerSpec(service, sig.name), outputs };
+}
+
+function tensorInfo(s: TensorSpec): TensorInfoMessage {
+  return { name: s.tensorName, dtype: s.tfDtype, tensor_shape: shapeToProto(s.shape) };
+}
+
+function metadata(service: ModelService, request: GetModelMetadataRequest): object {
+  checkSpec(service, request.model_spec);
+  const fields = request.metadata_field ?? [];
+  if (fields.length === 0) {
+    throw invalidInput(
+      `GetModelMetadataRequest must name at least one metadata_field ("${SIGNATURE_DEF}")`,
+    );
+  }
+  const other = fields.find((f) => f !== SIGNATURE_DEF);
+  if (other !== undefined)
+    throw invalidInput(`metadata_field "${other}" is not supported; use "${SIGNATURE_DEF}"`);
+  const sig = service.loadedModel().signature;
+  const entries = (list: TensorSpec[]): Record<string, TensorInfoMessage> =>
+    Object.fromEntries(list.map((s) => [s.name, tensorInfo(s)]));
+  return {
+    model_spec: answerSpec(service, ''),
+    metadata: {
+      [SIGNATURE_DEF]: {
+        '@type': SIGNATURE_DEF_MAP_TYPE,
+        signature_def: {
+          [sig.name]: {
+            inputs: entries(sig.inputs),
+            outputs: entries(sig.outputs),
+            method_name: sig.methodName,
+          },
+        },
+      },
+    },
+  };
+}
+
+/** TF Serving's ModelVersionStatus for the service's state (REST's status endpoint says the same). */
+function versionStatus(service: ModelService): object {
+  const state = {
+    loading: 'LOADING',
+    ready: 'AVAILABLE',
+    draining: 'UNLOADING',
+    stopped: 'END',
+    failed: 'END',
+  }[service.state];
+  const failed = service.state === 'failed';
+  const version = service.config.modelVersion;
+  return {
+    version: /^\d+$/.test(version) ? version : '0',
+    state,
+    status: {
+      error_code: failed ? 'UNKNOWN' : 'OK',
+      error_message: failed
+        ? (service.error?.message ?? 'the model failed to load')
+        : service.loadingDetail,
+    },
+  };
+}
+
+const NEEDS_EXAMPLES =
+  'it needs tf.Example parsing signatures, which TF.js models do not have; use Predict';
+
+export function predictionService(ctx: CallContext): UntypedServiceImplementation {
+  const { service } = ctx;
+  return {
+    Predict: unary<PredictRequest, PredictResponse>(ctx, true, (request, call) =>
+      predict(service, request, () => timeLeftMs(call)),
+    ),
+    GetModelMetadata: unary<GetModelMetadataRequest, object>(ctx, false, (request) =>
+      metadata(service, request),
+    ),
+    Classify: unary<ModelSpecRequest, never>(ctx, true, (request) => {
+      checkSpec(service, request.model_spec);
+      throw new RuntimeError('NOT_IMPLEMENTED', `Classify is not supported: ${NEEDS_EXAMPLES}`);
+    }),
+    Regress: unary<ModelSpecRequest, never>(ctx, true, (request) => {
+      checkSpec(service, request.model_spec);
+      throw new RuntimeError('NOT_IMPLEMENTED', `Regress is not supported: ${NEEDS_EXAMPLES}`);
+    }),
+    MultiInference: unimplemented(ctx, `MultiInference is not supported: ${NEEDS_EXAMPLES}`),
+  };
+}
+
+export function modelService(ctx: CallContext): UntypedServiceImplementation {
+  const { service } = ctx;
+  return {
+    GetModelStatus: unary<ModelSpecRequest, object>(ctx, false, (request) => {
+      checkSpec(service, request.model_spec);
+      return { model_version_status: [versionStatus(service)] };
+    }),
+    HandleReloadConfigRequest: unimplemented(
+      ctx,
+      'HandleReloadConfigRequest is not supported: the runtime serves the one model it was started with',
+    ),
+  };
+}
