@@ -10,7 +10,7 @@ import {
 } from './config.js';
 import { sizeTensorFlowThreads } from './cpus.js';
 import { RuntimeError } from './errors.js';
-import { startServer } from './http/server.js';
+import { startServer } from './server.js';
 import { fetchModel } from './sources/fetch.js';
 import { RUNTIME_VERSION } from './version.js';
 

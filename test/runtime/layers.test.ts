@@ -51,9 +51,11 @@ const CODEC_MAY_IMPORT = ['dtypes.ts', 'errors.ts', 'tensors.ts', 'models/signat
 /** What no worker-safe file may reach. */
 function outsideWorkers(found: { files: Set<string>; packages: Set<string> }): string[] {
   return [
-    ...[...found.files].filter((f) => f.startsWith('http/') || f === 'service.ts'),
+    ...[...found.files].filter(
+      (f) => f.startsWith('http/') || f.startsWith('grpc/') || f === 'service.ts',
+    ),
     ...[...found.packages].filter((p) =>
-      ['fastify', 'node:http', 'node:https', 'node:net'].includes(p),
+      ['fastify', '@grpc/grpc-js', 'node:http', 'node:https', 'node:net'].includes(p),
     ),
   ];
 }
@@ -76,5 +78,20 @@ describe('the runtime layers', () => {
     const found = reach(['workers/inference-worker.ts']);
     expect(found.files).toContain('codec/decode.ts');
     expect(outsideWorkers(found)).toEqual([]);
+  });
+
+  it('the two transports, http/ and grpc/, do not import each other', () => {
+    const transports = ['http', 'grpc'] as const;
+    for (const own of transports) {
+      const other = transports.find((t) => t !== own)!;
+      const files = readdirSync(join(RUNTIME, own)).map((f) => `${own}/${f}`);
+      expect(files.length).toBeGreaterThan(3);
+      const crossing = files.flatMap((file) =>
+        importsOf(file)
+          .files.filter((f) => f.startsWith(`${other}/`))
+          .map((f) => `${file} -> ${f}`),
+      );
+      expect(crossing).toEqual([]);
+    }
   });
 });

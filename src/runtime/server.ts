@@ -1,18 +1,19 @@
-// The runtime process: logger, HTTP timeouts, listening, model loading, and
-// graceful drain on SIGTERM. Everything HTTP-shaped is the app's (app.ts).
+// The runtime process: the model service, its HTTP app (http/app.ts) and its
+// gRPC server (grpc/server.ts) over it; logger, listening, model loading, and
+// the graceful drain on SIGTERM of both.
 
 import { writeFile } from 'node:fs/promises';
 import { LogController } from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
-import { buildApp } from './app.js';
-import type { ServeConfig } from '../../contract/runtime.js';
-import { TERMINATION_LOG } from '../../contract/runtime.js';
-import { Connections } from './connections.js';
-import { GrpcServer } from '../grpc/server.js';
-import { RuntimeMetrics } from '../metrics.js';
-import { RequestBodies } from '../request-bodies.js';
-import { ModelService } from '../service.js';
-import { resolveModelDir } from '../sources/fetch.js';
+import { buildApp } from './http/app.js';
+import type { ServeConfig } from '../contract/runtime.js';
+import { TERMINATION_LOG } from '../contract/runtime.js';
+import { Connections } from './http/connections.js';
+import { GrpcServer } from './grpc/server.js';
+import { RuntimeMetrics } from './metrics.js';
+import { RequestBodies } from './request-bodies.js';
+import { ModelService } from './service.js';
+import { resolveModelDir } from './sources/fetch.js';
 
 export interface RunningServer {
   app: FastifyInstance;
