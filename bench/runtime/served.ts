@@ -99,6 +99,9 @@ export async function startRuntime(
       '127.0.0.1',
       '--port',
       '0',
+      // gRPC on a free port too: a bench must not depend on 8500 being free.
+      '--grpc-port',
+      '0',
       '--log-level',
       'info',
       '--max-queue-size',

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Fixtures } from './helpers.js';
 import { makeFixtures } from './helpers.js';
 import type { GrpcRuntime } from './grpc/harness.js';
-import { runClients, startGrpcRuntime } from './grpc/harness.js';
+import { outputOf, runClients, startGrpcRuntime } from './grpc/harness.js';
 
 interface Plain {
   dtype: string;
@@ -63,9 +63,6 @@ afterAll(async () => {
   await server?.close();
   await fx?.cleanup();
 });
-
-/** The pass-through output of each input (text's is text_bytes). */
-const outputOf = (input: string): string => (input === 'text' ? 'text_bytes' : `${input}_out`);
 
 describe('tensorflow.serving.PredictionService/Predict (tensorflow-serving-api)', () => {
   it('answers every dtype sent as tensor_content, bit for bit', () => {

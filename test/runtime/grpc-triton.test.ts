@@ -9,7 +9,7 @@ import { RUNTIME_VERSION } from '../../src/runtime/version.js';
 import type { Fixtures } from './helpers.js';
 import { makeFixtures, metricValue } from './helpers.js';
 import type { GrpcRuntime } from './grpc/harness.js';
-import { probe, runClients, startGrpcRuntime } from './grpc/harness.js';
+import { outputOf, probe, runClients, startGrpcRuntime } from './grpc/harness.js';
 
 interface Plain {
   dtype: string;
@@ -65,8 +65,6 @@ afterAll(async () => {
   await server?.close();
   await fx?.cleanup();
 });
-
-const outputOf = (input: string): string => (input === 'text' ? 'text_bytes' : `${input}_out`);
 
 describe('inference.GRPCInferenceService (tritonclient[grpc])', () => {
   it('infers with numpy inputs of every datatype, answered bit for bit', () => {

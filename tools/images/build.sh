@@ -455,7 +455,7 @@ build_operator() {
 build_runtime() {
 	local name=tensorfleet/runtime inputs t0 check
 	t0="$(date +%s%N)"
-	inputs="$(inputs_hash docker/runtime-cpu.Dockerfile tools/native)"
+	inputs="$(inputs_hash docker/runtime-cpu.Dockerfile tools/native proto)"
 	fresh "${name}" "${inputs}" "${t0}" && return
 	bud "${name}" docker/runtime-cpu.Dockerfile --build-arg "NODE_IMAGE=${node_image}"
 	local t1
@@ -483,7 +483,7 @@ console.log(`backend ${name} (TensorFlow ${tf.backend().binding?.TF_Version}), 1
 build_runtime_gpu() {
 	local name=tensorfleet/runtime-gpu inputs t0 check
 	t0="$(date +%s%N)"
-	inputs="$(inputs_hash docker/runtime-gpu.Dockerfile tools/native scripts/cuda-archs.ts)"
+	inputs="$(inputs_hash docker/runtime-gpu.Dockerfile tools/native scripts/cuda-archs.ts proto)"
 	fresh "${name}" "${inputs}" "${t0}" && return
 	bud "${name}" docker/runtime-gpu.Dockerfile --build-arg "NODE_IMAGE=${node_image}"
 	local t1 image="localhost/${name}:${version}"

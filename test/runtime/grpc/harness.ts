@@ -127,3 +127,7 @@ export async function probe(
     return { code: e.code ?? -1, output: (e.stdout ?? '') + (e.stderr ?? '') };
   }
 }
+
+/** The dtypes fixture's pass-through output of each input (text's is text_bytes). */
+export const outputOf = (input: string): string =>
+  input === 'text' ? 'text_bytes' : `${input}_out`;
