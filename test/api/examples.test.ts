@@ -52,6 +52,7 @@ describe('valid examples', () => {
         backend: 'wasm',
         batching: { maxBatchSize: 32, batchTimeoutMicros: 2000, maxQueueSize: 256 },
         warmup: { iterations: 2 },
+        grpc: { enabled: true, probes: false },
       },
       resources: { requests: { cpu: '1', memory: '512Mi' } },
       placement: {},

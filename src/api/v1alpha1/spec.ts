@@ -130,6 +130,27 @@ export const Warmup = object(
   { default: {} },
 );
 
+export const Grpc = object(
+  "gRPC beside REST: TF Serving's PredictionService and ModelService, the Open Inference Protocol's GRPCInferenceService, grpc.health.v1 and reflection, on port 8500 (the Service's port grpc, appProtocol grpc).",
+  {
+    enabled: boolean('Serve gRPC on port 8500 beside REST on 8501.', { default: true }),
+    probes: boolean(
+      "Probe startup and readiness through the gRPC health service (the kubelet's grpc probe) instead of HTTP; liveness stays on HTTP, which answers while a pod drains.",
+      { default: false },
+    ),
+  },
+  {
+    default: {},
+    rules: [
+      {
+        rule: '!self.probes || self.enabled',
+        message:
+          'runtime.grpc.probes needs runtime.grpc.enabled: the probes call the gRPC health service',
+      },
+    ],
+  },
+);
+
 export const Runtime = object(
   'The serving runtime container.',
   {
@@ -166,6 +187,7 @@ export const Runtime = object(
     ),
     batching: Batching,
     warmup: Warmup,
+    grpc: Grpc,
     env: optional(
       array('Extra environment variables for the runtime container.', EnvVar, {
         maxItems: 64,

@@ -18,6 +18,7 @@ import {
   fetchArgs,
   LIVE_PATH,
   READY_PATH,
+  RUNTIME_GRPC_PORT,
   RUNTIME_PORT,
   serveArgs,
   TERMINATION_LOG,
@@ -28,6 +29,7 @@ import {
   LABEL_MODEL,
   LABEL_TRACK,
   LABEL_VERSION,
+  GRPC_PORT_NAME,
   MODEL_URI_ANNOTATION,
   RUNTIME_PORT_NAME,
   commonLabels,
@@ -189,6 +191,14 @@ const httpProbe = (path: string, periodSeconds: number, failureThreshold: number
   timeoutSeconds: 2,
 });
 
+/** The kubelet's gRPC probe of the server's health ("": every service the runtime serves). */
+const grpcProbe = (periodSeconds: number, failureThreshold: number): V1Probe => ({
+  grpc: { port: RUNTIME_GRPC_PORT, service: '' },
+  periodSeconds,
+  failureThreshold,
+  timeoutSeconds: 2,
+});
+
 /** The pod template of a track's Deployment: what each replica runs, and where. */
 export function buildPodTemplate(
   md: ModelDeployment,
@@ -207,6 +217,9 @@ export function buildPodTemplate(
     : {};
 
   const b = spec.runtime.batching;
+  const readyProbe = spec.runtime.grpc.probes
+    ? grpcProbe
+    : (period: number, failures: number) => httpProbe(READY_PATH, period, failures);
   const args = serveArgs({
     modelName: md.metadata.name!,
     modelUri: source.serveUri,
@@ -215,6 +228,8 @@ export function buildPodTemplate(
     signature: spec.model.signature,
     backend: spec.runtime.backend,
     port: RUNTIME_PORT,
+    // -1: the runtime serves no gRPC (its default is RUNTIME_GRPC_PORT).
+    grpcPort: spec.runtime.grpc.enabled ? RUNTIME_GRPC_PORT : -1,
     maxBatchSize: b.maxBatchSize,
     batchTimeoutMicros: b.batchTimeoutMicros,
     maxQueueSize: b.maxQueueSize,
@@ -241,14 +256,19 @@ export function buildPodTemplate(
     ...pullPolicy,
     args,
     env,
-    ports: [{ name: RUNTIME_PORT_NAME, containerPort: RUNTIME_PORT, protocol: 'TCP' }],
+    ports: [
+      { name: RUNTIME_PORT_NAME, containerPort: RUNTIME_PORT, protocol: 'TCP' },
+      ...(spec.runtime.grpc.enabled
+        ? [{ name: GRPC_PORT_NAME, containerPort: RUNTIME_GRPC_PORT, protocol: 'TCP' }]
+        : []),
+    ],
     resources: {
       ...(Object.keys(requests).length ? { requests } : {}),
       ...(Object.keys(limits).length ? { limits } : {}),
     },
     // Loading a large model can take minutes; liveness waits for startup.
-    startupProbe: httpProbe(READY_PATH, 5, 360),
-    readinessProbe: httpProbe(READY_PATH, 5, 2),
+    startupProbe: readyProbe(5, 360),
+    readinessProbe: readyProbe(5, 2),
     livenessProbe: httpProbe(LIVE_PATH, 10, 3),
     lifecycle: { preStop: { sleep: { seconds: PRESTOP_SLEEP_SECONDS } } },
     // The runtime writes why a model failed to load here; status reads it.

@@ -14,6 +14,8 @@ export const MODEL_URI_ANNOTATION = 'tensorfleet.dev/model-uri';
 export type Track = 'stable' | 'canary';
 
 export const RUNTIME_PORT_NAME = 'http';
+/** The runtime's gRPC port (TF Serving's PredictionService, the OIP's GRPCInferenceService, health). */
+export const GRPC_PORT_NAME = 'grpc';
 
 /** The served version: spec.model.version, or a short hash of the uri. */
 export function modelVersion(md: ModelDeployment): string {

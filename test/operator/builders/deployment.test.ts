@@ -25,6 +25,7 @@ describe('buildDeployment', () => {
         '--model-version=3',
         '--backend=auto',
         '--port=8501',
+        '--grpc-port=8500',
         '--max-batch-size=64',
         '--batch-timeout-micros=2000',
         '--max-queue-size=256',
@@ -191,6 +192,26 @@ describe('buildDeployment', () => {
     expect(c.lifecycle!.preStop!.sleep!.seconds).toBeGreaterThan(0);
     expect(d.spec!.template.spec!.terminationGracePeriodSeconds).toBeGreaterThan(35);
     expect(c.terminationMessagePolicy).toBe('FallbackToLogsOnError');
+  });
+
+  it.each([
+    [{}, ['http', 'grpc'], '--grpc-port=8500', 'httpGet'],
+    [{ grpc: { enabled: false } }, ['http'], '--grpc-port=-1', 'httpGet'],
+    [{ grpc: { probes: true } }, ['http', 'grpc'], '--grpc-port=8500', 'grpc'],
+  ] as const)('serves gRPC as runtime.grpc says: %j', (grpc, ports, flag, startupAndReadiness) => {
+    const c = container(buildDeployment(modelDeployment({ runtime: grpc }), CONFIG));
+    expect(c.ports!.map((p) => [p.name, p.containerPort])).toEqual(
+      ports.map((name) => [name, name === 'http' ? 8501 : 8500]),
+    );
+    expect(c.args).toContain(flag);
+    for (const probe of [c.startupProbe!, c.readinessProbe!]) {
+      expect(Object.keys(probe)).toContain(startupAndReadiness);
+    }
+    if (startupAndReadiness === 'grpc') {
+      expect(c.readinessProbe!.grpc).toEqual({ port: 8500, service: '' });
+    }
+    // Liveness stays on HTTP: it answers while the pod drains, gRPC health does not.
+    expect(c.livenessProbe!.httpGet!.path).toBe('/v2/health/live');
   });
 
   it('carries the rollout settings and accepts an in-place override', () => {

@@ -14,13 +14,19 @@ import { buildTrackService } from '../../../src/operator/builders/http-route.js'
 import { modelDeployment } from '../fixtures.js';
 
 describe('Service', () => {
-  it('selects every track of the model on the named http port', () => {
+  it('selects every track of the model on the named http and grpc ports', () => {
     const s = buildService(modelDeployment({}));
     expect(s.spec!.selector).toEqual({ 'tensorfleet.dev/model': 'mnist' });
     expect(s.spec!.ports).toEqual([
       { name: 'http', port: 8501, targetPort: 'http', protocol: 'TCP', appProtocol: 'http' },
+      { name: 'grpc', port: 8500, targetPort: 'grpc', protocol: 'TCP', appProtocol: 'grpc' },
     ]);
     expect(serviceURL(modelDeployment({}))).toBe('http://mnist.ml.svc.cluster.local:8501');
+  });
+
+  it('has no grpc port when the model serves no gRPC', () => {
+    const s = buildService(modelDeployment({ runtime: { grpc: { enabled: false } } }));
+    expect(s.spec!.ports!.map((p) => p.name)).toEqual(['http']);
   });
 });
 
