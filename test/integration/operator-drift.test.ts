@@ -138,7 +138,7 @@ describe('drift', () => {
           resources: isDeepStrictEqual(c?.resources, ours.resources),
           replicas: d?.spec?.replicas === 1,
           probe: c?.readinessProbe?.exec === undefined && c?.readinessProbe?.httpGet !== undefined,
-          servicePorts: svc?.spec.ports.map((p) => p.port).join() === '8501',
+          servicePorts: svc?.spec.ports.map((p) => p.port).join() === '8501,8500',
           serviceMonitor: sm?.spec.endpoints.map((e) => e.port).join() === 'http',
         }).filter(([, ok]) => !ok);
         if (wrong.length > 0) throw new Error(`not yet: ${wrong.map(([k]) => k).join(', ')}`);
