@@ -3,8 +3,8 @@
 // loader: tsx's module hooks and source maps are not part of a deployment.
 
 import { execFile } from 'node:child_process';
-import { readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile, rm, symlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -27,6 +27,10 @@ export async function buildRuntime(): Promise<string> {
       },
     );
   });
+  // The gRPC services load proto/ from beside dist/ (src/runtime/grpc/protos.ts), as in the package.
+  const protos = join(dirname(OUT_DIR), 'proto');
+  await rm(protos, { force: true });
+  await symlink(join(ROOT, 'proto'), protos);
   return join(OUT_DIR, 'runtime', 'main.js');
 }
 

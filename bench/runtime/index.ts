@@ -13,6 +13,7 @@ import { loadModel } from '../../src/runtime/models/load.js';
 import { writeCnn, writeMlpGraph } from '../../test/support/models.js';
 import { buildRuntime, runtimeNodeFlags } from './build.js';
 import { binaryBody, decodeCosts, jsonBody } from './decode.js';
+import { inferRequest, loadGrpc } from './grpc-load.js';
 import type { DecodeResult } from './decode.js';
 import type { RawResult } from './raw.js';
 import { rawThroughput } from './raw.js';
@@ -36,6 +37,8 @@ export interface ModelReport {
   decode: DecodeResult;
   json: ServedResult[];
   binary: ServedResult[];
+  /** OIP ModelInfer over gRPC, raw_input_contents (grpc-load.ts), on the same runtime process. */
+  grpc: ServedResult[];
   /** The HTTP-only ceiling: canned responses, same requests (canned-server.ts). */
   httpOnly: { json: ServedResult[]; binary: ServedResult[] };
   naive: ServedResult[];
@@ -185,10 +188,25 @@ export async function runRuntimeBench(opts: RuntimeBenchOptions): Promise<ModelR
           nodeFlags,
         });
         let served: { json: ServedResult[]; binary: ServedResult[] };
+        const grpc: ServedResult[] = [];
         let canned: Canned;
         try {
           canned = await cannedResponses(runtime, requests, dir);
           served = await measure(runtime, requests, opts, 'served', true);
+          const infer = inferRequest(sig, 'bench', bin.body, bin.headerLength);
+          for (const c of opts.concurrencies) {
+            const res = await loadGrpc(
+              { grpcPort: runtime.grpcPort!, pid: runtime.pid },
+              infer,
+              c,
+              opts.seconds,
+            );
+            grpc.push(res);
+            opts.log(
+              `${'served gRPC'.padEnd(16)} c=${c}: ${fmt(res.requestsPerSecond)} req/s p50 ${res.p50Ms} ms p99 ${res.p99Ms} ms errors ${res.errors}; ` +
+                `CPU cores: server ${cores(res.cpu.serverCores)} (HTTP thread ${cores(res.cpu.httpThreadCores)}), load generator ${cores(res.cpu.loadgenCores)}`,
+            );
+          }
         } finally {
           await runtime.stop();
         }
@@ -217,6 +235,7 @@ export async function runRuntimeBench(opts: RuntimeBenchOptions): Promise<ModelR
           decode,
           json: served.json,
           binary: served.binary,
+          grpc,
           httpOnly,
           naive: naiveRes,
         });
@@ -256,6 +275,7 @@ export function summarize(reports: ModelReport[]): string {
     const rows: [string, string, ServedResult[], ServedResult[], number][] = [
       ['runtime', 'JSON', r.json, r.httpOnly.json, jsonCeiling],
       ['runtime', 'binary', r.binary, r.httpOnly.binary, binaryCeiling],
+      ['runtime', 'gRPC (OIP, raw)', r.grpc, r.httpOnly.binary, binaryCeiling],
       ['HTTP-only', 'JSON', r.httpOnly.json, r.httpOnly.json, jsonCeiling],
       ['HTTP-only', 'binary', r.httpOnly.binary, r.httpOnly.binary, binaryCeiling],
       [
@@ -306,6 +326,15 @@ export function summarize(reports: ModelReport[]): string {
             : 'not met';
       lines.push(
         `efficiency >= 0.8, ${format} c=${top}: needs ${fmt(target)} req/s, served ${fmt(s.requestsPerSecond)} (${(s.requestsPerSecond / (target / 0.8)).toFixed(2)}): ${verdict}`,
+      );
+    }
+    // #18's target: gRPC at the top concurrency at least as fast as REST with binary tensors.
+    const top = Math.max(...r.binary.map((x) => x.concurrency));
+    const g = r.grpc.find((x) => x.concurrency === top);
+    const b = r.binary.find((x) => x.concurrency === top);
+    if (g !== undefined && b !== undefined) {
+      lines.push(
+        `gRPC >= REST binary, c=${top}: ${fmt(g.requestsPerSecond)} against ${fmt(b.requestsPerSecond)} req/s (${(g.requestsPerSecond / b.requestsPerSecond).toFixed(2)}x): ${g.requestsPerSecond >= b.requestsPerSecond ? 'met' : 'not met'}`,
       );
     }
     const c1 = r.json.find((s) => s.concurrency === 1);

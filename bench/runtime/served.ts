@@ -25,21 +25,24 @@ export interface ServedResult {
 
 export interface ServerHandle {
   port: number;
+  /** The runtime's gRPC port (the runtime only). */
+  grpcPort?: number;
   pid: number | undefined;
   stop(): Promise<void>;
 }
 
-function waitFor(child: ChildProcess, pattern: RegExp): Promise<number> {
+/** The first number each pattern captures in the child's output, once all have matched. */
+function waitForAll(child: ChildProcess, patterns: RegExp[]): Promise<number[]> {
   return new Promise((resolve, reject) => {
     let out = '';
     let err = '';
     const onData = (d: Buffer): void => {
       out += d.toString();
-      const m = pattern.exec(out);
-      if (m) {
+      const found = patterns.map((p) => p.exec(out)?.[1]);
+      if (found.every((m) => m !== undefined)) {
         child.stdout?.off('data', onData);
         child.stdout?.resume();
-        resolve(Number(m[1]));
+        resolve(found.map(Number));
       }
     };
     child.stdout?.on('data', onData);
@@ -47,6 +50,9 @@ function waitFor(child: ChildProcess, pattern: RegExp): Promise<number> {
     child.on('exit', (code) => reject(new Error(`server exited (${code}): ${err.slice(-2000)}`)));
   });
 }
+
+const waitFor = async (child: ChildProcess, pattern: RegExp): Promise<number> =>
+  (await waitForAll(child, [pattern]))[0]!;
 
 async function waitReady(port: number): Promise<void> {
   for (let i = 0; i < 600; i++) {
@@ -110,9 +116,12 @@ export async function startRuntime(
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
-  const port = await waitFor(child, /Server listening at http:\/\/127\.0\.0\.1:(\d+)/);
-  await waitReady(port);
-  return { port, pid: child.pid, stop: stopper(child) };
+  const [port, grpcPort] = await waitForAll(child, [
+    /Server listening at http:\/\/127\.0\.0\.1:(\d+)/,
+    /gRPC listening on port (\d+)/,
+  ]);
+  await waitReady(port!);
+  return { port: port!, grpcPort: grpcPort!, pid: child.pid, stop: stopper(child) };
 }
 
 export async function startNaive(modelDir: string, backend: string): Promise<ServerHandle> {
