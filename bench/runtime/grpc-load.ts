@@ -8,6 +8,7 @@ import type { Client, ServiceError } from '@grpc/grpc-js';
 import { credentials, loadPackageDefinition } from '@grpc/grpc-js';
 import type { ModelSignature } from '../../src/runtime/models/signature.js';
 import { packageDefinition } from '../../src/runtime/grpc/protos.js';
+import { percentile } from '../../test/support/load.js';
 import { cpuBetween, sampleCpu } from './cpu.js';
 import type { ServedResult } from './served.js';
 
@@ -40,9 +41,6 @@ export function inferRequest(
     raw_input_contents: [body.subarray(headerLength)],
   };
 }
-
-const percentile = (sorted: number[], p: number): number =>
-  sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
 
 async function run(
   clients: InferenceClient[],
@@ -99,12 +97,11 @@ export async function loadGrpc(
     const before = sampleCpu(server.pid);
     const r = await run(clients, request, concurrency, seconds);
     const cpu = cpuBetween(before, sampleCpu(server.pid));
-    const sorted = r.latenciesMs.sort((a, b) => a - b);
     return {
       concurrency,
       requestsPerSecond: r.ok / r.elapsedS,
-      p50Ms: Number(percentile(sorted, 0.5).toFixed(1)),
-      p99Ms: Number(percentile(sorted, 0.99).toFixed(1)),
+      p50Ms: Number(percentile(r.latenciesMs, 50).toFixed(1)),
+      p99Ms: Number(percentile(r.latenciesMs, 99).toFixed(1)),
       errors: r.errors,
       cpu,
     };
