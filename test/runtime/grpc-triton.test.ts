@@ -174,7 +174,9 @@ describe('bad requests get the right status code and a precise message', () => {
     ]);
     expect(got.oversize.code).toBe('RESOURCE_EXHAUSTED');
     expect(got.oversize.message).toMatch(
-      new RegExp(`^Received message larger than max \\(\\d+ vs ${MAX_BODY_BYTES}\\)$`),
+      new RegExp(
+        `^the request message is \\d+ bytes, more than this server's limit of ${MAX_BODY_BYTES} \\(--max-body-bytes\\)$`,
+      ),
     );
     expect(got.after).toEqual(report.expected['i8']);
   }, 60_000);

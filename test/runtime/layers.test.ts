@@ -1,7 +1,8 @@
 // The runtime's layers, read from its import graph. codec/ runs in the worker
 // threads as well as on the HTTP thread, so it stays pure: it reaches neither
 // the HTTP layer, nor the service, nor node:http. A worker thread's entry
-// reaches none of them either.
+// reaches none of them either. grpc/transport/ is a gRPC server that knows
+// nothing of models: the runtime's services sit on it, not in it.
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -43,7 +44,14 @@ function reach(entries: string[]): { files: Set<string>; packages: Set<string> }
   return { files, packages };
 }
 
-const codecFiles = readdirSync(join(RUNTIME, 'codec')).map((f) => `codec/${f}`);
+/** The .ts files under a directory of src/runtime, as paths relative to it. */
+function sourcesUnder(dir: string): string[] {
+  return readdirSync(join(RUNTIME, dir), { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.ts'))
+    .map((f) => `${dir}/${f}`);
+}
+
+const codecFiles = sourcesUnder('codec');
 
 /** What codec/ may import besides itself: the runtime's pure core. */
 const CODEC_MAY_IMPORT = ['dtypes.ts', 'errors.ts', 'tensors.ts', 'models/signature.ts'];
@@ -55,7 +63,9 @@ function outsideWorkers(found: { files: Set<string>; packages: Set<string> }): s
       (f) => f.startsWith('http/') || f.startsWith('grpc/') || f === 'service.ts',
     ),
     ...[...found.packages].filter((p) =>
-      ['fastify', '@grpc/grpc-js', 'node:http', 'node:https', 'node:net'].includes(p),
+      ['fastify', '@grpc/grpc-js', 'node:http', 'node:http2', 'node:https', 'node:net'].includes(
+        p,
+      ),
     ),
   ];
 }
@@ -84,7 +94,7 @@ describe('the runtime layers', () => {
     const transports = ['http', 'grpc'] as const;
     for (const own of transports) {
       const other = transports.find((t) => t !== own)!;
-      const files = readdirSync(join(RUNTIME, own)).map((f) => `${own}/${f}`);
+      const files = sourcesUnder(own);
       expect(files.length).toBeGreaterThan(3);
       const crossing = files.flatMap((file) =>
         importsOf(file)
@@ -92,6 +102,19 @@ describe('the runtime layers', () => {
           .map((f) => `${file} -> ${f}`),
       );
       expect(crossing).toEqual([]);
+    }
+  });
+
+  it('grpc/transport/ imports only itself and node built-ins', () => {
+    const files = sourcesUnder('grpc/transport');
+    expect(files.length).toBeGreaterThan(3);
+    for (const file of files) {
+      const { files: imported, packages } = importsOf(file);
+      expect({
+        file,
+        outside: imported.filter((f) => !f.startsWith('grpc/transport/')),
+        packages: packages.filter((p) => !p.startsWith('node:')),
+      }).toEqual({ file, outside: [], packages: [] });
     }
   });
 });

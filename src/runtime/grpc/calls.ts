@@ -3,17 +3,14 @@
 // label protocol="grpc"), and the activity the drain watches. A client's
 // deadline becomes the request's deadline in the batcher.
 
-import type {
-  ServerUnaryCall,
-  handleUnaryCall,
-  sendUnaryData,
-  UntypedHandleCall,
-} from '@grpc/grpc-js';
 import { RuntimeError, toRuntimeError } from '../errors.js';
 import type { RuntimeMetrics } from '../metrics.js';
 import { tracked } from '../admission.js';
+import type { GrpcError } from './transport/grpc-error.js';
 import type { ModelService } from '../service.js';
-import { toServiceError } from './status.js';
+import { toGrpcError } from './status.js';
+import type { SingleRequestCall } from './transport/calls.js';
+import type { UnaryHandler } from './transport/server.js';
 
 /** Calls in flight and when the last one ended: the drain waits for quiet. */
 export class Activity {
@@ -49,11 +46,8 @@ export interface CallContext {
  * Milliseconds left before the call's deadline, or undefined without one. A
  * deadline already past fails the call here, before it takes a queue slot.
  */
-export function timeLeftMs(
-  call: Pick<ServerUnaryCall<unknown, unknown>, 'getDeadline'>,
-): number | undefined {
-  const deadline = call.getDeadline();
-  const at = deadline instanceof Date ? deadline.getTime() : deadline;
+export function timeLeftMs(call: { readonly deadline: number }): number | undefined {
+  const at = call.deadline;
   if (!Number.isFinite(at)) return undefined;
   const left = at - Date.now();
   if (left <= 0)
@@ -64,7 +58,7 @@ export function timeLeftMs(
 /** A handler may answer at once or later; what it throws becomes the call's status. */
 export type Handler<Req, Res> = (
   request: Req,
-  call: ServerUnaryCall<Req, Res>,
+  call: SingleRequestCall<Req, Res>,
 ) => Res | Promise<Res>;
 
 /**
@@ -77,8 +71,11 @@ export function unary<Req, Res>(
   ctx: CallContext,
   inference: boolean,
   handler: Handler<Req, Res>,
-): UntypedHandleCall {
-  const handle: handleUnaryCall<Req, Res> = (call, callback: sendUnaryData<Res>) => {
+): UnaryHandler {
+  const handle = (
+    call: SingleRequestCall<Req, Res>,
+    callback: (err: GrpcError | null, response?: Res) => void,
+  ): void => {
     const started = performance.now();
     ctx.activity.begin();
     // Through a promise, so that a handler throwing at once is answered like one rejecting.
@@ -94,16 +91,17 @@ export function unary<Req, Res>(
           const e = toRuntimeError(err);
           if (inference && e.code !== 'MODEL_NOT_FOUND' && e.code !== 'VERSION_NOT_FOUND')
             ctx.metrics.observeRequest('grpc', e.status, (performance.now() - started) / 1000);
-          callback(toServiceError(e));
+          callback(toGrpcError(e));
         },
       )
       .finally(() => ctx.activity.end());
   };
-  return handle as UntypedHandleCall;
+  // The transport hands each method the call its definition decodes: Req and Res.
+  return handle as UnaryHandler;
 }
 
 /** A method the runtime does not offer: UNIMPLEMENTED with the reason. */
-export function unimplemented(ctx: CallContext, message: string): UntypedHandleCall {
+export function unimplemented(ctx: CallContext, message: string): UnaryHandler {
   return unary(ctx, false, () => {
     throw new RuntimeError('NOT_IMPLEMENTED', message);
   });

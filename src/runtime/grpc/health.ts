@@ -3,12 +3,15 @@
 // loaded, warmed up and not draining (REST's readiness), NOT_SERVING otherwise;
 // another service name is NOT_FOUND, as the protocol asks.
 
-import type { ServerWritableStream, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { RuntimeError } from '../errors.js';
 import type { ModelService } from '../service.js';
 import type { CallContext } from './calls.js';
 import { unary } from './calls.js';
 import { SERVICE_NAMES } from './protos.js';
+import type { SingleRequestCall } from './transport/calls.js';
+import type { ServiceImplementation } from './transport/server.js';
+
+type WatchCall = SingleRequestCall<HealthCheckRequest, HealthCheckResponse>;
 
 type ServingStatus = 'SERVING' | 'NOT_SERVING' | 'SERVICE_UNKNOWN';
 
@@ -35,16 +38,15 @@ function known(name: string): boolean {
 }
 
 export class HealthService {
-  private readonly watches = new Set<
-    ServerWritableStream<HealthCheckRequest, HealthCheckResponse>
-  >();
+  /** Each Watch running, and what stops it. */
+  private readonly watches = new Map<WatchCall, () => void>();
   private readonly ctx: CallContext;
 
   constructor(ctx: CallContext) {
     this.ctx = ctx;
   }
 
-  implementation(): UntypedServiceImplementation {
+  implementation(): ServiceImplementation {
     const { service } = this.ctx;
     return {
       Check: unary<HealthCheckRequest, HealthCheckResponse>(this.ctx, false, (request) => {
@@ -61,13 +63,13 @@ export class HealthService {
           HEALTH_SERVICES.map((name) => [name, { status: statusOf(service) }]),
         ),
       })),
-      Watch: (call: ServerWritableStream<HealthCheckRequest, HealthCheckResponse>) =>
-        this.watch(call),
+      // The transport hands Watch the call its definition decodes.
+      Watch: (call: SingleRequestCall<unknown, unknown>) => this.watch(call as WatchCall),
     };
   }
 
   /** Sends the status now and at each change, until the client leaves or the server closes. */
-  private watch(call: ServerWritableStream<HealthCheckRequest, HealthCheckResponse>): void {
+  private watch(call: WatchCall): void {
     const name = call.request.service ?? '';
     let last: ServingStatus | undefined;
     const send = (): void => {
@@ -77,22 +79,20 @@ export class HealthService {
     };
     send();
     const timer = setInterval(send, WATCH_POLL_MS);
-    this.watches.add(call);
     const stop = (): void => {
       clearInterval(timer);
       this.watches.delete(call);
     };
-    call.on('cancelled', stop);
-    call.on('close', stop);
-    call.on('finish', stop);
+    this.watches.set(call, stop);
+    call.once('cancelled', stop);
   }
 
   /** Ends every Watch (NOT_SERVING last), so that the server's graceful shutdown is not held by them. */
   endWatches(): void {
-    for (const call of [...this.watches]) {
+    for (const [call, stop] of [...this.watches]) {
+      stop();
       call.write({ status: 'NOT_SERVING' });
       call.end();
-      this.watches.delete(call);
     }
   }
 }

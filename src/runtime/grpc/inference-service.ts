@@ -2,7 +2,6 @@
 // inference.GRPCInferenceService. Requests reach the same model service and
 // batcher as REST's /v2/.../infer.
 
-import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import { RuntimeError, invalidInput } from '../errors.js';
 import type { TensorSpec } from '../models/signature.js';
 import { encodeRaw } from '../codec/binary-tensor.js';
@@ -14,37 +13,18 @@ import type { ModelService } from '../service.js';
 import type { TensorMap } from '../tensors.js';
 import { RUNTIME_VERSION } from '../version.js';
 import type { CallContext } from './calls.js';
+import type { ServiceImplementation } from './transport/server.js';
 import { timeLeftMs, unary } from './calls.js';
-import type { InferInputTensorMessage, InferParameterMessage } from './infer-tensors.js';
 import { inputFromMessage, intParameter } from './infer-tensors.js';
+import type {
+  InferOutputTensor,
+  ModelInferRequest,
+  ModelInferResponse,
+} from './wire/model-infer.js';
 
 interface ModelRef {
   name?: string;
   version?: string;
-}
-
-interface ModelInferRequest {
-  model_name?: string;
-  model_version?: string;
-  id?: string;
-  parameters?: Record<string, InferParameterMessage>;
-  inputs?: InferInputTensorMessage[];
-  outputs?: { name?: string; parameters?: Record<string, InferParameterMessage> }[];
-  raw_input_contents?: Uint8Array[];
-}
-
-interface InferOutputTensor {
-  name: string;
-  datatype: string;
-  shape: string[];
-}
-
-interface ModelInferResponse {
-  model_name: string;
-  model_version: string;
-  id: string;
-  outputs: InferOutputTensor[];
-  raw_output_contents: Buffer[];
 }
 
 /** Triton's classification extension works over gRPC too (tritonclient's class_count). */
@@ -133,7 +113,7 @@ async function infer(
       throw new RuntimeError('INTERNAL', `the model did not produce "${spec.name}"`);
     const t = classification === undefined ? produced : classify(produced, classification);
     const datatype = classification === undefined ? oipDatatype(spec) : 'BYTES';
-    outputs.push({ name: spec.name, datatype, shape: t.shape.map(String) });
+    outputs.push({ name: spec.name, datatype, shape: t.shape });
     contents.push(encodeRaw(t, datatype));
   }
   return {
@@ -145,7 +125,7 @@ async function infer(
   };
 }
 
-export function inferenceService(ctx: CallContext): UntypedServiceImplementation {
+export function inferenceService(ctx: CallContext): ServiceImplementation {
   const { service } = ctx;
   const ready = (): boolean => service.state === 'ready';
   return {

@@ -12,10 +12,10 @@
 //   relative names and no imports: "couldn't resolve name 'Example'").
 
 import type { PackageDefinition } from '@grpc/proto-loader';
-import type { Server } from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import descriptor from 'protobufjs/ext/descriptor/index.js';
 import type { IDescriptorProto, IFileDescriptorProto } from 'protobufjs/ext/descriptor/index.js';
+import type { GrpcTransport } from './transport/server.js';
 
 /** protoc's name for a map field's entry type: map_field -> MapFieldEntry. */
 function mapEntryName(field: string): string {
@@ -144,6 +144,10 @@ export function repairedDefinition(pkg: PackageDefinition): PackageDefinition {
   ) as PackageDefinition;
 }
 
-export function addReflection(server: Server, pkg: PackageDefinition): void {
-  new ReflectionService(repairedDefinition(pkg)).addToServer(server);
+export function addReflection(server: GrpcTransport, pkg: PackageDefinition): void {
+  // addToServer only calls server.addService(definition, { ServerReflectionInfo })
+  // with a handler that uses the call's 'data'/'end' events, write() and end():
+  // the transport's duplex calls offer exactly that.
+  const target = server as unknown as Parameters<ReflectionService['addToServer']>[0];
+  new ReflectionService(repairedDefinition(pkg)).addToServer(target);
 }

@@ -1,12 +1,10 @@
 // The runtime's gRPC server: TF Serving's PredictionService and ModelService,
 // the Open Inference Protocol's GRPCInferenceService, grpc.health.v1.Health
 // and server reflection, on one port beside REST's, over the same model
-// service. The message size limit is --max-body-bytes (grpc-js answers larger
-// messages RESOURCE_EXHAUSTED); connections are aged out like REST's
+// service, on the runtime's own HTTP/2 transport (transport/). The message
+// size limit is --max-body-bytes; connections are aged out like REST's
 // keep-alive connections so that clients spread again over the pods.
 
-import { Server, ServerCredentials } from '@grpc/grpc-js';
-import type { ChannelOptions, ServiceDefinition } from '@grpc/grpc-js';
 import type { ServeConfig } from '../../contract/runtime.js';
 import type { RuntimeMetrics } from '../metrics.js';
 import type { ModelService } from '../service.js';
@@ -17,6 +15,10 @@ import { inferenceService } from './inference-service.js';
 import { SERVICE_NAMES, packageDefinition } from './protos.js';
 import { addReflection } from './reflection.js';
 import { modelService, predictionService } from './tfserving-service.js';
+import type { ServiceDefinition } from './transport/server.js';
+import { GrpcTransport } from './transport/server.js';
+import type { ModelInferResponse } from './wire/model-infer.js';
+import { decodeModelInferRequest, encodeModelInferResponse } from './wire/model-infer.js';
 
 export interface GrpcServerOptions {
   service: ModelService;
@@ -28,41 +30,39 @@ export interface GrpcServerOptions {
 }
 
 function definition(name: string): ServiceDefinition {
-  // proto-loader's service entries are grpc-js service definitions.
-  return packageDefinition()[name] as ServiceDefinition;
+  // proto-loader's service entries are method definitions by name.
+  return packageDefinition()[name] as unknown as ServiceDefinition;
 }
 
-function channelOptions(config: GrpcServerOptions['config']): ChannelOptions {
-  const options: ChannelOptions = {
-    'grpc.max_receive_message_length': config.maxBodyBytes,
-    'grpc.max_send_message_length': -1,
+/** The OIP service, with ModelInfer read and written on the wire directly (wire/model-infer.ts). */
+function inferenceDefinition(): ServiceDefinition {
+  const def = definition(SERVICE_NAMES.inference);
+  const modelInfer = def['ModelInfer'];
+  if (modelInfer === undefined) throw new Error('grpc_predict_v2.proto has no ModelInfer');
+  return {
+    ...def,
+    ModelInfer: {
+      ...modelInfer,
+      requestDeserialize: decodeModelInferRequest,
+      // The handler answers ModelInferResponse objects (inference-service.ts).
+      responseSerialize: (value: unknown) => encodeModelInferResponse(value as ModelInferResponse),
+    },
   };
-  if (config.maxConnectionAgeSeconds > 0) {
-    options['grpc.max_connection_age_ms'] = config.maxConnectionAgeSeconds * 1000;
-    // Calls still running when the age is reached may finish within their deadline.
-    options['grpc.max_connection_age_grace_ms'] = config.requestTimeoutMs;
-  }
-  return options;
 }
 
 export class GrpcServer {
   readonly port: number;
-  private readonly server: Server;
+  private readonly server: GrpcTransport;
   private readonly activity: Activity;
   private readonly health: HealthService;
 
-  /** The bound address as grpc-js names it (drain() takes that). */
-  private readonly address: string;
-
   private constructor(
-    server: Server,
-    address: string,
+    server: GrpcTransport,
     port: number,
     activity: Activity,
     health: HealthService,
   ) {
     this.server = server;
-    this.address = address;
     this.port = port;
     this.activity = activity;
     this.health = health;
@@ -71,20 +71,20 @@ export class GrpcServer {
   static async start(opts: GrpcServerOptions): Promise<GrpcServer> {
     const activity = new Activity();
     const ctx: CallContext = { service: opts.service, metrics: opts.metrics, activity };
-    const server = new Server(channelOptions(opts.config));
+    const server = new GrpcTransport({
+      maxReceiveBytes: opts.config.maxBodyBytes,
+      maxConnectionAgeMs: opts.config.maxConnectionAgeSeconds * 1000,
+      // Calls still running when the age is reached may finish within their deadline.
+      graceMs: opts.config.requestTimeoutMs,
+    });
     const health = new HealthService(ctx);
     server.addService(definition(SERVICE_NAMES.prediction), predictionService(ctx));
     server.addService(definition(SERVICE_NAMES.modelService), modelService(ctx));
-    server.addService(definition(SERVICE_NAMES.inference), inferenceService(ctx));
+    server.addService(inferenceDefinition(), inferenceService(ctx));
     server.addService(definition(SERVICE_NAMES.health), health.implementation());
     addReflection(server, packageDefinition());
-    const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
-    const port = await new Promise<number>((resolve, reject) => {
-      server.bindAsync(`${host}:${opts.port}`, ServerCredentials.createInsecure(), (err, bound) =>
-        err === null ? resolve(bound) : reject(err),
-      );
-    });
-    return new GrpcServer(server, `${host}:${port}`, port, activity, health);
+    const port = await server.listen(opts.host, opts.port);
+    return new GrpcServer(server, port, activity, health);
   }
 
   /** Calls being answered now. */
@@ -104,7 +104,7 @@ export class GrpcServer {
    * pod once it has caught up (REST's `Connection: close` while draining).
    */
   goAway(graceMs: number): void {
-    this.server.drain(this.address, graceMs);
+    this.server.goAway(graceMs);
   }
 
   /**
@@ -113,15 +113,6 @@ export class GrpcServer {
    */
   async close(timeoutMs: number): Promise<boolean> {
     this.health.endWatches();
-    let timer: NodeJS.Timeout | undefined;
-    const finished = await Promise.race([
-      new Promise<boolean>((resolve) => this.server.tryShutdown(() => resolve(true))),
-      new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => resolve(false), timeoutMs);
-      }),
-    ]);
-    clearTimeout(timer);
-    if (!finished) this.server.forceShutdown();
-    return finished;
+    return this.server.close(timeoutMs);
   }
 }

@@ -2,18 +2,16 @@
 // Triton answer the same conditions (docs/runtime.md lists the table; its docs
 // test checks every row). The message is the one REST sends in {"error": ...}.
 
-import { Metadata, status as GrpcStatus } from '@grpc/grpc-js';
-import type { ServerErrorResponse } from '@grpc/grpc-js';
 import type { ErrorCode, RuntimeError } from '../errors.js';
-
-export type GrpcStatusName = keyof typeof GrpcStatus;
+import { GrpcError } from './transport/grpc-error.js';
+import type { GrpcStatusName } from './transport/grpc-error.js';
 
 export const GRPC_STATUS: Readonly<Record<ErrorCode, GrpcStatusName>> = {
   BAD_REQUEST: 'INVALID_ARGUMENT',
   INVALID_JSON: 'INVALID_ARGUMENT',
   INVALID_INPUT: 'INVALID_ARGUMENT',
   UNSUPPORTED_MEDIA_TYPE: 'INVALID_ARGUMENT',
-  // Above the message size limit, grpc-js itself answers RESOURCE_EXHAUSTED.
+  // Above the message size limit, the transport answers RESOURCE_EXHAUSTED itself.
   BODY_TOO_LARGE: 'RESOURCE_EXHAUSTED',
   MODEL_NOT_FOUND: 'NOT_FOUND',
   VERSION_NOT_FOUND: 'NOT_FOUND',
@@ -45,15 +43,10 @@ export const GRPC_STATUS: Readonly<Record<ErrorCode, GrpcStatusName>> = {
 export const ERROR_CODE_KEY = 'tensorfleet-error-code';
 export const RETRY_AFTER_KEY = 'retry-after';
 
-/** The error a handler passes to grpc-js for a runtime error. */
-export function toServiceError(err: RuntimeError): ServerErrorResponse {
-  const metadata = new Metadata();
-  metadata.set(ERROR_CODE_KEY, err.code);
+/** The status a call ends with for a runtime error. */
+export function toGrpcError(err: RuntimeError): GrpcError {
+  const metadata: Record<string, string> = { [ERROR_CODE_KEY]: err.code };
   if (err.retryAfterSeconds !== undefined)
-    metadata.set(RETRY_AFTER_KEY, String(err.retryAfterSeconds));
-  return Object.assign(new Error(err.message), {
-    code: GrpcStatus[GRPC_STATUS[err.code]],
-    details: err.message,
-    metadata,
-  });
+    metadata[RETRY_AFTER_KEY] = String(err.retryAfterSeconds);
+  return new GrpcError(GRPC_STATUS[err.code], err.message, metadata);
 }

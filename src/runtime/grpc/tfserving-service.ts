@@ -3,7 +3,6 @@
 // and tensorflow.serving.ModelService (GetModelStatus). Requests reach the
 // same model service and batcher as REST's :predict.
 
-import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import { RuntimeError, invalidInput } from '../errors.js';
 import type { ModelSignature, TensorSpec } from '../models/signature.js';
 import { checkModel } from '../admission.js';
@@ -11,6 +10,7 @@ import { inputSpec, validateInputs } from '../codec/validate.js';
 import type { ModelService } from '../service.js';
 import type { TensorMap } from '../tensors.js';
 import type { CallContext } from './calls.js';
+import type { ServiceImplementation } from './transport/server.js';
 import { timeLeftMs, unary, unimplemented } from './calls.js';
 import type { TensorProtoMessage, TensorShapeMessage } from './tensor-proto.js';
 import { shapeToProto, tensorFromProto, tensorToProto } from './tensor-proto.js';
@@ -187,7 +187,7 @@ function versionStatus(service: ModelService): object {
 const NEEDS_EXAMPLES =
   'it needs tf.Example parsing signatures, which TF.js models do not have; use Predict';
 
-export function predictionService(ctx: CallContext): UntypedServiceImplementation {
+export function predictionService(ctx: CallContext): ServiceImplementation {
   const { service } = ctx;
   return {
     Predict: unary<PredictRequest, PredictResponse>(ctx, true, (request, call) =>
@@ -208,7 +208,7 @@ export function predictionService(ctx: CallContext): UntypedServiceImplementatio
   };
 }
 
-export function modelService(ctx: CallContext): UntypedServiceImplementation {
+export function modelService(ctx: CallContext): ServiceImplementation {
   const { service } = ctx;
   return {
     GetModelStatus: unary<ModelSpecRequest, object>(ctx, false, (request) => {
