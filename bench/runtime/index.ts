@@ -1,7 +1,9 @@
 // The runtime benchmark: per model (MLP 784-128-10, 3-conv CNN at 224x224x3)
 // and per available backend, measures (1) raw in-process throughput,
 // (2) decode cost per request, (3) served throughput and latency over JSON
-// and binary tensors at concurrency 1/16/64, (4) the naive fastify baseline.
+// and binary tensors at concurrency 1/16/64, (4) gRPC (OIP ModelInfer) against
+// REST binary with one load generator, h2load, for both (h2load.ts), (5) the
+// naive fastify baseline.
 // Serving efficiency = served / min(raw compute, decode ceiling).
 
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -13,7 +15,8 @@ import { loadModel } from '../../src/runtime/models/load.js';
 import { writeCnn, writeMlpGraph } from '../../test/support/models.js';
 import { buildRuntime, runtimeNodeFlags } from './build.js';
 import { binaryBody, decodeCosts, jsonBody } from './decode.js';
-import { inferRequest, loadGrpc } from './grpc-load.js';
+import type { H2Target } from './h2load.js';
+import { grpcTarget, h2loadMissing, loadH2 } from './h2load.js';
 import type { DecodeResult } from './decode.js';
 import type { RawResult } from './raw.js';
 import { rawThroughput } from './raw.js';
@@ -37,8 +40,11 @@ export interface ModelReport {
   decode: DecodeResult;
   json: ServedResult[];
   binary: ServedResult[];
-  /** OIP ModelInfer over gRPC, raw_input_contents (grpc-load.ts), on the same runtime process. */
-  grpc: ServedResult[];
+  /**
+   * OIP ModelInfer over gRPC (raw_input_contents) and REST binary, both from
+   * h2load (h2load.ts), on the same runtime process; empty without h2load.
+   */
+  sameClient: { grpc: ServedResult[]; binary: ServedResult[] };
   /** The HTTP-only ceiling: canned responses, same requests (canned-server.ts). */
   httpOnly: { json: ServedResult[]; binary: ServedResult[] };
   naive: ServedResult[];
@@ -188,24 +194,41 @@ export async function runRuntimeBench(opts: RuntimeBenchOptions): Promise<ModelR
           nodeFlags,
         });
         let served: { json: ServedResult[]; binary: ServedResult[] };
-        const grpc: ServedResult[] = [];
+        const sameClient = { grpc: [] as ServedResult[], binary: [] as ServedResult[] };
         let canned: Canned;
         try {
           canned = await cannedResponses(runtime, requests, dir);
           served = await measure(runtime, requests, opts, 'served', true);
-          const infer = inferRequest(sig, 'bench', bin.body, bin.headerLength);
-          for (const c of opts.concurrencies) {
-            const res = await loadGrpc(
-              { grpcPort: runtime.grpcPort!, pid: runtime.pid },
-              infer,
-              c,
-              opts.seconds,
-            );
-            grpc.push(res);
-            opts.log(
-              `${'served gRPC'.padEnd(16)} c=${c}: ${fmt(res.requestsPerSecond)} req/s p50 ${res.p50Ms} ms p99 ${res.p99Ms} ms errors ${res.errors}; ` +
-                `CPU cores: server ${cores(res.cpu.serverCores)} (HTTP thread ${cores(res.cpu.httpThreadCores)}), load generator ${cores(res.cpu.loadgenCores)}`,
-            );
+          const missing = h2loadMissing();
+          if (missing !== undefined) opts.log(`gRPC against REST binary skipped: ${missing}`);
+          else {
+            const binaryFile = join(dir, 'infer.bin');
+            await writeFile(binaryFile, bin.body);
+            const targets: [keyof typeof sameClient, H2Target][] = [
+              [
+                'grpc',
+                await grpcTarget(sig, 'bench', bin.body, bin.headerLength, runtime.grpcPort!, dir),
+              ],
+              [
+                'binary',
+                {
+                  protocol: 'oip',
+                  url: `http://127.0.0.1:${runtime.port}${requests.binary.path}`,
+                  bodyFile: binaryFile,
+                  headers: requests.binary.headers,
+                },
+              ],
+            ];
+            for (const c of opts.concurrencies) {
+              for (const [kind, target] of targets) {
+                const res = await loadH2(runtime, target, c, opts.seconds, dir);
+                sameClient[kind].push(res);
+                opts.log(
+                  `${`h2load ${kind}`.padEnd(16)} c=${c}: ${fmt(res.requestsPerSecond)} req/s p50 ${res.p50Ms} ms p99 ${res.p99Ms} ms errors ${res.errors}; ` +
+                    `CPU cores: server ${cores(res.cpu.serverCores)} (HTTP thread ${cores(res.cpu.httpThreadCores)}), load generator ${cores(res.cpu.loadgenCores)}`,
+                );
+              }
+            }
           }
         } finally {
           await runtime.stop();
@@ -235,7 +258,7 @@ export async function runRuntimeBench(opts: RuntimeBenchOptions): Promise<ModelR
           decode,
           json: served.json,
           binary: served.binary,
-          grpc,
+          sameClient,
           httpOnly,
           naive: naiveRes,
         });
@@ -275,7 +298,8 @@ export function summarize(reports: ModelReport[]): string {
     const rows: [string, string, ServedResult[], ServedResult[], number][] = [
       ['runtime', 'JSON', r.json, r.httpOnly.json, jsonCeiling],
       ['runtime', 'binary', r.binary, r.httpOnly.binary, binaryCeiling],
-      ['runtime', 'gRPC (OIP, raw)', r.grpc, r.httpOnly.binary, binaryCeiling],
+      ['runtime', 'gRPC (OIP, raw), h2load', r.sameClient.grpc, r.httpOnly.binary, binaryCeiling],
+      ['runtime', 'binary, h2load', r.sameClient.binary, r.httpOnly.binary, binaryCeiling],
       ['HTTP-only', 'JSON', r.httpOnly.json, r.httpOnly.json, jsonCeiling],
       ['HTTP-only', 'binary', r.httpOnly.binary, r.httpOnly.binary, binaryCeiling],
       [
@@ -328,13 +352,16 @@ export function summarize(reports: ModelReport[]): string {
         `efficiency >= 0.8, ${format} c=${top}: needs ${fmt(target)} req/s, served ${fmt(s.requestsPerSecond)} (${(s.requestsPerSecond / (target / 0.8)).toFixed(2)}): ${verdict}`,
       );
     }
-    // #18's target: gRPC at the top concurrency at least as fast as REST with binary tensors.
+    // #18's target: gRPC at the top concurrency at least as fast as REST with
+    // binary tensors, both driven by h2load in the same run.
     const top = Math.max(...r.binary.map((x) => x.concurrency));
-    const g = r.grpc.find((x) => x.concurrency === top);
-    const b = r.binary.find((x) => x.concurrency === top);
+    const g = r.sameClient.grpc.find((x) => x.concurrency === top);
+    const b = r.sameClient.binary.find((x) => x.concurrency === top);
     if (g !== undefined && b !== undefined) {
       lines.push(
-        `gRPC >= REST binary, c=${top}: ${fmt(g.requestsPerSecond)} against ${fmt(b.requestsPerSecond)} req/s (${(g.requestsPerSecond / b.requestsPerSecond).toFixed(2)}x): ${g.requestsPerSecond >= b.requestsPerSecond ? 'met' : 'not met'}`,
+        `gRPC >= REST binary (h2load for both), c=${top}: ${fmt(g.requestsPerSecond)} against ${fmt(b.requestsPerSecond)} req/s (${(g.requestsPerSecond / b.requestsPerSecond).toFixed(2)}x), ` +
+          `server CPU ${us(g.cpu.serverCores, g.requestsPerSecond)} against ${us(b.cpu.serverCores, b.requestsPerSecond)} us/call, errors ${g.errors} and ${b.errors}: ` +
+          `${g.requestsPerSecond >= b.requestsPerSecond && g.errors === 0 ? 'met' : 'not met'}`,
       );
     }
     const c1 = r.json.find((s) => s.concurrency === 1);
