@@ -129,17 +129,37 @@ function readVersionLabels(config: TextMessageReader): Record<string, number> {
   return Object.fromEntries(labels);
 }
 
+/** The deprecated ModelType enum (model_server_config.proto), by name and number. */
+const MODEL_TYPES: Readonly<Record<string, bigint>> = {
+  MODEL_TYPE_UNSPECIFIED: 0n,
+  TENSORFLOW: 1n,
+  OTHER: 2n,
+};
+
 function readPlatform(config: TextMessageReader): 'tensorflow' {
   const platform = config.string('model_platform');
   const modelType = config.single('model_type');
-  if (modelType !== undefined) {
+  const typeNumber =
+    modelType?.kind === 'identifier' && Object.hasOwn(MODEL_TYPES, modelType.value)
+      ? MODEL_TYPES[modelType.value]
+      : modelType?.kind === 'integer'
+        ? modelType.value
+        : undefined;
+  if (modelType !== undefined && typeNumber === undefined) {
+    throw config.error(
+      modelType.position,
+      `ModelConfig.model_type must be one of ${Object.keys(MODEL_TYPES).join(', ')} (and is deprecated: write model_platform: "tensorflow")`,
+    );
+  }
+  // MODEL_TYPE_UNSPECIFIED (0) is the field's default: the same as leaving it out, as in TF Serving.
+  if (modelType !== undefined && typeNumber !== 0n) {
     if (platform !== undefined && platform !== '') {
       throw config.error(
         modelType.position,
         'ModelConfig sets both model_type (deprecated) and model_platform: keep model_platform only',
       );
     }
-    if (modelType.kind !== 'identifier' || modelType.value !== 'TENSORFLOW') {
+    if (typeNumber !== MODEL_TYPES['TENSORFLOW']) {
       throw config.error(
         modelType.position,
         'ModelConfig.model_type is deprecated and only TENSORFLOW is accepted; write model_platform: "tensorflow"',

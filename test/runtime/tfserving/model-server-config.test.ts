@@ -128,6 +128,11 @@ describe('ModelServerConfig: what is accepted', () => {
       SOURCE,
     );
     expect(model?.platform).toBe('tensorflow');
+    for (const modelType of ['1', 'MODEL_TYPE_UNSPECIFIED', '0']) {
+      const base = modelType === '1' ? "name: 'm' base_path: '/m'" : undefined;
+      const [other] = parseModelServerConfig(oneModel(`model_type: ${modelType}`, base), SOURCE);
+      expect(other?.platform).toBe('tensorflow');
+    }
   });
 
   it('takes the base paths Tensorfleet can list versions under', () => {
@@ -272,6 +277,16 @@ describe('ModelServerConfig: refusals name the field, the file, the line and the
       'model_type OTHER',
       oneModel('model_type: OTHER', "name: 'm' base_path: '/m'"),
       'line 4, column 17: ModelConfig.model_type is deprecated and only TENSORFLOW is accepted',
+    ],
+    [
+      'a model_type that is not one',
+      oneModel('model_type: TENSORFLOW_2', "name: 'm' base_path: '/m'"),
+      'line 4, column 17: ModelConfig.model_type must be one of MODEL_TYPE_UNSPECIFIED, TENSORFLOW, OTHER',
+    ],
+    [
+      'model_type unspecified without a platform',
+      oneModel('model_type: MODEL_TYPE_UNSPECIFIED', "name: 'm' base_path: '/m'"),
+      'line 2, column 10: ModelConfig has no model_platform',
     ],
     [
       'a model listed twice',
