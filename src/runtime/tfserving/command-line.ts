@@ -181,8 +181,15 @@ function checkDispositions(given: ReadonlyMap<string, FlagValue>, notices: strin
   }
 }
 
-/** Reads a flag's value with its TF Serving default (the table's types make the cast safe). */
-function reader(given: ReadonlyMap<string, FlagValue>) {
+/** A flag's value, or the TF Serving default given. */
+interface FlagReader {
+  int(name: string, fallback: number): number;
+  bool(name: string, fallback: boolean): boolean;
+  string(name: string, fallback: string): string;
+}
+
+/** Reads the flags given; the casts hold because parseValue made each value of its flag's type. */
+function flagReader(given: ReadonlyMap<string, FlagValue>): FlagReader {
   return {
     int: (name: string, fallback: number): number =>
       (given.get(name) as number | undefined) ?? fallback,
@@ -228,7 +235,7 @@ function nonNegative(value: number, flag: string, meaning: string): number {
 }
 
 function models(
-  get: ReturnType<typeof reader>,
+  get: FlagReader,
   given: ReadonlyMap<string, FlagValue>,
   readFile: (path: string) => string,
   notices: string[],
@@ -288,7 +295,7 @@ function models(
 }
 
 function batching(
-  get: ReturnType<typeof reader>,
+  get: FlagReader,
   readFile: (path: string) => string,
   notices: string[],
 ): TfServingBatching | undefined {
@@ -319,7 +326,7 @@ function batching(
 }
 
 function prometheusPath(
-  get: ReturnType<typeof reader>,
+  get: FlagReader,
   restApiPort: number | undefined,
   readFile: (path: string) => string,
 ): string | undefined {
@@ -353,7 +360,7 @@ export function parseTensorflowModelServerCommandLine(
 
   const notices: string[] = [];
   checkDispositions(given, notices);
-  const get = reader(given);
+  const get = flagReader(given);
 
   const grpcPort = port(get.int('port', 8500), 'port', false);
   const restPort = port(get.int('rest_api_port', 0), 'rest_api_port', true);
