@@ -1,7 +1,8 @@
 // Properties of the text format layer: any tree printed and parsed back is the
 // same tree; any text, however broken, either parses or fails with
 // CONFIG_INVALID at a line and column (never another exception, never a hang);
-// the config readers above it fail the same way.
+// the config readers above it fail the same way; and any well-formed
+// model_config_list reads as exactly the models it describes.
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -186,6 +187,91 @@ describe('text format properties', () => {
         );
       }),
       { numRuns: 1000 },
+    );
+  });
+});
+
+/** A ModelConfig as TF Serving users write it, and the model it must read as. */
+const modelConfig = fc
+  .record({
+    name: fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,15}$/),
+    basePath: fc.oneof(
+      fc.stringMatching(/^\/[a-z0-9_/.-]{0,20}$/),
+      fc
+        .tuple(
+          fc.constantFrom('s3://', 'gs://', 'file:///', 'pvc://'),
+          fc.stringMatching(/^[a-z0-9/]{1,12}$/),
+        )
+        .map(([scheme, rest]) => scheme + rest),
+    ),
+    policy: fc.oneof(
+      fc.constant({ kind: 'default' as const }),
+      fc.nat(5).map((numVersions) => ({ kind: 'latest' as const, numVersions })),
+      fc.constant({ kind: 'all' as const }),
+      fc
+        .array(fc.nat({ max: 2 ** 40 }), { minLength: 1, maxLength: 4 })
+        .map((versions) => ({ kind: 'specific' as const, versions })),
+    ),
+    labels: fc.uniqueArray(fc.tuple(fc.stringMatching(/^[A-Za-z0-9_]{1,8}$/), fc.nat(1000)), {
+      maxLength: 3,
+      selector: ([label]) => label,
+    }),
+    quote: fc.constantFrom('"', "'"),
+  })
+  .map(({ name, basePath, policy, labels, quote }) => {
+    const q = (s: string) => `${quote}${s}${quote}`;
+    const policyText =
+      policy.kind === 'default'
+        ? ''
+        : policy.kind === 'latest'
+          ? `model_version_policy { latest { num_versions: ${policy.numVersions} } }`
+          : policy.kind === 'all'
+            ? 'model_version_policy { all { } }'
+            : `model_version_policy { specific { versions: [${policy.versions.join(', ')}] } }`;
+    const text = [
+      `config {`,
+      `  name: ${q(name)}`,
+      `  base_path: ${q(basePath)}`,
+      `  model_platform: ${q('tensorflow')}`,
+      `  ${policyText}`,
+      ...labels.map(
+        ([label, version]) => `  version_labels { key: ${q(label)} value: ${version} }`,
+      ),
+      `}`,
+    ].join('\n');
+    const versionPolicy =
+      policy.kind === 'default'
+        ? { kind: 'latest', numVersions: 1 }
+        : policy.kind === 'latest'
+          ? { kind: 'latest', numVersions: Math.max(1, policy.numVersions) }
+          : policy.kind === 'all'
+            ? { kind: 'all' }
+            : { kind: 'specific', versions: [...new Set(policy.versions)].sort((a, b) => a - b) };
+    return {
+      text,
+      model: {
+        name,
+        basePath,
+        platform: 'tensorflow',
+        versionPolicy,
+        versionLabels: Object.fromEntries(labels),
+      },
+    };
+  });
+
+describe('model config file properties', () => {
+  it('any list of well-formed model configs reads as the models it describes', () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(modelConfig, { minLength: 1, maxLength: 4, selector: (c) => c.model.name }),
+        (configs) => {
+          const text = `model_config_list {\n${configs.map((c) => c.text).join('\n')}\n}\n`;
+          expect(parseModelServerConfig(text, 'models.config')).toEqual(
+            configs.map((c) => c.model),
+          );
+        },
+      ),
+      { numRuns: 300 },
     );
   });
 });
