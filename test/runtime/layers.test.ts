@@ -63,9 +63,7 @@ function outsideWorkers(found: { files: Set<string>; packages: Set<string> }): s
       (f) => f.startsWith('http/') || f.startsWith('grpc/') || f === 'service.ts',
     ),
     ...[...found.packages].filter((p) =>
-      ['fastify', '@grpc/grpc-js', 'node:http', 'node:http2', 'node:https', 'node:net'].includes(
-        p,
-      ),
+      ['fastify', '@grpc/grpc-js', 'node:http', 'node:http2', 'node:https', 'node:net'].includes(p),
     ),
   ];
 }

@@ -78,23 +78,23 @@ export function unary<Req, Res>(
   ): void => {
     const started = performance.now();
     ctx.activity.begin();
-    // Through a promise, so that a handler throwing at once is answered like one rejecting.
-    const run = (): Promise<Res> => Promise.resolve().then(() => handler(call.request, call));
-    (inference ? tracked(ctx.service, ctx.metrics, run) : run())
-      .then(
-        (response) => {
-          if (inference)
-            ctx.metrics.observeRequest('grpc', 200, (performance.now() - started) / 1000);
-          callback(null, response);
-        },
-        (err: unknown) => {
-          const e = toRuntimeError(err);
-          if (inference && e.code !== 'MODEL_NOT_FOUND' && e.code !== 'VERSION_NOT_FOUND')
-            ctx.metrics.observeRequest('grpc', e.status, (performance.now() - started) / 1000);
-          callback(toGrpcError(e));
-        },
-      )
-      .finally(() => ctx.activity.end());
+    // An async function, so that a handler throwing at once is answered like one rejecting.
+    const run = async (): Promise<Res> => handler(call.request, call);
+    (inference ? tracked(ctx.service, ctx.metrics, run) : run()).then(
+      (response) => {
+        if (inference)
+          ctx.metrics.observeRequest('grpc', 200, (performance.now() - started) / 1000);
+        ctx.activity.end();
+        callback(null, response);
+      },
+      (err: unknown) => {
+        const e = toRuntimeError(err);
+        if (inference && e.code !== 'MODEL_NOT_FOUND' && e.code !== 'VERSION_NOT_FOUND')
+          ctx.metrics.observeRequest('grpc', e.status, (performance.now() - started) / 1000);
+        ctx.activity.end();
+        callback(toGrpcError(e));
+      },
+    );
   };
   // The transport hands each method the call its definition decodes: Req and Res.
   return handle as UnaryHandler;
