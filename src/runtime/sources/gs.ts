@@ -8,7 +8,7 @@ import { createSign } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { RuntimeError } from '../errors.js';
 import { FetchError, readText, request, saveBody, statusError } from './download.js';
-import type { ModelSource, RemoteFile } from './source.js';
+import type { DirectoryEntries, DirectoryLister, ModelSource, RemoteFile } from './source.js';
 
 const SCOPE = 'https://www.googleapis.com/auth/devstorage.read_only';
 const METADATA_TOKEN =
@@ -73,7 +73,7 @@ async function metadataToken(): Promise<string | undefined> {
   }
 }
 
-export class GcsSource implements ModelSource {
+export class GcsSource implements ModelSource, DirectoryLister {
   readonly describe: string;
   private readonly bucket: string;
   private readonly prefix: string;
@@ -154,6 +154,67 @@ export class GcsSource implements ModelSource {
       );
     }
     return files;
+  }
+
+  /** Object names and prefixes directly under `prefix` (objects list with delimiter "/"). */
+  private async listLevel(
+    prefix: string,
+    what: string,
+    signal: AbortSignal | undefined,
+  ): Promise<{ names: string[]; prefixes: string[] }> {
+    const names: string[] = [];
+    const prefixes: string[] = [];
+    let pageToken: string | undefined;
+    do {
+      const url = new URL(`${this.endpoint}/storage/v1/b/${encodeURIComponent(this.bucket)}/o`);
+      url.searchParams.set('prefix', prefix);
+      url.searchParams.set('delimiter', '/');
+      url.searchParams.set('fields', 'items(name),prefixes,nextPageToken');
+      if (pageToken !== undefined) url.searchParams.set('pageToken', pageToken);
+      const res = await request(
+        url.href,
+        { headers: await this.auth(), ...(signal === undefined ? {} : { signal }) },
+        what,
+      );
+      const body = await readText(res);
+      if (!res.ok) throw statusError(what, res.status, body);
+      let page: { items?: { name: string }[]; prefixes?: string[]; nextPageToken?: string };
+      try {
+        page = JSON.parse(body) as typeof page;
+      } catch {
+        throw new FetchError('FETCH_FAILED', `${what}: the listing is not JSON`, true);
+      }
+      for (const item of page.items ?? []) names.push(item.name);
+      prefixes.push(...(page.prefixes ?? []));
+      pageToken = page.nextPageToken;
+    } while (pageToken !== undefined);
+    return { names, prefixes };
+  }
+
+  async listDirectory(path: string, signal?: AbortSignal): Promise<DirectoryEntries> {
+    const prefix = path === '' ? this.prefix : `${this.prefix}${path}/`;
+    const where = `gs://${this.bucket}/${prefix}`;
+    const { names, prefixes } = await this.listLevel(prefix, `listing ${where}`, signal);
+    const entries: DirectoryEntries = {
+      // A zero-byte "dir/" object is a folder placeholder (the console makes them), not a file.
+      files: names.filter((n) => n !== prefix).map((n) => n.slice(prefix.length)),
+      directories: prefixes.map((p) => p.slice(prefix.length, -1)),
+    };
+    if (entries.files.length > 0 || entries.directories.length > 0 || names.includes(prefix))
+      return entries;
+    if (prefix !== '') {
+      // Nothing under "<prefix>": say so precisely when "<prefix>" without its slash is an object.
+      const object = prefix.slice(0, -1);
+      const level = await this.listLevel(object, `listing ${where}`, signal);
+      if (level.names.includes(object)) {
+        throw new FetchError(
+          'FETCH_NOT_FOUND',
+          `gs://${this.bucket}/${object} is an object, not a directory`,
+          false,
+        );
+      }
+    }
+    throw statusError(where, 404, `no objects under prefix "${prefix}" in bucket "${this.bucket}"`);
   }
 
   async download(file: RemoteFile, dest: string, signal?: AbortSignal): Promise<number> {
