@@ -37,6 +37,12 @@ export interface VersionListing {
 export interface ListVersionsOptions extends Pick<FetchOptions, 'backoffMs' | 'log' | 'env'> {
   /** Retries of transient failures (default 0: a poller's next poll is its retry). */
   retries?: number;
+  /**
+   * Versions a previous listing found a model in: still listed, they are kept
+   * without looking inside again (a poller's steady state is one request per
+   * poll, not one per version; object-store listings are billed).
+   */
+  confirmed?: readonly number[];
   /** Aborts the listing's requests (a stop, or a listing that takes too long). */
   signal?: AbortSignal;
 }
@@ -181,8 +187,11 @@ export async function listVersions(
     );
   }
 
-  const reasons = await mapLimited(candidates, CHECK_CONCURRENCY, ({ name }) =>
-    withRetries(`listing ${name}/ under ${base}`, retryOpts, () => check(name)),
+  const confirmed = new Set(opts.confirmed ?? []);
+  const reasons = await mapLimited(candidates, CHECK_CONCURRENCY, ({ name, version }) =>
+    confirmed.has(version)
+      ? Promise.resolve(undefined)
+      : withRetries(`listing ${name}/ under ${base}`, retryOpts, () => check(name)),
   );
   const versions: number[] = [];
   candidates.forEach(({ name, version }, i) => {

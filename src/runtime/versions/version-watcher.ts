@@ -173,6 +173,7 @@ export class VersionWatcher implements AsyncIterableIterator<VersionWatchEvent> 
       const listing = await listVersions(this.basePath, {
         retries: 0,
         signal: abort.signal,
+        ...(this.lastListing === undefined ? {} : { confirmed: this.lastListing.versions }),
         ...(this.opts.env === undefined ? {} : { env: this.opts.env }),
         ...(this.opts.log === undefined ? {} : { log: this.opts.log }),
       });

@@ -259,6 +259,18 @@ describe('watchVersions on a remote base path (loopback)', () => {
     }
   });
 
+  it('after the first poll, a poll lists the base path only, not each known version', async () => {
+    const watcher = watchVersions(`${index.url}/m/`, { pollSeconds: POLL });
+    try {
+      expect(await nextEvent(watcher)).toMatchObject({ kind: 'desired' });
+      const firstPoll = index.requests.length;
+      await until(() => index.requests.length >= firstPoll + 3);
+      expect(index.requests.slice(firstPoll, firstPoll + 3)).toEqual(['/m/', '/m/', '/m/']);
+    } finally {
+      await watcher.stop();
+    }
+  });
+
   it('polling once retries transient failures before giving up', async () => {
     index.failNext = 2;
     const events: VersionWatchEvent[] = [];
