@@ -8,6 +8,8 @@ import { createSign } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { RuntimeError } from '../errors.js';
 import { FetchError, readText, request, saveBody, statusError } from './download.js';
+import type { ObjectLevel } from './object-store-directory.js';
+import { objectStoreDirectory } from './object-store-directory.js';
 import type { DirectoryEntries, DirectoryLister, ModelSource, RemoteFile } from './source.js';
 
 const SCOPE = 'https://www.googleapis.com/auth/devstorage.read_only';
@@ -161,7 +163,7 @@ export class GcsSource implements ModelSource, DirectoryLister {
     prefix: string,
     what: string,
     signal: AbortSignal | undefined,
-  ): Promise<{ names: string[]; prefixes: string[] }> {
+  ): Promise<ObjectLevel> {
     const names: string[] = [];
     const prefixes: string[] = [];
     let pageToken: string | undefined;
@@ -193,28 +195,8 @@ export class GcsSource implements ModelSource, DirectoryLister {
 
   async listDirectory(path: string, signal?: AbortSignal): Promise<DirectoryEntries> {
     const prefix = path === '' ? this.prefix : `${this.prefix}${path}/`;
-    const where = `gs://${this.bucket}/${prefix}`;
-    const { names, prefixes } = await this.listLevel(prefix, `listing ${where}`, signal);
-    const entries: DirectoryEntries = {
-      // A zero-byte "dir/" object is a folder placeholder (the console makes them), not a file.
-      files: names.filter((n) => n !== prefix).map((n) => n.slice(prefix.length)),
-      directories: prefixes.map((p) => p.slice(prefix.length, -1)),
-    };
-    if (entries.files.length > 0 || entries.directories.length > 0 || names.includes(prefix))
-      return entries;
-    if (prefix !== '') {
-      // Nothing under "<prefix>": say so precisely when "<prefix>" without its slash is an object.
-      const object = prefix.slice(0, -1);
-      const level = await this.listLevel(object, `listing ${where}`, signal);
-      if (level.names.includes(object)) {
-        throw new FetchError(
-          'FETCH_NOT_FOUND',
-          `gs://${this.bucket}/${object} is an object, not a directory`,
-          false,
-        );
-      }
-    }
-    throw statusError(where, 404, `no objects under prefix "${prefix}" in bucket "${this.bucket}"`);
+    const what = `listing gs://${this.bucket}/${prefix}`;
+    return objectStoreDirectory('gs', this.bucket, prefix, (p) => this.listLevel(p, what, signal));
   }
 
   async download(file: RemoteFile, dest: string, signal?: AbortSignal): Promise<number> {

@@ -7,7 +7,9 @@
 import { RuntimeError } from '../errors.js';
 import type { AwsCredentials } from './sigv4.js';
 import { signGet, uriEncode } from './sigv4.js';
-import { FetchError, readText, request, saveBody, statusError } from './download.js';
+import { readText, request, saveBody, statusError } from './download.js';
+import type { ObjectLevel } from './object-store-directory.js';
+import { objectStoreDirectory } from './object-store-directory.js';
 import type { DirectoryEntries, DirectoryLister, ModelSource, RemoteFile } from './source.js';
 
 function xmlDecode(s: string): string {
@@ -130,8 +132,8 @@ export class S3Source implements ModelSource, DirectoryLister {
     prefix: string,
     what: string,
     signal: AbortSignal | undefined,
-  ): Promise<{ keys: string[]; prefixes: string[] }> {
-    const keys: string[] = [];
+  ): Promise<ObjectLevel> {
+    const names: string[] = [];
     const prefixes: string[] = [];
     let token: string | undefined;
     do {
@@ -140,7 +142,7 @@ export class S3Source implements ModelSource, DirectoryLister {
       const body = await this.listPage(query, what, signal);
       for (const m of body.matchAll(/<Contents>([\s\S]*?)<\/Contents>/g)) {
         const key = tag(m[1] ?? '', 'Key');
-        if (key !== undefined) keys.push(key);
+        if (key !== undefined) names.push(key);
       }
       for (const m of body.matchAll(/<CommonPrefixes>([\s\S]*?)<\/CommonPrefixes>/g)) {
         const common = tag(m[1] ?? '', 'Prefix');
@@ -148,33 +150,13 @@ export class S3Source implements ModelSource, DirectoryLister {
       }
       token = tag(body, 'IsTruncated') === 'true' ? tag(body, 'NextContinuationToken') : undefined;
     } while (token !== undefined);
-    return { keys, prefixes };
+    return { names, prefixes };
   }
 
   async listDirectory(path: string, signal?: AbortSignal): Promise<DirectoryEntries> {
     const prefix = path === '' ? this.prefix : `${this.prefix}${path}/`;
-    const where = `s3://${this.bucket}/${prefix}`;
-    const { keys, prefixes } = await this.listLevel(prefix, `listing ${where}`, signal);
-    const entries: DirectoryEntries = {
-      // A zero-byte "dir/" key is a folder marker some tools write, not a file.
-      files: keys.filter((k) => k !== prefix).map((k) => k.slice(prefix.length)),
-      directories: prefixes.map((p) => p.slice(prefix.length, -1)),
-    };
-    if (entries.files.length > 0 || entries.directories.length > 0 || keys.includes(prefix))
-      return entries;
-    if (prefix !== '') {
-      // Nothing under "<prefix>": say so precisely when "<prefix>" without its slash is an object.
-      const object = prefix.slice(0, -1);
-      const level = await this.listLevel(object, `listing ${where}`, signal);
-      if (level.keys.includes(object)) {
-        throw new FetchError(
-          'FETCH_NOT_FOUND',
-          `s3://${this.bucket}/${object} is an object, not a directory`,
-          false,
-        );
-      }
-    }
-    throw statusError(where, 404, `no objects under prefix "${prefix}" in bucket "${this.bucket}"`);
+    const what = `listing s3://${this.bucket}/${prefix}`;
+    return objectStoreDirectory('s3', this.bucket, prefix, (p) => this.listLevel(p, what, signal));
   }
 
   async download(file: RemoteFile, dest: string, signal?: AbortSignal): Promise<number> {
