@@ -13,6 +13,7 @@ import type {
   VersionWatchEvent,
 } from '../../../src/runtime/versions/version-watcher.js';
 import { watchVersions } from '../../../src/runtime/versions/version-watcher.js';
+import { startGcs } from './gcs-server.js';
 import type { IndexServer } from './index-server.js';
 import { startIndexServer } from './index-server.js';
 import { GRAPH_MODEL_JSON, writeBasePath } from './layout.js';
@@ -256,6 +257,27 @@ describe('watchVersions on a remote base path (loopback)', () => {
       expect(await nextEvent(watcher)).toMatchObject({ kind: 'desired', versions: [2, 3] });
     } finally {
       await watcher.stop();
+    }
+  });
+
+  it('follows a gs:// base path as versions are uploaded and deleted', async () => {
+    const bucketRoot = join(root, 'gcs-bucket');
+    await writeBasePath(join(bucketRoot, 'models', 'm'), { '1': 'saved-model' });
+    const gcs = await startGcs({ root: bucketRoot, bucket: 'bkt' });
+    const watcher = watchVersions('gs://bkt/models/m', {
+      pollSeconds: POLL,
+      policy: { kind: 'all' },
+      env: { TENSORFLEET_GCS_ENDPOINT: gcs.endpoint },
+    });
+    try {
+      expect(await nextEvent(watcher)).toMatchObject({ kind: 'desired', versions: [1] });
+      await writeBasePath(join(bucketRoot, 'models', 'm'), { '2': 'graph' });
+      expect(await nextEvent(watcher)).toMatchObject({ kind: 'desired', versions: [1, 2] });
+      await rm(join(bucketRoot, 'models', 'm', '1'), { recursive: true });
+      expect(await nextEvent(watcher)).toMatchObject({ kind: 'desired', versions: [2] });
+    } finally {
+      await watcher.stop();
+      await gcs.stop();
     }
   });
 
