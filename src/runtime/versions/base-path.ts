@@ -15,7 +15,7 @@ import type { FetchOptions } from '../sources/fetch.js';
 import { sourceFor, withRetries } from '../sources/fetch.js';
 import { HttpSource } from '../sources/http.js';
 import { listLocalDirectory, localPath } from '../sources/local.js';
-import type { DirectoryLister } from '../sources/source.js';
+import type { DirectoryEntries, DirectoryLister } from '../sources/source.js';
 import { canListDirectories } from '../sources/source.js';
 import { isVersionNumber } from './version-policy.js';
 
@@ -150,23 +150,23 @@ export async function listVersions(
   const env = opts.env ?? process.env;
   const retryOpts: FetchOptions = { ...opts, retries: opts.retries ?? 0 };
   const source = sourceFor(base.endsWith('/') ? base : `${base}/`, env);
-  let list: (path: string) => Promise<{ files: string[]; directories: string[] }>;
+  let listBase: () => Promise<DirectoryEntries>;
   let check: VersionCheck;
   if (source === undefined) {
     const dir = localPath(base, env) as string;
-    list = () => listLocalDirectory(base, dir);
+    listBase = () => listLocalDirectory(base, dir);
     check = localCheck(dir);
   } else if (canListDirectories(source)) {
-    list = (path) =>
+    listBase = () =>
       withRetries(`listing ${source.describe}`, retryOpts, () =>
-        source.listDirectory(path, opts.signal),
+        source.listDirectory('', opts.signal),
       );
     check = remoteCheck(source, opts.signal);
   } else {
     throw new RuntimeError('CONFIG_INVALID', `${base}: this source cannot list directories`);
   }
 
-  const top = await list('');
+  const top = await listBase();
   const candidates: { name: string; version: number }[] = [];
   const skipped: SkippedVersionDirectory[] = [];
   for (const name of top.directories) {
