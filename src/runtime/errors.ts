@@ -31,6 +31,7 @@ export const ERROR_CODES = {
   FETCH_NOT_FOUND: 404,
   FETCH_UNAUTHORIZED: 403,
   FETCH_SIZE_MISMATCH: 502,
+  NO_MODEL_VERSIONS: 404,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

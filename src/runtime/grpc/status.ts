@@ -37,6 +37,7 @@ export const GRPC_STATUS: Readonly<Record<ErrorCode, GrpcStatusName>> = {
   FETCH_NOT_FOUND: 'NOT_FOUND',
   FETCH_UNAUTHORIZED: 'PERMISSION_DENIED',
   FETCH_SIZE_MISMATCH: 'UNAVAILABLE',
+  NO_MODEL_VERSIONS: 'NOT_FOUND',
 };
 
 /** Trailing metadata keys, as REST's headers: the runtime's code, and when to retry. */

@@ -58,7 +58,12 @@ export function sourceFor(
   );
 }
 
-async function withRetries<T>(what: string, opts: FetchOptions, fn: () => Promise<T>): Promise<T> {
+/** Runs `fn`, retrying transient FetchErrors with jittered exponential backoff. */
+export async function withRetries<T>(
+  what: string,
+  opts: FetchOptions,
+  fn: () => Promise<T>,
+): Promise<T> {
   const retries = opts.retries ?? 4;
   const base = opts.backoffMs ?? 500;
   for (let attempt = 0; ; attempt++) {

@@ -8,7 +8,9 @@ import { createSign } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { RuntimeError } from '../errors.js';
 import { FetchError, readText, request, saveBody, statusError } from './download.js';
-import type { ModelSource, RemoteFile } from './source.js';
+import type { ObjectLevel } from './object-store-directory.js';
+import { objectStoreDirectory } from './object-store-directory.js';
+import type { DirectoryEntries, DirectoryLister, ModelSource, RemoteFile } from './source.js';
 
 const SCOPE = 'https://www.googleapis.com/auth/devstorage.read_only';
 const METADATA_TOKEN =
@@ -73,7 +75,7 @@ async function metadataToken(): Promise<string | undefined> {
   }
 }
 
-export class GcsSource implements ModelSource {
+export class GcsSource implements ModelSource, DirectoryLister {
   readonly describe: string;
   private readonly bucket: string;
   private readonly prefix: string;
@@ -154,6 +156,47 @@ export class GcsSource implements ModelSource {
       );
     }
     return files;
+  }
+
+  /** Object names and prefixes directly under `prefix` (objects list with delimiter "/"). */
+  private async listLevel(
+    prefix: string,
+    what: string,
+    signal: AbortSignal | undefined,
+  ): Promise<ObjectLevel> {
+    const names: string[] = [];
+    const prefixes: string[] = [];
+    let pageToken: string | undefined;
+    do {
+      const url = new URL(`${this.endpoint}/storage/v1/b/${encodeURIComponent(this.bucket)}/o`);
+      url.searchParams.set('prefix', prefix);
+      url.searchParams.set('delimiter', '/');
+      url.searchParams.set('fields', 'items(name),prefixes,nextPageToken');
+      if (pageToken !== undefined) url.searchParams.set('pageToken', pageToken);
+      const res = await request(
+        url.href,
+        { headers: await this.auth(), ...(signal === undefined ? {} : { signal }) },
+        what,
+      );
+      const body = await readText(res);
+      if (!res.ok) throw statusError(what, res.status, body);
+      let page: { items?: { name: string }[]; prefixes?: string[]; nextPageToken?: string };
+      try {
+        page = JSON.parse(body) as typeof page;
+      } catch {
+        throw new FetchError('FETCH_FAILED', `${what}: the listing is not JSON`, true);
+      }
+      for (const item of page.items ?? []) names.push(item.name);
+      prefixes.push(...(page.prefixes ?? []));
+      pageToken = page.nextPageToken;
+    } while (pageToken !== undefined);
+    return { names, prefixes };
+  }
+
+  async listDirectory(path: string, signal?: AbortSignal): Promise<DirectoryEntries> {
+    const prefix = path === '' ? this.prefix : `${this.prefix}${path}/`;
+    const what = `listing gs://${this.bucket}/${prefix}`;
+    return objectStoreDirectory('gs', this.bucket, prefix, (p) => this.listLevel(p, what, signal));
   }
 
   async download(file: RemoteFile, dest: string, signal?: AbortSignal): Promise<number> {

@@ -1,13 +1,16 @@
 // http(s):// model sources. HTTP cannot list directories, so the URI names a
 // TF.js model.json (or a directory URL ending in "/", meaning <dir>/model.json)
-// and the weight files are read from its weightsManifest.
+// and the weight files are read from its weightsManifest. Versioned base paths
+// list their version directories through the server's index pages
+// (http-index.ts).
 
 import { writeFile } from 'node:fs/promises';
 import { RuntimeError } from '../errors.js';
 import { FetchError, readText, request, saveBody, statusError } from './download.js';
-import type { ModelSource, RemoteFile } from './source.js';
+import { parseDirectoryIndex } from './http-index.js';
+import type { DirectoryEntries, DirectoryLister, ModelSource, RemoteFile } from './source.js';
 
-export class HttpSource implements ModelSource {
+export class HttpSource implements ModelSource, DirectoryLister {
   readonly describe: string;
   private readonly modelJsonUrl: URL;
   private modelJson: Buffer | undefined;
@@ -53,6 +56,33 @@ export class HttpSource implements ModelSource {
       }
     }
     return files;
+  }
+
+  /** Reads the index page of `path` under the directory the URI names. */
+  async listDirectory(path: string, signal?: AbortSignal): Promise<DirectoryEntries> {
+    const base = new URL('./', this.modelJsonUrl);
+    const dir =
+      path === '' ? base : new URL(`${path.split('/').map(encodeURIComponent).join('/')}/`, base);
+    const what = `listing ${dir.href}`;
+    const res = await request(
+      dir.href,
+      {
+        headers: { accept: 'text/html, application/json;q=0.9' },
+        ...(signal === undefined ? {} : { signal }),
+      },
+      what,
+    );
+    const body = await readText(res);
+    if (!res.ok) throw statusError(what, res.status, body);
+    const entries = parseDirectoryIndex(body, res.headers.get('content-type') ?? '', dir);
+    if (entries === undefined) {
+      throw new FetchError(
+        'FETCH_FAILED',
+        `${what}: the answer is not a directory index (an HTML page of links, or nginx's autoindex_format json); serve the base path with autoindex on`,
+        false,
+      );
+    }
+    return entries;
   }
 
   async download(file: RemoteFile, dest: string, signal?: AbortSignal): Promise<number> {

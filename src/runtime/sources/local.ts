@@ -2,10 +2,11 @@
 // paths, and pvc://<claim>/<path> (the claim is mounted by the operator under
 // TENSORFLEET_PVC_ROOT, default /mnt/pvc, as <root>/<claim>).
 
-import { stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { isAbsolute, join, normalize, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RuntimeError } from '../errors.js';
+import type { DirectoryEntries } from './source.js';
 
 export const DEFAULT_PVC_ROOT = '/mnt/pvc';
 
@@ -46,4 +47,40 @@ export async function checkLocal(uri: string, path: string): Promise<string> {
     );
   }
   return path;
+}
+
+/**
+ * The files and directories directly in `dir` (symbolic links followed, as a
+ * mounted ConfigMap or a PVC populated with links lays them out; broken links
+ * left out). `uri` names the base path in messages.
+ */
+export async function listLocalDirectory(uri: string, dir: string): Promise<DirectoryEntries> {
+  let names;
+  try {
+    names = await readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    if (code === 'ENOTDIR')
+      throw new RuntimeError('FETCH_NOT_FOUND', `${uri}: ${dir} is a file, not a directory`);
+    if (code === 'EACCES' || code === 'EPERM')
+      throw new RuntimeError('FETCH_UNAUTHORIZED', `${uri}: ${dir} cannot be read (${code})`);
+    throw new RuntimeError('FETCH_NOT_FOUND', `${uri} not found: ${dir} does not exist (${code})`);
+  }
+  const entries: DirectoryEntries = { files: [], directories: [] };
+  for (const entry of names) {
+    let isDir = entry.isDirectory();
+    let isFile = entry.isFile();
+    if (entry.isSymbolicLink()) {
+      try {
+        const target = await stat(join(dir, entry.name));
+        isDir = target.isDirectory();
+        isFile = target.isFile();
+      } catch {
+        continue;
+      }
+    }
+    if (isDir) entries.directories.push(entry.name);
+    else if (isFile) entries.files.push(entry.name);
+  }
+  return entries;
 }

@@ -8,7 +8,9 @@ import { RuntimeError } from '../errors.js';
 import type { AwsCredentials } from './sigv4.js';
 import { signGet, uriEncode } from './sigv4.js';
 import { readText, request, saveBody, statusError } from './download.js';
-import type { ModelSource, RemoteFile } from './source.js';
+import type { ObjectLevel } from './object-store-directory.js';
+import { objectStoreDirectory } from './object-store-directory.js';
+import type { DirectoryEntries, DirectoryLister, ModelSource, RemoteFile } from './source.js';
 
 function xmlDecode(s: string): string {
   return s
@@ -25,7 +27,7 @@ function tag(xml: string, name: string): string | undefined {
   return m?.[1] === undefined ? undefined : xmlDecode(m[1]);
 }
 
-export class S3Source implements ModelSource {
+export class S3Source implements ModelSource, DirectoryLister {
   readonly describe: string;
   private readonly bucket: string;
   private readonly prefix: string;
@@ -71,30 +73,39 @@ export class S3Source implements ModelSource {
     return this.creds === undefined ? {} : signGet(url, this.region, this.creds);
   }
 
+  /** One ListObjectsV2 page: its XML, or the listing's precise error. */
+  private async listPage(
+    query: Record<string, string>,
+    what: string,
+    signal: AbortSignal | undefined,
+  ): Promise<string> {
+    const url = this.url('', { 'list-type': '2', ...query });
+    const res = await request(
+      url.href,
+      { headers: this.headers(url), ...(signal === undefined ? {} : { signal }) },
+      what,
+    );
+    const body = await readText(res);
+    if (!res.ok) {
+      const code = tag(body, 'Code');
+      if (res.status === 404 && code === 'NoSuchBucket')
+        throw statusError(`bucket "${this.bucket}"`, 404, 'NoSuchBucket');
+      throw statusError(
+        what,
+        res.status,
+        code === undefined ? body : `${code}: ${tag(body, 'Message') ?? ''}`,
+      );
+    }
+    return body;
+  }
+
   async list(signal?: AbortSignal): Promise<RemoteFile[]> {
     const files: RemoteFile[] = [];
     let token: string | undefined;
     do {
-      const query: Record<string, string> = { 'list-type': '2', prefix: this.prefix };
+      const query: Record<string, string> = { prefix: this.prefix };
       if (token !== undefined) query['continuation-token'] = token;
-      const url = this.url('', query);
-      const what = `listing ${this.describe}`;
-      const res = await request(
-        url.href,
-        { headers: this.headers(url), ...(signal === undefined ? {} : { signal }) },
-        what,
-      );
-      const body = await readText(res);
-      if (!res.ok) {
-        const code = tag(body, 'Code');
-        if (res.status === 404 && code === 'NoSuchBucket')
-          throw statusError(`bucket "${this.bucket}"`, 404, 'NoSuchBucket');
-        throw statusError(
-          what,
-          res.status,
-          code === undefined ? body : `${code}: ${tag(body, 'Message') ?? ''}`,
-        );
-      }
+      const body = await this.listPage(query, `listing ${this.describe}`, signal);
       for (const m of body.matchAll(/<Contents>([\s\S]*?)<\/Contents>/g)) {
         const key = tag(m[1] ?? '', 'Key');
         const size = tag(m[1] ?? '', 'Size');
@@ -114,6 +125,38 @@ export class S3Source implements ModelSource {
       );
     }
     return files;
+  }
+
+  /** Keys and common prefixes directly under `prefix` (ListObjectsV2 with delimiter "/"). */
+  private async listLevel(
+    prefix: string,
+    what: string,
+    signal: AbortSignal | undefined,
+  ): Promise<ObjectLevel> {
+    const names: string[] = [];
+    const prefixes: string[] = [];
+    let token: string | undefined;
+    do {
+      const query: Record<string, string> = { prefix, delimiter: '/' };
+      if (token !== undefined) query['continuation-token'] = token;
+      const body = await this.listPage(query, what, signal);
+      for (const m of body.matchAll(/<Contents>([\s\S]*?)<\/Contents>/g)) {
+        const key = tag(m[1] ?? '', 'Key');
+        if (key !== undefined) names.push(key);
+      }
+      for (const m of body.matchAll(/<CommonPrefixes>([\s\S]*?)<\/CommonPrefixes>/g)) {
+        const common = tag(m[1] ?? '', 'Prefix');
+        if (common !== undefined) prefixes.push(common);
+      }
+      token = tag(body, 'IsTruncated') === 'true' ? tag(body, 'NextContinuationToken') : undefined;
+    } while (token !== undefined);
+    return { names, prefixes };
+  }
+
+  async listDirectory(path: string, signal?: AbortSignal): Promise<DirectoryEntries> {
+    const prefix = path === '' ? this.prefix : `${this.prefix}${path}/`;
+    const what = `listing s3://${this.bucket}/${prefix}`;
+    return objectStoreDirectory('s3', this.bucket, prefix, (p) => this.listLevel(p, what, signal));
   }
 
   async download(file: RemoteFile, dest: string, signal?: AbortSignal): Promise<number> {
