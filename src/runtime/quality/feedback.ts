@@ -61,6 +61,8 @@ function flatten(v: unknown, out: number[] = []): number[] | undefined {
   return out;
 }
 
+const rowCount = (n: number): string => `${n} row${n === 1 ? '' : 's'}`;
+
 /** The value of each row: a list with one per row, or for a single row the value alone. */
 function perRow(
   value: unknown,
@@ -71,10 +73,12 @@ function perRow(
   if (rows === 1 && oneRow(value)) return [value];
   if (!Array.isArray(value)) {
     const alone = rows === 1 ? ", or the one row's value" : '';
-    throw invalidInput(`"${name}" must be a list with one entry per row (${rows} rows)${alone}`);
+    throw invalidInput(
+      `"${name}" must be a list with one entry per row (${rowCount(rows)})${alone}`,
+    );
   }
   if (value.length !== rows)
-    throw invalidInput(`"${name}" has ${value.length} rows but the prediction has ${rows}`);
+    throw invalidInput(`"${name}" has ${rowCount(value.length)} but the prediction has ${rows}`);
   return value;
 }
 

@@ -98,21 +98,16 @@ export class PredictionLog<V> {
     return entry.value;
   }
 
-  /** Drops the entries past their TTL (also done on every set). */
+  /** Drops the entries past their TTL (every set, get and take does). */
   dropExpired(now = this.opts.now()): void {
     while (this.oldest !== undefined && this.oldest.expiresAt <= now)
       this.drop(this.oldest, 'expired');
   }
 
+  /** The entry under `id`; every operation drops the expired entries first. */
   private live(id: string): Entry<V> | undefined {
-    const entry = this.byId.get(id);
-    if (entry === undefined) return undefined;
-    if (entry.expiresAt <= this.opts.now()) {
-      // Everything older has expired too.
-      this.dropExpired();
-      return undefined;
-    }
-    return entry;
+    this.dropExpired();
+    return this.byId.get(id);
   }
 
   private drop(entry: Entry<V>, why: Eviction): void {
