@@ -122,8 +122,12 @@ export class QualityMetrics {
     });
   }
 
-  /** Every series of a version that is known at start, at zero. */
-  start(version: string, kind: QualityTarget['kind']): void {
+  /**
+   * A version's series at zero, so that rate() sees their first increase:
+   * those of every kind, and with the kind (known once the model has loaded)
+   * correct_total for classification.
+   */
+  start(version: string, kind?: QualityTarget['kind']): void {
     const labels = { model: this.model, version };
     this.recorded.inc(labels, 0);
     this.labelled.inc(labels, 0);

@@ -70,6 +70,7 @@ export class QualityTracker {
       },
     });
     this.log.onDrop = (p, why) => this.metrics.countDropped(p.version, p.rows, why);
+    this.metrics.start(config.modelVersion);
   }
 
   /** What quality is measured on for this signature (CONFIG_INVALID when the flags do not fit it). */
