@@ -293,7 +293,7 @@ export const SERVE_OPTIONS: OptionSpec<keyof ServeConfig>[] = [
     default: 4_000_000,
     min: 1,
     max: 1_000_000_000,
-    help: 'Predicted numbers (4 bytes each) kept for feedback, over all predictions; the oldest are dropped first.',
+    help: 'Predicted numbers (8 bytes each) kept for feedback, over all predictions; the oldest are dropped first.',
   },
   {
     key: 'qualityLogTtlSeconds',

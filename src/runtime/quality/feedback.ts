@@ -153,12 +153,11 @@ export function inlinePrediction(target: QualityTarget, version: string, raw: un
     const width = values[0]?.length ?? 0;
     if (values.some((v) => v.length !== width))
       throw invalidInput('the rows of "prediction" have different numbers of values');
-    return { version, kind: 'regression', rows, width, values: Float32Array.from(values.flat()) };
+    return { version, kind: 'regression', rows, width, values: values.flat() };
   }
   const classes = target.classes > 0 ? target.classes : Infinity;
   const rows = perRow(raw, listed, 'prediction', isInteger);
-  const values = new Int32Array(rows.length);
-  rows.forEach((row, r) => {
+  const values = rows.map((row, r) => {
     const where = entry('prediction', !Array.isArray(raw), r);
     if (isInteger(row)) {
       if (row < 0 || row >= classes) {
@@ -166,8 +165,7 @@ export function inlinePrediction(target: QualityTarget, version: string, raw: un
           `${where} is ${row}, not a class index of output "${target.output}" (${classRange(classes)})`,
         );
       }
-      values[r] = row;
-      return;
+      return row;
     }
     const scores = Array.isArray(row) && row.every(isFiniteNumber) ? row : undefined;
     if (scores === undefined || (Number.isFinite(classes) && scores.length !== classes)) {
@@ -176,7 +174,7 @@ export function inlinePrediction(target: QualityTarget, version: string, raw: un
         `${where} must be a class index, or the row's ${count}scores (a list of numbers)`,
       );
     }
-    values[r] = argmax(scores, 0, scores.length);
+    return argmax(scores, 0, scores.length);
   });
   return { version, kind: 'classification', rows: rows.length, width: classes, values };
 }

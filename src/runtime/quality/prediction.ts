@@ -1,7 +1,9 @@
 // What was predicted for one request, kept until its feedback arrives: per
 // row, the predicted class (classification) or the row's values
 // (regression). Always a copy: a request's outputs may view a batch's
-// buffer, which the next batch reuses.
+// buffer, which the next batch reuses. Plain arrays, not typed ones: a
+// typed array is three heap objects (~200 bytes) however short, and a
+// record lives long enough for the garbage collector to copy it.
 
 import type { HostTensor } from '../tensors.js';
 import type { QualityTarget } from './target.js';
@@ -17,7 +19,7 @@ export interface Prediction {
    */
   width: number;
   /** Classification: one class index per row (-1: no class, every score NaN). Regression: rows x width values. */
-  values: Int32Array | Float32Array;
+  values: number[];
 }
 
 /** The index of the largest of `width` values from `start`; NaN is never the largest. */
@@ -45,10 +47,10 @@ export function predictionOf(target: QualityTarget, version: string, t: HostTens
   const rows = rowsOf(t.shape);
   const width = rows === 0 ? 0 : data.length / rows;
   if (target.kind === 'regression') {
-    return { version, kind: 'regression', rows, width, values: Float32Array.from(data) };
+    return { version, kind: 'regression', rows, width, values: Array.from(data) };
   }
-  const values = new Int32Array(rows);
-  for (let r = 0; r < rows; r++) values[r] = argmax(data, r * width, width);
+  const values: number[] = [];
+  for (let r = 0; r < rows; r++) values.push(argmax(data, r * width, width));
   return { version, kind: 'classification', rows, width, values };
 }
 

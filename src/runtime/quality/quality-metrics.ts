@@ -36,6 +36,8 @@ export class QualityMetrics {
   private readonly model: string;
   private readonly window: number;
   private readonly windows = new Map<string, Windows>();
+  /** recorded_total's child per version, bound once: it counts on every recorded request. */
+  private readonly recordedSeries = new Map<string, Counter.Internal>();
   private readonly recorded: Counter<Labels>;
   private readonly dropped: Counter<Labels | 'reason'>;
   private readonly labelled: Counter<Labels>;
@@ -135,7 +137,12 @@ export class QualityMetrics {
   }
 
   countRecorded(version: string, rows: number): void {
-    this.recorded.inc({ model: this.model, version }, rows);
+    let series = this.recordedSeries.get(version);
+    if (series === undefined) {
+      series = this.recorded.labels({ model: this.model, version });
+      this.recordedSeries.set(version, series);
+    }
+    series.inc(rows);
   }
 
   countDropped(version: string, rows: number, reason: 'expired' | 'evicted'): void {

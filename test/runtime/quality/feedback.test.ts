@@ -107,7 +107,7 @@ describe('predictions', () => {
     ]);
     const p = predictionOf(classifier, '3', { dtype: 'float32', shape: [4, 3], data });
     expect(p).toMatchObject({ version: '3', kind: 'classification', rows: 4, width: 3 });
-    expect([...p.values]).toEqual([1, 0, 1, -1]);
+    expect(p.values).toEqual([1, 0, 1, -1]);
     expect(argmax([-Infinity, -Infinity], 0, 2)).toBe(0);
   });
 
@@ -117,7 +117,7 @@ describe('predictions', () => {
     const p = predictionOf(target, '1', { dtype: 'float32', shape: [2, 2], data });
     data[0] = 99;
     expect(p).toMatchObject({ rows: 2, width: 2 });
-    expect([...p.values]).toEqual([1, 2, 3, 4]);
+    expect(p.values).toEqual([1, 2, 3, 4]);
   });
 });
 
@@ -149,14 +149,14 @@ describe('labels', () => {
     kind: 'classification',
     rows: values.length,
     width,
-    values: Int32Array.from(values),
+    values,
   });
   const regression = (rows: number, width: number, values: number[]): Prediction => ({
     version: '1',
     kind: 'regression',
     rows,
     width,
-    values: Float32Array.from(values),
+    values,
   });
 
   it('of a classification are one class index per row, or the index alone for one row', () => {
@@ -243,14 +243,14 @@ describe('inline predictions', () => {
   const pair: QualityTarget = { output: 'y', kind: 'regression', classes: 0, rowWidth: 2 };
 
   it('of a classification are class indices, or score rows whose argmax is taken', () => {
-    expect([...inlinePrediction(classifier, '1', 2).values]).toEqual([2]);
-    expect([...inlinePrediction(classifier, '1', [2, 0]).values]).toEqual([2, 0]);
+    expect(inlinePrediction(classifier, '1', 2).values).toEqual([2]);
+    expect(inlinePrediction(classifier, '1', [2, 0]).values).toEqual([2, 0]);
     const scored = inlinePrediction(classifier, '1', [
       [0.1, 0.8, 0.1],
       [0.9, 0, 0.1],
     ]);
     expect(scored).toMatchObject({ rows: 2, width: 3 });
-    expect([...scored.values]).toEqual([1, 0]);
+    expect(scored.values).toEqual([1, 0]);
     expect(() => inlinePrediction(classifier, '1', 3)).toThrow(
       '"prediction" is 3, not a class index of output "s" (an integer from 0 to 2)',
     );

@@ -157,8 +157,8 @@ describe('the prediction log', () => {
     );
   });
 
-  it('costs O(1) per operation: a set into a full log of 200,000 takes about as long as into one of 1,000', () => {
-    const ids = Array.from({ length: 250_000 }, (_, i) => `r${i}`);
+  it('costs O(1) per operation: a set and a take in a full log of 300,000 take about as long as in one of 1,000', () => {
+    const ids = Array.from({ length: 350_000 }, (_, i) => `r${i}`);
     const value = [1];
     /** Microseconds per set (each evicting the oldest) and take, once `capacity` entries are held. */
     const perOp = (capacity: number): number => {
@@ -166,15 +166,17 @@ describe('the prediction log', () => {
       for (let i = 0; i < capacity; i++) l.set(ids[i] as string, value);
       const t0 = performance.now();
       for (let i = 0; i < 50_000; i++) {
-        l.set(ids[capacity + (i % 50_000)] as string, value);
-        l.take(ids[i] as string);
+        l.set(ids[capacity + i] as string, value);
+        l.take(ids[capacity - 1 - (i % capacity)] as string);
       }
       return ((performance.now() - t0) * 1000) / 50_000;
     };
     perOp(1000); // warm up the JIT
-    const small = Math.min(perOp(1000), perOp(1000));
-    const large = Math.min(perOp(200_000), perOp(200_000));
-    // Work linear in the size would make the large log 200x slower; caches and shared CPUs add noise.
-    expect(large).toBeLessThan(small * 10);
+    const median = (xs: number[]): number => xs.sort((a, b) => a - b)[1] as number;
+    const small = median([perOp(1000), perOp(1000), perOp(1000)]);
+    const large = median([perOp(300_000), perOp(300_000), perOp(300_000)]);
+    // Work linear in the size would make the large log 300x slower; cache misses on a large
+    // map and the CPUs other jobs share with this one account for a few times at most.
+    expect(large).toBeLessThan(small * 30);
   });
 });
