@@ -8,7 +8,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Fixtures } from '../helpers.js';
-import { makeFixtures, metricValue, startRuntime } from '../helpers.js';
+import { binaryBody, makeFixtures, metricValue, startRuntime } from '../helpers.js';
 import { testBackend } from '../native.js';
 import type { RuntimeProcess } from '../process.js';
 import { startProcess, waitReady } from '../process.js';
@@ -260,6 +260,46 @@ describe('model quality in process', () => {
       expect(
         await metricValue(rt.metrics, 'tensorfleet_model_predictions_labelled_total'),
       ).toBeUndefined();
+    } finally {
+      await rt.close();
+    }
+  }, 60_000);
+
+  it('binary tensor requests are recorded under the id of their JSON header', async () => {
+    const rt = await startRuntime(fx.mlpLayers, { modelName: 'mlp', qualityTracking: true });
+    try {
+      const data = Buffer.from(new Float32Array(pixels(3)).buffer);
+      const { payload, headers } = binaryBody(
+        {
+          id: 'bin-1',
+          inputs: [
+            {
+              name: 'pixels',
+              datatype: 'FP32',
+              shape: [1, 784],
+              parameters: { binary_data_size: data.length },
+            },
+          ],
+        },
+        data,
+      );
+      const res = await rt.app.inject({
+        method: 'POST',
+        url: '/v2/models/mlp/infer',
+        payload,
+        headers,
+      });
+      expect(res.statusCode).toBe(200);
+      expect(res.headers['x-request-id']).toBe('bin-1');
+      const scores = res.json<{ id: string; outputs: { data: number[] }[] }>();
+      expect(scores.id).toBe('bin-1');
+      const fb = await rt.app.inject({
+        method: 'POST',
+        url: '/v2/models/mlp/feedback',
+        payload: { id: 'bin-1', label: argmax(scores.outputs[0]!.data) },
+      });
+      expect(fb.json()).toEqual({ id: 'bin-1', labelled: 1, correct: 1 });
+      expect(await metricValue(rt.metrics, 'tensorfleet_model_accuracy')).toBe(1);
     } finally {
       await rt.close();
     }
