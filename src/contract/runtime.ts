@@ -11,6 +11,8 @@ export const FORMATS = ['auto', 'tfjs-graph', 'tfjs-layers', 'tf-saved-model'] a
 export type FormatChoice = (typeof FORMATS)[number];
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
+export const QUALITY_KINDS = ['auto', 'classification', 'regression'] as const;
+export type QualityKind = (typeof QUALITY_KINDS)[number];
 
 /** `tensorfleet-runtime serve`'s options: each is the flag `--<kebab-case key>` and the variable envName(flag). */
 export interface ServeConfig {
@@ -47,6 +49,20 @@ export interface ServeConfig {
   injectErrorRate: number;
   /** For tests only: milliseconds added to every inference (a slow model, for autoscaling tests). */
   injectLatencyMs: number;
+  /** Record each prediction under its request id for feedback (docs/runtime.md, Model quality). */
+  qualityTracking: boolean;
+  /** The output whose predictions are judged; unset: the first. Setting it turns tracking on. */
+  qualityOutput?: string;
+  /** classification (argmax of each row) or regression (the values); auto: from the output's shape. */
+  qualityKind: QualityKind;
+  /** Labelled predictions the accuracy and mean absolute error gauges are computed over. */
+  qualityWindow: number;
+  /** Predictions kept for feedback, at most. */
+  qualityLogMaxEntries: number;
+  /** Predicted numbers kept for feedback, at most, over all entries (the log's memory bound). */
+  qualityLogMaxValues: number;
+  /** How long a prediction waits for its feedback. */
+  qualityLogTtlSeconds: number;
   logLevel: LogLevel;
 }
 
@@ -79,8 +95,10 @@ export function envName(flag: string): string {
   return `TENSORFLEET_${flag.toUpperCase().replaceAll('-', '_')}`;
 }
 
-/** Every option is a string or a number (ServeConfig, FetchConfig). */
-type OptionValues = Partial<Record<keyof ServeConfig | keyof FetchConfig, string | number>>;
+/** Every option is a string, a number or a boolean (ServeConfig, FetchConfig). */
+type OptionValues = Partial<
+  Record<keyof ServeConfig | keyof FetchConfig, string | number | boolean>
+>;
 
 function args(command: string, values: OptionValues): string[] {
   const out = [command];

@@ -21,6 +21,7 @@ import { InlineModel } from './inline-model.js';
 import type { RuntimeLogger } from './logger.js';
 import type { TensorMap } from './tensors.js';
 import { WorkerPool } from './workers/worker-pool.js';
+import { qualityOn, qualityTarget } from './quality/target.js';
 
 export type ServiceState = 'loading' | 'ready' | 'failed' | 'draining' | 'stopped';
 
@@ -141,6 +142,8 @@ export class ModelService {
       const ready = await pool.start();
       this.pool = pool;
       const signature = ready.signature;
+      // Quality flags the model cannot satisfy fail the load, not every request (CONFIG_INVALID).
+      if (qualityOn(config)) qualityTarget(config, signature);
       const inline = await this.loadInline(ready.backend, ready.device, dir, ready.format);
       this.inline = inline;
       this.batcher = new Batcher(

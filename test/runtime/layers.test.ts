@@ -88,6 +88,12 @@ describe('the runtime layers', () => {
     expect(outsideWorkers(found)).toEqual([]);
   });
 
+  it('quality/ reaches neither transport nor the service, so either transport can record and label', () => {
+    const files = sourcesUnder('quality');
+    expect(files.length).toBeGreaterThan(5);
+    expect(outsideWorkers(reach(files))).toEqual([]);
+  });
+
   it('the two transports, http/ and grpc/, do not import each other', () => {
     const transports = ['http', 'grpc'] as const;
     for (const own of transports) {

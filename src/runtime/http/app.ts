@@ -12,18 +12,32 @@ import { answerUnrouted } from './allowed-methods.js';
 import { readBody } from './body-reader.js';
 import { gzipAnswers } from './compression.js';
 import { answerErrors, clientErrorResponse } from './error-replies.js';
+import { feedbackRoutes } from './feedback-routes.js';
 import { oipRoutes } from './oip-routes.js';
+import { isInference } from './protocol-routes.js';
 import { tfServingRoutes } from './tfserving-routes.js';
+import { qualityOn } from '../quality/target.js';
+import { QualityTracker } from '../quality/tracker.js';
 
 export interface AppOptions {
   service: ModelService;
   metrics: RuntimeMetrics;
   /** Where request bodies are read to: the same owner the service was given. */
   bodies: RequestBodies;
+  /**
+   * Model quality tracking; by default one is made when the service's
+   * configuration turns it on (quality/target.ts's qualityOn).
+   */
+  quality?: QualityTracker | undefined;
 }
 
 export const runtimeApp: FastifyPluginAsync<AppOptions> = async (app, opts) => {
   const { service, metrics, bodies } = opts;
+  const quality =
+    opts.quality ??
+    (qualityOn(service.config)
+      ? new QualityTracker({ config: service.config, registry: metrics.registry })
+      : undefined);
   const maxBodyBytes = service.config.maxBodyBytes;
 
   // Bodies are read as bytes and decoded per protocol (possibly in a worker).
@@ -49,7 +63,8 @@ export const runtimeApp: FastifyPluginAsync<AppOptions> = async (app, opts) => {
     if (
       protocol !== undefined &&
       elsewhere !== 'MODEL_NOT_FOUND' &&
-      elsewhere !== 'VERSION_NOT_FOUND'
+      elsewhere !== 'VERSION_NOT_FOUND' &&
+      isInference(req)
     ) {
       metrics.observeRequest(protocol, reply.statusCode, reply.elapsedTime / 1000);
     }
@@ -64,8 +79,9 @@ export const runtimeApp: FastifyPluginAsync<AppOptions> = async (app, opts) => {
     return reply.header('content-type', metrics.registry.contentType).send(text);
   });
 
-  await app.register(tfServingRoutes, { service, metrics });
-  await app.register(oipRoutes, { service, metrics });
+  await app.register(tfServingRoutes, { service, metrics, quality });
+  await app.register(oipRoutes, { service, metrics, quality });
+  await app.register(feedbackRoutes, { service, metrics, quality });
 };
 
 /** A fastify instance with the runtime registered (server.ts adds listening and signals). */

@@ -4,6 +4,7 @@
 //   GET  /v2/models/{m}[/versions/{v}]              model metadata
 //   GET  /v2/models/{m}[/versions/{v}]/ready        model readiness
 //   POST /v2/models/{m}[/versions/{v}]/infer        inference (JSON or binary tensor extension)
+// (and POST .../feedback: feedback-routes.ts)
 
 import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
 import { LIVE_PATH, READY_PATH } from '../../contract/runtime.js';
@@ -14,6 +15,7 @@ import { checkModel, tracked } from '../admission.js';
 import { bodyBytes, requireJson } from './protocol-routes.js';
 import { sendJson } from './reply.js';
 import { encodeInfer, oipDatatype } from '../codec/oip.js';
+import { REQUEST_ID_HEADER } from '../quality/request-id.js';
 import { RUNTIME_VERSION } from '../version.js';
 
 interface ModelParams {
@@ -25,7 +27,7 @@ export const EXTENSIONS = ['binary_tensor_data', 'classification'];
 
 export const oipRoutes: FastifyPluginCallback<ProtocolOptions> = (
   app,
-  { service, metrics },
+  { service, metrics, quality },
   done,
 ) => {
   app.get('/v2', async (_req, reply) =>
@@ -97,12 +99,20 @@ export const oipRoutes: FastifyPluginCallback<ProtocolOptions> = (
     }
     return tracked(service, metrics, async () => {
       const request = await service.decode({ protocol: 'oip', body: bodyBytes(req), headerLength });
+      // With quality tracking, the prediction is kept under the request's id: its "id", else
+      // x-request-id, else one made here; the response's "id" and x-request-id say which.
+      const id = quality?.requestId(request.id, req.headers[REQUEST_ID_HEADER]);
       const { outputs, model } = await service.infer(
         request.inputs,
         request.rows,
         request.timeoutMs,
       );
-      const out = encodeInfer(model.signature, model.name, model.version, request, outputs);
+      if (id !== undefined) {
+        quality?.record(id, model, outputs);
+        reply.header(REQUEST_ID_HEADER, id);
+      }
+      const answered = id === undefined ? request : { id, outputs: request.outputs };
+      const out = encodeInfer(model.signature, model.name, model.version, answered, outputs);
       if (out.binary === undefined) return sendJson(reply, out.json);
       const header = Buffer.from(out.json, 'utf8');
       return reply

@@ -7,11 +7,14 @@ import type { FastifyRequest } from 'fastify';
 import type { Protocol } from '../codec/decode.js';
 import type { RuntimeMetrics } from '../metrics.js';
 import { RuntimeError } from '../errors.js';
+import type { QualityTracker } from '../quality/tracker.js';
 import type { ModelService } from '../service.js';
 
 export interface ProtocolOptions {
   service: ModelService;
   metrics: RuntimeMetrics;
+  /** Present when quality tracking is on: predictions are recorded for feedback. */
+  quality: QualityTracker | undefined;
 }
 
 declare module 'fastify' {
@@ -19,6 +22,20 @@ declare module 'fastify' {
     /** Set on inference routes: requests are counted and timed under this protocol. */
     protocol?: Protocol;
   }
+}
+
+/**
+ * Requests on an inference route that are not inference, and so not counted
+ * in its metrics: TF Serving's :feedback shares :predict's route.
+ */
+const notInference = new WeakSet<FastifyRequest>();
+
+export function markNotInference(req: FastifyRequest): void {
+  notInference.add(req);
+}
+
+export function isInference(req: FastifyRequest): boolean {
+  return !notInference.has(req);
 }
 
 /** Content types a JSON body may come with; curl -d sends form-urlencoded, so TF Serving's own examples do too. */

@@ -2,6 +2,7 @@
 //   GET  /v1/models/{m}[/versions/{v}|/labels/{l}]            model status
 //   GET  /v1/models/{m}[/versions/{v}|/labels/{l}]/metadata   signature metadata
 //   POST /v1/models/{m}[/versions/{v}|/labels/{l}]:predict    inference
+//   POST /v1/models/{m}[/versions/{v}|/labels/{l}]:feedback   labels for predictions (feedback-routes.ts)
 // Errors are {"error": "..."} with TF Serving's status codes.
 
 import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
@@ -10,7 +11,9 @@ import type { TensorSpec } from '../models/signature.js';
 import type { ModelService } from '../service.js';
 import type { ProtocolOptions } from './protocol-routes.js';
 import { checkModel, tracked } from '../admission.js';
-import { bodyBytes, requireJson } from './protocol-routes.js';
+import { bodyBytes, markNotInference, requireJson } from './protocol-routes.js';
+import { answerFeedback } from './feedback-routes.js';
+import { REQUEST_ID_HEADER } from '../quality/request-id.js';
 import { sendJson } from './reply.js';
 import { encodePredict } from '../codec/tfserving.js';
 
@@ -20,7 +23,7 @@ const PATH =
 interface ParsedPath {
   model: string;
   version: string | undefined;
-  action: 'status' | 'metadata' | 'predict' | 'classify' | 'regress';
+  action: 'status' | 'metadata' | 'predict' | 'classify' | 'regress' | 'feedback';
 }
 
 function parsePath(url: string): ParsedPath {
@@ -29,12 +32,18 @@ function parsePath(url: string): ParsedPath {
   if (m === null) {
     throw new RuntimeError(
       'NOT_FOUND',
-      `malformed request path ${path}; expected /v1/models/{model}[/versions/{version}][/metadata|:predict]`,
+      `malformed request path ${path}; expected /v1/models/{model}[/versions/{version}][/metadata|:predict|:feedback]`,
     );
   }
   const verb = m[5];
-  if (verb !== undefined && verb !== 'predict' && verb !== 'classify' && verb !== 'regress') {
-    throw new RuntimeError('NOT_FOUND', `unknown method ":${verb}"; use :predict`);
+  if (
+    verb !== undefined &&
+    verb !== 'predict' &&
+    verb !== 'classify' &&
+    verb !== 'regress' &&
+    verb !== 'feedback'
+  ) {
+    throw new RuntimeError('NOT_FOUND', `unknown method ":${verb}"; use :predict or :feedback`);
   }
   const model = decodeURIComponent(m[1] ?? '');
   const version =
@@ -130,17 +139,23 @@ function metadata(service: ModelService): string {
 
 export const tfServingRoutes: FastifyPluginCallback<ProtocolOptions> = (
   app,
-  { service, metrics },
+  { service, metrics, quality },
   done,
 ) => {
   async function predict(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     requireJson(req, 'send the predict request as application/json');
+    // With quality tracking, the prediction is kept under the request's id (x-request-id).
+    const id = quality?.requestId(undefined, req.headers[REQUEST_ID_HEADER]);
     return tracked(service, metrics, async () => {
       const { format, inputs, rows } = await service.decode({
         protocol: 'tfserving',
         body: bodyBytes(req),
       });
       const { outputs, model } = await service.infer(inputs, rows);
+      if (id !== undefined) {
+        quality?.record(id, model, outputs);
+        reply.header(REQUEST_ID_HEADER, id);
+      }
       return sendJson(reply, encodePredict(model.signature, format, outputs));
     });
   }
@@ -155,6 +170,10 @@ export const tfServingRoutes: FastifyPluginCallback<ProtocolOptions> = (
 
   app.post('/v1/models/*', { config: { protocol: 'tfserving' } }, async (req, reply) => {
     const p = parsePath(req.url);
+    if (p.action === 'feedback') {
+      markNotInference(req);
+      return answerFeedback(req, reply, { service, quality }, p.model, p.version);
+    }
     checkModel(service, p.model, p.version);
     if (p.action === 'predict') return predict(req, reply);
     if (p.action === 'classify' || p.action === 'regress') {
