@@ -9,7 +9,7 @@
 // tensorfleet_runtime_requests_total{code="200"} counted it.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ModelSignature } from '../../src/runtime/models/signature.js';
 import { packageDefinition } from '../../src/runtime/grpc/protos.js';
@@ -111,6 +111,8 @@ async function h2load(
     `--log-file=${logFile}`,
     target.url,
   ];
+  // h2load appends to its log: start each run on an empty one.
+  await rm(logFile, { force: true });
   const child = spawn(H2LOAD, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));

@@ -29,10 +29,18 @@ export function tooLarge(bytes: number, maxBytes: number): GrpcError {
   );
 }
 
-/** Splits a stream's DATA chunks into messages. */
+/**
+ * Splits a stream's DATA chunks into messages. A large message arrives as
+ * many chunks (16 KiB DATA frames): they are kept as a list and joined once
+ * when the message is complete, so its bytes are copied once, not once per
+ * chunk.
+ */
 export class FrameReader {
   private readonly maxBytes: number;
-  private pending: Buffer | undefined;
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  /** The length of the message being received, once its prefix is in. */
+  private expected: number | undefined;
 
   constructor(maxBytes: number) {
     this.maxBytes = maxBytes;
@@ -40,24 +48,47 @@ export class FrameReader {
 
   /** True when part of a message is still expected. */
   get partial(): boolean {
-    return this.pending !== undefined;
+    return this.buffered > 0;
   }
 
   /** The whole messages the chunk completes; throws RESOURCE_EXHAUSTED past the limit. */
   push(chunk: Buffer): Frame[] {
-    let buf = this.pending === undefined ? chunk : Buffer.concat([this.pending, chunk]);
-    this.pending = undefined;
     const frames: Frame[] = [];
+    let buf = chunk;
+    if (this.buffered > 0) {
+      this.chunks.push(chunk);
+      this.buffered += chunk.length;
+      if (this.expected === undefined && this.buffered >= PREFIX_BYTES) {
+        this.expected = this.readLength(Buffer.concat(this.chunks, PREFIX_BYTES));
+      }
+      if (this.expected === undefined || this.buffered < PREFIX_BYTES + this.expected)
+        return frames;
+      buf = Buffer.concat(this.chunks, this.buffered);
+      this.chunks = [];
+      this.buffered = 0;
+      this.expected = undefined;
+    }
     while (buf.length >= PREFIX_BYTES) {
-      const length = buf.readUInt32BE(1);
-      if (length > this.maxBytes) throw tooLarge(length, this.maxBytes);
+      const length = this.readLength(buf);
       const end = PREFIX_BYTES + length;
-      if (buf.length < end) break;
+      if (buf.length < end) {
+        this.expected = length;
+        break;
+      }
       frames.push({ compressed: buf[0] !== 0, data: buf.subarray(PREFIX_BYTES, end) });
       buf = buf.subarray(end);
     }
-    // Waiting for the rest of a message: keep a copy only of what is incomplete.
-    if (buf.length > 0) this.pending = Buffer.from(buf);
+    if (buf.length > 0) {
+      // The start of a message: kept as is (a view), joined when the rest is in.
+      this.chunks.push(buf);
+      this.buffered = buf.length;
+    }
     return frames;
+  }
+
+  private readLength(prefix: Buffer): number {
+    const length = prefix.readUInt32BE(1);
+    if (length > this.maxBytes) throw tooLarge(length, this.maxBytes);
+    return length;
   }
 }
