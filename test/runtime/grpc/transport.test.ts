@@ -18,7 +18,12 @@ import { GrpcTransport } from '../../../src/runtime/grpc/transport/server.js';
 import { parseGrpcTimeout } from '../../../src/runtime/grpc/transport/timeout.js';
 
 const MAX = 64 * 1024;
-const identity = (b: unknown): Buffer => b as Buffer;
+/** An answer no serializer can write. */
+const UNENCODABLE = Symbol('unencodable');
+const identity = (b: unknown): Buffer => {
+  if (b === UNENCODABLE) throw new Error('no bytes for a symbol');
+  return b as Buffer;
+};
 
 function method(
   name: string,
@@ -58,7 +63,11 @@ beforeAll(async () => {
     Echo: (
       call: SingleRequestCall<unknown, unknown>,
       done: (e: GrpcError | null, r?: unknown) => void,
-    ) => done(null, call.request),
+    ) =>
+      done(
+        null,
+        (call.request as Buffer).toString() === 'unencodable' ? UNENCODABLE : call.request,
+      ),
     Hang: (call: SingleRequestCall<unknown, unknown>) => {
       hanging.push(call);
       call.once('cancelled', () => cancelled.push((call.request as Buffer).toString()));
@@ -276,6 +285,13 @@ describe('calls', () => {
       ],
       ['/test.Service/Echo', [frame('x')], { 'grpc-timeout': 'soon' }, 3, /grpc-timeout "soon"/],
       ['/test.Service/Throw', [frame('x')], {}, 13, /the handler failed: handler bug/],
+      [
+        '/test.Service/Echo',
+        [frame('unencodable')],
+        {},
+        13,
+        /could not encode the response: no bytes/,
+      ],
     ];
     for (const [path, chunks, headers, status, message] of cases) {
       const got = await call(session, path, chunks, headers);

@@ -70,15 +70,8 @@ export class ServerCall<Res> extends EventEmitter {
   /** Sends one response message (streaming calls may send several). */
   write(value: Res): boolean {
     if (this.ended || this.stream.destroyed) return false;
-    let bytes: Buffer;
-    try {
-      bytes = this.serialize(value);
-    } catch (err) {
-      this.fail(
-        new GrpcError('INTERNAL', `could not encode the response: ${(err as Error).message}`),
-      );
-      return false;
-    }
+    const bytes = this.encode(value);
+    if (bytes === undefined) return false;
     if (!this.stream.headersSent) {
       this.stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
       this.stream.once('wantTrailers', () => this.sendTrailers());
@@ -101,15 +94,8 @@ export class ServerCall<Res> extends EventEmitter {
   /** The one response of a unary call and OK, in one go. */
   reply(value: Res): void {
     if (this.ended) return;
-    let bytes: Buffer;
-    try {
-      bytes = this.serialize(value);
-    } catch (err) {
-      this.fail(
-        new GrpcError('INTERNAL', `could not encode the response: ${(err as Error).message}`),
-      );
-      return;
-    }
+    const bytes = this.encode(value);
+    if (bytes === undefined) return;
     this.ended = true;
     if (this.stream.destroyed) return;
     this.stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
@@ -136,6 +122,18 @@ export class ServerCall<Res> extends EventEmitter {
     this.cancelledFlag = true;
     this.ended = true;
     this.emit('cancelled');
+  }
+
+  /** The response's bytes, or undefined after failing the call INTERNAL when it cannot be encoded. */
+  private encode(value: Res): Buffer | undefined {
+    try {
+      return this.serialize(value);
+    } catch (err) {
+      this.fail(
+        new GrpcError('INTERNAL', `could not encode the response: ${(err as Error).message}`),
+      );
+      return undefined;
+    }
   }
 
   private sendTrailers(): void {
