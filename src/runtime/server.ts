@@ -1,6 +1,7 @@
-// The runtime process: the model service, its HTTP app (http/app.ts) and its
-// gRPC server (grpc/server.ts) over it; logger, listening, model loading, and
-// the graceful drain on SIGTERM of both.
+// The runtime process: the served model (one fixed version, or the versions a
+// base path's policy selects: model-versions.ts), its HTTP app (http/app.ts)
+// and its gRPC server (grpc/server.ts) over it; logger, listening, model
+// loading, and the graceful drain on SIGTERM of both.
 
 import { writeFile } from 'node:fs/promises';
 import { LogController } from 'fastify';
@@ -13,16 +14,46 @@ import { GrpcServer } from './grpc/server.js';
 import { RuntimeMetrics } from './metrics.js';
 import { RequestBodies } from './request-bodies.js';
 import { ModelService } from './service.js';
+import { ServedModel } from './model-versions.js';
+import type { RuntimeLogger } from './logger.js';
 import { resolveModelDir } from './sources/fetch.js';
+import type { VersionPolicy } from './versions/version-policy.js';
+import { versionUri } from './versions/base-path.js';
+import { watchVersions } from './versions/version-watcher.js';
+
+/** Serve the versions found under a base path instead of config.modelUri alone. */
+export interface VersionedModel {
+  /** Holds <base>/<version>/ directories. */
+  basePath: string;
+  policy: VersionPolicy;
+  /** Label -> version. */
+  labels: Readonly<Record<string, number>>;
+  /** Seconds between listings; 0 lists once. */
+  pollSeconds: number;
+}
+
+export interface ServerOptions {
+  /** Follow a base path's versions (tensorflow_model_server); default: config.modelUri at config.modelVersion. */
+  versions?: VersionedModel;
+  /** false: no HTTP listener (tensorflow_model_server without --rest_api_port). Default true. */
+  rest?: boolean;
+  /** Another path /metrics is served on (tensorflow_model_server's monitoring config). */
+  prometheusPath?: string | undefined;
+}
 
 export interface RunningServer {
   app: FastifyInstance;
-  service: ModelService;
-  /** The port actually bound (useful with --port 0). */
+  /** The served model and its versions. */
+  models: ServedModel;
+  /** The port actually bound (useful with --port 0); 0 without REST. */
   port: number;
   /** The gRPC port actually bound; undefined with --grpc-port -1. */
   grpcPort: number | undefined;
-  /** Resolves when the model is loaded and warmed up; rejects when loading fails. */
+  /**
+   * Resolves when the model is loaded and warmed up; rejects when loading
+   * fails. Following a base path: once a version is available (never rejects:
+   * a version that fails to load is logged, the base path is watched on).
+   */
   loaded: Promise<void>;
   /** Drains and stops; resolves true when every accepted request finished in time. */
   shutdown(reason: string): Promise<boolean>;
@@ -53,32 +84,63 @@ const DRAIN_QUIET_MS = 1000;
 /** Once the drain is over, how long closing may take to flush the answers still being written. */
 const CLOSE_GRACE_MS = 1000;
 
-export async function startServer(config: ServeConfig): Promise<RunningServer> {
-  const metrics = new RuntimeMetrics(config.modelName, config.modelVersion);
-  // The one owner of request-body memory, shared by the app, the service and the workers' pool.
+export async function startServer(
+  config: ServeConfig,
+  options: ServerOptions = {},
+): Promise<RunningServer> {
+  const versions = options.versions;
+  // Following versions, the model's own series (version "") count requests no version answered.
+  const metrics = new RuntimeMetrics(
+    config.modelName,
+    versions === undefined ? config.modelVersion : '',
+  );
+  // The one owner of request-body memory, shared by the app, the services and the workers' pools.
   const bodies = new RequestBodies();
-  // The service logs through the app's logger, which exists only once the app is built.
+  // The services log through the app's logger, which exists only once the app is built.
   const logRef: { current?: FastifyBaseLogger } = {};
-  const service = new ModelService({
-    config,
-    metrics,
-    bodies,
-    logger: {
-      info: (obj, msg) => logRef.current?.info(obj, msg),
-      warn: (obj, msg) => logRef.current?.warn(obj, msg),
-      error: (obj, msg) => logRef.current?.error(obj, msg),
-    },
-    resolveModelDir: (uri, progress) =>
-      resolveModelDir(uri, config.modelCacheDir, {
-        log: (msg) => logRef.current?.info(msg),
-        stallMs: config.downloadStallSeconds * 1000,
-        onProgress: ({ bytes, files, of }) => {
-          progress(`downloading: ${bytes} bytes so far, ${files} of ${of} files done`);
-        },
-      }),
-  });
+  const logger: RuntimeLogger = {
+    info: (obj, msg) => logRef.current?.info(obj, msg),
+    warn: (obj, msg) => logRef.current?.warn(obj, msg),
+    error: (obj, msg) => logRef.current?.error(obj, msg),
+  };
+  const makeService = (serviceConfig: ServeConfig, serviceMetrics: RuntimeMetrics): ModelService =>
+    new ModelService({
+      config: serviceConfig,
+      metrics: serviceMetrics,
+      bodies,
+      logger,
+      resolveModelDir: (uri, progress) =>
+        resolveModelDir(uri, config.modelCacheDir, {
+          log: (msg) => logRef.current?.info(msg),
+          stallMs: config.downloadStallSeconds * 1000,
+          onProgress: ({ bytes, files, of }) => {
+            progress(`downloading: ${bytes} bytes so far, ${files} of ${of} files done`);
+          },
+        }),
+    });
+  let fixed: ModelService | undefined;
+  let models: ServedModel;
+  if (versions === undefined) {
+    fixed = makeService(config, metrics);
+    models = ServedModel.fixed(fixed);
+  } else {
+    const { basePath, labels } = versions;
+    models = ServedModel.followed({
+      name: config.modelName,
+      config,
+      metrics,
+      labels,
+      logger,
+      // Each version: its own directory, cache entry, pool, batcher and metric series.
+      makeService: (version) =>
+        makeService(
+          { ...config, modelUri: versionUri(basePath, version), modelVersion: String(version) },
+          metrics.forVersion(String(version)),
+        ),
+    });
+  }
   const app = await buildApp(
-    { service, metrics, bodies },
+    { models, metrics, bodies, prometheusPath: options.prometheusPath },
     {
       logger: { level: config.logLevel },
       // When the drain is over, idle keep-alive sockets left are closed; busy ones finish
@@ -95,44 +157,60 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   logRef.current = app.log;
   const connections = new Connections(app.server, config.maxConnectionAgeSeconds * 1000);
   // Listen before loading so liveness answers while a large model loads; readiness stays false.
-  await app.listen({ host: config.host, port: config.port });
-  const address = app.server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : config.port;
+  const rest = options.rest ?? true;
+  if (rest) await app.listen({ host: config.host, port: config.port });
+  else await app.ready();
+  const address = rest ? app.server.address() : null;
+  const port = typeof address === 'object' && address !== null ? address.port : 0;
   const grpc =
     config.grpcPort < 0
       ? undefined
       : await GrpcServer.start({
-          service,
-          metrics,
+          models,
           config,
           host: config.host,
           port: config.grpcPort,
         });
   if (grpc !== undefined) app.log.info({ port: grpc.port }, `gRPC listening on port ${grpc.port}`);
 
-  const loaded = service.start().then(
-    () => undefined,
-    async (err: unknown) => {
-      const e = err as Error & { code?: string };
-      app.log.error({ err }, `model failed to load: ${e.message}`);
-      await terminationMessage(`${e.code ?? 'MODEL_LOAD_FAILED'}: ${e.message}`);
-      throw err;
-    },
-  );
+  const failed = async (err: unknown): Promise<never> => {
+    const e = err as Error & { code?: string };
+    app.log.error({ err }, `model failed to load: ${e.message}`);
+    await terminationMessage(`${e.code ?? 'MODEL_LOAD_FAILED'}: ${e.message}`);
+    throw err;
+  };
+  let loaded: Promise<void>;
+  if (versions === undefined) {
+    loaded = (fixed?.start() ?? Promise.resolve()).then(() => undefined, failed);
+  } else {
+    app.log.info(
+      { basePath: versions.basePath, policy: versions.policy, pollSeconds: versions.pollSeconds },
+      `serving model ${config.modelName} from the versions under ${versions.basePath}`,
+    );
+    const watcher = watchVersions(versions.basePath, {
+      policy: versions.policy,
+      pollSeconds: versions.pollSeconds,
+      log: (msg) => logRef.current?.info(msg),
+    });
+    models.follow(watcher).catch((err: unknown) => {
+      app.log.error({ err }, `following the versions of ${config.modelName} stopped`);
+    });
+    loaded = models.loaded;
+  }
 
   let shuttingDown: Promise<boolean> | undefined;
   const shutdown = (reason: string): Promise<boolean> => {
     shuttingDown ??= (async () => {
       const timeoutMs = config.drainTimeoutSeconds * 1000;
       app.log.info(
-        { reason, timeoutMs, inflight: service.inflight },
+        { reason, timeoutMs, inflight: models.inflight },
         'draining: readiness is false, serving until traffic stops',
       );
       const started = performance.now();
       // Readiness is false from here on. Requests go on being served, each
       // told to close its connection, until traffic stops arriving
       // (connections.ts).
-      service.startDraining();
+      models.startDraining();
       connections.startDraining();
       // gRPC clients are sent away every DRAIN_IDLE_CLOSE_MS instead (GOAWAY; grpc/server.ts).
       let sentAway = -Infinity;
@@ -148,10 +226,10 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
       const quiet = quietNow();
-      const drained = await service.drain(Math.max(0, timeoutMs - (performance.now() - started)));
+      const drained = await models.drain(Math.max(0, timeoutMs - (performance.now() - started)));
       // From here every request is answered 503 DRAINING (after a timeout, those
       // still arriving too), and closing the server only flushes those answers.
-      await service.close();
+      await models.close();
       let timer: NodeJS.Timeout | undefined;
       const left = (): number =>
         Math.max(CLOSE_GRACE_MS, timeoutMs - (performance.now() - started));
@@ -174,5 +252,5 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
     return shuttingDown;
   };
 
-  return { app, service, port, grpcPort: grpc?.port, loaded, shutdown };
+  return { app, models, port, grpcPort: grpc?.port, loaded, shutdown };
 }

@@ -7,6 +7,8 @@
 
 import type { ServeConfig } from '../../contract/runtime.js';
 import type { RuntimeMetrics } from '../metrics.js';
+import type { ServedModel } from '../model-versions.js';
+import { servedModelOf } from '../model-versions.js';
 import type { ModelService } from '../service.js';
 import { Activity } from './calls.js';
 import type { CallContext } from './calls.js';
@@ -21,8 +23,11 @@ import type { ModelInferResponse } from './wire/model-infer.js';
 import { decodeModelInferRequest, encodeModelInferResponse } from './wire/model-infer.js';
 
 export interface GrpcServerOptions {
-  service: ModelService;
-  metrics: RuntimeMetrics;
+  /** The served model and its versions; or `service` alone, one fixed version. */
+  models?: ServedModel;
+  service?: ModelService;
+  /** Not read: each version's service holds its metrics (accepted so callers need not change). */
+  metrics?: RuntimeMetrics;
   config: Pick<ServeConfig, 'maxBodyBytes' | 'maxConnectionAgeSeconds' | 'requestTimeoutMs'>;
   host: string;
   /** 0: any free port (GrpcServer.port says which). */
@@ -70,7 +75,7 @@ export class GrpcServer {
 
   static async start(opts: GrpcServerOptions): Promise<GrpcServer> {
     const activity = new Activity();
-    const ctx: CallContext = { service: opts.service, metrics: opts.metrics, activity };
+    const ctx: CallContext = { models: servedModelOf(opts), activity };
     const server = new GrpcTransport({
       maxReceiveBytes: opts.config.maxBodyBytes,
       maxConnectionAgeMs: opts.config.maxConnectionAgeSeconds * 1000,
