@@ -46,6 +46,8 @@ export interface FollowedVersionsOptions {
   /** Makes the (not started) service of one version. */
   makeService: (version: number) => ModelService;
   logger?: RuntimeLogger | undefined;
+  /** A failed load is tried again this many times, after this wait (TF Serving's --max_num_load_retries). */
+  loadRetries?: { max: number; intervalMs: number };
 }
 
 /** A stream of desired sets that can be stopped (the VersionWatcher). */
@@ -100,6 +102,8 @@ export class ServedModel {
   private problem: RuntimeError | undefined;
   private events: VersionEvents | undefined;
   private closed = false;
+  /** Waits before retrying failed loads, cleared on close. */
+  private readonly retryTimers = new Set<NodeJS.Timeout>();
   private firstAvailable: (() => void) | undefined;
   /** Followed: resolves once a version is available (fixed: the caller awaits its start). */
   readonly loaded: Promise<void>;
@@ -180,29 +184,45 @@ export class ServedModel {
     }
   }
 
-  private load(followed: FollowedVersionsOptions, version: number): void {
+  private load(followed: FollowedVersionsOptions, version: number, attempt = 0): void {
     const service = followed.makeService(version);
+    const key = String(version);
     const started = service.start().then(
       () => {
         this.firstAvailable?.();
         this.firstAvailable = undefined;
       },
       (err: unknown) => {
+        const retries = followed.loadRetries?.max ?? 0;
+        const again = attempt < retries;
         followed.logger?.error(
-          { err, version },
-          `model ${this.name} version ${version} failed to load: ${(err as Error).message}`,
+          { err, version, attempt: attempt + 1 },
+          `model ${this.name} version ${version} failed to load: ${(err as Error).message}${again ? '; retrying' : ''}`,
         );
+        if (again) this.retryLater(followed, version, attempt + 1, entry);
       },
     );
-    this.entries.set(String(version), {
-      version: String(version),
-      service,
-      started,
-      leaving: false,
-      ended: false,
-    });
+    const entry: VersionEntry = { version: key, service, started, leaving: false, ended: false };
+    this.entries.set(key, entry);
     followed.logger?.info({ version }, `model ${this.name}: loading version ${version}`);
     void started.then(() => this.reconcile());
+  }
+
+  /** Loads a failed version again after the retry wait, if still wanted and not replaced. */
+  private retryLater(
+    followed: FollowedVersionsOptions,
+    version: number,
+    attempt: number,
+    failed: VersionEntry,
+  ): void {
+    const timer = setTimeout(() => {
+      this.retryTimers.delete(timer);
+      const wanted = this.desired.includes(version);
+      if (this.closed || !wanted || this.entries.get(String(version)) !== failed) return;
+      void failed.service.close();
+      this.load(followed, version, attempt);
+    }, followed.loadRetries?.intervalMs ?? 0);
+    this.retryTimers.add(timer);
   }
 
   /** Out of routing now; closed once its load settled and its requests finished. */
@@ -384,6 +404,8 @@ export class ServedModel {
   /** Stops following and closes every version. */
   async close(): Promise<void> {
     this.closed = true;
+    for (const timer of this.retryTimers) clearTimeout(timer);
+    this.retryTimers.clear();
     await this.events?.stop();
     await Promise.all(
       [...this.entries.values()].filter((e) => !e.ended).map((e) => e.service.close()),

@@ -30,6 +30,8 @@ export interface VersionedModel {
   labels: Readonly<Record<string, number>>;
   /** Seconds between listings; 0 lists once. */
   pollSeconds: number;
+  /** Retries of a version whose load failed, and the wait before each (default: none). */
+  loadRetries?: { max: number; intervalMs: number };
 }
 
 export interface ServerOptions {
@@ -39,6 +41,10 @@ export interface ServerOptions {
   rest?: boolean;
   /** Another path /metrics is served on (tensorflow_model_server's monitoring config). */
   prometheusPath?: string | undefined;
+  /** gRPC Predict answers in tensor_content (--enable_serialization_as_tensor_content). */
+  grpcPredictTensorContent?: boolean;
+  /** Startup notices (settings accepted without effect), one log line each. */
+  notices?: readonly string[];
 }
 
 export interface RunningServer {
@@ -124,13 +130,14 @@ export async function startServer(
     fixed = makeService(config, metrics);
     models = ServedModel.fixed(fixed);
   } else {
-    const { basePath, labels } = versions;
+    const { basePath, labels, loadRetries } = versions;
     models = ServedModel.followed({
       name: config.modelName,
       config,
       metrics,
       labels,
       logger,
+      ...(loadRetries === undefined ? {} : { loadRetries }),
       // Each version: its own directory, cache entry, pool, batcher and metric series.
       makeService: (version) =>
         makeService(
@@ -155,6 +162,7 @@ export async function startServer(
     },
   );
   logRef.current = app.log;
+  for (const notice of options.notices ?? []) app.log.info({ notice: true }, notice);
   const connections = new Connections(app.server, config.maxConnectionAgeSeconds * 1000);
   // Listen before loading so liveness answers while a large model loads; readiness stays false.
   const rest = options.rest ?? true;
@@ -167,6 +175,7 @@ export async function startServer(
       ? undefined
       : await GrpcServer.start({
           models,
+          predictEncoding: options.grpcPredictTensorContent === true ? 'content' : 'typed',
           config,
           host: config.host,
           port: config.grpcPort,
@@ -190,7 +199,6 @@ export async function startServer(
     const watcher = watchVersions(versions.basePath, {
       policy: versions.policy,
       pollSeconds: versions.pollSeconds,
-      log: (msg) => logRef.current?.info(msg),
     });
     models.follow(watcher).catch((err: unknown) => {
       app.log.error({ err }, `following the versions of ${config.modelName} stopped`);

@@ -38,6 +38,8 @@ export class Activity {
 export interface CallContext {
   models: ServedModel;
   activity: Activity;
+  /** How Predict answers carry tensors (tfserving-service.ts). */
+  predictEncoding: 'typed' | 'content';
 }
 
 /**

@@ -30,6 +30,8 @@ export interface GrpcServerOptions {
   metrics?: RuntimeMetrics;
   config: Pick<ServeConfig, 'maxBodyBytes' | 'maxConnectionAgeSeconds' | 'requestTimeoutMs'>;
   host: string;
+  /** How Predict answers carry tensors: typed fields (TF Serving's default) or tensor_content. */
+  predictEncoding?: 'typed' | 'content';
   /** 0: any free port (GrpcServer.port says which). */
   port: number;
 }
@@ -75,7 +77,11 @@ export class GrpcServer {
 
   static async start(opts: GrpcServerOptions): Promise<GrpcServer> {
     const activity = new Activity();
-    const ctx: CallContext = { models: servedModelOf(opts), activity };
+    const ctx: CallContext = {
+      models: servedModelOf(opts),
+      activity,
+      predictEncoding: opts.predictEncoding ?? 'typed',
+    };
     const server = new GrpcTransport({
       maxReceiveBytes: opts.config.maxBodyBytes,
       maxConnectionAgeMs: opts.config.maxConnectionAgeSeconds * 1000,

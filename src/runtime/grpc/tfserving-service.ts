@@ -112,20 +112,21 @@ function outputsOf(sig: ModelSignature, filter: readonly string[]): TensorSpec[]
 }
 
 function predict(
-  models: ServedModel,
+  ctx: CallContext,
   call: object,
   request: PredictRequest,
   /** The time left before the call's deadline, read once the request is decoded. */
   timeLeft: () => number | undefined,
 ): Promise<PredictResponse> {
-  const service = checkSpec(models, call, request.model_spec);
-  return tracked(service, () => predictOn(service, request, timeLeft));
+  const service = checkSpec(ctx.models, call, request.model_spec);
+  return tracked(service, () => predictOn(service, request, timeLeft, ctx.predictEncoding));
 }
 
 async function predictOn(
   service: ModelService,
   request: PredictRequest,
   timeLeft: () => number | undefined,
+  encoding: CallContext['predictEncoding'],
 ): Promise<PredictResponse> {
   const spec = request.model_spec;
   const sig = service.servingModel().signature;
@@ -141,7 +142,7 @@ async function predictOn(
     const t = result.outputs[o.name];
     if (t === undefined)
       throw new RuntimeError('INTERNAL', `the model did not produce "${o.name}"`);
-    outputs[o.name] = tensorToProto(t, o.tfDtype);
+    outputs[o.name] = tensorToProto(t, o.tfDtype, encoding);
   }
   return { model_spec: answerSpec(service, sig.name), outputs };
 }
@@ -198,7 +199,7 @@ export function predictionService(ctx: CallContext): ServiceImplementation {
   const { models } = ctx;
   return {
     Predict: unary<PredictRequest, PredictResponse>(ctx, true, (request, call) =>
-      predict(models, call, request, () => timeLeftMs(call)),
+      predict(ctx, call, request, () => timeLeftMs(call)),
     ),
     GetModelMetadata: unary<GetModelMetadataRequest, object>(ctx, false, (request, call) =>
       metadata(models, call, request),
