@@ -8,9 +8,12 @@
 
 import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import type { Client, ServiceError } from '@grpc/grpc-js';
+import { credentials, loadPackageDefinition } from '@grpc/grpc-js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { packageDefinition } from '../../src/runtime/grpc/protos.js';
 import { writeHalfPlusTwo } from '../support/models.js';
 import { testBackend } from './native.js';
 import type { RuntimeProcess } from './process.js';
@@ -103,10 +106,40 @@ async function status(port: number, model: string): Promise<VersionStatusBody> {
   return (await res.json()) as VersionStatusBody;
 }
 
+type Unary = (
+  request: unknown,
+  callback: (err: ServiceError | null, value?: unknown) => void,
+) => void;
+type ClientConstructor = new (
+  address: string,
+  creds: ReturnType<typeof credentials.createInsecure>,
+) => Client & Record<string, Unary>;
+
+/** TF Serving's gRPC services (untyped, as proto-loader leaves them). */
+const grpcRoot = loadPackageDefinition(packageDefinition()) as unknown as {
+  tensorflow: {
+    serving: { ModelService: ClientConstructor; PredictionService: ClientConstructor };
+  };
+};
+
+function grpcCall(
+  client: Record<string, Unary>,
+  method: string,
+  request: unknown,
+): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    client[method]?.(request, (err, value) => (err === null ? resolve(value) : reject(err)));
+  });
+}
+
 const states = (body: VersionStatusBody): Record<string, string> =>
   Object.fromEntries(body.model_version_status.map((s) => [s.version, s.state]));
 
-async function until(what: string, check: () => Promise<boolean>, ms = 30_000): Promise<void> {
+async function until(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  ms = 30_000,
+): Promise<void> {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
     if (await check()) return;
@@ -177,6 +210,40 @@ describe('tensorflow_model_server over version directories', { timeout: 60_000 }
       }),
     });
     expect(await infer.json()).toMatchObject({ model_version: '1', outputs: [{ data: [3] }] });
+    // gRPC: GetModelStatus lists both; Predict by label and by number.
+    const addr = `127.0.0.1:${p.grpcPort}`;
+    const models = new grpcRoot.tensorflow.serving.ModelService(addr, credentials.createInsecure());
+    const predictions = new grpcRoot.tensorflow.serving.PredictionService(
+      addr,
+      credentials.createInsecure(),
+    );
+    try {
+      expect(
+        await grpcCall(models, 'GetModelStatus', { model_spec: { name: 'my_model' } }),
+      ).toMatchObject({
+        model_version_status: [
+          { version: '2', state: 'AVAILABLE' },
+          { version: '1', state: 'AVAILABLE' },
+        ],
+      });
+      const x = { dtype: 'DT_FLOAT', tensor_shape: { dim: [{ size: 1 }] }, float_val: [4] };
+      const byLabel = await grpcCall(predictions, 'Predict', {
+        model_spec: { name: 'my_model', version_label: 'stable' },
+        inputs: { x },
+      });
+      expect(byLabel).toMatchObject({
+        model_spec: { version: { value: '1' } },
+        outputs: { y: { float_val: [3] } },
+      });
+      const byNumber = await grpcCall(predictions, 'Predict', {
+        model_spec: { name: 'my_model', version: { value: 2 } },
+        inputs: { x },
+      });
+      expect(byNumber).toMatchObject({ outputs: { y: { float_val: [4] } } });
+    } finally {
+      models.close();
+      predictions.close();
+    }
   });
 
   it('switches to a version dropped in under load without failing a request', async () => {
@@ -204,7 +271,7 @@ describe('tensorflow_model_server over version directories', { timeout: 60_000 }
     const clients = Array.from({ length: 16 }, client);
     await new Promise((r) => setTimeout(r, 1500));
     await addVersion(base, 3);
-    await until('version 3 to answer', async () => seen.at(-1) === 3);
+    await until('version 3 to answer', () => seen.at(-1) === 3);
     await new Promise((r) => setTimeout(r, 1500));
     stop = true;
     await Promise.all(clients);
@@ -245,7 +312,7 @@ describe('tensorflow_model_server over version directories', { timeout: 60_000 }
     for (const a of answers) {
       expect(a.status === 200 ? a.prediction : a.status).toBe(a.status === 200 ? 3 : 404);
     }
-    await until('version 2 unloaded', async () =>
+    await until('version 2 unloaded', () =>
       p.logs.some((l) => l['msg'] === 'model my_model: version 2 unloaded'),
     );
     const unloading = p.logs.find(
@@ -287,7 +354,7 @@ describe('tensorflow_model_server refuses bad input', { timeout: 60_000 }, () =>
     const base = join(root, 'empty');
     await mkdir(base);
     const p = await modelServer(['--model_name=my_model', `--model_base_path=${base}`]);
-    await until('the watcher to report', async () =>
+    await until('the watcher to report', () =>
       p.logs.some((l) => l['code'] === 'NO_MODEL_VERSIONS'),
     );
     const ready = await fetch(`http://127.0.0.1:${p.port}/v2/health/ready`);
