@@ -18,6 +18,7 @@ import { fetchModel } from './sources/fetch.js';
 import { planTensorflowModelServer } from './tensorflow-model-server.js';
 import { parseTensorflowModelServerCommandLine } from './tfserving/command-line.js';
 import { TF_SERVING_FLAGS } from './tfserving/flags.js';
+import { parseVersionPolicy } from './versions/version-policy.js';
 import { RUNTIME_VERSION } from './version.js';
 
 const HELP = `tensorfleet-runtime ${RUNTIME_VERSION}: a TensorFlow.js model server (TF Serving REST + Open Inference Protocol v2)
@@ -44,7 +45,21 @@ async function serve(argv: string[]): Promise<void> {
     process.stdout.write(usage('serve', SERVE_OPTIONS) + '\n');
     return;
   }
-  await run(parseServeConfig(argv));
+  const config = parseServeConfig(argv);
+  const base = config.modelBasePath;
+  await run(
+    config,
+    base === undefined
+      ? {}
+      : {
+          versions: {
+            basePath: base,
+            policy: parseVersionPolicy(config.modelVersionPolicy),
+            labels: {},
+            pollSeconds: config.fileSystemPollWaitSeconds,
+          },
+        },
+  );
 }
 
 /** tensorflow_model_server's flags, each with what Tensorfleet does with it (docs/tfserving-dropin.md). */

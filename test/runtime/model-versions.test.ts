@@ -17,7 +17,7 @@ import { packageDefinition } from '../../src/runtime/grpc/protos.js';
 import { writeHalfPlusTwo } from '../support/models.js';
 import { testBackend } from './native.js';
 import type { RuntimeProcess } from './process.js';
-import { runCli, startCommand, waitReady } from './process.js';
+import { runCli, startCommand, startProcess, waitReady } from './process.js';
 
 let root: string;
 const running: RuntimeProcess[] = [];
@@ -325,6 +325,37 @@ describe('tensorflow_model_server over version directories', { timeout: 60_000 }
     });
     expect((await predict(p.port, 'my_model', [2])).body.predictions).toEqual([3 - 1]);
     expect(states(await status(p.port, 'my_model'))).toEqual({ '1': 'AVAILABLE', '2': 'END' });
+  });
+});
+
+describe('serve --model-base-path', { timeout: 60_000 }, () => {
+  it('serves the versions its policy selects, with the runtime flags', async () => {
+    const base = await basePath('serve', [1, 2, 3]);
+    const p = await startProcess([
+      '--model-name',
+      'my_model',
+      '--model-base-path',
+      base,
+      '--model-version-policy',
+      'specific:1,3',
+      '--backend',
+      testBackend(),
+      '--workers',
+      '1',
+    ]);
+    running.push(p);
+    await waitReady(p.port);
+    await until('both versions available', async () => {
+      const s = states(await status(p.port, 'my_model'));
+      return s['1'] === 'AVAILABLE' && s['3'] === 'AVAILABLE';
+    });
+    expect(states(await status(p.port, 'my_model'))).toEqual({
+      '1': 'AVAILABLE',
+      '3': 'AVAILABLE',
+    });
+    expect((await predict(p.port, 'my_model', [2])).body.predictions).toEqual([4]);
+    expect((await predict(p.port, 'my_model/versions/1', [2])).body.predictions).toEqual([2]);
+    expect((await predict(p.port, 'my_model/versions/2', [2])).status).toBe(404);
   });
 });
 
