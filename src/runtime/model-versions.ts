@@ -63,6 +63,13 @@ interface VersionEntry {
   /** Out of routing: unloading, then ended. */
   leaving: boolean;
   ended: boolean;
+  /** The service's close, once begun (an unload and the process's close may both ask). */
+  closing?: Promise<void>;
+}
+
+function closeEntry(entry: VersionEntry): Promise<void> {
+  entry.closing ??= entry.service.close();
+  return entry.closing;
 }
 
 /** Unloaded versions kept for status (TF Serving lists END versions too). */
@@ -102,6 +109,8 @@ export class ServedModel {
   private problem: RuntimeError | undefined;
   private events: VersionEvents | undefined;
   private closed = false;
+  /** The process is draining: readiness stays false, versions are no longer loaded or unloaded. */
+  private draining = false;
   /** Waits before retrying failed loads, cleared on close. */
   private readonly retryTimers = new Set<NodeJS.Timeout>();
   private firstAvailable: (() => void) | undefined;
@@ -173,7 +182,7 @@ export class ServedModel {
 
   private reconcile(): void {
     const followed = this.followed;
-    if (followed === undefined || this.closed) return;
+    if (followed === undefined || this.closed || this.draining) return;
     const phases = new Map<number, VersionPhase>();
     for (const entry of this.entries.values()) phases.set(Number(entry.version), phaseOf(entry));
     const { load, unload } = nextVersionActions(phases, this.desired);
@@ -189,6 +198,8 @@ export class ServedModel {
     const key = String(version);
     const started = service.start().then(
       () => {
+        // Loaded while the process drains: it serves, but readiness stays false.
+        if (this.draining) service.startDraining();
         this.firstAvailable?.();
         this.firstAvailable = undefined;
       },
@@ -219,7 +230,7 @@ export class ServedModel {
       this.retryTimers.delete(timer);
       const wanted = this.desired.includes(version);
       if (this.closed || !wanted || this.entries.get(String(version)) !== failed) return;
-      void failed.service.close();
+      void closeEntry(failed);
       this.load(followed, version, attempt);
     }, followed.loadRetries?.intervalMs ?? 0);
     this.retryTimers.add(timer);
@@ -235,7 +246,7 @@ export class ServedModel {
     );
     await entry.started;
     const drained = await entry.service.drain(this.config.requestTimeoutMs + UNLOAD_GRACE_MS);
-    await entry.service.close();
+    await closeEntry(entry);
     entry.service.metrics.release();
     entry.ended = true;
     log?.info(
@@ -253,6 +264,8 @@ export class ServedModel {
 
   /** The versions requests may go to now, ascending. */
   availableVersions(): string[] {
+    // serve's one version is the one named, whatever its state (as before versions were followed).
+    if (this.followed === undefined) return [this.config.modelVersion];
     return [...this.entries.values()]
       .filter(available)
       .map((e) => e.version)
@@ -374,6 +387,7 @@ export class ServedModel {
 
   /** Ready: a version is available and the process is not draining. */
   get ready(): boolean {
+    if (this.draining) return false;
     return [...this.entries.values()].some((e) => routable(e) && e.service.state === 'ready');
   }
 
@@ -391,6 +405,9 @@ export class ServedModel {
 
   /** Readiness goes false; requests are still served until close(). */
   startDraining(): void {
+    this.draining = true;
+    // No version comes or goes while the process drains (close() waits for the stop).
+    void this.events?.stop();
     for (const e of this.entries.values()) if (!e.ended) e.service.startDraining();
   }
 
@@ -407,9 +424,7 @@ export class ServedModel {
     for (const timer of this.retryTimers) clearTimeout(timer);
     this.retryTimers.clear();
     await this.events?.stop();
-    await Promise.all(
-      [...this.entries.values()].filter((e) => !e.ended).map((e) => e.service.close()),
-    );
+    await Promise.all([...this.entries.values()].filter((e) => !e.ended).map(closeEntry));
   }
 }
 

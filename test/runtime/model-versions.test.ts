@@ -165,6 +165,10 @@ describe('tensorflow_model_server over version directories', { timeout: 60_000 }
     expect(one.status).toBe(404);
     expect(one.body.error).toMatch(/no version "1" loaded; available versions: 2/);
     expect(states(await status(p.port, 'my_model'))).toEqual({ '2': 'AVAILABLE' });
+    // SIGTERM drains as with serve: readiness false, then a clean exit.
+    p.child.kill('SIGTERM');
+    expect(await p.exited).toBe(0);
+    expect(p.logs.some((l) => l['msg'] === 'drained')).toBe(true);
   });
 
   it('serves every version with policy all, and labels from the config file', async () => {
