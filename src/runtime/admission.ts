@@ -4,7 +4,8 @@
 // admission (refused once stopped) with the in-flight gauge and drain accounting.
 
 import type { RuntimeMetrics } from './metrics.js';
-import type { ServedModel, VersionRef } from './model-versions.js';
+import type { VersionRef } from './model-versions.js';
+import type { ServedModels } from './served-models.js';
 import type { ModelService } from './service.js';
 
 /** The version's metrics each request was answered by (HTTP request or gRPC call). */
@@ -16,18 +17,22 @@ const answeredBy = new WeakMap<object, RuntimeMetrics>();
  * first and is closed only once every request it admitted has finished.
  */
 export function versionFor(
-  models: ServedModel,
+  models: ServedModels,
   request: object,
   model: string,
   ref: VersionRef,
 ): ModelService {
-  const service = models.resolve(model, ref);
+  // An unknown model is not counted; a known one without the version asked
+  // for counts under the model's own series.
+  const served = models.model(model);
+  answeredBy.set(request, served.metrics);
+  const service = served.resolve(model, ref);
   answeredBy.set(request, service.metrics);
   return service;
 }
 
 /** The metrics to count `request` under: its version's, else the model's. */
-export function metricsOf(request: object, models: ServedModel): RuntimeMetrics {
+export function metricsOf(request: object, models: ServedModels): RuntimeMetrics {
   return answeredBy.get(request) ?? models.metrics;
 }
 

@@ -52,12 +52,15 @@ async function serve(argv: string[]): Promise<void> {
     base === undefined
       ? {}
       : {
-          versions: {
-            basePath: base,
-            policy: parseVersionPolicy(config.modelVersionPolicy),
-            labels: {},
-            pollSeconds: config.fileSystemPollWaitSeconds,
-          },
+          versioned: [
+            {
+              name: config.modelName,
+              basePath: base,
+              policy: parseVersionPolicy(config.modelVersionPolicy),
+              labels: {},
+              pollSeconds: config.fileSystemPollWaitSeconds,
+            },
+          ],
         },
   );
 }

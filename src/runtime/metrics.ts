@@ -34,9 +34,15 @@ interface RequestSeries {
 /** Where a batch ran (the `thread` label of tensorfleet_runtime_batches_total). */
 export type ComputeThread = 'worker' | 'http';
 
-/** What every version's RuntimeMetrics of one process shares: each version's source, by version. */
+/** One model version's point-in-time values, once its service is attached. */
+interface HeldVersion {
+  readonly labels: { model: string; version: string };
+  source: MetricsSource | undefined;
+}
+
+/** What every RuntimeMetrics of one process shares: each version held, by model and version. */
 interface SharedSources {
-  readonly sources: Map<string, MetricsSource | undefined>;
+  readonly held: Map<string, HeldVersion>;
 }
 
 export class RuntimeMetrics {
@@ -97,7 +103,7 @@ export class RuntimeMetrics {
       this.pointInTime = sibling.pointInTime;
     } else {
       this.registry = new Registry();
-      this.shared = { sources: new Map() };
+      this.shared = { held: new Map() };
       const registers = [this.registry];
       this.requests = new Counter({
         name: RUNTIME_METRICS.requests,
@@ -157,13 +163,13 @@ export class RuntimeMetrics {
         labelNames: ['model', 'version', 'backend', 'tfjs_backend', 'device', 'format'],
         registers,
       });
-      this.pointInTimeGauges(model, registers);
+      this.pointInTimeGauges(registers);
       if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
     }
     // Version "": the model's own series, for requests no version answered
     // (none loaded yet); it holds no model, so it has no point-in-time series.
     if (version !== '') {
-      this.shared.sources.set(version, undefined);
+      this.shared.held.set(this.key, { labels, source: undefined });
       for (const protocol of ['tfserving', 'oip', 'grpc'] as const) {
         this.requests.inc({ ...labels, protocol, code: '200' }, 0);
       }
@@ -184,21 +190,31 @@ export class RuntimeMetrics {
     return new RuntimeMetrics(this.model, version, {}, this);
   }
 
+  /** Another model's own series (version ""), in the same registry (several models in one process). */
+  forModel(model: string): RuntimeMetrics {
+    return new RuntimeMetrics(model, '', {}, this);
+  }
+
+  /** This version's key among those held. */
+  private get key(): string {
+    return `${this.model}\u0000${this.version}`;
+  }
+
   /**
    * The version was unloaded: its point-in-time series go (a gauge of a model
    * no longer held would lie); its counters and histograms stay, as counters do.
    */
   release(): void {
     const labels = this.labels();
-    this.shared.sources.delete(this.version);
+    this.shared.held.delete(this.key);
     this.inflight.remove(labels);
     this.modelLoad.remove(labels);
     if (this.backendLabels !== undefined) this.backendInfo.remove(this.backendLabels);
     for (const gauge of this.pointInTime) gauge.remove(labels);
   }
 
-  private pointInTimeGauges(model: string, registers: Registry[]): void {
-    const sources = this.shared.sources;
+  private pointInTimeGauges(registers: Registry[]): void {
+    const held = this.shared.held;
     // collect() runs with `this` bound to the gauge, so each value is read through a closure.
     const gauge = (
       name: string,
@@ -211,8 +227,8 @@ export class RuntimeMetrics {
         labelNames: ['model', 'version'],
         registers,
         collect() {
-          for (const [version, source] of sources)
-            this.set({ model, version }, source === undefined ? 0 : value(source));
+          for (const { labels, source } of held.values())
+            this.set(labels, source === undefined ? 0 : value(source));
         },
       });
     const memory = (source: MetricsSource): { numBytes: number; numTensors: number }[] =>
@@ -279,7 +295,8 @@ export class RuntimeMetrics {
   }
 
   attach(source: MetricsSource): void {
-    this.shared.sources.set(this.version, source);
+    const held = this.shared.held.get(this.key);
+    if (held !== undefined) held.source = source;
   }
 
   /** Sets the backend info series of this version (removed by release()). */

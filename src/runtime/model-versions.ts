@@ -451,10 +451,3 @@ function statusOf(entry: VersionEntry, version: string): VersionStatus {
       };
   }
 }
-
-/** The served model of an app's or gRPC server's options: given, or `service` as its one version. */
-export function servedModelOf(opts: { models?: ServedModel; service?: ModelService }): ServedModel {
-  if (opts.models !== undefined) return opts.models;
-  if (opts.service !== undefined) return ServedModel.fixed(opts.service);
-  throw new Error('the runtime needs a served model (models) or a model service (service)');
-}

@@ -1,7 +1,8 @@
-// The runtime process: the served model (one fixed version, or the versions a
-// base path's policy selects: model-versions.ts), its HTTP app (http/app.ts)
-// and its gRPC server (grpc/server.ts) over it; logger, listening, model
-// loading, and the graceful drain on SIGTERM of both.
+// The runtime process: the served models (served-models.ts: one fixed
+// version, or for each model the versions its base path's policy selects,
+// model-versions.ts), the HTTP app (http/app.ts) and the gRPC server
+// (grpc/server.ts) over them; logger, listening, model loading, and the
+// graceful drain on SIGTERM of both.
 
 import { writeFile } from 'node:fs/promises';
 import { LogController } from 'fastify';
@@ -15,14 +16,17 @@ import { RuntimeMetrics } from './metrics.js';
 import { RequestBodies } from './request-bodies.js';
 import { ModelService } from './service.js';
 import { ServedModel } from './model-versions.js';
+import { ServedModels } from './served-models.js';
 import type { RuntimeLogger } from './logger.js';
 import { resolveModelDir } from './sources/fetch.js';
 import type { VersionPolicy } from './versions/version-policy.js';
 import { versionUri } from './versions/base-path.js';
 import { watchVersions } from './versions/version-watcher.js';
 
-/** Serve the versions found under a base path instead of config.modelUri alone. */
+/** A model served from the versions found under a base path (instead of config.modelUri alone). */
 export interface VersionedModel {
+  /** The name served (/v1/models/{name}). */
+  name: string;
   /** Holds <base>/<version>/ directories. */
   basePath: string;
   policy: VersionPolicy;
@@ -35,8 +39,12 @@ export interface VersionedModel {
 }
 
 export interface ServerOptions {
-  /** Follow a base path's versions (tensorflow_model_server); default: config.modelUri at config.modelVersion. */
-  versions?: VersionedModel;
+  /**
+   * Models whose base paths' versions are followed (serve --model-base-path,
+   * tensorflow_model_server), each with config's other settings; default:
+   * config.modelName from config.modelUri at config.modelVersion.
+   */
+  versioned?: readonly VersionedModel[];
   /** false: no HTTP listener (tensorflow_model_server without --rest_api_port). Default true. */
   rest?: boolean;
   /** Another path /metrics is served on (tensorflow_model_server's monitoring config). */
@@ -49,8 +57,8 @@ export interface ServerOptions {
 
 export interface RunningServer {
   app: FastifyInstance;
-  /** The served model and its versions. */
-  models: ServedModel;
+  /** The served models and their versions. */
+  models: ServedModels;
   /** The port actually bound (useful with --port 0); 0 without REST. */
   port: number;
   /** The gRPC port actually bound; undefined with --grpc-port -1. */
@@ -94,11 +102,12 @@ export async function startServer(
   config: ServeConfig,
   options: ServerOptions = {},
 ): Promise<RunningServer> {
-  const versions = options.versions;
-  // Following versions, the model's own series (version "") count requests no version answered.
+  const versioned = options.versioned ?? [];
+  const first = versioned[0];
+  // Following versions, each model's own series (version "") count requests no version answered.
   const metrics = new RuntimeMetrics(
-    config.modelName,
-    versions === undefined ? config.modelVersion : '',
+    first?.name ?? config.modelName,
+    first === undefined ? config.modelVersion : '',
   );
   // The one owner of request-body memory, shared by the app, the services and the workers' pools.
   const bodies = new RequestBodies();
@@ -124,28 +133,33 @@ export async function startServer(
           },
         }),
     });
-  let fixed: ModelService | undefined;
-  let models: ServedModel;
-  if (versions === undefined) {
-    fixed = makeService(config, metrics);
-    models = ServedModel.fixed(fixed);
-  } else {
-    const { basePath, labels, loadRetries } = versions;
-    models = ServedModel.followed({
-      name: config.modelName,
-      config,
-      metrics,
-      labels,
-      logger,
-      ...(loadRetries === undefined ? {} : { loadRetries }),
-      // Each version: its own directory, cache entry, pool, batcher and metric series.
-      makeService: (version) =>
-        makeService(
-          { ...config, modelUri: versionUri(basePath, version), modelVersion: String(version) },
-          metrics.forVersion(String(version)),
-        ),
-    });
-  }
+  const fixed = first === undefined ? makeService(config, metrics) : undefined;
+  const models = new ServedModels(
+    fixed !== undefined
+      ? [ServedModel.fixed(fixed)]
+      : versioned.map((model, i) => {
+          const modelMetrics = i === 0 ? metrics : metrics.forModel(model.name);
+          const modelConfig = { ...config, modelName: model.name, modelUri: model.basePath };
+          return ServedModel.followed({
+            name: model.name,
+            config: modelConfig,
+            metrics: modelMetrics,
+            labels: model.labels,
+            logger,
+            ...(model.loadRetries === undefined ? {} : { loadRetries: model.loadRetries }),
+            // Each version: its own directory, cache entry, pool, batcher and metric series.
+            makeService: (version) =>
+              makeService(
+                {
+                  ...modelConfig,
+                  modelUri: versionUri(model.basePath, version),
+                  modelVersion: String(version),
+                },
+                modelMetrics.forVersion(String(version)),
+              ),
+          });
+        }),
+  );
   const app = await buildApp(
     { models, metrics, bodies, prometheusPath: options.prometheusPath },
     {
@@ -189,20 +203,25 @@ export async function startServer(
     throw err;
   };
   let loaded: Promise<void>;
-  if (versions === undefined) {
-    loaded = (fixed?.start() ?? Promise.resolve()).then(() => undefined, failed);
+  if (fixed !== undefined) {
+    loaded = fixed.start().then(() => undefined, failed);
   } else {
-    app.log.info(
-      { basePath: versions.basePath, policy: versions.policy, pollSeconds: versions.pollSeconds },
-      `serving model ${config.modelName} from the versions under ${versions.basePath}`,
-    );
-    const watcher = watchVersions(versions.basePath, {
-      policy: versions.policy,
-      pollSeconds: versions.pollSeconds,
-    });
-    models.follow(watcher).catch((err: unknown) => {
-      app.log.error({ err }, `following the versions of ${config.modelName} stopped`);
-    });
+    for (const model of versioned) {
+      app.log.info(
+        { basePath: model.basePath, policy: model.policy, pollSeconds: model.pollSeconds },
+        `serving model ${model.name} from the versions under ${model.basePath}`,
+      );
+      const watcher = watchVersions(model.basePath, {
+        policy: model.policy,
+        pollSeconds: model.pollSeconds,
+      });
+      models
+        .model(model.name)
+        .follow(watcher)
+        .catch((err: unknown) => {
+          app.log.error({ err }, `following the versions of ${model.name} stopped`);
+        });
+    }
     loaded = models.loaded;
   }
 

@@ -1,8 +1,7 @@
 // `tensorfleet-runtime tensorflow_model_server`: TF Serving's parsed command
 // line (tfserving/command-line.ts) in the terms the runtime's server takes:
-// its ServeConfig, the base path whose versions it follows, and where REST and
-// metrics are. One model per process (a model_config_file listing several is
-// refused). Pure apart from the environment it is handed.
+// its ServeConfig, the models whose base paths' versions it follows, and where
+// REST and metrics are. Pure apart from the environment it is handed.
 
 import type { ServeConfig } from '../contract/runtime.js';
 import { parseServeConfig } from './config.js';
@@ -14,7 +13,7 @@ import type { VersionPolicy } from './versions/version-policy.js';
 
 export interface TensorflowModelServerPlan {
   config: ServeConfig;
-  options: ServerOptions & Required<Pick<ServerOptions, 'versions'>>;
+  options: ServerOptions & Required<Pick<ServerOptions, 'versioned'>>;
   /** Startup notices beyond the parser's: what is read once, or not applied. */
   notices: string[];
 }
@@ -39,15 +38,9 @@ export function planTensorflowModelServer(
   tf: TensorflowModelServerConfig,
   env: NodeJS.ProcessEnv,
 ): TensorflowModelServerPlan {
-  const [model, ...others] = tf.models;
+  const [model] = tf.models;
   if (model === undefined) {
     throw new RuntimeError('CONFIG_INVALID', 'no model to serve: give --model_base_path');
-  }
-  if (others.length > 0) {
-    throw new RuntimeError(
-      'CONFIG_INVALID',
-      `--model_config_file=${tf.modelConfigFile?.path ?? ''} lists ${tf.models.length} models (${tf.models.map((m) => m.name).join(', ')}): tensorfleet-runtime serves one model per process; run one runtime per model (with a config file listing one model, or --model_name and --model_base_path)`,
-    );
   }
   const flags: string[] = [
     '--model-name',
@@ -89,16 +82,18 @@ export function planTensorflowModelServer(
   return {
     config,
     options: {
-      versions: {
-        basePath: model.basePath,
-        policy: versionPolicy(model.versionPolicy),
-        labels: model.versionLabels,
+      // Each model its own versions, pools and batchers, with the same settings.
+      versioned: tf.models.map((m) => ({
+        name: m.name,
+        basePath: m.basePath,
+        policy: versionPolicy(m.versionPolicy),
+        labels: m.versionLabels,
         pollSeconds: tf.fileSystemPollWaitSeconds,
         loadRetries: {
           max: tf.modelLoadRetries.max,
           intervalMs: Math.max(0, tf.modelLoadRetries.intervalMicros / 1000),
         },
-      },
+      })),
       rest: tf.restApiPort !== undefined,
       prometheusPath: tf.prometheusPath,
       grpcPredictTensorContent: tf.grpcPredictTensorContent,

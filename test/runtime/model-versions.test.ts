@@ -332,6 +332,42 @@ describe('tensorflow_model_server over version directories', { timeout: 60_000 }
   });
 });
 
+describe('tensorflow_model_server with several models', { timeout: 60_000 }, () => {
+  it('serves each model of a config file from its own base path, with its own policy', async () => {
+    const a = await basePath('multi-a', [1, 2]);
+    const b = await basePath('multi-b', [10, 20]);
+    const file = join(root, 'multi.config');
+    await writeFile(
+      file,
+      `model_config_list {
+        config { name: "a" base_path: "${a}" model_platform: "tensorflow" }
+        config { name: "b" base_path: "${b}" model_platform: "tensorflow"
+                 model_version_policy { all {} } }
+      }`,
+    );
+    const p = await modelServer([`--model_config_file=${file}`]);
+    // Ready once every model has a version available.
+    await waitReady(p.port);
+    expect((await predict(p.port, 'a', [2])).body.predictions).toEqual([3]);
+    expect((await predict(p.port, 'b', [2])).body.predictions).toEqual([21]);
+    await until('both versions of b', async () => {
+      const s = states(await status(p.port, 'b'));
+      return s['10'] === 'AVAILABLE' && s['20'] === 'AVAILABLE';
+    });
+    expect((await predict(p.port, 'b/versions/10', [2])).body.predictions).toEqual([11]);
+    expect(states(await status(p.port, 'a'))).toEqual({ '2': 'AVAILABLE' });
+    const other = await predict(p.port, 'c', [2]);
+    expect(other.status).toBe(404);
+    expect(other.body.error).toBe('model "c" is not served here; this runtime serves "a", "b"');
+    const metrics = await (await fetch(`http://127.0.0.1:${p.port}/metrics`)).text();
+    expect(metrics).toContain('tensorfleet_runtime_ready{model="a",version="2"} 1');
+    expect(metrics).toContain('tensorfleet_runtime_ready{model="b",version="10"} 1');
+    expect(metrics).toContain(
+      'tensorfleet_runtime_requests_total{model="b",version="20",protocol="tfserving",code="200"} 1',
+    );
+  });
+});
+
 describe('serve --model-base-path', { timeout: 60_000 }, () => {
   it('serves the versions its policy selects, with the runtime flags', async () => {
     const base = await basePath('serve', [1, 2, 3]);
@@ -371,18 +407,6 @@ describe('tensorflow_model_server refuses bad input', { timeout: 60_000 }, () =>
     );
     expect(out.code).toBe(2);
     expect(out.stderr).toMatch(/CONFIG_INVALID: .*no_such_flag/);
-  });
-
-  it('exits 2 on a config file with two models: one model per process', async () => {
-    const file = join(root, 'two.config');
-    const config = (name: string): string =>
-      `config { name: "${name}" base_path: "${root}/${name}" model_platform: "tensorflow" }`;
-    await writeFile(file, `model_config_list { ${config('a')} ${config('b')} }`);
-    const out = await runCli(['tensorflow_model_server', `--model_config_file=${file}`], ENV);
-    expect(out.code).toBe(2);
-    expect(out.stderr).toMatch(
-      /CONFIG_INVALID: .*lists 2 models \(a, b\).*one model per process; run one runtime per model/,
-    );
   });
 
   it('stays unready with NO_MODEL_VERSIONS over a base path without versions, then serves the first', async () => {

@@ -38,13 +38,16 @@ describe('planTensorflowModelServer', () => {
     });
     expect(options).toMatchObject({
       rest: true,
-      versions: {
-        basePath: '/models/my_model',
-        policy: { kind: 'latest', count: 1 },
-        labels: {},
-        pollSeconds: 1,
-        loadRetries: { max: 5, intervalMs: 60_000 },
-      },
+      versioned: [
+        {
+          name: 'my_model',
+          basePath: '/models/my_model',
+          policy: { kind: 'latest', count: 1 },
+          labels: {},
+          pollSeconds: 1,
+          loadRetries: { max: 5, intervalMs: 60_000 },
+        },
+      ],
     });
   });
 
@@ -77,7 +80,7 @@ describe('planTensorflowModelServer', () => {
       warmupIterations: 0,
       requestTimeoutMs: 1500,
     });
-    expect(options.versions.pollSeconds).toBe(5);
+    expect(options.versioned[0]?.pollSeconds).toBe(5);
     expect(options.grpcPredictTensorContent).toBe(true);
   });
 
@@ -94,22 +97,25 @@ describe('planTensorflowModelServer', () => {
       { TENSORFLEET_BACKEND: 'wasm', TENSORFLEET_HOST: '127.0.0.1' },
     );
     expect(config).toMatchObject({ modelName: 'm', backend: 'wasm', host: '127.0.0.1' });
-    expect(options.versions).toMatchObject({
+    expect(options.versioned[0]).toMatchObject({
       policy: { kind: 'specific', versions: [1, 3] },
       labels: { stable: 1 },
     });
     expect(notices.join('\n')).toMatch(/read once at start/);
   });
 
-  it('refuses a config file with two models: one model per process', () => {
-    const model = (name: string): string =>
-      `config { name: "${name}" base_path: "/models/${name}" model_platform: "tensorflow" }`;
-    expect(() =>
-      plan(['--model_config_file=/c'], {
-        '/c': `model_config_list { ${model('a')} ${model('b')} }`,
-      }),
-    ).toThrow(
-      /lists 2 models \(a, b\): tensorfleet-runtime serves one model per process; run one runtime per model/,
-    );
+  it('serves every model of a config file, each with its own policy', () => {
+    const { config, options } = plan(['--model_config_file=/c'], {
+      '/c': `model_config_list {
+        config { name: "a" base_path: "/models/a" model_platform: "tensorflow" }
+        config { name: "b" base_path: "/models/b" model_platform: "tensorflow"
+                 model_version_policy { all {} } }
+      }`,
+    });
+    expect(config.modelName).toBe('a');
+    expect(options.versioned.map((m) => [m.name, m.basePath, m.policy])).toEqual([
+      ['a', '/models/a', { kind: 'latest', count: 1 }],
+      ['b', '/models/b', { kind: 'all' }],
+    ]);
   });
 });

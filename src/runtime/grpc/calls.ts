@@ -5,7 +5,7 @@
 
 import { RuntimeError, toRuntimeError } from '../errors.js';
 import { metricsOf } from '../admission.js';
-import type { ServedModel } from '../model-versions.js';
+import type { ServedModels } from '../served-models.js';
 import type { GrpcError } from './transport/grpc-error.js';
 import { toGrpcError } from './status.js';
 import type { SingleRequestCall } from './transport/calls.js';
@@ -36,7 +36,7 @@ export class Activity {
 }
 
 export interface CallContext {
-  models: ServedModel;
+  models: ServedModels;
   activity: Activity;
   /** How Predict answers carry tensors (tfserving-service.ts). */
   predictEncoding: 'typed' | 'content';

@@ -4,7 +4,7 @@
 // another service name is NOT_FOUND, as the protocol asks.
 
 import { RuntimeError } from '../errors.js';
-import type { ServedModel } from '../model-versions.js';
+import type { ServedModels } from '../served-models.js';
 import type { CallContext } from './calls.js';
 import { unary } from './calls.js';
 import { SERVICE_NAMES } from './protos.js';
@@ -29,7 +29,7 @@ const WATCH_POLL_MS = 250;
 /** Names a health check may ask about: the server, and each service it serves. */
 export const HEALTH_SERVICES = ['', ...Object.values(SERVICE_NAMES)];
 
-function statusOf(models: ServedModel): ServingStatus {
+function statusOf(models: ServedModels): ServingStatus {
   return models.ready ? 'SERVING' : 'NOT_SERVING';
 }
 

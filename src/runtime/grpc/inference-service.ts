@@ -7,7 +7,7 @@ import type { TensorSpec } from '../models/signature.js';
 import { encodeRaw } from '../codec/binary-tensor.js';
 import { classify } from '../codec/classification.js';
 import { tracked, versionFor } from '../admission.js';
-import type { ServedModel } from '../model-versions.js';
+import type { ServedModels } from '../served-models.js';
 import { oipDatatype } from '../codec/oip.js';
 import { inputSpec, validateInputs } from '../codec/validate.js';
 import type { ModelService } from '../service.js';
@@ -33,7 +33,7 @@ export const GRPC_EXTENSIONS = ['classification'];
 
 /** The version a call names; an empty version means the default one, as in the protocol. */
 function check(
-  models: ServedModel,
+  models: ServedModels,
   call: object,
   name: string | undefined,
   version: string | undefined,
@@ -83,7 +83,7 @@ function requestedOutputs(
 }
 
 function infer(
-  models: ServedModel,
+  models: ServedModels,
   call: object,
   request: ModelInferRequest,
   /** The time left before the call's deadline, read once the request is decoded. */
@@ -163,7 +163,7 @@ export function inferenceService(ctx: CallContext): ServiceImplementation {
       const info = check(models, call, request.name, request.version).loadedModel();
       return {
         name: info.name,
-        versions: models.availableVersions(),
+        versions: models.model(info.name).availableVersions(),
         platform: platformOf(info.format),
         inputs: info.signature.inputs.map(tensorMetadata),
         outputs: info.signature.outputs.map(tensorMetadata),

@@ -7,8 +7,8 @@
 
 import type { ServeConfig } from '../../contract/runtime.js';
 import type { RuntimeMetrics } from '../metrics.js';
-import type { ServedModel } from '../model-versions.js';
-import { servedModelOf } from '../model-versions.js';
+import type { ServedModels } from '../served-models.js';
+import { servedModelsOf } from '../served-models.js';
 import type { ModelService } from '../service.js';
 import { Activity } from './calls.js';
 import type { CallContext } from './calls.js';
@@ -23,8 +23,8 @@ import type { ModelInferResponse } from './wire/model-infer.js';
 import { decodeModelInferRequest, encodeModelInferResponse } from './wire/model-infer.js';
 
 export interface GrpcServerOptions {
-  /** The served model and its versions; or `service` alone, one fixed version. */
-  models?: ServedModel;
+  /** The served models and their versions; or `service` alone, one model at one fixed version. */
+  models?: ServedModels;
   service?: ModelService;
   /** Not read: each version's service holds its metrics (accepted so callers need not change). */
   metrics?: RuntimeMetrics;
@@ -78,7 +78,7 @@ export class GrpcServer {
   static async start(opts: GrpcServerOptions): Promise<GrpcServer> {
     const activity = new Activity();
     const ctx: CallContext = {
-      models: servedModelOf(opts),
+      models: servedModelsOf(opts),
       activity,
       predictEncoding: opts.predictEncoding ?? 'typed',
     };

@@ -6,7 +6,8 @@
 import { RuntimeError, invalidInput } from '../errors.js';
 import type { ModelSignature, TensorSpec } from '../models/signature.js';
 import { tracked, versionFor } from '../admission.js';
-import type { ServedModel, VersionRef } from '../model-versions.js';
+import type { VersionRef } from '../model-versions.js';
+import type { ServedModels } from '../served-models.js';
 import { inputSpec, validateInputs } from '../codec/validate.js';
 import type { ModelService } from '../service.js';
 import type { TensorMap } from '../tensors.js';
@@ -70,7 +71,7 @@ function specRef(spec: ModelSpecMessage | null | undefined): { name: string; ref
 
 /** The version the ModelSpec names (or the default one), for the call. */
 function checkSpec(
-  models: ServedModel,
+  models: ServedModels,
   call: object,
   spec: ModelSpecMessage | null | undefined,
 ): ModelService {
@@ -151,7 +152,7 @@ function tensorInfo(s: TensorSpec): TensorInfoMessage {
   return { name: s.tensorName, dtype: s.tfDtype, tensor_shape: shapeToProto(s.shape) };
 }
 
-function metadata(models: ServedModel, call: object, request: GetModelMetadataRequest): object {
+function metadata(models: ServedModels, call: object, request: GetModelMetadataRequest): object {
   const service = checkSpec(models, call, request.model_spec);
   const fields = request.metadata_field ?? [];
   if (fields.length === 0) {
@@ -183,7 +184,10 @@ function metadata(models: ServedModel, call: object, request: GetModelMetadataRe
 }
 
 /** TF Serving's ModelVersionStatus for each version (REST's status endpoint says the same). */
-function versionStatuses(models: ServedModel, spec: ModelSpecMessage | null | undefined): object[] {
+function versionStatuses(
+  models: ServedModels,
+  spec: ModelSpecMessage | null | undefined,
+): object[] {
   const { name, ref } = specRef(spec);
   return models.statuses(name, ref).map((s) => ({
     version: /^\d+$/.test(s.version) ? s.version : '0',

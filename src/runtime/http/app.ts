@@ -8,8 +8,8 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyServerOptions } from '
 import type { RuntimeMetrics } from '../metrics.js';
 import type { RequestBodies } from '../request-bodies.js';
 import type { ModelService } from '../service.js';
-import type { ServedModel } from '../model-versions.js';
-import { servedModelOf } from '../model-versions.js';
+import type { ServedModels } from '../served-models.js';
+import { servedModelsOf } from '../served-models.js';
 import { metricsOf } from '../admission.js';
 import { answerUnrouted } from './allowed-methods.js';
 import { readBody } from './body-reader.js';
@@ -23,8 +23,8 @@ import { qualityOn } from '../quality/target.js';
 import { QualityTracker } from '../quality/tracker.js';
 
 export interface AppOptions {
-  /** The served model and its versions; or `service` alone, one fixed version (ServedModel.fixed). */
-  models?: ServedModel;
+  /** The served models and their versions; or `service` alone, one model at one fixed version. */
+  models?: ServedModels;
   service?: ModelService;
   metrics: RuntimeMetrics;
   /** Where request bodies are read to: the same owner the service was given. */
@@ -40,7 +40,7 @@ export interface AppOptions {
 
 export const runtimeApp: FastifyPluginAsync<AppOptions> = async (app, opts) => {
   const { metrics, bodies } = opts;
-  const models = servedModelOf(opts);
+  const models = servedModelsOf(opts);
   const config = models.config;
   const quality =
     opts.quality ??

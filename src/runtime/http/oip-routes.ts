@@ -67,7 +67,7 @@ export const oipRoutes: FastifyPluginCallback<ProtocolOptions> = (
       reply,
       JSON.stringify({
         name: info.name,
-        versions: models.availableVersions(),
+        versions: models.model(info.name).availableVersions(),
         platform: `tensorflowjs_${info.format === 'tfjs-layers' ? 'layers' : info.format === 'tfjs-graph' ? 'graph' : 'savedmodel'}`,
         inputs: tensors(info.signature.inputs),
         outputs: tensors(info.signature.outputs),
@@ -83,7 +83,7 @@ export const oipRoutes: FastifyPluginCallback<ProtocolOptions> = (
 
   function ready(req: FastifyRequest<{ Params: ModelParams }>, reply: FastifyReply): FastifyReply {
     const ready = versionOf(req).state === 'ready';
-    return sendJson(reply, JSON.stringify({ name: models.name, ready }), ready ? 200 : 400);
+    return sendJson(reply, JSON.stringify({ name: req.params.model, ready }), ready ? 200 : 400);
   }
 
   async function infer(

@@ -7,11 +7,11 @@ import type { FastifyRequest } from 'fastify';
 import type { Protocol } from '../codec/decode.js';
 import { RuntimeError } from '../errors.js';
 import type { QualityTracker } from '../quality/tracker.js';
-import type { ServedModel } from '../model-versions.js';
+import type { ServedModels } from '../served-models.js';
 
 export interface ProtocolOptions {
-  /** The served model: which version each request goes to. */
-  models: ServedModel;
+  /** The served models: which model and version each request goes to. */
+  models: ServedModels;
   /** Present when quality tracking is on: predictions are recorded for feedback. */
   quality: QualityTracker | undefined;
 }

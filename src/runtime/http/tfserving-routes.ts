@@ -8,7 +8,8 @@
 import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
 import { RuntimeError } from '../errors.js';
 import type { TensorSpec } from '../models/signature.js';
-import type { ServedModel, VersionRef, VersionStatus } from '../model-versions.js';
+import type { VersionRef, VersionStatus } from '../model-versions.js';
+import type { ServedModels } from '../served-models.js';
 import type { ModelService } from '../service.js';
 import type { ProtocolOptions } from './protocol-routes.js';
 import { tracked, versionFor } from '../admission.js';
@@ -86,11 +87,11 @@ function statusEntry(s: VersionStatus): Record<string, unknown> {
   };
 }
 
-function status(models: ServedModel, model: string, ref: VersionRef): string {
+function status(models: ServedModels, model: string, ref: VersionRef): string {
   const versions = models.statuses(model, ref);
   return JSON.stringify({
     // KServe's v1 protocol reads these two (its SDK's is_model_ready); TF Serving's clients ignore them.
-    name: models.name,
+    name: model,
     ready: versions.some((v) => v.state === 'AVAILABLE'),
     model_version_status: versions.map(statusEntry),
   });
