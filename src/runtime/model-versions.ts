@@ -254,6 +254,8 @@ export class ServedModel {
       `model ${this.name}: version ${entry.version} unloaded`,
     );
     this.pruneEnded();
+    // It may have been selected again meanwhile: now it can load anew.
+    this.reconcile();
   }
 
   private pruneEnded(): void {

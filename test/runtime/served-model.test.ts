@@ -175,6 +175,29 @@ describe('ServedModel following versions', () => {
     await model.close();
   });
 
+  it('loads a version again when it is selected again while unloading', async () => {
+    const { model, events, latest, made } = followed();
+    events.push([1]);
+    await settle();
+    latest(1).loaded();
+    events.push([2]);
+    await settle();
+    const answer = latest(1).begin();
+    latest(2).loaded();
+    await settle();
+    // Version 1 is leaving (a request holds it) when it is selected again.
+    events.push([1, 2]);
+    await settle();
+    expect(made.filter((m) => m.version === 1)).toHaveLength(1);
+    answer();
+    await settle();
+    expect(made.filter((m) => m.version === 1)).toHaveLength(2);
+    latest(1).loaded();
+    await settle();
+    expect(states(model)).toEqual({ '2': 'AVAILABLE', '1': 'AVAILABLE' });
+    await model.close();
+  });
+
   it('keeps the old version when the new one fails to load, and retries it', async () => {
     const { model, events, latest, made } = followed({ retries: 1 });
     events.push([1]);

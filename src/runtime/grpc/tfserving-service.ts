@@ -228,7 +228,7 @@ export function modelService(ctx: CallContext): ServiceImplementation {
     })),
     HandleReloadConfigRequest: unimplemented(
       ctx,
-      'HandleReloadConfigRequest is not supported: the runtime serves the one model it was started with (its versions follow the base path)',
+      'HandleReloadConfigRequest is not supported: the runtime serves the models it was started with (their versions follow their base paths)',
     ),
   };
 }
