@@ -152,8 +152,14 @@ async function until(
 describe('tensorflow_model_server over version directories', { timeout: 60_000 }, () => {
   it('serves the latest version by default and only it (latest 1)', async () => {
     const base = await basePath('latest', [1, 2]);
-    const p = await modelServer(['--model_name=my_model', `--model_base_path=${base}`]);
+    const p = await modelServer([
+      '--model_name=my_model',
+      `--model_base_path=${base}`,
+      // Accepted without effect: said in the startup log.
+      '--rest_api_num_threads=8',
+    ]);
     await waitReady(p.port);
+    expect(p.logs.find((l) => l['notice'] === true)?.['msg']).toMatch(/rest_api_num_threads/);
     expect(await predict(p.port, 'my_model', [2])).toEqual({
       status: 200,
       body: { predictions: [3] },
@@ -400,6 +406,15 @@ describe('serve --model-base-path', { timeout: 60_000 }, () => {
 });
 
 describe('tensorflow_model_server refuses bad input', { timeout: 60_000 }, () => {
+  it('answers --help and --version whatever else is given', async () => {
+    const help = await runCli(['tensorflow_model_server', '--port=1', '--help'], ENV);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/--model_base_path \(string\): supported/);
+    const version = await runCli(['tensorflow_model_server', '--version'], ENV);
+    expect(version.code).toBe(0);
+    expect(version.stdout).toMatch(/^TensorFlow ModelServer: tensorfleet-runtime /);
+  });
+
   it('exits 2 on an unknown flag, naming it', async () => {
     const out = await runCli(
       ['tensorflow_model_server', '--model_name=m', '--no_such_flag=1'],
