@@ -17,8 +17,15 @@ export type QualityKind = (typeof QUALITY_KINDS)[number];
 /** `tensorfleet-runtime serve`'s options: each is the flag `--<kebab-case key>` and the variable envName(flag). */
 export interface ServeConfig {
   modelName: string;
+  /** The model served at modelVersion; with modelBasePath, the base path (set from it). */
   modelUri: string;
   modelVersion: string;
+  /** Serve the versions under <base>/<version>/ that modelVersionPolicy selects, instead of modelUri. */
+  modelBasePath?: string;
+  /** latest:N, all or specific:V1,V2 (TF Serving's model_version_policy). */
+  modelVersionPolicy: string;
+  /** Seconds between listings of modelBasePath; 0 lists it once. */
+  fileSystemPollWaitSeconds: number;
   modelFormat: FormatChoice;
   signature: string;
   backend: BackendChoice;

@@ -24,6 +24,7 @@ import {
 } from '../cli/options.js';
 import { detectCpus } from './cpus.js';
 import { RuntimeError } from './errors.js';
+import { parseVersionPolicy } from './versions/version-policy.js';
 
 const MAX_WORKERS = 64;
 
@@ -54,15 +55,36 @@ export const SERVE_OPTIONS: OptionSpec<keyof ServeConfig>[] = [
     key: 'modelUri',
     flag: 'model-uri',
     kind: 'string',
-    required: true,
-    help: 'file://, http(s)://, s3://, gs://, pvc://<claim>/<path>, or a local path.',
+    help: 'file://, http(s)://, s3://, gs://, pvc://<claim>/<path>, or a local path. Required unless --model-base-path is given.',
   },
   {
     key: 'modelVersion',
     flag: 'model-version',
     kind: 'string',
     default: '1',
-    help: 'Version label reported and accepted in URLs.',
+    help: 'Version label reported and accepted in URLs (of --model-uri; not used with --model-base-path).',
+  },
+  {
+    key: 'modelBasePath',
+    flag: 'model-base-path',
+    kind: 'string',
+    help: 'Instead of --model-uri: a directory of numbered version directories (<base>/<version>/; a local path, file://, s3://, gs:// or pvc://), whose versions --model-version-policy selects are served, followed as they are added and removed.',
+  },
+  {
+    key: 'modelVersionPolicy',
+    flag: 'model-version-policy',
+    kind: 'string',
+    default: 'latest:1',
+    help: 'With --model-base-path: latest:N (the N highest versions), all, or specific:V1,V2.',
+  },
+  {
+    key: 'fileSystemPollWaitSeconds',
+    flag: 'file-system-poll-wait-seconds',
+    kind: 'int',
+    default: 1,
+    min: 0,
+    max: 86_400,
+    help: 'With --model-base-path: seconds between listings of the base path; 0 lists it once.',
   },
   {
     key: 'modelFormat',
@@ -352,7 +374,8 @@ export function parseServeConfig(
   argv: readonly string[],
   env: NodeJS.ProcessEnv = process.env,
 ): ServeConfig {
-  const config = resolve<ServeConfig>(SERVE_OPTIONS, argv, env);
+  const resolved = resolve<ServeConfig>(SERVE_OPTIONS, argv, env);
+  const config = withModelSource(resolved);
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(config.modelName)) {
     throw new RuntimeError(
       'CONFIG_INVALID',
@@ -363,6 +386,30 @@ export function parseServeConfig(
     throw new RuntimeError(
       'CONFIG_INVALID',
       `--model-version "${config.modelVersion}" may contain only letters, digits, ".", "_" and "-"`,
+    );
+  }
+  return config;
+}
+
+/** Exactly one of --model-uri and --model-base-path; the base path stands as the URI. */
+function withModelSource(config: ServeConfig): ServeConfig {
+  // The options engine leaves an unset --model-uri undefined (it is not required on its own).
+  const uri = config.modelUri as string | undefined;
+  const base = config.modelBasePath;
+  if (uri !== undefined && base !== undefined) {
+    throw new RuntimeError(
+      'CONFIG_INVALID',
+      'give --model-uri (one version) or --model-base-path (its version directories), not both',
+    );
+  }
+  if (base !== undefined) {
+    parseVersionPolicy(config.modelVersionPolicy);
+    return { ...config, modelUri: base };
+  }
+  if (uri === undefined) {
+    throw new RuntimeError(
+      'CONFIG_INVALID',
+      '--model-uri (or TENSORFLEET_MODEL_URI) is required, or --model-base-path for version directories',
     );
   }
   return config;

@@ -21,7 +21,8 @@ export const ERROR_CODES = {
   INFERENCE_FAILED: 500,
   INJECTED_FAILURE: 500,
   INTERNAL: 500,
-  // Startup and fetch errors (never sent over HTTP, but coded the same way).
+  // Startup and fetch errors, coded the same way (sent over HTTP only as a base
+  // path's listing error, in model status while no version is loaded).
   CONFIG_INVALID: 400,
   MODEL_LOAD_FAILED: 500,
   FORMAT_UNKNOWN: 400,

@@ -1,5 +1,6 @@
-// tensorfleet-runtime: `serve` runs the model server, `fetch` downloads a model
-// (the operator's init container). Exit codes: 0 ok, 1 runtime failure, 2 usage.
+// tensorfleet-runtime: `serve` runs the model server, `tensorflow_model_server`
+// runs it from TF Serving's command line, `fetch` downloads a model (the
+// operator's init container). Exit codes: 0 ok, 1 runtime failure, 2 usage.
 
 import {
   FETCH_OPTIONS,
@@ -10,16 +11,23 @@ import {
 } from './config.js';
 import { sizeTensorFlowThreads } from './cpus.js';
 import { RuntimeError } from './errors.js';
+import type { ServeConfig } from '../contract/runtime.js';
+import type { ServerOptions } from './server.js';
 import { startServer } from './server.js';
 import { fetchModel } from './sources/fetch.js';
+import { planTensorflowModelServer } from './tensorflow-model-server.js';
+import { parseTensorflowModelServerCommandLine } from './tfserving/command-line.js';
+import { TF_SERVING_FLAGS } from './tfserving/flags.js';
+import { parseVersionPolicy } from './versions/version-policy.js';
 import { RUNTIME_VERSION } from './version.js';
 
 const HELP = `tensorfleet-runtime ${RUNTIME_VERSION}: a TensorFlow.js model server (TF Serving REST + Open Inference Protocol v2)
 
 Commands:
-  serve     load a model and serve it over HTTP
-  fetch     download a model to a directory (for init containers)
-  version   print the version
+  serve                     load a model and serve it over HTTP and gRPC
+  tensorflow_model_server   serve one model's version directories from TF Serving's flags
+  fetch                     download a model to a directory (for init containers)
+  version                   print the version
 
 Run "tensorfleet-runtime <command> --help" for flags.`;
 
@@ -38,9 +46,63 @@ async function serve(argv: string[]): Promise<void> {
     return;
   }
   const config = parseServeConfig(argv);
+  const base = config.modelBasePath;
+  await run(
+    config,
+    base === undefined
+      ? {}
+      : {
+          versioned: [
+            {
+              name: config.modelName,
+              basePath: base,
+              policy: parseVersionPolicy(config.modelVersionPolicy),
+              labels: {},
+              pollSeconds: config.fileSystemPollWaitSeconds,
+            },
+          ],
+        },
+  );
+}
+
+/** tensorflow_model_server's flags, each with what Tensorfleet does with it (docs/tfserving-dropin.md). */
+function tensorflowModelServerUsage(): string {
+  const lines = [...TF_SERVING_FLAGS.values()].map((flag) => {
+    const d = flag.disposition;
+    const what =
+      d.kind === 'supported'
+        ? 'supported'
+        : d.kind === 'no-effect'
+          ? `accepted, no effect: ${d.why}`
+          : `refused: ${d.why}`;
+    return `  --${flag.name} (${flag.type}): ${what}`;
+  });
+  return [
+    'Usage: tensorfleet-runtime tensorflow_model_server --port=8500 --rest_api_port=8501 --model_name=NAME --model_base_path=PATH [flags]',
+    '',
+    "TF Serving's flags (docs/tfserving-dropin.md); TENSORFLEET_* variables set what they do not (backend, host, cpus):",
+    ...lines,
+  ].join('\n');
+}
+
+async function tensorflowModelServer(argv: string[]): Promise<void> {
+  const parsed = parseTensorflowModelServerCommandLine(argv);
+  if (parsed.command === 'help') {
+    process.stdout.write(tensorflowModelServerUsage() + '\n');
+    return;
+  }
+  if (parsed.command === 'version') {
+    process.stdout.write(`TensorFlow ModelServer: tensorfleet-runtime ${RUNTIME_VERSION}\n`);
+    return;
+  }
+  const plan = planTensorflowModelServer(parsed.config, process.env);
+  await run(plan.config, { ...plan.options, notices: [...parsed.config.notices, ...plan.notices] });
+}
+
+async function run(config: ServeConfig, options: ServerOptions = {}): Promise<void> {
   // Before any worker loads tfjs-node: its thread pools follow the CPUs this pod may use.
   sizeTensorFlowThreads(config.cpus, process.env);
-  const server = await startServer(config);
+  const server = await startServer(config, options);
   const onSignal = (signal: NodeJS.Signals): void => {
     server
       .shutdown(signal)
@@ -78,6 +140,8 @@ async function main(argv: string[]): Promise<void> {
   switch (command) {
     case 'serve':
       return serve(rest);
+    case 'tensorflow_model_server':
+      return tensorflowModelServer(rest);
     case 'fetch':
       return fetchCommand(rest);
     case 'version':

@@ -2,6 +2,8 @@
 // base units (_seconds, _bytes) and _total for counters; every series carries
 // the model name and version so canary and stable pods can be told apart.
 // Point-in-time values (queue depth, tfjs memory) are read in collect().
+// Several versions of one model share one registry: forVersion() gives each
+// version its own bound series over the same metric families.
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { RUNTIME_METRICS } from '../contract/runtime.js';
@@ -32,11 +34,24 @@ interface RequestSeries {
 /** Where a batch ran (the `thread` label of tensorfleet_runtime_batches_total). */
 export type ComputeThread = 'worker' | 'http';
 
+/** One model version's point-in-time values, once its service is attached. */
+interface HeldVersion {
+  readonly labels: { model: string; version: string };
+  source: MetricsSource | undefined;
+}
+
+/** What every RuntimeMetrics of one process shares: each version held, by model and version. */
+interface SharedSources {
+  readonly held: Map<string, HeldVersion>;
+}
+
 export class RuntimeMetrics {
-  readonly registry = new Registry();
+  readonly registry: Registry;
   readonly model: string;
   readonly version: string;
-  private source: MetricsSource | undefined;
+  private readonly shared: SharedSources;
+  /** The backend info series set for this version (removed with it). */
+  private backendLabels: Record<string, string> | undefined;
 
   readonly requests: Counter<'model' | 'version' | 'protocol' | 'code'>;
   readonly requestDuration: Histogram<'model' | 'version' | 'protocol'>;
@@ -60,130 +75,106 @@ export class RuntimeMetrics {
   private readonly batchSeries: Histogram.Internal<'model' | 'version'>;
   private readonly batchesByThread: Record<ComputeThread, Counter.Internal>;
   private readonly inflightSeries: Gauge.Internal<'model' | 'version'>;
+  /** Gauges read at scrape time, one series per version held (from each version's source). */
+  private pointInTime: Gauge<'model' | 'version'>[] = [];
 
-  constructor(model: string, version: string, options: { processMetrics?: boolean } = {}) {
+  constructor(
+    model: string,
+    version: string,
+    options: { processMetrics?: boolean } = {},
+    /** forVersion's: the families of another version of the same model, to share. */
+    sibling?: RuntimeMetrics,
+  ) {
     this.model = model;
     this.version = version;
-    const registers = [this.registry];
     const labels = { model, version };
-    this.requests = new Counter({
-      name: RUNTIME_METRICS.requests,
-      help: 'Inference requests answered, by protocol and HTTP status code.',
-      labelNames: ['model', 'version', 'protocol', 'code'],
-      registers,
-    });
-    for (const protocol of ['tfserving', 'oip', 'grpc'] as const) {
-      this.requests.inc({ ...labels, protocol, code: '200' }, 0);
+    if (sibling !== undefined) {
+      this.registry = sibling.registry;
+      this.shared = sibling.shared;
+      this.requests = sibling.requests;
+      this.requestDuration = sibling.requestDuration;
+      this.queueDuration = sibling.queueDuration;
+      this.computeDuration = sibling.computeDuration;
+      this.batchSize = sibling.batchSize;
+      this.batches = sibling.batches;
+      this.inflight = sibling.inflight;
+      this.modelLoad = sibling.modelLoad;
+      this.backendInfo = sibling.backendInfo;
+      this.pointInTime = sibling.pointInTime;
+    } else {
+      this.registry = new Registry();
+      this.shared = { held: new Map() };
+      const registers = [this.registry];
+      this.requests = new Counter({
+        name: RUNTIME_METRICS.requests,
+        help: 'Inference requests answered, by protocol and HTTP status code.',
+        labelNames: ['model', 'version', 'protocol', 'code'],
+        registers,
+      });
+      this.requestDuration = new Histogram({
+        name: RUNTIME_METRICS.requestDuration,
+        help: 'Time from receiving an inference request to sending its response.',
+        labelNames: ['model', 'version', 'protocol'],
+        buckets: LATENCY_BUCKETS,
+        registers,
+      });
+      this.queueDuration = new Histogram({
+        name: 'tensorfleet_runtime_queue_duration_seconds',
+        help: 'Time a request waited in the batching queue before its batch started.',
+        labelNames: ['model', 'version'],
+        buckets: LATENCY_BUCKETS,
+        registers,
+      });
+      this.computeDuration = new Histogram({
+        name: 'tensorfleet_runtime_compute_duration_seconds',
+        help: 'Model execution time per batch, measured in the worker.',
+        labelNames: ['model', 'version'],
+        buckets: LATENCY_BUCKETS,
+        registers,
+      });
+      this.batchSize = new Histogram({
+        name: 'tensorfleet_runtime_batch_size',
+        help: 'Rows per model execution after dynamic batching.',
+        labelNames: ['model', 'version'],
+        buckets: BATCH_BUCKETS,
+        registers,
+      });
+      this.batches = new Counter({
+        name: 'tensorfleet_runtime_batches_total',
+        help: 'Model executions, by the thread that ran them: a worker, or the HTTP thread for a request alone in the runtime.',
+        labelNames: ['model', 'version', 'thread'],
+        registers,
+      });
+      this.inflight = new Gauge({
+        name: RUNTIME_METRICS.inflightRequests,
+        help: 'Inference requests received and not yet answered (concurrency).',
+        labelNames: ['model', 'version'],
+        registers,
+      });
+      this.modelLoad = new Gauge({
+        name: 'tensorfleet_runtime_model_load_seconds',
+        help: 'Time to fetch, load and warm up the model.',
+        labelNames: ['model', 'version'],
+        registers,
+      });
+      this.backendInfo = new Gauge({
+        name: 'tensorfleet_runtime_backend_info',
+        help: 'Backend serving the model, and the device it computes on (value is always 1).',
+        labelNames: ['model', 'version', 'backend', 'tfjs_backend', 'device', 'format'],
+        registers,
+      });
+      this.pointInTimeGauges(registers);
+      if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
     }
-    this.requestDuration = new Histogram({
-      name: RUNTIME_METRICS.requestDuration,
-      help: 'Time from receiving an inference request to sending its response.',
-      labelNames: ['model', 'version', 'protocol'],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
-    this.queueDuration = new Histogram({
-      name: 'tensorfleet_runtime_queue_duration_seconds',
-      help: 'Time a request waited in the batching queue before its batch started.',
-      labelNames: ['model', 'version'],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
-    this.computeDuration = new Histogram({
-      name: 'tensorfleet_runtime_compute_duration_seconds',
-      help: 'Model execution time per batch, measured in the worker.',
-      labelNames: ['model', 'version'],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
-    this.batchSize = new Histogram({
-      name: 'tensorfleet_runtime_batch_size',
-      help: 'Rows per model execution after dynamic batching.',
-      labelNames: ['model', 'version'],
-      buckets: BATCH_BUCKETS,
-      registers,
-    });
-    this.batches = new Counter({
-      name: 'tensorfleet_runtime_batches_total',
-      help: 'Model executions, by the thread that ran them: a worker, or the HTTP thread for a request alone in the runtime.',
-      labelNames: ['model', 'version', 'thread'],
-      registers,
-    });
-    this.inflight = new Gauge({
-      name: RUNTIME_METRICS.inflightRequests,
-      help: 'Inference requests received and not yet answered (concurrency).',
-      labelNames: ['model', 'version'],
-      registers,
-    });
-    this.inflight.set(labels, 0);
-    this.modelLoad = new Gauge({
-      name: 'tensorfleet_runtime_model_load_seconds',
-      help: 'Time to fetch, load and warm up the model.',
-      labelNames: ['model', 'version'],
-      registers,
-    });
-    this.backendInfo = new Gauge({
-      name: 'tensorfleet_runtime_backend_info',
-      help: 'Backend serving the model, and the device it computes on (value is always 1).',
-      labelNames: ['model', 'version', 'backend', 'tfjs_backend', 'device', 'format'],
-      registers,
-    });
-    // collect() runs with `this` bound to the gauge, so the source is read through a closure.
-    const source = (): MetricsSource | undefined => this.source;
-    new Gauge({
-      name: RUNTIME_METRICS.queueDepth,
-      help: 'Requests waiting in the batching queue.',
-      labelNames: ['model', 'version'],
-      registers,
-      collect() {
-        this.set(labels, source()?.queueDepth() ?? 0);
-      },
-    });
-    new Gauge({
-      name: 'tensorfleet_runtime_inflight_batches',
-      help: 'Batches executing in workers.',
-      labelNames: ['model', 'version'],
-      registers,
-      collect() {
-        this.set(labels, source()?.inflightBatches() ?? 0);
-      },
-    });
-    new Gauge({
-      name: 'tensorfleet_runtime_ready',
-      help: '1 when the model is loaded, warmed up and not draining.',
-      labelNames: ['model', 'version'],
-      registers,
-      collect() {
-        this.set(labels, source()?.ready() ? 1 : 0);
-      },
-    });
-    new Gauge({
-      name: 'tensorfleet_runtime_tfjs_memory_bytes',
-      help: 'Bytes held by tfjs tensors, summed over the threads holding the model (workers as of their last inference).',
-      labelNames: ['model', 'version'],
-      registers,
-      collect() {
-        const mem = source()?.modelMemory() ?? [];
-        this.set(
-          labels,
-          mem.reduce((a, m) => a + m.numBytes, 0),
-        );
-      },
-    });
-    new Gauge({
-      name: 'tensorfleet_runtime_tfjs_tensors',
-      help: 'Live tfjs tensors, summed over the threads holding the model (workers as of their last inference).',
-      labelNames: ['model', 'version'],
-      registers,
-      collect() {
-        const mem = source()?.modelMemory() ?? [];
-        this.set(
-          labels,
-          mem.reduce((a, m) => a + m.numTensors, 0),
-        );
-      },
-    });
-    if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    // Version "": the model's own series, for requests no version answered
+    // (none loaded yet); it holds no model, so it has no point-in-time series.
+    if (version !== '') {
+      this.shared.held.set(this.key, { labels, source: undefined });
+      for (const protocol of ['tfserving', 'oip', 'grpc'] as const) {
+        this.requests.inc({ ...labels, protocol, code: '200' }, 0);
+      }
+      this.inflight.set(labels, 0);
+    }
     this.queueSeries = this.queueDuration.labels(labels);
     this.computeSeries = this.computeDuration.labels(labels);
     this.batchSeries = this.batchSize.labels(labels);
@@ -192,6 +183,79 @@ export class RuntimeMetrics {
       http: this.batches.labels({ ...labels, thread: 'http' }),
     };
     this.inflightSeries = this.inflight.labels(labels);
+  }
+
+  /** Another version of the same model, in the same registry (model-versions.ts). */
+  forVersion(version: string): RuntimeMetrics {
+    return new RuntimeMetrics(this.model, version, {}, this);
+  }
+
+  /** Another model's own series (version ""), in the same registry (several models in one process). */
+  forModel(model: string): RuntimeMetrics {
+    return new RuntimeMetrics(model, '', {}, this);
+  }
+
+  /** This version's key among those held. */
+  private get key(): string {
+    return `${this.model}\u0000${this.version}`;
+  }
+
+  /**
+   * The version was unloaded: its point-in-time series go (a gauge of a model
+   * no longer held would lie); its counters and histograms stay, as counters do.
+   */
+  release(): void {
+    const labels = this.labels();
+    this.shared.held.delete(this.key);
+    this.inflight.remove(labels);
+    this.modelLoad.remove(labels);
+    if (this.backendLabels !== undefined) this.backendInfo.remove(this.backendLabels);
+    for (const gauge of this.pointInTime) gauge.remove(labels);
+  }
+
+  private pointInTimeGauges(registers: Registry[]): void {
+    const held = this.shared.held;
+    // collect() runs with `this` bound to the gauge, so each value is read through a closure.
+    const gauge = (
+      name: string,
+      help: string,
+      value: (source: MetricsSource) => number,
+    ): Gauge<'model' | 'version'> =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['model', 'version'],
+        registers,
+        collect() {
+          for (const { labels, source } of held.values())
+            this.set(labels, source === undefined ? 0 : value(source));
+        },
+      });
+    const memory = (source: MetricsSource): { numBytes: number; numTensors: number }[] =>
+      source.modelMemory();
+    this.pointInTime = [
+      gauge(RUNTIME_METRICS.queueDepth, 'Requests waiting in the batching queue.', (s) =>
+        s.queueDepth(),
+      ),
+      gauge('tensorfleet_runtime_inflight_batches', 'Batches executing in workers.', (s) =>
+        s.inflightBatches(),
+      ),
+      gauge(
+        'tensorfleet_runtime_ready',
+        '1 when the model is loaded, warmed up and not draining.',
+        (s) => (s.ready() ? 1 : 0),
+      ),
+      gauge(
+        'tensorfleet_runtime_tfjs_memory_bytes',
+        'Bytes held by tfjs tensors, summed over the threads holding the model (workers as of their last inference).',
+        (s) => memory(s).reduce((a, m) => a + m.numBytes, 0),
+      ),
+      gauge(
+        'tensorfleet_runtime_tfjs_tensors',
+        'Live tfjs tensors, summed over the threads holding the model (workers as of their last inference).',
+        (s) => memory(s).reduce((a, m) => a + m.numTensors, 0),
+      ),
+    ];
   }
 
   /** Counts one answered inference request and its latency. */
@@ -231,7 +295,19 @@ export class RuntimeMetrics {
   }
 
   attach(source: MetricsSource): void {
-    this.source = source;
+    const held = this.shared.held.get(this.key);
+    if (held !== undefined) held.source = source;
+  }
+
+  /** Sets the backend info series of this version (removed by release()). */
+  setBackendInfo(info: {
+    backend: string;
+    tfjs_backend: string;
+    device: string;
+    format: string;
+  }): void {
+    this.backendLabels = { ...this.labels(), ...info };
+    this.backendInfo.set(this.backendLabels, 1);
   }
 
   labels(): { model: string; version: string } {

@@ -1,6 +1,8 @@
-// The runtime process: the model service, its HTTP app (http/app.ts) and its
-// gRPC server (grpc/server.ts) over it; logger, listening, model loading, and
-// the graceful drain on SIGTERM of both.
+// The runtime process: the served models (served-models.ts: one fixed
+// version, or for each model the versions its base path's policy selects,
+// model-versions.ts), the HTTP app (http/app.ts) and the gRPC server
+// (grpc/server.ts) over them; logger, listening, model loading, and the
+// graceful drain on SIGTERM of both.
 
 import { writeFile } from 'node:fs/promises';
 import { LogController } from 'fastify';
@@ -13,16 +15,59 @@ import { GrpcServer } from './grpc/server.js';
 import { RuntimeMetrics } from './metrics.js';
 import { RequestBodies } from './request-bodies.js';
 import { ModelService } from './service.js';
+import { ServedModel } from './model-versions.js';
+import { ServedModels } from './served-models.js';
+import type { RuntimeLogger } from './logger.js';
 import { resolveModelDir } from './sources/fetch.js';
+import type { VersionPolicy } from './versions/version-policy.js';
+import { versionUri } from './versions/base-path.js';
+import { watchVersions } from './versions/version-watcher.js';
+
+/** A model served from the versions found under a base path (instead of config.modelUri alone). */
+export interface VersionedModel {
+  /** The name served (/v1/models/{name}). */
+  name: string;
+  /** Holds <base>/<version>/ directories. */
+  basePath: string;
+  policy: VersionPolicy;
+  /** Label -> version. */
+  labels: Readonly<Record<string, number>>;
+  /** Seconds between listings; 0 lists once. */
+  pollSeconds: number;
+  /** Retries of a version whose load failed, and the wait before each (default: none). */
+  loadRetries?: { max: number; intervalMs: number };
+}
+
+export interface ServerOptions {
+  /**
+   * Models whose base paths' versions are followed (serve --model-base-path,
+   * tensorflow_model_server), each with config's other settings; default:
+   * config.modelName from config.modelUri at config.modelVersion.
+   */
+  versioned?: readonly VersionedModel[];
+  /** false: no HTTP listener (tensorflow_model_server without --rest_api_port). Default true. */
+  rest?: boolean;
+  /** Another path /metrics is served on (tensorflow_model_server's monitoring config). */
+  prometheusPath?: string | undefined;
+  /** gRPC Predict answers in tensor_content (--enable_serialization_as_tensor_content). */
+  grpcPredictTensorContent?: boolean;
+  /** Startup notices (settings accepted without effect), one log line each. */
+  notices?: readonly string[];
+}
 
 export interface RunningServer {
   app: FastifyInstance;
-  service: ModelService;
-  /** The port actually bound (useful with --port 0). */
+  /** The served models and their versions. */
+  models: ServedModels;
+  /** The port actually bound (useful with --port 0); 0 without REST. */
   port: number;
   /** The gRPC port actually bound; undefined with --grpc-port -1. */
   grpcPort: number | undefined;
-  /** Resolves when the model is loaded and warmed up; rejects when loading fails. */
+  /**
+   * Resolves when the model is loaded and warmed up; rejects when loading
+   * fails. Following a base path: once a version is available (never rejects:
+   * a version that fails to load is logged, the base path is watched on).
+   */
   loaded: Promise<void>;
   /** Drains and stops; resolves true when every accepted request finished in time. */
   shutdown(reason: string): Promise<boolean>;
@@ -53,32 +98,70 @@ const DRAIN_QUIET_MS = 1000;
 /** Once the drain is over, how long closing may take to flush the answers still being written. */
 const CLOSE_GRACE_MS = 1000;
 
-export async function startServer(config: ServeConfig): Promise<RunningServer> {
-  const metrics = new RuntimeMetrics(config.modelName, config.modelVersion);
-  // The one owner of request-body memory, shared by the app, the service and the workers' pool.
+export async function startServer(
+  config: ServeConfig,
+  options: ServerOptions = {},
+): Promise<RunningServer> {
+  const versioned = options.versioned ?? [];
+  const first = versioned[0];
+  // Following versions, each model's own series (version "") count requests no version answered.
+  const metrics = new RuntimeMetrics(
+    first?.name ?? config.modelName,
+    first === undefined ? config.modelVersion : '',
+  );
+  // The one owner of request-body memory, shared by the app, the services and the workers' pools.
   const bodies = new RequestBodies();
-  // The service logs through the app's logger, which exists only once the app is built.
+  // The services log through the app's logger, which exists only once the app is built.
   const logRef: { current?: FastifyBaseLogger } = {};
-  const service = new ModelService({
-    config,
-    metrics,
-    bodies,
-    logger: {
-      info: (obj, msg) => logRef.current?.info(obj, msg),
-      warn: (obj, msg) => logRef.current?.warn(obj, msg),
-      error: (obj, msg) => logRef.current?.error(obj, msg),
-    },
-    resolveModelDir: (uri, progress) =>
-      resolveModelDir(uri, config.modelCacheDir, {
-        log: (msg) => logRef.current?.info(msg),
-        stallMs: config.downloadStallSeconds * 1000,
-        onProgress: ({ bytes, files, of }) => {
-          progress(`downloading: ${bytes} bytes so far, ${files} of ${of} files done`);
-        },
-      }),
-  });
+  const logger: RuntimeLogger = {
+    info: (obj, msg) => logRef.current?.info(obj, msg),
+    warn: (obj, msg) => logRef.current?.warn(obj, msg),
+    error: (obj, msg) => logRef.current?.error(obj, msg),
+  };
+  const makeService = (serviceConfig: ServeConfig, serviceMetrics: RuntimeMetrics): ModelService =>
+    new ModelService({
+      config: serviceConfig,
+      metrics: serviceMetrics,
+      bodies,
+      logger,
+      resolveModelDir: (uri, progress) =>
+        resolveModelDir(uri, config.modelCacheDir, {
+          log: (msg) => logRef.current?.info(msg),
+          stallMs: config.downloadStallSeconds * 1000,
+          onProgress: ({ bytes, files, of }) => {
+            progress(`downloading: ${bytes} bytes so far, ${files} of ${of} files done`);
+          },
+        }),
+    });
+  const fixed = first === undefined ? makeService(config, metrics) : undefined;
+  const models = new ServedModels(
+    fixed !== undefined
+      ? [ServedModel.fixed(fixed)]
+      : versioned.map((model, i) => {
+          const modelMetrics = i === 0 ? metrics : metrics.forModel(model.name);
+          const modelConfig = { ...config, modelName: model.name, modelUri: model.basePath };
+          return ServedModel.followed({
+            name: model.name,
+            config: modelConfig,
+            metrics: modelMetrics,
+            labels: model.labels,
+            logger,
+            ...(model.loadRetries === undefined ? {} : { loadRetries: model.loadRetries }),
+            // Each version: its own directory, cache entry, pool, batcher and metric series.
+            makeService: (version) =>
+              makeService(
+                {
+                  ...modelConfig,
+                  modelUri: versionUri(model.basePath, version),
+                  modelVersion: String(version),
+                },
+                modelMetrics.forVersion(String(version)),
+              ),
+          });
+        }),
+  );
   const app = await buildApp(
-    { service, metrics, bodies },
+    { models, metrics, bodies, prometheusPath: options.prometheusPath },
     {
       logger: { level: config.logLevel },
       // When the drain is over, idle keep-alive sockets left are closed; busy ones finish
@@ -93,46 +176,68 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
     },
   );
   logRef.current = app.log;
+  for (const notice of options.notices ?? []) app.log.info({ notice: true }, notice);
   const connections = new Connections(app.server, config.maxConnectionAgeSeconds * 1000);
   // Listen before loading so liveness answers while a large model loads; readiness stays false.
-  await app.listen({ host: config.host, port: config.port });
-  const address = app.server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : config.port;
+  const rest = options.rest ?? true;
+  if (rest) await app.listen({ host: config.host, port: config.port });
+  else await app.ready();
+  const address = rest ? app.server.address() : null;
+  const port = typeof address === 'object' && address !== null ? address.port : 0;
   const grpc =
     config.grpcPort < 0
       ? undefined
       : await GrpcServer.start({
-          service,
-          metrics,
+          models,
+          predictEncoding: options.grpcPredictTensorContent === true ? 'content' : 'typed',
           config,
           host: config.host,
           port: config.grpcPort,
         });
   if (grpc !== undefined) app.log.info({ port: grpc.port }, `gRPC listening on port ${grpc.port}`);
 
-  const loaded = service.start().then(
-    () => undefined,
-    async (err: unknown) => {
-      const e = err as Error & { code?: string };
-      app.log.error({ err }, `model failed to load: ${e.message}`);
-      await terminationMessage(`${e.code ?? 'MODEL_LOAD_FAILED'}: ${e.message}`);
-      throw err;
-    },
-  );
+  const failed = async (err: unknown): Promise<never> => {
+    const e = err as Error & { code?: string };
+    app.log.error({ err }, `model failed to load: ${e.message}`);
+    await terminationMessage(`${e.code ?? 'MODEL_LOAD_FAILED'}: ${e.message}`);
+    throw err;
+  };
+  let loaded: Promise<void>;
+  if (fixed !== undefined) {
+    loaded = fixed.start().then(() => undefined, failed);
+  } else {
+    for (const model of versioned) {
+      app.log.info(
+        { basePath: model.basePath, policy: model.policy, pollSeconds: model.pollSeconds },
+        `serving model ${model.name} from the versions under ${model.basePath}`,
+      );
+      const watcher = watchVersions(model.basePath, {
+        policy: model.policy,
+        pollSeconds: model.pollSeconds,
+      });
+      models
+        .model(model.name)
+        .follow(watcher)
+        .catch((err: unknown) => {
+          app.log.error({ err }, `following the versions of ${model.name} stopped`);
+        });
+    }
+    loaded = models.loaded;
+  }
 
   let shuttingDown: Promise<boolean> | undefined;
   const shutdown = (reason: string): Promise<boolean> => {
     shuttingDown ??= (async () => {
       const timeoutMs = config.drainTimeoutSeconds * 1000;
       app.log.info(
-        { reason, timeoutMs, inflight: service.inflight },
+        { reason, timeoutMs, inflight: models.inflight },
         'draining: readiness is false, serving until traffic stops',
       );
       const started = performance.now();
       // Readiness is false from here on. Requests go on being served, each
       // told to close its connection, until traffic stops arriving
       // (connections.ts).
-      service.startDraining();
+      models.startDraining();
       connections.startDraining();
       // gRPC clients are sent away every DRAIN_IDLE_CLOSE_MS instead (GOAWAY; grpc/server.ts).
       let sentAway = -Infinity;
@@ -148,10 +253,10 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
       const quiet = quietNow();
-      const drained = await service.drain(Math.max(0, timeoutMs - (performance.now() - started)));
+      const drained = await models.drain(Math.max(0, timeoutMs - (performance.now() - started)));
       // From here every request is answered 503 DRAINING (after a timeout, those
       // still arriving too), and closing the server only flushes those answers.
-      await service.close();
+      await models.close();
       let timer: NodeJS.Timeout | undefined;
       const left = (): number =>
         Math.max(CLOSE_GRACE_MS, timeoutMs - (performance.now() - started));
@@ -174,5 +279,5 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
     return shuttingDown;
   };
 
-  return { app, service, port, grpcPort: grpc?.port, loaded, shutdown };
+  return { app, models, port, grpcPort: grpc?.port, loaded, shutdown };
 }

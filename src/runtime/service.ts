@@ -116,6 +116,11 @@ export class ModelService {
     return this.opts.config;
   }
 
+  /** This version's metrics (its requests, batches and in-flight gauge). */
+  get metrics(): RuntimeMetrics {
+    return this.opts.metrics;
+  }
+
   /** Fetches, loads and warms up the model in every worker; the service is ready afterwards. */
   async start(): Promise<ModelInfo> {
     const { config, metrics, bodies, logger } = this.opts;
@@ -188,16 +193,12 @@ export class ModelService {
       };
       const seconds = (performance.now() - t0) / 1000;
       metrics.modelLoad.set(metrics.labels(), seconds);
-      metrics.backendInfo.set(
-        {
-          ...metrics.labels(),
-          backend: ready.backend,
-          tfjs_backend: ready.tfjsBackend,
-          device: ready.device,
-          format: ready.format,
-        },
-        1,
-      );
+      metrics.setBackendInfo({
+        backend: ready.backend,
+        tfjs_backend: ready.tfjsBackend,
+        device: ready.device,
+        format: ready.format,
+      });
       if (ready.backend === 'tensorflow-gpu' && ready.device === 'cpu') {
         logger?.warn(
           { backend: ready.backend, device: ready.device },
@@ -299,6 +300,11 @@ export class ModelService {
       this.admitted--;
       if (this.admitted === 0) for (const w of this.idleWaiters.splice(0)) w();
     }
+  }
+
+  /** Loaded and warmed up (whatever the state has become since). */
+  get isLoaded(): boolean {
+    return this.info !== undefined;
   }
 
   /** Requests admitted and not yet answered. */

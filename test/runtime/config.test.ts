@@ -121,4 +121,29 @@ describe('float formatting', () => {
     for (const v of [0.1, 1 / 3, 123.456, -7.25e-12, 16777217])
       expect(Math.fround(Number(f(v)))).toBe(Math.fround(v));
   });
+
+  it('takes --model-base-path instead of --model-uri, never both, and one of them', () => {
+    const config = parseServeConfig(
+      ['--model-name', 'm', '--model-base-path', '/models/m', '--model-version-policy', 'all'],
+      {},
+    );
+    expect(config).toMatchObject({
+      modelUri: '/models/m',
+      modelBasePath: '/models/m',
+      modelVersionPolicy: 'all',
+      fileSystemPollWaitSeconds: 1,
+    });
+    expect(() =>
+      parseServeConfig(['--model-name', 'm', '--model-uri', 'x', '--model-base-path', '/b'], {}),
+    ).toThrow(/not both/);
+    expect(() => parseServeConfig(['--model-name', 'm'], {})).toThrow(
+      /--model-uri \(or TENSORFLEET_MODEL_URI\) is required, or --model-base-path/,
+    );
+    expect(() =>
+      parseServeConfig(
+        ['--model-name', 'm', '--model-base-path', '/b', '--model-version-policy', 'newest'],
+        {},
+      ),
+    ).toThrow(/--model-version-policy "newest": expected latest:N, all or specific/);
+  });
 });

@@ -39,12 +39,8 @@ export async function startProcess(
   args: string[],
   env: NodeJS.ProcessEnv = {},
 ): Promise<RuntimeProcess> {
-  const child = spawn(
-    process.execPath,
+  return startCommand(
     [
-      '--import',
-      TSX,
-      MAIN,
       'serve',
       '--host',
       '127.0.0.1',
@@ -55,11 +51,22 @@ export async function startProcess(
       '0',
       ...args,
     ],
-    {
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
+    env,
   );
+}
+
+/**
+ * Runs `tensorfleet-runtime <argv>` and resolves once its HTTP port listens
+ * on 127.0.0.1 (the command must make it listen there, e.g. with TENSORFLEET_HOST).
+ */
+export async function startCommand(
+  argv: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<RuntimeProcess> {
+  const child = spawn(process.execPath, ['--import', TSX, MAIN, ...argv], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const logs: Record<string, unknown>[] = [];
   let err = '';
   let buffered = '';

@@ -4,10 +4,9 @@
 // deadline becomes the request's deadline in the batcher.
 
 import { RuntimeError, toRuntimeError } from '../errors.js';
-import type { RuntimeMetrics } from '../metrics.js';
-import { tracked } from '../admission.js';
+import { metricsOf } from '../admission.js';
+import type { ServedModels } from '../served-models.js';
 import type { GrpcError } from './transport/grpc-error.js';
-import type { ModelService } from '../service.js';
 import { toGrpcError } from './status.js';
 import type { SingleRequestCall } from './transport/calls.js';
 import type { UnaryHandler } from './transport/server.js';
@@ -37,9 +36,10 @@ export class Activity {
 }
 
 export interface CallContext {
-  service: ModelService;
-  metrics: RuntimeMetrics;
+  models: ServedModels;
   activity: Activity;
+  /** How Predict answers carry tensors (tfserving-service.ts). */
+  predictEncoding: 'typed' | 'content';
 }
 
 /**
@@ -62,10 +62,11 @@ export type Handler<Req, Res> = (
 ) => Res | Promise<Res>;
 
 /**
- * A unary handler. Inference calls (`inference: true`) go through the model
- * service's admission (refused once it has stopped) and are counted under
+ * A unary handler. Inference calls (`inference: true`) are counted under
  * protocol="grpc" with the HTTP status REST would have answered, so one
- * error-rate query covers both; calls for another model are not counted, as on REST.
+ * error-rate query covers both, and under the version that answered them
+ * (admission.ts's versionFor, which their handlers call with tracked() for
+ * admission); calls for another model are not counted, as on REST.
  */
 export function unary<Req, Res>(
   ctx: CallContext,
@@ -80,17 +81,17 @@ export function unary<Req, Res>(
     ctx.activity.begin();
     // An async function, so that a handler throwing at once is answered like one rejecting.
     const run = async (): Promise<Res> => handler(call.request, call);
-    (inference ? tracked(ctx.service, ctx.metrics, run) : run()).then(
+    const seconds = (): number => (performance.now() - started) / 1000;
+    run().then(
       (response) => {
-        if (inference)
-          ctx.metrics.observeRequest('grpc', 200, (performance.now() - started) / 1000);
+        if (inference) metricsOf(call, ctx.models).observeRequest('grpc', 200, seconds());
         ctx.activity.end();
         callback(null, response);
       },
       (err: unknown) => {
         const e = toRuntimeError(err);
         if (inference && e.code !== 'MODEL_NOT_FOUND' && e.code !== 'VERSION_NOT_FOUND')
-          ctx.metrics.observeRequest('grpc', e.status, (performance.now() - started) / 1000);
+          metricsOf(call, ctx.models).observeRequest('grpc', e.status, seconds());
         ctx.activity.end();
         callback(toGrpcError(e));
       },

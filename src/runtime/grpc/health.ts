@@ -4,7 +4,7 @@
 // another service name is NOT_FOUND, as the protocol asks.
 
 import { RuntimeError } from '../errors.js';
-import type { ModelService } from '../service.js';
+import type { ServedModels } from '../served-models.js';
 import type { CallContext } from './calls.js';
 import { unary } from './calls.js';
 import { SERVICE_NAMES } from './protos.js';
@@ -29,8 +29,8 @@ const WATCH_POLL_MS = 250;
 /** Names a health check may ask about: the server, and each service it serves. */
 export const HEALTH_SERVICES = ['', ...Object.values(SERVICE_NAMES)];
 
-function statusOf(service: ModelService): ServingStatus {
-  return service.state === 'ready' ? 'SERVING' : 'NOT_SERVING';
+function statusOf(models: ServedModels): ServingStatus {
+  return models.ready ? 'SERVING' : 'NOT_SERVING';
 }
 
 function known(name: string): boolean {
@@ -47,7 +47,7 @@ export class HealthService {
   }
 
   implementation(): ServiceImplementation {
-    const { service } = this.ctx;
+    const { models } = this.ctx;
     return {
       Check: unary<HealthCheckRequest, HealthCheckResponse>(this.ctx, false, (request) => {
         const name = request.service ?? '';
@@ -56,11 +56,11 @@ export class HealthService {
             'NOT_FOUND',
             `no service "${name}" here; ask for "" or one of ${HEALTH_SERVICES.slice(1).join(', ')}`,
           );
-        return { status: statusOf(service) };
+        return { status: statusOf(models) };
       }),
       List: unary(this.ctx, false, () => ({
         statuses: Object.fromEntries(
-          HEALTH_SERVICES.map((name) => [name, { status: statusOf(service) }]),
+          HEALTH_SERVICES.map((name) => [name, { status: statusOf(models) }]),
         ),
       })),
       // The transport hands Watch the call its definition decodes.
@@ -73,7 +73,7 @@ export class HealthService {
     const name = call.request.service ?? '';
     let last: ServingStatus | undefined;
     const send = (): void => {
-      const now = known(name) ? statusOf(this.ctx.service) : 'SERVICE_UNKNOWN';
+      const now = known(name) ? statusOf(this.ctx.models) : 'SERVICE_UNKNOWN';
       if (now !== last) call.write({ status: now });
       last = now;
     };

@@ -6,7 +6,8 @@ import { RuntimeError, invalidInput } from '../errors.js';
 import type { TensorSpec } from '../models/signature.js';
 import { encodeRaw } from '../codec/binary-tensor.js';
 import { classify } from '../codec/classification.js';
-import { checkModel } from '../admission.js';
+import { tracked, versionFor } from '../admission.js';
+import type { ServedModels } from '../served-models.js';
 import { oipDatatype } from '../codec/oip.js';
 import { inputSpec, validateInputs } from '../codec/validate.js';
 import type { ModelService } from '../service.js';
@@ -30,9 +31,19 @@ interface ModelRef {
 /** Triton's classification extension works over gRPC too (tritonclient's class_count). */
 export const GRPC_EXTENSIONS = ['classification'];
 
-/** An empty version means "the one served", as in the protocol. */
-function check(service: ModelService, name: string | undefined, version: string | undefined): void {
-  checkModel(service, name ?? '', version === undefined || version === '' ? undefined : version);
+/** The version a call names; an empty version means the default one, as in the protocol. */
+function check(
+  models: ServedModels,
+  call: object,
+  name: string | undefined,
+  version: string | undefined,
+): ModelService {
+  return versionFor(
+    models,
+    call,
+    name ?? '',
+    version === undefined || version === '' ? undefined : { version },
+  );
 }
 
 function platformOf(format: string): string {
@@ -71,13 +82,22 @@ function requestedOutputs(
   });
 }
 
-async function infer(
-  service: ModelService,
+function infer(
+  models: ServedModels,
+  call: object,
   request: ModelInferRequest,
   /** The time left before the call's deadline, read once the request is decoded. */
   timeLeft: () => number | undefined,
 ): Promise<ModelInferResponse> {
-  check(service, request.model_name, request.model_version);
+  const service = check(models, call, request.model_name, request.model_version);
+  return tracked(service, () => inferOn(service, request, timeLeft));
+}
+
+async function inferOn(
+  service: ModelService,
+  request: ModelInferRequest,
+  timeLeft: () => number | undefined,
+): Promise<ModelInferResponse> {
   const info = service.servingModel();
   const sig = info.signature;
   const list = request.inputs ?? [];
@@ -126,33 +146,31 @@ async function infer(
 }
 
 export function inferenceService(ctx: CallContext): ServiceImplementation {
-  const { service } = ctx;
-  const ready = (): boolean => service.state === 'ready';
+  const { models } = ctx;
   return {
     ServerLive: unary(ctx, false, () => ({ live: true })),
-    ServerReady: unary(ctx, false, () => ({ ready: ready() })),
-    ModelReady: unary<ModelRef, object>(ctx, false, (request) => {
-      check(service, request.name, request.version);
-      return { ready: ready() };
+    ServerReady: unary(ctx, false, () => ({ ready: models.ready })),
+    ModelReady: unary<ModelRef, object>(ctx, false, (request, call) => {
+      const service = check(models, call, request.name, request.version);
+      return { ready: service.state === 'ready' };
     }),
     ServerMetadata: unary(ctx, false, () => ({
       name: 'tensorfleet-runtime',
       version: RUNTIME_VERSION,
       extensions: GRPC_EXTENSIONS,
     })),
-    ModelMetadata: unary<ModelRef, object>(ctx, false, (request) => {
-      check(service, request.name, request.version);
-      const info = service.loadedModel();
+    ModelMetadata: unary<ModelRef, object>(ctx, false, (request, call) => {
+      const info = check(models, call, request.name, request.version).loadedModel();
       return {
         name: info.name,
-        versions: [info.version],
+        versions: models.model(info.name).availableVersions(),
         platform: platformOf(info.format),
         inputs: info.signature.inputs.map(tensorMetadata),
         outputs: info.signature.outputs.map(tensorMetadata),
       };
     }),
     ModelInfer: unary<ModelInferRequest, ModelInferResponse>(ctx, true, (request, call) =>
-      infer(service, request, () => timeLeftMs(call)),
+      infer(models, call, request, () => timeLeftMs(call)),
     ),
   };
 }

@@ -7,6 +7,8 @@
 
 import type { ServeConfig } from '../../contract/runtime.js';
 import type { RuntimeMetrics } from '../metrics.js';
+import type { ServedModels } from '../served-models.js';
+import { servedModelsOf } from '../served-models.js';
 import type { ModelService } from '../service.js';
 import { Activity } from './calls.js';
 import type { CallContext } from './calls.js';
@@ -21,10 +23,15 @@ import type { ModelInferResponse } from './wire/model-infer.js';
 import { decodeModelInferRequest, encodeModelInferResponse } from './wire/model-infer.js';
 
 export interface GrpcServerOptions {
-  service: ModelService;
-  metrics: RuntimeMetrics;
+  /** The served models and their versions; or `service` alone, one model at one fixed version. */
+  models?: ServedModels;
+  service?: ModelService;
+  /** Not read: each version's service holds its metrics (accepted so callers need not change). */
+  metrics?: RuntimeMetrics;
   config: Pick<ServeConfig, 'maxBodyBytes' | 'maxConnectionAgeSeconds' | 'requestTimeoutMs'>;
   host: string;
+  /** How Predict answers carry tensors: typed fields (TF Serving's default) or tensor_content. */
+  predictEncoding?: 'typed' | 'content';
   /** 0: any free port (GrpcServer.port says which). */
   port: number;
 }
@@ -70,7 +77,11 @@ export class GrpcServer {
 
   static async start(opts: GrpcServerOptions): Promise<GrpcServer> {
     const activity = new Activity();
-    const ctx: CallContext = { service: opts.service, metrics: opts.metrics, activity };
+    const ctx: CallContext = {
+      models: servedModelsOf(opts),
+      activity,
+      predictEncoding: opts.predictEncoding ?? 'typed',
+    };
     const server = new GrpcTransport({
       maxReceiveBytes: opts.config.maxBodyBytes,
       maxConnectionAgeMs: opts.config.maxConnectionAgeSeconds * 1000,

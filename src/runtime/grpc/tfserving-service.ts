@@ -5,7 +5,9 @@
 
 import { RuntimeError, invalidInput } from '../errors.js';
 import type { ModelSignature, TensorSpec } from '../models/signature.js';
-import { checkModel } from '../admission.js';
+import { tracked, versionFor } from '../admission.js';
+import type { VersionRef } from '../model-versions.js';
+import type { ServedModels } from '../served-models.js';
 import { inputSpec, validateInputs } from '../codec/validate.js';
 import type { ModelService } from '../service.js';
 import type { TensorMap } from '../tensors.js';
@@ -55,16 +57,26 @@ const SIGNATURE_DEF = 'signature_def';
 /** A google.protobuf.Any holding this message; protobufjs packs an object with "@type". */
 const SIGNATURE_DEF_MAP_TYPE = 'type.googleapis.com/tensorflow.serving.SignatureDefMap';
 
-/** Checks the ModelSpec's name and version (number or label, compared with the served version label, as on REST). */
-function checkSpec(service: ModelService, spec: ModelSpecMessage | null | undefined): void {
+/** The ModelSpec's name and version or label, as on REST. */
+function specRef(spec: ModelSpecMessage | null | undefined): { name: string; ref: VersionRef } {
   if (spec === undefined || spec === null) throw invalidInput('the request has no model_spec');
-  const version =
+  const ref: VersionRef =
     spec.version_choice === 'version'
-      ? String(spec.version?.value ?? 0)
+      ? { version: String(spec.version?.value ?? 0) }
       : spec.version_choice === 'version_label'
-        ? spec.version_label
+        ? { label: spec.version_label ?? '' }
         : undefined;
-  checkModel(service, spec.name ?? '', version);
+  return { name: spec.name ?? '', ref };
+}
+
+/** The version the ModelSpec names (or the default one), for the call. */
+function checkSpec(
+  models: ServedModels,
+  call: object,
+  spec: ModelSpecMessage | null | undefined,
+): ModelService {
+  const { name, ref } = specRef(spec);
+  return versionFor(models, call, name, ref);
 }
 
 function checkSignature(sig: ModelSignature, spec: ModelSpecMessage): void {
@@ -100,14 +112,24 @@ function outputsOf(sig: ModelSignature, filter: readonly string[]): TensorSpec[]
   });
 }
 
-async function predict(
-  service: ModelService,
+function predict(
+  ctx: CallContext,
+  call: object,
   request: PredictRequest,
   /** The time left before the call's deadline, read once the request is decoded. */
   timeLeft: () => number | undefined,
 ): Promise<PredictResponse> {
+  const service = checkSpec(ctx.models, call, request.model_spec);
+  return tracked(service, () => predictOn(service, request, timeLeft, ctx.predictEncoding));
+}
+
+async function predictOn(
+  service: ModelService,
+  request: PredictRequest,
+  timeLeft: () => number | undefined,
+  encoding: CallContext['predictEncoding'],
+): Promise<PredictResponse> {
   const spec = request.model_spec;
-  checkSpec(service, spec);
   const sig = service.servingModel().signature;
   checkSignature(sig, spec ?? {});
   const inputs: TensorMap = {};
@@ -121,7 +143,7 @@ async function predict(
     const t = result.outputs[o.name];
     if (t === undefined)
       throw new RuntimeError('INTERNAL', `the model did not produce "${o.name}"`);
-    outputs[o.name] = tensorToProto(t, o.tfDtype);
+    outputs[o.name] = tensorToProto(t, o.tfDtype, encoding);
   }
   return { model_spec: answerSpec(service, sig.name), outputs };
 }
@@ -130,8 +152,8 @@ function tensorInfo(s: TensorSpec): TensorInfoMessage {
   return { name: s.tensorName, dtype: s.tfDtype, tensor_shape: shapeToProto(s.shape) };
 }
 
-function metadata(service: ModelService, request: GetModelMetadataRequest): object {
-  checkSpec(service, request.model_spec);
+function metadata(models: ServedModels, call: object, request: GetModelMetadataRequest): object {
+  const service = checkSpec(models, call, request.model_spec);
   const fields = request.metadata_field ?? [];
   if (fields.length === 0) {
     throw invalidInput(
@@ -161,47 +183,37 @@ function metadata(service: ModelService, request: GetModelMetadataRequest): obje
   };
 }
 
-/** TF Serving's ModelVersionStatus for the service's state (REST's status endpoint says the same). */
-function versionStatus(service: ModelService): object {
-  const state = {
-    loading: 'LOADING',
-    ready: 'AVAILABLE',
-    draining: 'UNLOADING',
-    stopped: 'END',
-    failed: 'END',
-  }[service.state];
-  const failed = service.state === 'failed';
-  const version = service.config.modelVersion;
-  return {
-    version: /^\d+$/.test(version) ? version : '0',
-    state,
-    status: {
-      error_code: failed ? 'UNKNOWN' : 'OK',
-      error_message: failed
-        ? (service.error?.message ?? 'the model failed to load')
-        : service.loadingDetail,
-    },
-  };
+/** TF Serving's ModelVersionStatus for each version (REST's status endpoint says the same). */
+function versionStatuses(
+  models: ServedModels,
+  spec: ModelSpecMessage | null | undefined,
+): object[] {
+  const { name, ref } = specRef(spec);
+  return models.statuses(name, ref).map((s) => ({
+    version: /^\d+$/.test(s.version) ? s.version : '0',
+    state: s.state,
+    status: { error_code: s.errorCode, error_message: s.errorMessage },
+  }));
 }
 
 const NEEDS_EXAMPLES =
   'it needs tf.Example parsing signatures, which TF.js models do not have; use Predict';
 
 export function predictionService(ctx: CallContext): ServiceImplementation {
-  const { service } = ctx;
+  const { models } = ctx;
   return {
     Predict: unary<PredictRequest, PredictResponse>(ctx, true, (request, call) =>
-      predict(service, request, () => timeLeftMs(call)),
+      predict(ctx, call, request, () => timeLeftMs(call)),
     ),
-    GetModelMetadata: unary<GetModelMetadataRequest, object>(ctx, false, (request) =>
-      metadata(service, request),
+    GetModelMetadata: unary<GetModelMetadataRequest, object>(ctx, false, (request, call) =>
+      metadata(models, call, request),
     ),
-    Classify: unary<ModelSpecRequest, never>(ctx, true, (request) => {
-      checkSpec(service, request.model_spec);
+    Classify: unary<ModelSpecRequest, never>(ctx, true, (request, call) => {
+      checkSpec(models, call, request.model_spec);
       throw new RuntimeError('NOT_IMPLEMENTED', `Classify is not supported: ${NEEDS_EXAMPLES}`);
     }),
-    Regress: unary<ModelSpecRequest, never>(ctx, true, (request) => {
-      checkSpec(service, request.model_spec);
+    Regress: unary<ModelSpecRequest, never>(ctx, true, (request, call) => {
+      checkSpec(models, call, request.model_spec);
       throw new RuntimeError('NOT_IMPLEMENTED', `Regress is not supported: ${NEEDS_EXAMPLES}`);
     }),
     MultiInference: unimplemented(ctx, `MultiInference is not supported: ${NEEDS_EXAMPLES}`),
@@ -209,15 +221,14 @@ export function predictionService(ctx: CallContext): ServiceImplementation {
 }
 
 export function modelService(ctx: CallContext): ServiceImplementation {
-  const { service } = ctx;
+  const { models } = ctx;
   return {
-    GetModelStatus: unary<ModelSpecRequest, object>(ctx, false, (request) => {
-      checkSpec(service, request.model_spec);
-      return { model_version_status: [versionStatus(service)] };
-    }),
+    GetModelStatus: unary<ModelSpecRequest, object>(ctx, false, (request) => ({
+      model_version_status: versionStatuses(models, request.model_spec),
+    })),
     HandleReloadConfigRequest: unimplemented(
       ctx,
-      'HandleReloadConfigRequest is not supported: the runtime serves the one model it was started with',
+      'HandleReloadConfigRequest is not supported: the runtime serves the models it was started with (their versions follow their base paths)',
     ),
   };
 }

@@ -8,6 +8,9 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyServerOptions } from '
 import type { RuntimeMetrics } from '../metrics.js';
 import type { RequestBodies } from '../request-bodies.js';
 import type { ModelService } from '../service.js';
+import type { ServedModels } from '../served-models.js';
+import { servedModelsOf } from '../served-models.js';
+import { metricsOf } from '../admission.js';
 import { answerUnrouted } from './allowed-methods.js';
 import { readBody } from './body-reader.js';
 import { gzipAnswers } from './compression.js';
@@ -20,7 +23,9 @@ import { qualityOn } from '../quality/target.js';
 import { QualityTracker } from '../quality/tracker.js';
 
 export interface AppOptions {
-  service: ModelService;
+  /** The served models and their versions; or `service` alone, one model at one fixed version. */
+  models?: ServedModels;
+  service?: ModelService;
   metrics: RuntimeMetrics;
   /** Where request bodies are read to: the same owner the service was given. */
   bodies: RequestBodies;
@@ -29,16 +34,18 @@ export interface AppOptions {
    * configuration turns it on (quality/target.ts's qualityOn).
    */
   quality?: QualityTracker | undefined;
+  /** Another path serving /metrics' text (tensorflow_model_server's monitoring config). */
+  prometheusPath?: string | undefined;
 }
 
 export const runtimeApp: FastifyPluginAsync<AppOptions> = async (app, opts) => {
-  const { service, metrics, bodies } = opts;
+  const { metrics, bodies } = opts;
+  const models = servedModelsOf(opts);
+  const config = models.config;
   const quality =
     opts.quality ??
-    (qualityOn(service.config)
-      ? new QualityTracker({ config: service.config, registry: metrics.registry })
-      : undefined);
-  const maxBodyBytes = service.config.maxBodyBytes;
+    (qualityOn(config) ? new QualityTracker({ config, registry: metrics.registry }) : undefined);
+  const maxBodyBytes = config.maxBodyBytes;
 
   // Bodies are read as bytes and decoded per protocol (possibly in a worker).
   app.removeAllContentTypeParsers();
@@ -66,7 +73,7 @@ export const runtimeApp: FastifyPluginAsync<AppOptions> = async (app, opts) => {
       elsewhere !== 'VERSION_NOT_FOUND' &&
       isInference(req)
     ) {
-      metrics.observeRequest(protocol, reply.statusCode, reply.elapsedTime / 1000);
+      metricsOf(req, models).observeRequest(protocol, reply.statusCode, reply.elapsedTime / 1000);
     }
     done();
   });
@@ -74,14 +81,21 @@ export const runtimeApp: FastifyPluginAsync<AppOptions> = async (app, opts) => {
   // Accept-Encoding: gzip is honoured, as Triton does.
   gzipAnswers(app);
 
-  app.get('/metrics', async (_req, reply) => {
-    const text = await metrics.registry.metrics();
-    return reply.header('content-type', metrics.registry.contentType).send(text);
-  });
+  const extra = opts.prometheusPath;
+  const metricsPaths = [
+    '/metrics',
+    ...(extra === undefined || extra === '/metrics' ? [] : [extra]),
+  ];
+  for (const path of metricsPaths) {
+    app.get(path, async (_req, reply) => {
+      const text = await metrics.registry.metrics();
+      return reply.header('content-type', metrics.registry.contentType).send(text);
+    });
+  }
 
-  await app.register(tfServingRoutes, { service, metrics, quality });
-  await app.register(oipRoutes, { service, metrics, quality });
-  await app.register(feedbackRoutes, { service, metrics, quality });
+  await app.register(tfServingRoutes, { models, quality });
+  await app.register(oipRoutes, { models, quality });
+  await app.register(feedbackRoutes, { models, quality });
 };
 
 /** A fastify instance with the runtime registered (server.ts adds listening and signals). */
@@ -90,7 +104,7 @@ export async function buildApp(
   serverOptions: FastifyServerOptions = {},
 ): Promise<FastifyInstance> {
   const app = Fastify({
-    bodyLimit: opts.service.config.maxBodyBytes,
+    bodyLimit: (opts.models ?? opts.service)?.config.maxBodyBytes,
     // Requests on connections still open while the server closes are served
     // (the drain decides when that is, server.ts), not refused in fastify's format.
     return503OnClosing: false,

@@ -6,7 +6,8 @@
 // Not inference: not admitted, batched or counted in the request metrics.
 
 import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
-import { checkModel } from '../admission.js';
+import { versionFor } from '../admission.js';
+import type { VersionRef } from '../model-versions.js';
 import { parseJson } from '../codec/parse-json.js';
 import { RuntimeError } from '../errors.js';
 import type { FeedbackResult } from '../quality/tracker.js';
@@ -34,11 +35,11 @@ function resultJson({ id, judgement }: FeedbackResult): string {
 export async function answerFeedback(
   req: FastifyRequest,
   reply: FastifyReply,
-  { service, quality }: Pick<ProtocolOptions, 'service' | 'quality'>,
+  { models, quality }: Pick<ProtocolOptions, 'models' | 'quality'>,
   model: string,
-  version: string | undefined,
+  ref: VersionRef,
 ): Promise<FastifyReply> {
-  checkModel(service, model, version);
+  const service = versionFor(models, req, model, ref);
   if (quality === undefined) {
     throw new RuntimeError(
       'NOT_IMPLEMENTED',
@@ -59,7 +60,13 @@ interface ModelParams {
 export const feedbackRoutes: FastifyPluginCallback<ProtocolOptions> = (app, opts, done) => {
   for (const prefix of ['/v2/models/:model', '/v2/models/:model/versions/:version']) {
     app.post<{ Params: ModelParams }>(`${prefix}/feedback`, async (req, reply) =>
-      answerFeedback(req, reply, opts, req.params.model, req.params.version),
+      answerFeedback(
+        req,
+        reply,
+        opts,
+        req.params.model,
+        req.params.version === undefined ? undefined : { version: req.params.version },
+      ),
     );
   }
   done();

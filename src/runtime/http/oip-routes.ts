@@ -11,7 +11,8 @@ import { LIVE_PATH, READY_PATH } from '../../contract/runtime.js';
 import { RuntimeError } from '../errors.js';
 import { HEADER_LENGTH } from '../codec/binary-tensor.js';
 import type { ProtocolOptions } from './protocol-routes.js';
-import { checkModel, tracked } from '../admission.js';
+import { tracked, versionFor } from '../admission.js';
+import type { ModelService } from '../service.js';
 import { bodyBytes, requireJson } from './protocol-routes.js';
 import { sendJson } from './reply.js';
 import { encodeInfer, oipDatatype } from '../codec/oip.js';
@@ -27,9 +28,17 @@ export const EXTENSIONS = ['binary_tensor_data', 'classification'];
 
 export const oipRoutes: FastifyPluginCallback<ProtocolOptions> = (
   app,
-  { service, metrics, quality },
+  { models, quality },
   done,
 ) => {
+  /** The version a request's path names (OIP has versions, not labels). */
+  const versionOf = (req: FastifyRequest<{ Params: ModelParams }>): ModelService =>
+    versionFor(
+      models,
+      req,
+      req.params.model,
+      req.params.version === undefined ? undefined : { version: req.params.version },
+    );
   app.get('/v2', async (_req, reply) =>
     sendJson(
       reply,
@@ -43,7 +52,7 @@ export const oipRoutes: FastifyPluginCallback<ProtocolOptions> = (
   // Bodies as KServe's own server writes them (its SDK reads them); the status says the same.
   app.get(LIVE_PATH, async (_req, reply) => sendJson(reply, '{"live":true}'));
   app.get(READY_PATH, async (_req, reply) => {
-    const ready = service.state === 'ready';
+    const ready = models.ready;
     return sendJson(reply, JSON.stringify({ ready }), ready ? 200 : 400);
   });
 
@@ -51,15 +60,14 @@ export const oipRoutes: FastifyPluginCallback<ProtocolOptions> = (
     req: FastifyRequest<{ Params: ModelParams }>,
     reply: FastifyReply,
   ): FastifyReply {
-    checkModel(service, req.params.model, req.params.version);
-    const info = service.loadedModel();
+    const info = versionOf(req).loadedModel();
     const tensors = (list: typeof info.signature.inputs): object[] =>
       list.map((s) => ({ name: s.name, datatype: oipDatatype(s), shape: s.shape }));
     return sendJson(
       reply,
       JSON.stringify({
         name: info.name,
-        versions: [info.version],
+        versions: models.model(info.name).availableVersions(),
         platform: `tensorflowjs_${info.format === 'tfjs-layers' ? 'layers' : info.format === 'tfjs-graph' ? 'graph' : 'savedmodel'}`,
         inputs: tensors(info.signature.inputs),
         outputs: tensors(info.signature.outputs),
@@ -74,20 +82,15 @@ export const oipRoutes: FastifyPluginCallback<ProtocolOptions> = (
   }
 
   function ready(req: FastifyRequest<{ Params: ModelParams }>, reply: FastifyReply): FastifyReply {
-    checkModel(service, req.params.model, req.params.version);
-    const ready = service.state === 'ready';
-    return sendJson(
-      reply,
-      JSON.stringify({ name: service.config.modelName, ready }),
-      ready ? 200 : 400,
-    );
+    const ready = versionOf(req).state === 'ready';
+    return sendJson(reply, JSON.stringify({ name: req.params.model, ready }), ready ? 200 : 400);
   }
 
   async function infer(
     req: FastifyRequest<{ Params: ModelParams }>,
     reply: FastifyReply,
   ): Promise<FastifyReply> {
-    checkModel(service, req.params.model, req.params.version);
+    const service = versionOf(req);
     const headerLength = req.headers[HEADER_LENGTH];
     if (Array.isArray(headerLength))
       throw new RuntimeError('BAD_REQUEST', 'Inference-Header-Content-Length is repeated');
@@ -97,7 +100,7 @@ export const oipRoutes: FastifyPluginCallback<ProtocolOptions> = (
         'send application/json, or binary tensors with an Inference-Header-Content-Length header',
       );
     }
-    return tracked(service, metrics, async () => {
+    return tracked(service, async () => {
       const request = await service.decode({ protocol: 'oip', body: bodyBytes(req), headerLength });
       // With quality tracking, the prediction is kept under the request's id: its "id", else
       // x-request-id, else one made here; the response's "id" and x-request-id say which.

@@ -5,14 +5,13 @@
 
 import type { FastifyRequest } from 'fastify';
 import type { Protocol } from '../codec/decode.js';
-import type { RuntimeMetrics } from '../metrics.js';
 import { RuntimeError } from '../errors.js';
 import type { QualityTracker } from '../quality/tracker.js';
-import type { ModelService } from '../service.js';
+import type { ServedModels } from '../served-models.js';
 
 export interface ProtocolOptions {
-  service: ModelService;
-  metrics: RuntimeMetrics;
+  /** The served models: which model and version each request goes to. */
+  models: ServedModels;
   /** Present when quality tracking is on: predictions are recorded for feedback. */
   quality: QualityTracker | undefined;
 }

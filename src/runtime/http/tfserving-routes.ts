@@ -8,9 +8,11 @@
 import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
 import { RuntimeError } from '../errors.js';
 import type { TensorSpec } from '../models/signature.js';
+import type { VersionRef, VersionStatus } from '../model-versions.js';
+import type { ServedModels } from '../served-models.js';
 import type { ModelService } from '../service.js';
 import type { ProtocolOptions } from './protocol-routes.js';
-import { checkModel, tracked } from '../admission.js';
+import { tracked, versionFor } from '../admission.js';
 import { bodyBytes, markNotInference, requireJson } from './protocol-routes.js';
 import { answerFeedback } from './feedback-routes.js';
 import { REQUEST_ID_HEADER } from '../quality/request-id.js';
@@ -22,7 +24,7 @@ const PATH =
 
 interface ParsedPath {
   model: string;
-  version: string | undefined;
+  ref: VersionRef;
   action: 'status' | 'metadata' | 'predict' | 'classify' | 'regress' | 'feedback';
 }
 
@@ -46,13 +48,13 @@ function parsePath(url: string): ParsedPath {
     throw new RuntimeError('NOT_FOUND', `unknown method ":${verb}"; use :predict or :feedback`);
   }
   const model = decodeURIComponent(m[1] ?? '');
-  const version =
+  const ref: VersionRef =
     m[2] !== undefined
-      ? decodeURIComponent(m[2])
+      ? { version: decodeURIComponent(m[2]) }
       : m[3] !== undefined
-        ? decodeURIComponent(m[3])
+        ? { label: decodeURIComponent(m[3]) }
         : undefined;
-  return { model, version, action: m[4] !== undefined ? 'metadata' : (verb ?? 'status') };
+  return { model, ref, action: m[4] !== undefined ? 'metadata' : (verb ?? 'status') };
 }
 
 /**
@@ -69,25 +71,6 @@ export function tfServingMethods(url: string): string[] | undefined {
   }
 }
 
-function stateOf(service: ModelService): { state: string; code: string; message: string } {
-  switch (service.state) {
-    case 'loading':
-      return { state: 'LOADING', code: 'OK', message: service.loadingDetail };
-    case 'ready':
-      return { state: 'AVAILABLE', code: 'OK', message: '' };
-    case 'draining':
-      return { state: 'UNLOADING', code: 'OK', message: '' };
-    case 'stopped':
-      return { state: 'END', code: 'OK', message: '' };
-    case 'failed':
-      return {
-        state: 'END',
-        code: 'UNKNOWN',
-        message: service.error?.message ?? 'the model failed to load',
-      };
-  }
-}
-
 function tensorInfo(s: TensorSpec): Record<string, unknown> {
   return {
     dtype: s.tfDtype,
@@ -96,19 +79,21 @@ function tensorInfo(s: TensorSpec): Record<string, unknown> {
   };
 }
 
-function status(service: ModelService, version: string | undefined): string {
-  const s = stateOf(service);
+function statusEntry(s: VersionStatus): Record<string, unknown> {
+  return {
+    version: s.version,
+    state: s.state,
+    status: { error_code: s.errorCode, error_message: s.errorMessage },
+  };
+}
+
+function status(models: ServedModels, model: string, ref: VersionRef): string {
+  const versions = models.statuses(model, ref);
   return JSON.stringify({
     // KServe's v1 protocol reads these two (its SDK's is_model_ready); TF Serving's clients ignore them.
-    name: service.config.modelName,
-    ready: s.state === 'AVAILABLE',
-    model_version_status: [
-      {
-        version: version ?? service.config.modelVersion,
-        state: s.state,
-        status: { error_code: s.code, error_message: s.message },
-      },
-    ],
+    name: model,
+    ready: versions.some((v) => v.state === 'AVAILABLE'),
+    model_version_status: versions.map(statusEntry),
   });
 }
 
@@ -139,14 +124,18 @@ function metadata(service: ModelService): string {
 
 export const tfServingRoutes: FastifyPluginCallback<ProtocolOptions> = (
   app,
-  { service, metrics, quality },
+  { models, quality },
   done,
 ) => {
-  async function predict(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+  async function predict(
+    service: ModelService,
+    req: FastifyRequest,
+    reply: FastifyReply,
+  ): Promise<FastifyReply> {
     requireJson(req, 'send the predict request as application/json');
     // With quality tracking, the prediction is kept under the request's id (x-request-id).
     const id = quality?.requestId(undefined, req.headers[REQUEST_ID_HEADER]);
-    return tracked(service, metrics, async () => {
+    return tracked(service, async () => {
       const { format, inputs, rows } = await service.decode({
         protocol: 'tfserving',
         body: bodyBytes(req),
@@ -162,8 +151,8 @@ export const tfServingRoutes: FastifyPluginCallback<ProtocolOptions> = (
 
   app.get('/v1/models/*', async (req, reply) => {
     const p = parsePath(req.url);
-    checkModel(service, p.model, p.version);
-    if (p.action === 'status') return sendJson(reply, status(service, p.version));
+    if (p.action === 'status') return sendJson(reply, status(models, p.model, p.ref));
+    const service = versionFor(models, req, p.model, p.ref);
     if (p.action === 'metadata') return sendJson(reply, metadata(service));
     throw new RuntimeError('METHOD_NOT_ALLOWED', `:${p.action} needs POST`);
   });
@@ -172,10 +161,10 @@ export const tfServingRoutes: FastifyPluginCallback<ProtocolOptions> = (
     const p = parsePath(req.url);
     if (p.action === 'feedback') {
       markNotInference(req);
-      return answerFeedback(req, reply, { service, quality }, p.model, p.version);
+      return answerFeedback(req, reply, { models, quality }, p.model, p.ref);
     }
-    checkModel(service, p.model, p.version);
-    if (p.action === 'predict') return predict(req, reply);
+    const service = versionFor(models, req, p.model, p.ref);
+    if (p.action === 'predict') return predict(service, req, reply);
     if (p.action === 'classify' || p.action === 'regress') {
       throw new RuntimeError(
         'NOT_IMPLEMENTED',

@@ -41,6 +41,28 @@ export function checkVersionPolicy(policy: VersionPolicy): VersionPolicy {
   return policy;
 }
 
+/** `serve --model-version-policy`: latest:N, all, or specific:V1,V2 (checked). */
+export function parseVersionPolicy(text: string): VersionPolicy {
+  const [kind, arg, ...rest] = text.trim().split(':');
+  const bad = (): RuntimeError =>
+    new RuntimeError(
+      'CONFIG_INVALID',
+      `--model-version-policy "${text}": expected latest:N, all or specific:V1,V2 (e.g. latest:2, specific:3,4)`,
+    );
+  if (rest.length > 0) throw bad();
+  if (kind === 'all' && arg === undefined) return { kind: 'all' };
+  if (kind === 'latest') {
+    if (arg !== undefined && !/^\d+$/.test(arg)) throw bad();
+    return checkVersionPolicy({ kind: 'latest', count: arg === undefined ? 1 : Number(arg) });
+  }
+  if (kind === 'specific' && arg !== undefined) {
+    const parts = arg.split(',');
+    if (parts.some((p) => !/^\d+$/.test(p.trim()))) throw bad();
+    return checkVersionPolicy({ kind: 'specific', versions: parts.map((p) => Number(p)) });
+  }
+  throw bad();
+}
+
 const ascending = (a: number, b: number): number => a - b;
 
 /** Distinct values, ascending. */

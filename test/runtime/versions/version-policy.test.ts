@@ -8,6 +8,7 @@ import {
   checkVersionPolicy,
   describeVersionPolicy,
   missingVersions,
+  parseVersionPolicy,
   planTransition,
   selectVersions,
 } from '../../../src/runtime/versions/version-policy.js';
@@ -205,6 +206,30 @@ describe('planTransition', () => {
         const serving = [...current].filter((v) => !plan.unloadNow.includes(v));
         if (current.size > 0 && desired.size > 0) expect(serving.length).toBeGreaterThan(0);
       }),
+    );
+  });
+});
+
+describe('parseVersionPolicy (serve --model-version-policy)', () => {
+  it('reads latest:N, latest, all and specific:V1,V2', () => {
+    expect(parseVersionPolicy('latest:2')).toEqual({ kind: 'latest', count: 2 });
+    expect(parseVersionPolicy('latest')).toEqual({ kind: 'latest', count: 1 });
+    expect(parseVersionPolicy('all')).toEqual({ kind: 'all' });
+    expect(parseVersionPolicy('specific:3,4')).toEqual({ kind: 'specific', versions: [3, 4] });
+  });
+
+  it.each([
+    '',
+    'newest',
+    'latest:0',
+    'latest:x',
+    'all:1',
+    'specific:',
+    'specific:1,a',
+    'latest:1:2',
+  ])('refuses %j with CONFIG_INVALID', (text) => {
+    expect(() => parseVersionPolicy(text)).toThrow(
+      expect.objectContaining({ code: 'CONFIG_INVALID' }),
     );
   });
 });
