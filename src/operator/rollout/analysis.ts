@@ -1,8 +1,8 @@
 // Canary analysis: the canary's and the stable version's request count, 5xx
 // count and p99 latency (and, for a quality gate, their feedback counters),
 // read from the runtime's own metrics, and the verdict against the spec's
-// thresholds. Series are told apart by the runtime's
-// `version` label, which every runtime sample carries.
+// thresholds. Series are told apart by the runtime's `version` label, which
+// every runtime sample carries.
 import type { V1Pod } from '@kubernetes/client-node';
 import type { CanaryAnalysisResult, ModelDeployment } from '../../api/v1alpha1/index.js';
 import { LABEL_TRACK } from '../builders/labels.js';
