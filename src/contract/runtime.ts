@@ -131,3 +131,11 @@ export const RUNTIME_METRICS = {
   /** Not exported by the runtime: the per-pod rate a metrics adapter derives from `requests`. */
   requestsPerSecond: 'tensorfleet_runtime_requests_per_second',
 } as const;
+
+/** The model quality series (with quality tracking on) that canary analysis and the dashboard read. */
+export const MODEL_QUALITY_METRICS = {
+  labelled: 'tensorfleet_model_predictions_labelled_total',
+  correct: 'tensorfleet_model_predictions_correct_total',
+  /** A histogram of each labelled regression row's absolute error: _sum over _count is the mean. */
+  absoluteError: 'tensorfleet_model_absolute_error',
+} as const;

@@ -9,6 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_CONFIG } from '../../src/operator/config.js';
 import { OperatorMetrics } from '../../src/operator/metrics.js';
 import { RuntimeMetrics } from '../../src/runtime/metrics.js';
+import { QualityMetrics } from '../../src/runtime/quality/quality-metrics.js';
+import { Registry } from 'prom-client';
 import { RESOURCES } from '../../src/operator/kube/types.js';
 import { CHART_DIR, type RbacRule } from './helm.js';
 import { HEALTH_LUA } from './health.js';
@@ -141,10 +143,20 @@ describe('dashboard', () => {
     uid: string;
     panels: Panel[];
   };
-  // What the two processes register, read from their registries.
+  // What the two processes register, read from their registries (the
+  // runtime's quality metrics only with quality tracking on).
+  const quality = new Registry();
+  new QualityMetrics({
+    registry: quality,
+    model: 'm',
+    version: '1',
+    window: 1,
+    logEntries: () => 0,
+  });
   const defined = new Set(
     [
       ...new RuntimeMetrics('m', '1', { processMetrics: false }).registry.getMetricsAsArray(),
+      ...quality.getMetricsAsArray(),
       ...new OperatorMetrics({ defaultMetrics: false }).registry.getMetricsAsArray(),
     ].map((m) => m.name),
   );
@@ -164,7 +176,7 @@ describe('dashboard', () => {
     }
   });
 
-  it('covers requests, errors, latency, queue, batches, replicas, rollouts and the operator', () => {
+  it('covers requests, errors, latency, queue, batches, replicas, rollouts, model quality and the operator', () => {
     const all = exprs.join('\n');
     for (const metric of [
       'tensorfleet_runtime_requests_total',
@@ -174,6 +186,9 @@ describe('dashboard', () => {
       'tensorfleet_runtime_ready',
       'kube_deployment_spec_replicas',
       'tensorfleet_dev_track',
+      'tensorfleet_model_predictions_correct_total',
+      'tensorfleet_model_predictions_labelled_total',
+      'tensorfleet_model_absolute_error_sum',
       'controller_runtime_reconcile_total',
       'controller_runtime_reconcile_time_seconds_bucket',
       'workqueue_depth',

@@ -15,6 +15,8 @@ import {
   FORMATS,
   flagOf,
   LIVE_PATH,
+  MODEL_QUALITY_METRICS,
+  QUALITY_KINDS,
   READY_PATH,
   RUNTIME_PORT,
   TERMINATION_LOG,
@@ -30,6 +32,7 @@ import {
   parseServeConfig,
   SERVE_OPTIONS,
 } from '../../src/runtime/config.js';
+import { QUALITY_METRICS } from '../../src/runtime/quality/quality-metrics.js';
 import { CONFIG, modelDeployment } from '../operator/fixtures.js';
 
 describe('the runtime options the contract writes', () => {
@@ -56,6 +59,17 @@ describe('the runtime options the contract writes', () => {
     const spec = crd.spec.versions[0]?.schema.openAPIV3Schema.properties?.['spec']?.properties;
     expect(spec?.['runtime']?.properties?.['backend']?.enum).toEqual([...BACKENDS]);
     expect(spec?.['model']?.properties?.['format']?.enum).toEqual([...FORMATS]);
+    expect(spec?.['monitoring']?.properties?.['quality']?.properties?.['kind']?.enum).toEqual([
+      ...QUALITY_KINDS,
+    ]);
+  });
+
+  it('names the quality series canary analysis reads as the runtime exports them', () => {
+    expect(MODEL_QUALITY_METRICS).toEqual({
+      labelled: QUALITY_METRICS.labelled,
+      correct: QUALITY_METRICS.correct,
+      absoluteError: QUALITY_METRICS.absoluteError,
+    });
   });
 });
 
@@ -134,5 +148,52 @@ describe('a Deployment the operator builds', () => {
       ),
       { numRuns: 200 },
     );
+  });
+});
+
+describe('monitoring.quality in the pod', () => {
+  const args = (spec: Record<string, unknown>) => {
+    const runtime = buildDeployment(modelDeployment(spec), CONFIG).spec!.template.spec!
+      .containers[0]!;
+    return runtime.args!.slice(1);
+  };
+
+  it('turns tracking on with the output, kind and window the runtime parses back', () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          output: fc.option(fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_:/]{0,40}$/), {
+            nil: undefined,
+          }),
+          kind: fc.constantFrom(...QUALITY_KINDS),
+          window: fc.integer({ min: 1, max: 1_000_000 }),
+        }),
+        (q) => {
+          const config = parseServeConfig(args({ monitoring: { quality: q } }), {});
+          expect(config).toMatchObject({
+            qualityTracking: true,
+            qualityKind: q.kind,
+            qualityWindow: q.window,
+          });
+          expect(config.qualityOutput).toBe(q.output);
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
+  it('passes no quality flag when the block is absent or enabled is false', () => {
+    for (const spec of [{}, { monitoring: { quality: { enabled: false, kind: 'regression' } } }]) {
+      expect(args(spec).filter((a) => a.startsWith('--quality'))).toEqual([]);
+      expect(parseServeConfig(args(spec), {}).qualityTracking).toBe(false);
+    }
+  });
+
+  it('writes the CRD defaults when only the block is given', () => {
+    expect(args({ monitoring: { quality: {} } }).filter((a) => a.startsWith('--quality'))).toEqual([
+      '--quality-tracking=true',
+      '--quality-kind=auto',
+      '--quality-window=1000',
+    ]);
   });
 });

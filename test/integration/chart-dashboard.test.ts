@@ -3,7 +3,8 @@
  * Prometheus (the Debian package) that scrapes a real runtime serving a model
  * under load and a real operator reconciling a ModelDeployment. The runtime's
  * target carries the labels its ServiceMonitor would add (namespace, and the
- * pod's tensorfleet.dev/version and track labels).
+ * pod's tensorfleet.dev/version and track labels). The runtime tracks model
+ * quality and gets feedback (a regression model: every label 0.5 off).
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -55,7 +56,13 @@ const substitute = (expr: string) =>
     .replaceAll('$model', MODEL)
     .replaceAll('$__rate_interval', '15s');
 
-/** Requests against the runtime until the tests end: mostly good, every tenth malformed (400). */
+/** Absolute error of every feedback the load sends. */
+const FEEDBACK_ERROR = 0.5;
+
+/**
+ * Requests against the runtime until the tests end: mostly good, every tenth
+ * malformed (400); each good one followed by feedback FEEDBACK_ERROR off.
+ */
 async function generateLoad(port: number): Promise<{ ok: number; bad: number }> {
   const counts = { ok: 0, bad: 0 };
   const url = `http://127.0.0.1:${port}/v1/models/${MODEL}:predict`;
@@ -70,6 +77,14 @@ async function generateLoad(port: number): Promise<{ ok: number; bad: number }> 
       await res.arrayBuffer();
       if (res.status === 200) counts.ok++;
       else if (res.status >= 400 && res.status < 500) counts.bad++;
+      if (!bad) {
+        const feedback = await fetch(`http://127.0.0.1:${port}/v1/models/${MODEL}:feedback`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ prediction: [i], label: [i + FEEDBACK_ERROR] }),
+        });
+        await feedback.arrayBuffer();
+      }
     }
   };
   await Promise.all([0, 1, 2, 3].map(worker));
@@ -88,6 +103,7 @@ beforeAll(async () => {
     '1',
     '--backend',
     'cpu',
+    '--quality-tracking',
   ]);
   await waitReady(runtime.port);
 
@@ -139,9 +155,14 @@ describe('dashboard PromQL on a real Prometheus', () => {
       expect(result.status, `${panel}: ${expr}: ${result.error ?? ''}`).toBe('success');
       if (result.data.result.length === 0) empty.push(expr);
     }
-    // Desired replicas come from kube-state-metrics, which this test does not run.
-    expect(empty).toEqual(exprs.map((e) => e.expr).filter((e) => e.includes('kube_deployment_')));
-    expect(empty).toHaveLength(1);
+    // Desired replicas come from kube-state-metrics, which this test does not
+    // run; a regression model counts no correct predictions (no accuracy).
+    expect(empty).toEqual(
+      exprs
+        .map((e) => e.expr)
+        .filter((e) => e.includes('kube_deployment_') || e.includes('correct_total')),
+    );
+    expect(empty).toHaveLength(2);
   });
 
   it('the numbers mean what the panels say', async () => {
@@ -163,6 +184,10 @@ describe('dashboard PromQL on a real Prometheus', () => {
     expect(
       await value('sum(tensorfleet_runtime_ready{namespace=~"$namespace", model=~"$model"})'),
     ).toBe(1);
+    const mae = await value(
+      'sum by (model, tensorfleet_dev_version) (rate(tensorfleet_model_absolute_error_sum{namespace=~"$namespace", model=~"$model"}[$__rate_interval])) / (sum by (model, tensorfleet_dev_version) (rate(tensorfleet_model_absolute_error_count{namespace=~"$namespace", model=~"$model"}[$__rate_interval])) > 0)',
+    );
+    expect(mae).toBeCloseTo(FEEDBACK_ERROR, 6);
     expect(
       await value(
         'sum(controller_runtime_reconcile_total{controller="modeldeployment", result="success"})',

@@ -18,7 +18,7 @@ import {
   stringMap,
 } from '../schema-builder.js';
 // The runtime's own lists: the CRD accepts exactly what the runtime parses.
-import { BACKENDS, FORMATS } from '../../contract/runtime.js';
+import { BACKENDS, FORMATS, QUALITY_KINDS } from '../../contract/runtime.js';
 
 export const MODEL_URI_SCHEMES = ['file', 'http', 'https', 's3', 'gs', 'pvc'] as const;
 export const AUTOSCALING_ENGINES = ['none', 'builtin', 'hpa', 'keda'] as const;
@@ -42,6 +42,9 @@ const DNS_SUBDOMAIN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z
 const DNS_LABEL = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
 const DURATION = '^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$';
 const PERCENT_OR_INT = '^[0-9]+%?$';
+
+/** CEL: quality tracking is on (the block is there and not switched off). */
+const QUALITY_ON = '(has(self.monitoring.quality) && self.monitoring.quality.enabled)';
 
 const uriSchemeRule = MODEL_URI_SCHEMES.map((s) => `self.startsWith('${s}://')`).join(' || ');
 
@@ -429,8 +432,33 @@ export const CanaryAnalysis = object(
       'Requests the canary must have served in a step for its figures to count; fewer leaves the step waiting.',
       { default: 20, minimum: 0, format: 'int32' },
     ),
+    maxAccuracyDrop: optional(
+      number(
+        "Largest tolerated fall of the canary's accuracy below the stable version's over a step, 0..1 (0.02: two points). Accuracy is correct / labelled predictions, from feedback (needs monitoring.quality with a classification model).",
+        { minimum: 0, maximum: 1 },
+      ),
+    ),
+    maxMeanAbsoluteErrorIncrease: optional(
+      number(
+        "Largest tolerated rise of the canary's mean absolute error above the stable version's over a step, in the model's output units (needs monitoring.quality with a regression model).",
+        { minimum: 0 },
+      ),
+    ),
+    minLabelled: integer(
+      'Labelled predictions each version needs in a step before the accuracy or mean absolute error verdict counts; fewer leaves the step waiting.',
+      { default: 100, minimum: 1, format: 'int32' },
+    ),
   },
-  { default: {} },
+  {
+    default: {},
+    rules: [
+      {
+        rule: '!(has(self.maxAccuracyDrop) && has(self.maxMeanAbsoluteErrorIncrease))',
+        message:
+          'set either rollout.canary.analysis.maxAccuracyDrop (classification) or maxMeanAbsoluteErrorIncrease (regression), not both: a model is judged one way',
+      },
+    ],
+  },
 );
 
 export const ParentRef = object('A Gateway (or a listener of one) the HTTPRoute attaches to.', {
@@ -480,29 +508,42 @@ export const TrafficRouting = object(
   { gatewayAPI: GatewayAPIRouting },
 );
 
-export const Canary = object('Canary rollout of a new version beside the stable one.', {
-  steps: array(
-    'Traffic steps, in increasing weight. After the last step passes, the canary is promoted.',
-    CanaryStep,
-    {
-      minItems: 1,
-      maxItems: 20,
-      listType: 'atomic',
-      rules: [
-        {
-          rule: 'self.all(a, self.exists_one(b, b.weight == a.weight)) && self.map(s, s.weight).isSorted()',
-          message: 'rollout.canary.steps weights must be strictly increasing',
-        },
-      ],
-    },
-  ),
-  analysis: CanaryAnalysis,
-  trafficRouting: optional(TrafficRouting),
-  paused: boolean(
-    'Holds the canary at its current step: no promotion while true (a failing analysis still rolls back). Set to false to resume.',
-    { default: false },
-  ),
-});
+export const Canary = object(
+  'Canary rollout of a new version beside the stable one.',
+  {
+    steps: array(
+      'Traffic steps, in increasing weight. After the last step passes, the canary is promoted.',
+      CanaryStep,
+      {
+        minItems: 1,
+        maxItems: 20,
+        listType: 'atomic',
+        rules: [
+          {
+            rule: 'self.all(a, self.exists_one(b, b.weight == a.weight)) && self.map(s, s.weight).isSorted()',
+            message: 'rollout.canary.steps weights must be strictly increasing',
+          },
+        ],
+      },
+    ),
+    analysis: CanaryAnalysis,
+    trafficRouting: optional(TrafficRouting),
+    paused: boolean(
+      'Holds the canary at its current step: no promotion while true (a failing analysis still rolls back). Set to false to resume.',
+      { default: false },
+    ),
+  },
+  {
+    rules: [
+      {
+        // At weight 100 no stable pod serves, so there is no accuracy to compare with.
+        rule: '!(has(self.analysis.maxAccuracyDrop) || has(self.analysis.maxMeanAbsoluteErrorIncrease)) || self.steps.all(s, s.weight < 100)',
+        message:
+          "rollout.canary.steps weights must stay below 100 with a quality gate (maxAccuracyDrop, maxMeanAbsoluteErrorIncrease): the canary's quality is compared with the stable version's, served beside it",
+      },
+    ],
+  },
+);
 
 export const Rollout = object(
   'How a new model version replaces the running one.',
@@ -565,9 +606,33 @@ export const ServiceMonitor = object(
   { default: {} },
 );
 
+export const Quality = object(
+  'Model quality tracking: the runtime records each prediction under its request id, clients send the true label to the feedback endpoints, and the runtime exports accuracy (classification) or absolute error (regression) per version, which canary analysis can gate on (docs/runtime.md, Model quality).',
+  {
+    enabled: boolean('Record predictions for feedback (--quality-tracking).', {
+      default: true,
+    }),
+    output: optional(
+      string('The model output whose predictions feedback judges; the first output when empty.', {
+        minLength: 1,
+        maxLength: 256,
+      }),
+    ),
+    kind: stringEnum(
+      'classification: the argmax of each row is the predicted class; regression: the values; auto: classification when the output is [rows, classes] with classes > 1.',
+      QUALITY_KINDS,
+      { default: 'auto' },
+    ),
+    window: integer(
+      'Last labelled predictions the tensorfleet_model_accuracy and tensorfleet_model_mean_absolute_error gauges cover, per replica.',
+      { default: 1000, minimum: 1, maximum: 1_000_000, format: 'int32' },
+    ),
+  },
+);
+
 export const Monitoring = object(
   'Prometheus integration.',
-  { serviceMonitor: ServiceMonitor },
+  { serviceMonitor: ServiceMonitor, quality: optional(Quality) },
   { default: {} },
 );
 
@@ -592,6 +657,16 @@ export const ModelDeploymentSpec = object(
         rule: `!(has(self.resources.gpu) && has(self.resources.gpu.product) && has(self.placement.nodeSelector) && '${GPU_PRODUCT_LABEL}' in self.placement.nodeSelector)`,
         message: `set the GPU product in resources.gpu.product or in placement.nodeSelector['${GPU_PRODUCT_LABEL}'], not both`,
       },
+      {
+        rule: `!has(self.rollout.canary) || !has(self.rollout.canary.analysis.maxAccuracyDrop) || (${QUALITY_ON} && self.monitoring.quality.kind != 'regression')`,
+        message:
+          "rollout.canary.analysis.maxAccuracyDrop needs monitoring.quality enabled with kind auto or classification: accuracy comes from feedback on a classifier's predictions",
+      },
+      {
+        rule: `!has(self.rollout.canary) || !has(self.rollout.canary.analysis.maxMeanAbsoluteErrorIncrease) || (${QUALITY_ON} && self.monitoring.quality.kind != 'classification')`,
+        message:
+          "rollout.canary.analysis.maxMeanAbsoluteErrorIncrease needs monitoring.quality enabled with kind auto or regression: the error comes from feedback on a regression model's predictions",
+      },
     ],
   },
 );
@@ -610,6 +685,7 @@ export type GatewayAPIRouting = Static<typeof GatewayAPIRouting>;
 export type CanaryStep = Static<typeof CanaryStep>;
 export type Toleration = Static<typeof Toleration>;
 export type Monitoring = Static<typeof Monitoring>;
+export type Quality = Static<typeof Quality>;
 
 // Re-exported so that the generator and tests can check a name against the
 // DNS-1035 rule the root of the CRD enforces.

@@ -62,6 +62,16 @@ export const CanaryAnalysisResult = object('Figures of the last canary analysis.
   canaryLatencyP99Ms: optional(number('Canary p99 latency in milliseconds.')),
   stableErrorRate: optional(number('Share of the stable requests that failed.')),
   stableLatencyP99Ms: optional(number('Stable p99 latency in milliseconds.')),
+  canaryLabelled: optional(number('Canary predictions labelled by feedback in the window.')),
+  stableLabelled: optional(number('Stable predictions labelled by feedback in the window.')),
+  canaryAccuracy: optional(number('Share of the labelled canary predictions that were correct.')),
+  stableAccuracy: optional(number('Share of the labelled stable predictions that were correct.')),
+  canaryMeanAbsoluteError: optional(
+    number('Mean absolute error of the labelled canary predictions.'),
+  ),
+  stableMeanAbsoluteError: optional(
+    number('Mean absolute error of the labelled stable predictions.'),
+  ),
   message: optional(string('Verdict in words.', { maxLength: 1024 })),
 });
 

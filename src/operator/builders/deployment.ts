@@ -11,7 +11,7 @@ import type {
   V1Volume,
   V1VolumeMount,
 } from '@kubernetes/client-node';
-import type { ModelDeployment, Resources } from '../../api/v1alpha1/index.js';
+import type { ModelDeployment, Quality, Resources } from '../../api/v1alpha1/index.js';
 import { GPU_PRODUCT_LABEL } from '../../api/v1alpha1/index.js';
 import {
   envName,
@@ -23,6 +23,7 @@ import {
   serveArgs,
   TERMINATION_LOG,
 } from '../../contract/runtime.js';
+import type { ServeConfig } from '../../contract/runtime.js';
 import type { OperatorConfig } from '../config.js';
 import type { Track } from './labels.js';
 import {
@@ -104,6 +105,17 @@ export function cpusEnv(resources: Resources, userEnv: readonly { name: string }
       valueFrom: { resourceFieldRef: { containerName: RUNTIME_CONTAINER, resource, divisor: '1' } },
     },
   ];
+}
+
+/** The runtime's quality flags for spec.monitoring.quality: none when it is absent or off. */
+export function qualityArgs(quality: Quality | undefined): Partial<ServeConfig> {
+  if (!quality?.enabled) return {};
+  return {
+    qualityTracking: true,
+    ...(quality.output !== undefined ? { qualityOutput: quality.output } : {}),
+    qualityKind: quality.kind,
+    qualityWindow: quality.window,
+  };
 }
 
 /** How the pod gets its model: served in place, from a mounted claim, or fetched first. */
@@ -236,6 +248,7 @@ export function buildPodTemplate(
     warmupIterations: spec.runtime.warmup.iterations,
     drainTimeoutSeconds: DRAIN_TIMEOUT_SECONDS,
     ...(spec.runtime.workers ? { workers: spec.runtime.workers } : {}),
+    ...qualityArgs(spec.monitoring.quality),
   });
 
   const userEnv = spec.runtime.env ?? [];

@@ -1,7 +1,8 @@
 // Canary analysis: the canary's and the stable version's request count, 5xx
-// count and p99 latency, read from the runtime's own metrics, and the verdict
-// against the spec's thresholds. Series are told apart by the runtime's
-// `version` label, which every runtime sample carries.
+// count and p99 latency (and, for a quality gate, their feedback counters),
+// read from the runtime's own metrics, and the verdict against the spec's
+// thresholds. Series are told apart by the runtime's `version` label, which
+// every runtime sample carries.
 import type { V1Pod } from '@kubernetes/client-node';
 import type { CanaryAnalysisResult, ModelDeployment } from '../../api/v1alpha1/index.js';
 import { LABEL_TRACK } from '../builders/labels.js';
@@ -11,14 +12,29 @@ import { parseExposition, sumSamples } from '../metrics-source/exposition.js';
 import type { Fetcher } from '../metrics-source/prometheus.js';
 import { httpFetcher, queryVectorSum } from '../metrics-source/prometheus.js';
 import { podReady } from '../kube/pod-ready.js';
-import { RUNTIME_METRICS, RUNTIME_PORT } from '../../contract/runtime.js';
+import { MODEL_QUALITY_METRICS, RUNTIME_METRICS, RUNTIME_PORT } from '../../contract/runtime.js';
+import type { QualityFigures } from './quality-verdict.js';
+import { gatesOnQuality, judgeQuality } from './quality-verdict.js';
 
 export const REQUESTS = RUNTIME_METRICS.requests;
 export const LATENCY_BUCKETS = `${RUNTIME_METRICS.requestDuration}_bucket`;
+export const LABELLED = MODEL_QUALITY_METRICS.labelled;
+export const CORRECT = MODEL_QUALITY_METRICS.correct;
+export const ABSOLUTE_ERROR_SUM = `${MODEL_QUALITY_METRICS.absoluteError}_sum`;
+export const ABSOLUTE_ERROR_COUNT = `${MODEL_QUALITY_METRICS.absoluteError}_count`;
+/** The counters a pod scrape keeps: requests, latency and the feedback counters. */
+const ANALYSED = new Set([
+  REQUESTS,
+  LATENCY_BUCKETS,
+  LABELLED,
+  CORRECT,
+  ABSOLUTE_ERROR_SUM,
+  ABSOLUTE_ERROR_COUNT,
+]);
 const SERVER_ERROR = /^5\d\d$/;
 
-/** What one version served in the analysis window. */
-export interface TrackFigures {
+/** What one version served in the analysis window (and, with quality tracking, how well). */
+export interface TrackFigures extends QualityFigures {
   requests: number;
   errors: number;
   /** Undefined when no request was timed. */
@@ -107,8 +123,28 @@ export class PrometheusAnalysis implements AnalysisReader {
     ]);
     const figures: TrackFigures = { requests: requests ?? 0, errors: errors ?? 0 };
     if (p99 !== undefined) figures.p99Ms = p99 * 1000;
-    return figures;
+    if (!gatesOnQuality(md.spec.rollout.canary!.analysis)) return figures;
+    // Only a quality gate needs the feedback counters: four more queries a version.
+    const increase = (name: string) =>
+      queryVectorSum(this.url, `sum(increase(${name}{${sel}}[${seconds}s]))`, this.fetchText);
+    const [labelled, correct, errorSum, errorCount] = await Promise.all(
+      [LABELLED, CORRECT, ABSOLUTE_ERROR_SUM, ABSOLUTE_ERROR_COUNT].map(increase),
+    );
+    return withQuality(figures, { labelled, correct, errorSum, errorCount });
   }
+}
+
+/** The figures with the feedback counters the runtime reported (an absent series stays absent). */
+function withQuality(
+  figures: TrackFigures,
+  q: { labelled?: number; correct?: number; errorSum?: number; errorCount?: number },
+): TrackFigures {
+  const out = { ...figures };
+  if (q.labelled !== undefined) out.labelled = q.labelled;
+  if (q.correct !== undefined) out.correct = q.correct;
+  if (q.errorSum !== undefined) out.absoluteErrorSum = q.errorSum;
+  if (q.errorCount !== undefined) out.absoluteErrorCount = q.errorCount;
+  return out;
 }
 
 /**
@@ -143,9 +179,7 @@ export class PodScrapeAnalysis implements AnalysisReader {
         const url = `http://${p.status!.podIP!}:${RUNTIME_PORT}/metrics`;
         const text = await this.fetchText(url, 2000).catch(() => undefined);
         if (text === undefined) return undefined;
-        const counters = parseExposition(text).filter(
-          (s) => s.name === REQUESTS || s.name === LATENCY_BUCKETS,
-        );
+        const counters = parseExposition(text).filter((s) => ANALYSED.has(s.name));
         const pod = p.metadata?.uid ?? `${p.metadata?.namespace}/${p.metadata?.name}`;
         return this.windows.window(pod, counters, req.since.getTime(), req.now.getTime());
       }),
@@ -174,7 +208,12 @@ export function figuresFromSamples(samples: Sample[], version: string): TrackFig
   );
   const figures: TrackFigures = { requests, errors };
   if (p99 !== undefined) figures.p99Ms = p99 * 1000;
-  return figures;
+  return withQuality(figures, {
+    labelled: sumSamples(samples, LABELLED, { version }),
+    correct: sumSamples(samples, CORRECT, { version }),
+    errorSum: sumSamples(samples, ABSOLUTE_ERROR_SUM, { version }),
+    errorCount: sumSamples(samples, ABSOLUTE_ERROR_COUNT, { version }),
+  });
 }
 
 const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;
@@ -218,12 +257,17 @@ export function judgeAnalysis(
   ) {
     breaches.push(`p99 latency ${round(canary.p99Ms, 1)} ms > ${t.maxLatencyP99Ms} ms`);
   }
+  // A breach of the error rate or latency rolls back without waiting for feedback.
+  const quality = judgeQuality(t, canary, stable);
+  Object.assign(result, quality.result);
+  if (quality.outcome === 'fail') breaches.push(quality.message);
+  if (breaches.length) return { ...result, passed: 'False', message: breaches.join('; ') };
+  if (quality.outcome === 'wait') return { ...result, passed: 'Unknown', message: quality.message };
   const p99 = canary.p99Ms !== undefined ? `, p99 ${round(canary.p99Ms, 1)} ms` : '';
-  return breaches.length
-    ? { ...result, passed: 'False', message: breaches.join('; ') }
-    : {
-        ...result,
-        passed: 'True',
-        message: `error rate ${round(rate, 4)} <= ${t.maxErrorRate}${p99} over ${Math.round(canary.requests)} requests`,
-      };
+  const accuracy = quality.outcome === 'pass' ? `; ${quality.message}` : '';
+  return {
+    ...result,
+    passed: 'True',
+    message: `error rate ${round(rate, 4)} <= ${t.maxErrorRate}${p99} over ${Math.round(canary.requests)} requests${accuracy}`,
+  };
 }

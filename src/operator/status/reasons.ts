@@ -169,7 +169,7 @@ export const REASONS = {
   CanaryRolledBack: {
     on: ['Ready', 'Progressing', 'Stalled', 'Event'],
     meaning:
-      'the canary failed (analysis, pod failures or the abort annotation) and was rolled back; the old version serves until the spec names another',
+      'the canary failed (error, latency or accuracy analysis, failed pods, abort annotation) and was rolled back; the old version serves till the spec names another',
   },
 } as const satisfies Record<string, ReasonEntry>;
 

@@ -11,6 +11,25 @@ import { CONFIG, modelDeployment } from '../fixtures.js';
 const container = (d: ReturnType<typeof buildDeployment>) => d.spec!.template.spec!.containers[0]!;
 
 describe('buildDeployment', () => {
+  it('passes the quality flags for monitoring.quality, and none without it', () => {
+    const quality = (spec: Record<string, unknown>) =>
+      container(buildDeployment(modelDeployment(spec), CONFIG)).args!.filter((a) =>
+        a.startsWith('--quality-'),
+      );
+    expect(
+      quality({
+        monitoring: { quality: { output: 'probabilities', kind: 'classification', window: 500 } },
+      }),
+    ).toEqual([
+      '--quality-tracking=true',
+      '--quality-output=probabilities',
+      '--quality-kind=classification',
+      '--quality-window=500',
+    ]);
+    expect(quality({})).toEqual([]);
+    expect(quality({ monitoring: { quality: { enabled: false, output: 'x' } } })).toEqual([]);
+  });
+
   it('runs the runtime with arguments from the spec and defaults', () => {
     const d = buildDeployment(
       modelDeployment({ runtime: { batching: { maxBatchSize: 64 } } }),

@@ -208,3 +208,151 @@ describe('PodScrapeAnalysis', () => {
     expect(await at(7000, 8000)).toMatchObject({ canary: { requests: 11, errors: 1 } });
   });
 });
+
+describe('canary analysis with an accuracy gate', () => {
+  const gated = modelDeployment({
+    monitoring: { quality: { kind: 'classification' } },
+    rollout: {
+      strategy: 'Canary',
+      canary: {
+        steps: [{ weight: 50 }],
+        analysis: { maxErrorRate: 0.05, minRequests: 20, maxAccuracyDrop: 0.02, minLabelled: 50 },
+      },
+    },
+  });
+  const healthy = { requests: 200, errors: 0 };
+
+  it('rolls back on an accuracy drop, with both accuracies in the verdict and status', () => {
+    const r = judgeAnalysis(
+      gated,
+      {
+        canary: { ...healthy, labelled: 100, correct: 80 },
+        stable: { ...healthy, labelled: 300, correct: 270 },
+      },
+      NOW,
+    );
+    expect(r).toMatchObject({
+      passed: 'False',
+      canaryAccuracy: 0.8,
+      stableAccuracy: 0.9,
+      canaryLabelled: 100,
+      stableLabelled: 300,
+    });
+    expect(r.message).toBe(
+      'accuracy 0.8 against stable 0.9 over 100 and 300 labelled predictions: a drop of 0.1 > 0.02',
+    );
+  });
+
+  it('passes with both figures in the message', () => {
+    const r = judgeAnalysis(
+      gated,
+      {
+        canary: { ...healthy, labelled: 100, correct: 91 },
+        stable: { ...healthy, labelled: 100, correct: 90 },
+      },
+      NOW,
+    );
+    expect(r.passed).toBe('True');
+    expect(r.message).toBe(
+      'error rate 0 <= 0.05 over 200 requests; accuracy 0.91 against stable 0.9 over 100 and 100 labelled predictions (drop <= 0.02)',
+    );
+  });
+
+  it('waits for feedback below minLabelled, but an error-rate breach rolls back at once', () => {
+    const waiting = judgeAnalysis(
+      gated,
+      { canary: { ...healthy, labelled: 10, correct: 0 }, stable: { ...healthy, labelled: 500 } },
+      NOW,
+    );
+    expect(waiting.passed).toBe('Unknown');
+    expect(waiting.message).toContain('10 canary and 500 stable predictions labelled of the 50');
+    const failing = judgeAnalysis(
+      gated,
+      { canary: { requests: 200, errors: 100, labelled: 0 }, stable: healthy },
+      NOW,
+    );
+    expect(failing.passed).toBe('False');
+    expect(failing.message).toContain('error rate 0.5 > 0.05');
+  });
+
+  it('Prometheus: queries the feedback counters over the step, only when the analysis gates on them', async () => {
+    const queries: string[] = [];
+    const answer = (q: string) =>
+      q.includes('correct_total') ? (q.includes('version="2"') ? '70' : '90') : '100';
+    const reader = new PrometheusAnalysis('http://prom:9090', (url) => {
+      const q = new URL(url).searchParams.get('query')!;
+      queries.push(q);
+      const empty = q.includes('absolute_error') || q.startsWith('histogram_quantile');
+      return Promise.resolve(
+        JSON.stringify({
+          status: 'success',
+          data: { resultType: 'vector', result: empty ? [] : [{ value: [0, answer(q)] }] },
+        }),
+      );
+    });
+    const req = {
+      canaryVersion: '2',
+      stableVersion: '1',
+      since: new Date('2026-11-28T10:00:00Z'),
+      now: new Date('2026-11-28T10:02:00Z'),
+      pods: [],
+    };
+    const figures = await reader.read({ md: gated, ...req });
+    expect(figures).toEqual({
+      canary: { requests: 100, errors: 100, labelled: 100, correct: 70 },
+      stable: { requests: 100, errors: 100, labelled: 100, correct: 90 },
+    });
+    expect(queries).toContain(
+      'sum(increase(tensorfleet_model_predictions_correct_total{namespace="ml",model="mnist",version="2"}[120s]))',
+    );
+    queries.length = 0;
+    await reader.read({ md, ...req });
+    expect(queries.filter((q) => q.includes('tensorfleet_model_'))).toEqual([]);
+  });
+
+  it('pod scrape: windows the feedback counters of each track like the request counters', async () => {
+    let canaryCorrect = 40;
+    let canaryLabelled = 50;
+    const text = (version: string, labelled: number, correct: number) =>
+      [
+        `tensorfleet_runtime_requests_total{model="mnist",version="${version}",protocol="tfserving",code="200"} 500`,
+        `tensorfleet_model_predictions_labelled_total{model="mnist",version="${version}"} ${labelled}`,
+        `tensorfleet_model_predictions_correct_total{model="mnist",version="${version}"} ${correct}`,
+        `tensorfleet_model_predictions_recorded_total{model="mnist",version="${version}"} 999`,
+      ].join('\n');
+    const reader = new PodScrapeAnalysis((url) =>
+      Promise.resolve(
+        url.includes('10.0.0.9') ? text('2', canaryLabelled, canaryCorrect) : text('1', 400, 360),
+      ),
+    );
+    const pods: V1Pod[] = [
+      {
+        metadata: { name: 'a', labels: { 'tensorfleet.dev/track': 'stable' } },
+        status: { podIP: '10.0.0.1', conditions: [{ type: 'Ready', status: 'True' }] },
+      },
+      {
+        metadata: { name: 'c', labels: { 'tensorfleet.dev/track': 'canary' } },
+        status: { podIP: '10.0.0.9', conditions: [{ type: 'Ready', status: 'True' }] },
+      },
+    ];
+    const at = (since: number, now: number) =>
+      reader.read({
+        md: gated,
+        canaryVersion: '2',
+        stableVersion: '1',
+        since: new Date(since),
+        now: new Date(now),
+        pods,
+      });
+    expect(await at(0, 1000)).toMatchObject({
+      canary: { labelled: 50, correct: 40 },
+      stable: { labelled: 400, correct: 360 },
+    });
+    canaryLabelled = 150;
+    canaryCorrect = 100;
+    expect(await at(1500, 5000)).toMatchObject({
+      canary: { labelled: 100, correct: 60 },
+      stable: { labelled: 0, correct: 0 },
+    });
+  });
+});

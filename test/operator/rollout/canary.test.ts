@@ -10,6 +10,7 @@ import {
   deployedModel,
   trackReplicas,
 } from '../../../src/operator/rollout/canary.js';
+import { judgeAnalysis } from '../../../src/operator/rollout/analysis.js';
 import type { ModelDeploymentObject } from '../../../src/operator/kube/types.js';
 import { CONFIG, modelDeployment } from '../fixtures.js';
 
@@ -232,6 +233,46 @@ describe('decideCanary', () => {
     expect(again.canary).toBe('delete');
     expect(again.stable).toEqual({ model: V1, replicas: 4 });
     expect(again.events).toEqual([]);
+  });
+
+  it('rolls back on an accuracy drop judged from figures, naming both accuracies in status and Event', () => {
+    const md = modelDeployment({
+      model: { ...V2 },
+      replicas: 4,
+      monitoring: { quality: { kind: 'classification' } },
+      rollout: {
+        strategy: 'Canary',
+        canary: {
+          steps: [{ weight: 25, pauseSeconds: 60 }],
+          analysis: { maxErrorRate: 0.05, minRequests: 10, maxAccuracyDrop: 0.05, minLabelled: 50 },
+        },
+      },
+    });
+    const stable = rolledOut(md, 'stable', V1, 3);
+    const canary = rolledOut(md, 'canary', V2, 1);
+    md.status = { canary: decideCanary(md, observe({ stable, canary })).status! };
+    const figures = {
+      canary: { requests: 100, errors: 0, labelled: 100, correct: 70 },
+      stable: { requests: 300, errors: 0, labelled: 300, correct: 270 },
+    };
+    const analysis = judgeAnalysis(md, figures, '2026-11-28T10:01:01Z');
+    const d = decideCanary(md, observe({ stable, canary, now: at(61) }), analysis);
+    const why =
+      'accuracy 0.7 against stable 0.9 over 100 and 300 labelled predictions: a drop of 0.2 > 0.05';
+    expect(d.canary).toBe('delete');
+    expect(d.status).toMatchObject({
+      phase: 'RolledBack',
+      lastAnalysis: { passed: 'False', canaryAccuracy: 0.7, stableAccuracy: 0.9 },
+    });
+    expect(d.verdict).toMatchObject({ reason: 'CanaryRolledBack', stalled: true });
+    expect(d.verdict!.rolledBack).toBe(`analysis failed at step 1/1 (25%): ${why}`);
+    expect(d.events).toEqual([
+      expect.objectContaining({
+        type: 'Warning',
+        reason: 'CanaryRolledBack',
+        message: expect.stringContaining(why) as string,
+      }),
+    ]);
   });
 
   it('starts over when the spec names yet another version', () => {
