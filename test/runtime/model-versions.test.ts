@@ -6,7 +6,7 @@
 // input. Versions are half_plus_two with a different "plus" each, so an
 // answer says which version computed it: version v answers 0.5 x + v.
 
-import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import type { Client, ServiceError } from '@grpc/grpc-js';
 import { credentials, loadPackageDefinition } from '@grpc/grpc-js';
@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { packageDefinition } from '../../src/runtime/grpc/protos.js';
 import { writeHalfPlusTwo } from '../support/models.js';
-import { testBackend } from './native.js';
+import { nativeSkipReason, nativeStatus, testBackend } from './native.js';
 import type { RuntimeProcess } from './process.js';
 import { runCli, startCommand, startProcess, waitReady } from './process.js';
 
@@ -337,6 +337,75 @@ describe('tensorflow_model_server over version directories', { timeout: 60_000 }
     expect(states(await status(p.port, 'my_model'))).toEqual({ '1': 'AVAILABLE', '2': 'END' });
   });
 });
+
+const native = nativeStatus();
+
+describe.skipIf(nativeSkipReason(native) !== undefined)(
+  'tensorflow_model_server over SavedModels written by TensorFlow',
+  { timeout: 120_000 },
+  () => {
+    it("serves the workflow's saved_model versions on the tensorflow backend, as TensorFlow computes", async () => {
+      if (!native.available) throw new Error(native.reason);
+      // half_plus_two as TensorFlow saved it (tools/native/saved_models.py), in two version directories.
+      const saved = native.manifest.savedModels;
+      const expected = (
+        JSON.parse(await readFile(join(saved, 'expected.json'), 'utf8')) as {
+          half_plus_two: { inputs: { x: { data: number[] } }; outputs: { y: { data: number[] } } };
+        }
+      ).half_plus_two;
+      const base = join(root, 'saved_model');
+      for (const v of ['1', '2'])
+        await cp(join(saved, 'half_plus_two'), join(base, v), { recursive: true });
+      const file = join(root, 'saved_model.config');
+      await writeFile(
+        file,
+        `model_config_list { config { name: "half_plus_two" base_path: "${base}" model_platform: "tensorflow" model_version_policy { all {} } } }`,
+      );
+      for (const args of [
+        ['--model_name=half_plus_two', `--model_base_path=${base}`],
+        [`--model_config_file=${file}`],
+      ]) {
+        const p = await modelServer(args, { TENSORFLEET_BACKEND: 'tensorflow' });
+        await waitReady(p.port, 90_000);
+        const all = args[0]!.startsWith('--model_config_file');
+        await until('the versions available', async () => {
+          const s = states(await status(p.port, 'half_plus_two'));
+          return s['2'] === 'AVAILABLE' && (!all || s['1'] === 'AVAILABLE');
+        });
+        expect(Object.keys(states(await status(p.port, 'half_plus_two'))).sort()).toEqual(
+          all ? ['1', '2'] : ['2'],
+        );
+        const x = expected.inputs.x.data;
+        expect((await predict(p.port, 'half_plus_two', x)).body.predictions).toEqual(
+          expected.outputs.y.data,
+        );
+        const meta = await fetch(`http://127.0.0.1:${p.port}/v2/models/half_plus_two`);
+        expect(await meta.json()).toMatchObject({ platform: 'tensorflowjs_savedmodel' });
+        const addr = `127.0.0.1:${p.grpcPort}`;
+        const predictions = new grpcRoot.tensorflow.serving.PredictionService(
+          addr,
+          credentials.createInsecure(),
+        );
+        try {
+          const request = {
+            model_spec: { name: 'half_plus_two', ...(all ? { version: { value: 1 } } : {}) },
+            inputs: {
+              x: { dtype: 'DT_FLOAT', tensor_shape: { dim: [{ size: x.length }] }, float_val: x },
+            },
+          };
+          expect(await grpcCall(predictions, 'Predict', request)).toMatchObject({
+            model_spec: { name: 'half_plus_two', version: { value: all ? '1' : '2' } },
+            outputs: { y: { float_val: expected.outputs.y.data } },
+          });
+        } finally {
+          predictions.close();
+        }
+        p.child.kill('SIGTERM');
+        await p.exited;
+      }
+    });
+  },
+);
 
 describe('tensorflow_model_server with several models', { timeout: 60_000 }, () => {
   it('serves each model of a config file from its own base path, with its own policy', async () => {
