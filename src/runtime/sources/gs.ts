@@ -117,28 +117,41 @@ export class GcsSource implements ModelSource, DirectoryLister {
     return token === undefined ? {} : { authorization: `Bearer ${token}` };
   }
 
+  /** One page of an objects list: its JSON, or the listing's precise error. */
+  private async listPage<Page>(
+    params: Record<string, string>,
+    what: string,
+    signal: AbortSignal | undefined,
+  ): Promise<Page & { nextPageToken?: string }> {
+    const url = new URL(`${this.endpoint}/storage/v1/b/${encodeURIComponent(this.bucket)}/o`);
+    for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
+    const res = await request(
+      url.href,
+      { headers: await this.auth(), ...(signal === undefined ? {} : { signal }) },
+      what,
+    );
+    const body = await readText(res);
+    if (!res.ok) throw statusError(what, res.status, body);
+    try {
+      return JSON.parse(body) as Page & { nextPageToken?: string };
+    } catch {
+      throw new FetchError('FETCH_FAILED', `${what}: the listing is not JSON`, true);
+    }
+  }
+
   async list(signal?: AbortSignal): Promise<RemoteFile[]> {
     const files: RemoteFile[] = [];
     let pageToken: string | undefined;
     do {
-      const url = new URL(`${this.endpoint}/storage/v1/b/${encodeURIComponent(this.bucket)}/o`);
-      url.searchParams.set('prefix', this.prefix);
-      url.searchParams.set('fields', 'items(name,size),nextPageToken');
-      if (pageToken !== undefined) url.searchParams.set('pageToken', pageToken);
-      const what = `listing ${this.describe}`;
-      const res = await request(
-        url.href,
-        { headers: await this.auth(), ...(signal === undefined ? {} : { signal }) },
-        what,
+      const page = await this.listPage<{ items?: { name: string; size?: string }[] }>(
+        {
+          prefix: this.prefix,
+          fields: 'items(name,size),nextPageToken',
+          ...(pageToken === undefined ? {} : { pageToken }),
+        },
+        `listing ${this.describe}`,
+        signal,
       );
-      const body = await readText(res);
-      if (!res.ok) throw statusError(what, res.status, body);
-      let page: { items?: { name: string; size?: string }[]; nextPageToken?: string };
-      try {
-        page = JSON.parse(body) as typeof page;
-      } catch {
-        throw new FetchError('FETCH_FAILED', `${what}: the listing is not JSON`, true);
-      }
       for (const item of page.items ?? []) {
         if (item.name.endsWith('/')) continue;
         files.push({
@@ -168,24 +181,16 @@ export class GcsSource implements ModelSource, DirectoryLister {
     const prefixes: string[] = [];
     let pageToken: string | undefined;
     do {
-      const url = new URL(`${this.endpoint}/storage/v1/b/${encodeURIComponent(this.bucket)}/o`);
-      url.searchParams.set('prefix', prefix);
-      url.searchParams.set('delimiter', '/');
-      url.searchParams.set('fields', 'items(name),prefixes,nextPageToken');
-      if (pageToken !== undefined) url.searchParams.set('pageToken', pageToken);
-      const res = await request(
-        url.href,
-        { headers: await this.auth(), ...(signal === undefined ? {} : { signal }) },
+      const page = await this.listPage<{ items?: { name: string }[]; prefixes?: string[] }>(
+        {
+          prefix,
+          delimiter: '/',
+          fields: 'items(name),prefixes,nextPageToken',
+          ...(pageToken === undefined ? {} : { pageToken }),
+        },
         what,
+        signal,
       );
-      const body = await readText(res);
-      if (!res.ok) throw statusError(what, res.status, body);
-      let page: { items?: { name: string }[]; prefixes?: string[]; nextPageToken?: string };
-      try {
-        page = JSON.parse(body) as typeof page;
-      } catch {
-        throw new FetchError('FETCH_FAILED', `${what}: the listing is not JSON`, true);
-      }
       for (const item of page.items ?? []) names.push(item.name);
       prefixes.push(...(page.prefixes ?? []));
       pageToken = page.nextPageToken;
