@@ -12,14 +12,13 @@ import type {
   InferParameterMessage,
   InferTensorContentsMessage,
 } from '../infer-tensors.js';
-import type { WireReader } from './reader.js';
 import {
   WIRE_FIXED32,
   WIRE_FIXED64,
   WIRE_LENGTH,
   WIRE_VARINT,
   WireError,
-  WireReader as Reader,
+  WireReader,
 } from './reader.js';
 import { WireWriter, lengthFieldSize, varintSize } from './writer.js';
 
@@ -186,7 +185,7 @@ function requestedOutput(r: WireReader): ModelInferRequest['outputs'][number] {
 }
 
 export function decodeModelInferRequest(buf: Buffer): ModelInferRequest {
-  const r = new Reader(buf);
+  const r = new WireReader(buf);
   const out: ModelInferRequest = { inputs: [], outputs: [], raw_input_contents: [] };
   while (!r.done) {
     const tag = r.uint32();
