@@ -59,9 +59,15 @@ export function judgeQuality(
   }
 
   if (t.maxAccuracyDrop !== undefined) {
-    // Accuracy is correct over labelled, both over the step.
-    const canaryAccuracy = ratio(canary.correct, canary.labelled);
-    const stableAccuracy = ratio(stable?.correct, stable?.labelled);
+    // Accuracy is correct over labelled, both over the step. Through Prometheus
+    // each counter's increase() is extrapolated on its own, so a version that
+    // was always right can read a little over 1: a share is at most 1.
+    const share = (part: number | undefined, whole: number | undefined) => {
+      const r = ratio(part, whole);
+      return r === undefined ? undefined : Math.min(1, r);
+    };
+    const canaryAccuracy = share(canary.correct, canary.labelled);
+    const stableAccuracy = share(stable?.correct, stable?.labelled);
     if (canaryAccuracy === undefined || stableAccuracy === undefined) {
       return {
         outcome: 'wait',

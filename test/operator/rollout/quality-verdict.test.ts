@@ -112,6 +112,26 @@ describe('judgeQuality: accuracy', () => {
     expect(v.message).toContain('is the model a classifier?');
   });
 
+  it('reads an accuracy as at most 1 when extrapolated counters put correct above labelled', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 100, max: 100_000 }),
+        fc.double({ min: 1, max: 1.01, noNaN: true }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        (labelled, over, canary) => {
+          const v = judgeQuality(
+            accuracyGate(0.1),
+            classified(labelled, canary),
+            classified(labelled, over),
+          );
+          expect(v.result.stableAccuracy).toBe(1);
+          expect(v.message).toMatch(/against stable 1 over/);
+          expect(v.outcome).toBe(1 - canary > 0.1 + 1e-9 ? 'fail' : 'pass');
+        },
+      ),
+    );
+  });
+
   it('waits when no stable figures could be read', () => {
     expect(judgeQuality(accuracyGate(0.02), classified(500, 0.9), undefined).outcome).toBe('wait');
   });
