@@ -159,9 +159,10 @@ async function exchange(
     for (const { request, sensitive } of exchanges) {
       const headers: http2.OutgoingHttpHeaders = {
         ':path': '/inference.GRPCInferenceService/ModelInfer',
+        ...Object.fromEntries(request),
+        // Sent as never-indexed literals.
+        [http2.sensitiveHeaders]: sensitive,
       };
-      for (const [name, value] of request) headers[name] = value;
-      headers[http2.sensitiveHeaders] = sensitive;
       const stream = client.request(headers, { endStream: true });
       const [response] = (await once(stream, 'response', { signal })) as [
         http2.IncomingHttpHeaders,

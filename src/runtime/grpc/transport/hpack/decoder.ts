@@ -1,7 +1,8 @@
 // Decodes header blocks (RFC 7541 §6). Names and values come out as latin1
 // strings, one char per octet, exactly as sent: HPACK does not judge them.
-// What HTTP/2 requires of a field (lower-case names, pseudo-headers first,
-// no connection-specific fields, RFC 9113 §8.2) is the caller's to check.
+// What HTTP/2 requires of a field (no upper-case letters in names, valid
+// chars, pseudo-headers first, no connection-specific fields, RFC 9113
+// §8.2) is the caller's to check; an upper-case name decodes as it came.
 
 import { DynamicTable } from './dynamic-table.js';
 import { HeaderListTooLarge, HpackError } from './errors.js';
@@ -9,7 +10,11 @@ import { huffmanDecode } from './huffman.js';
 import { STATIC_LENGTH, STATIC_TABLE } from './static-table.js';
 
 export interface HpackDecoderOptions {
-  /** Our SETTINGS_HEADER_TABLE_SIZE: the most a size update may set (default 4096). */
+  /**
+   * Our SETTINGS_HEADER_TABLE_SIZE: the most a size update may set, and the
+   * table's size until the first update (default 4096, HTTP/2's initial
+   * value: a smaller setting assumes the peer saw it before its first block).
+   */
   maxTableSize?: number;
   /** Our SETTINGS_MAX_HEADER_LIST_SIZE in RFC 9113 octets (name + value + 32 per field). */
   maxHeaderListSize?: number;

@@ -21,14 +21,18 @@ export interface EncodeOptions {
   neverIndex?: (name: string) => boolean;
 }
 
-/** A char above U+00FF (surrogates included): not one octet. */
-const NOT_LATIN1 = /[\u0100-\uffff]/;
+/** Where a string has a char above U+00FF (not one octet), or -1. */
+function notLatin1At(text: string): number {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0xff) return i;
+  return -1;
+}
 
-function notLatin1(text: string): RangeError {
-  const at = text.search(NOT_LATIN1);
-  return new RangeError(
-    `HPACK: header text has char U+${text.charCodeAt(at).toString(16).padStart(4, '0')} at ${at} of ${JSON.stringify(text)}: fields are octets, pass latin1 strings`,
-  );
+function checkLatin1(text: string): void {
+  const at = notLatin1At(text);
+  if (at >= 0)
+    throw new RangeError(
+      `HPACK: header text has char U+${text.charCodeAt(at).toString(16).padStart(4, '0')} at ${at} of ${JSON.stringify(text)}: fields are octets, pass latin1 strings`,
+    );
 }
 
 /** SETTINGS_HEADER_TABLE_SIZE's initial value (RFC 9113 §6.5.2). */
@@ -78,9 +82,12 @@ export class HpackEncoder {
    * so the dynamic table stays in step with the peer's.
    */
   encode(fields: Array<[string, string]>, options: EncodeOptions = {}): Buffer {
+    // A field found in a table is known to be latin1; only new text is checked.
     for (const [name, value] of fields) {
-      if (NOT_LATIN1.test(name)) throw notLatin1(name);
-      if (NOT_LATIN1.test(value)) throw notLatin1(value);
+      if (this.fieldIndex(name, value) === 0) {
+        checkLatin1(name);
+        checkLatin1(value);
+      }
     }
     this.pos = 0;
     if (this.resized) {
@@ -96,7 +103,7 @@ export class HpackEncoder {
         this.literal(0x10, 0x0f, name, value);
         continue;
       }
-      const index = STATIC_FIELDS.get(name)?.get(value) ?? this.table.fieldIndex(name, value);
+      const index = this.fieldIndex(name, value);
       if (index !== 0) {
         this.integer(0x80, 0x7f, index);
       } else if (entrySize(name, value) <= this.table.maxSize / 2) {
@@ -106,7 +113,14 @@ export class HpackEncoder {
         this.literal(0x00, 0x0f, name, value);
       }
     }
-    return Buffer.from(this.out.subarray(0, this.pos));
+    const block = Buffer.allocUnsafe(this.pos);
+    this.out.copy(block, 0, 0, this.pos);
+    return block;
+  }
+
+  /** The index of a static or dynamic entry holding this name and value, or 0. */
+  private fieldIndex(name: string, value: string): number {
+    return STATIC_FIELDS.get(name)?.get(value) ?? this.table.fieldIndex(name, value);
   }
 
   /** A literal field: `flags` and an N-bit prefix (`mask`) for the name's index. */
