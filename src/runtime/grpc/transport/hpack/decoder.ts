@@ -54,8 +54,17 @@ export class HpackDecoder {
       ? block
       : Buffer.from(block.buffer, block.byteOffset, block.byteLength);
     this.pos = 0;
-    const end = block.length;
+    try {
+      return this.fields();
+    } finally {
+      // Not kept past the call: the block is the caller's buffer.
+      this.bytes = EMPTY;
+    }
+  }
+
+  private fields(): Array<[string, string]> {
     const bytes = this.bytes;
+    const end = bytes.length;
     const fields: Array<[string, string]> = [];
     let listSize = 0;
     while (this.pos < end) {
@@ -96,7 +105,6 @@ export class HpackDecoder {
       listSize += name.length + value.length + 32;
       fields.push([name, value]);
     }
-    this.bytes = EMPTY;
     if (listSize > this.maxHeaderListSize)
       throw new HeaderListTooLarge(listSize, this.maxHeaderListSize);
     return fields;

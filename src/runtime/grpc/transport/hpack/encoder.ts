@@ -21,18 +21,13 @@ export interface EncodeOptions {
   neverIndex?: (name: string) => boolean;
 }
 
-/** Where a string has a char above U+00FF (not one octet), or -1. */
-function notLatin1At(text: string): number {
-  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0xff) return i;
-  return -1;
-}
-
+/** Throws for a char above U+00FF: a field's text is octets. */
 function checkLatin1(text: string): void {
-  const at = notLatin1At(text);
-  if (at >= 0)
-    throw new RangeError(
-      `HPACK: header text has char U+${text.charCodeAt(at).toString(16).padStart(4, '0')} at ${at} of ${JSON.stringify(text)}: fields are octets, pass latin1 strings`,
-    );
+  for (let at = 0; at < text.length; at++)
+    if (text.charCodeAt(at) > 0xff)
+      throw new RangeError(
+        `HPACK: header text has char U+${text.charCodeAt(at).toString(16).padStart(4, '0')} at ${at} of ${JSON.stringify(text)}: fields are octets, pass latin1 strings`,
+      );
 }
 
 /** SETTINGS_HEADER_TABLE_SIZE's initial value (RFC 9113 §6.5.2). */

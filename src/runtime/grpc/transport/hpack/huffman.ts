@@ -123,23 +123,27 @@ export function huffmanLength(text: string): number {
  * with ones, the start of EOS.
  */
 export function huffmanEncode(text: string, out: Uint8Array, offset: number): number {
-  // `pending` holds fewer than 8 bits waiting for a byte; with a code of up to
-  // 30 bits added it needs 37, so it stays a float (exact to 2^53), not an int32.
+  // `pending` holds `bits` (< 8) bits waiting for a byte. Adding at most 24
+  // keeps it within 31 bits, so a code of 25-30 bits goes in two parts.
   let pending = 0;
   let bits = 0;
   let at = offset;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i) & 0xff;
-    const length = HUFFMAN_LENGTHS[c]!;
-    pending = pending * (1 << length) + HUFFMAN_CODES[c]!;
-    bits += length;
-    while (bits >= 8) {
-      bits -= 8;
-      const scale = 2 ** bits;
-      const byte = Math.floor(pending / scale);
-      out[at++] = byte;
-      pending -= byte * scale;
+    let code = HUFFMAN_CODES[c]!;
+    let length = HUFFMAN_LENGTHS[c]!;
+    if (length > 24) {
+      pending = (pending << (length - 16)) | (code >>> 16);
+      bits += length - 16;
+      code &= 0xffff;
+      length = 16;
+      for (; bits >= 8; bits -= 8) out[at++] = pending >>> (bits - 8);
+      pending &= (1 << bits) - 1;
     }
+    pending = (pending << length) | code;
+    bits += length;
+    for (; bits >= 8; bits -= 8) out[at++] = pending >>> (bits - 8);
+    pending &= (1 << bits) - 1;
   }
   if (bits > 0) out[at++] = (pending << (8 - bits)) | (0xff >>> bits);
   return at;
