@@ -11,6 +11,7 @@ import type { SingleRequestCall } from '../../../src/runtime/grpc/transport/call
 import { FrameReader, frameMessage } from '../../../src/runtime/grpc/transport/framing.js';
 import type { GrpcError } from '../../../src/runtime/grpc/transport/grpc-error.js';
 import { HpackDecoder, HpackEncoder } from '../../../src/runtime/grpc/transport/hpack/index.js';
+import { FrameSplitter } from '../../../src/runtime/grpc/transport/http2/frame-splitter.js';
 import {
   encodeHeaderBlock,
   requestHeaders,
@@ -145,6 +146,66 @@ describe('header blocks', () => {
     for (const [fields, trailers, reason] of bad) {
       expect(requestHeaders(fields, trailers)).toBe(reason);
     }
+  });
+});
+
+describe('frame splitting', () => {
+  const frames = fc.array(
+    fc.record({
+      type: fc.integer({ min: 0, max: 255 }),
+      flags: fc.integer({ min: 0, max: 255 }),
+      streamId: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+      payload: fc.uint8Array({ maxLength: 100 }).map((a) => Buffer.from(a)),
+    }),
+    { maxLength: 10 },
+  );
+
+  it('reads the same frames from any split of the bytes into reads', () => {
+    fc.assert(
+      fc.property(frames, fc.array(fc.nat(), { maxLength: 8 }), (sent, cuts) => {
+        const bytes = Buffer.concat([
+          CLIENT_PREFACE,
+          ...sent.map((f) => rawFrame(f.type, f.flags, f.streamId, f.payload)),
+        ]);
+        const at = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
+        const splitter = new FrameSplitter(16_384);
+        const got: typeof sent = [];
+        let prefaces = 0;
+        const sink = {
+          onPreface: () => void prefaces++,
+          onFrame: (type: number, flags: number, streamId: number, payload: Buffer) =>
+            got.push({ type, flags, streamId, payload: Buffer.from(payload) }) > 0,
+        };
+        let from = 0;
+        for (const to of [...at, bytes.length]) {
+          expect(splitter.push(bytes.subarray(from, to), sink)).toBeUndefined();
+          from = to;
+        }
+        expect(prefaces).toBe(1);
+        expect(got).toEqual(sent);
+      }),
+    );
+  });
+
+  it('refuses an oversized frame from its 9-byte header, before any of its payload', () => {
+    const splitter = new FrameSplitter(16_384);
+    const sink = { onPreface: () => undefined, onFrame: () => true };
+    const header = rawFrame(FRAME.DATA, 0, 1, Buffer.alloc(0));
+    header.writeUIntBE(1 << 20, 0, 3);
+    expect(
+      splitter.push(Buffer.concat([CLIENT_PREFACE, header.subarray(0, 5)]), sink),
+    ).toBeUndefined();
+    expect(splitter.push(header.subarray(5), sink)).toEqual({
+      kind: 'frame-too-large',
+      length: 1 << 20,
+    });
+  });
+
+  it('knows a client that is not speaking HTTP/2 from its first bytes', () => {
+    const sink = { onPreface: () => undefined, onFrame: () => true };
+    expect(new FrameSplitter(16_384).push(Buffer.from('PRI * HTTP/1.1'), sink)).toMatchObject({
+      kind: 'not-http2',
+    });
   });
 });
 

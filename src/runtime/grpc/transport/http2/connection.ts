@@ -39,7 +39,6 @@ import {
 import type { HeaderFields } from './header-block.js';
 import { TABLE_SIZE_UPDATE_TO_ZERO, encodeHeaderBlock, requestHeaders } from './header-block.js';
 import {
-  CLIENT_PREFACE,
   DEFAULT_MAX_FRAME_BYTES,
   DEFAULT_WINDOW_BYTES,
   ERROR,
@@ -50,6 +49,8 @@ import {
   MAX_WINDOW_BYTES,
   SETTING,
 } from './protocol.js';
+import type { FrameSink } from './frame-splitter.js';
+import { FrameSplitter } from './frame-splitter.js';
 import { Http2Stream } from './stream.js';
 
 export interface Http2ConnectionOptions {
@@ -90,12 +91,15 @@ export class Http2Connection {
   /** Streams with DATA or trailers waiting for window. */
   private readonly blocked = new Set<Http2Stream>();
   private lastStreamId = 0;
-  private prefaceSeen = false;
   private settingsSeen = false;
-  /** A frame (or the preface) split across reads: its pieces so far. */
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
-  private needed = 0;
+  private readonly splitter = new FrameSplitter(DEFAULT_MAX_FRAME_BYTES);
+  private readonly sink: FrameSink = {
+    onPreface: () => this.sendPreface(),
+    onFrame: (type, flags, streamId, payload) => {
+      this.onFrame(type, flags, streamId, payload);
+      return !this.closing;
+    },
+  };
   /** A header block still expecting CONTINUATION frames. */
   private continuation:
     | {
@@ -186,63 +190,14 @@ export class Http2Connection {
 
   private receive(chunk: Buffer): void {
     if (this.closing) return;
-    let buf = chunk;
-    if (this.pendingBytes > 0) {
-      this.pending.push(chunk);
-      this.pendingBytes += chunk.length;
-      if (this.pendingBytes < this.needed) return;
-      buf = Buffer.concat(this.pending, this.pendingBytes);
-      this.pending = [];
-      this.pendingBytes = 0;
+    const error = this.splitter.push(chunk, this.sink);
+    if (error?.kind === 'not-http2') this.notHttp2(error.received);
+    if (error?.kind === 'frame-too-large') {
+      this.connectionError(
+        ERROR.FRAME_SIZE_ERROR,
+        `a frame of ${error.length} bytes, more than SETTINGS_MAX_FRAME_SIZE (${DEFAULT_MAX_FRAME_BYTES})`,
+      );
     }
-    let offset = 0;
-    if (!this.prefaceSeen) {
-      const seen = Math.min(buf.length, CLIENT_PREFACE.length);
-      if (!buf.subarray(0, seen).equals(CLIENT_PREFACE.subarray(0, seen))) {
-        this.notHttp2(buf);
-        return;
-      }
-      if (seen < CLIENT_PREFACE.length) {
-        this.keep(buf, CLIENT_PREFACE.length);
-        return;
-      }
-      this.prefaceSeen = true;
-      offset = CLIENT_PREFACE.length;
-      this.sendPreface();
-    }
-    while (buf.length - offset >= FRAME_HEADER_BYTES) {
-      const length = (buf[offset]! << 16) | (buf[offset + 1]! << 8) | buf[offset + 2]!;
-      if (length > DEFAULT_MAX_FRAME_BYTES) {
-        this.connectionError(
-          ERROR.FRAME_SIZE_ERROR,
-          `a frame of ${length} bytes, more than SETTINGS_MAX_FRAME_SIZE (${DEFAULT_MAX_FRAME_BYTES})`,
-        );
-        return;
-      }
-      const end = offset + FRAME_HEADER_BYTES + length;
-      if (end > buf.length) break;
-      const type = buf[offset + 3]!;
-      const flags = buf[offset + 4]!;
-      const streamId = buf.readUInt32BE(offset + 5) & 0x7fffffff;
-      const payload = buf.subarray(offset + FRAME_HEADER_BYTES, end);
-      offset = end;
-      this.onFrame(type, flags, streamId, payload);
-      if (this.closing) return;
-    }
-    if (offset < buf.length) {
-      const rest = buf.subarray(offset);
-      const needed =
-        rest.length >= FRAME_HEADER_BYTES
-          ? FRAME_HEADER_BYTES + ((rest[0]! << 16) | (rest[1]! << 8) | rest[2]!)
-          : FRAME_HEADER_BYTES;
-      this.keep(rest, needed);
-    }
-  }
-
-  private keep(rest: Buffer, needed: number): void {
-    this.pending = [rest];
-    this.pendingBytes = rest.length;
-    this.needed = needed;
   }
 
   private onFrame(type: number, flags: number, streamId: number, payload: Buffer): void {
