@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds one of the small Go programs under tools/ that the tests run
 # (kstatus: kstatus's verdicts; argocd-health: Argo CD's Lua health check on
-# gopher-lua) once into the same cache as tools/cluster/build.sh:
+# gopher-lua; h2spec: the HTTP/2 conformance suite) once into the same cache as tools/cluster/build.sh:
 #
 #   ${TENSORFLEET_CACHE:-$HOME/.cache/tensorfleet}/bin/<tool>-<pin>/<tool>
 #

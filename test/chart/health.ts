@@ -1,8 +1,9 @@
 // Runs the Argo CD health check (deploy/argocd) on gopher-lua, as Argo CD does
 // (tools/argocd-health), and kstatus (tools/kstatus, sigs.k8s.io/cli-utils) on
 // the same objects.
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { goTool } from '../support/go-tool.js';
 
 export const HEALTH_DIR = fileURLToPath(
   new URL(
@@ -11,7 +12,6 @@ export const HEALTH_DIR = fileURLToPath(
   ),
 );
 export const HEALTH_LUA = `${HEALTH_DIR}health.lua`;
-const GO_TOOL = fileURLToPath(new URL('../../tools/go-tool.sh', import.meta.url));
 
 export interface Verdict {
   status: string;
@@ -34,23 +34,6 @@ function run(command: string, args: string[], input?: string): Promise<string> {
     });
     child.stdin?.end(input);
   });
-}
-
-const built = new Map<string, Promise<string>>();
-
-/** Builds tools/<tool> on first use (into the cache, tools/go-tool.sh) and returns its path. */
-export function goTool(tool: 'kstatus' | 'argocd-health'): Promise<string> {
-  let path = built.get(tool);
-  if (path === undefined) {
-    path = new Promise((resolve, reject) => {
-      execFile('bash', [GO_TOOL, tool], { maxBuffer: 2 ** 20 }, (error, stdout, stderr) => {
-        if (error) reject(new Error(`tools/go-tool.sh ${tool}: ${stderr}`));
-        else resolve(stdout.trim());
-      });
-    });
-    built.set(tool, path);
-  }
-  return path;
 }
 
 /**

@@ -4,56 +4,53 @@
 // (a "trailers-only" response) when nothing was sent before it.
 
 import { EventEmitter } from 'node:events';
-import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
+import type { RequestHeaders } from './http2/header-block.js';
+import { encodeHeaderBlock } from './http2/header-block.js';
+import type { Http2Stream } from './http2/stream.js';
 import { GRPC_CODES, GrpcError, encodeGrpcMessage } from './grpc-error.js';
 import { frameMessage } from './framing.js';
 
-export const RESPONSE_HEADERS = Object.freeze({
-  ':status': 200,
-  'content-type': 'application/grpc',
-  'grpc-accept-encoding': 'identity,deflate,gzip',
-});
+const RESPONSE_FIELDS = [
+  [':status', '200'],
+  ['content-type', 'application/grpc'],
+  ['grpc-accept-encoding', 'identity,deflate,gzip'],
+] as const;
 
-const OK_TRAILERS = Object.freeze({ 'grpc-status': '0' });
+/** Every answer's headers, and an OK call's trailers: encoded once. */
+const RESPONSE_HEADERS = encodeHeaderBlock(RESPONSE_FIELDS);
+const OK_TRAILERS = encodeHeaderBlock([['grpc-status', '0']]);
 
-function statusTrailers(err: GrpcError): Record<string, string> {
-  return {
+/** The status fields, after `base` (whose names the error's metadata may override). */
+function statusBlock(err: GrpcError, base: Record<string, string> = {}): Buffer {
+  const fields = {
+    ...base,
     ...err.metadata,
     'grpc-status': String(GRPC_CODES[err.status]),
     'grpc-message': encodeGrpcMessage(err.message),
   };
+  return encodeHeaderBlock(Object.entries(fields));
 }
 
 /** Trailers-only: the whole answer is one HEADERS frame with the status. */
-export function respondWithStatus(stream: ServerHttp2Stream, err: GrpcError): void {
-  if (stream.headersSent || stream.destroyed) return;
-  stream.respond({ ...RESPONSE_HEADERS, ...statusTrailers(err) }, { endStream: true });
-}
-
-function sendOkTrailers(this: ServerHttp2Stream): void {
-  this.sendTrailers(OK_TRAILERS);
+export function respondWithStatus(stream: Http2Stream, err: GrpcError): void {
+  if (stream.headersSent || stream.closed) return;
+  stream.respond(statusBlock(err, Object.fromEntries(RESPONSE_FIELDS)), true);
 }
 
 /** What every call shares: its stream, deadline and end. */
 export class ServerCall<Res> extends EventEmitter {
-  readonly metadata: IncomingHttpHeaders;
+  readonly metadata: RequestHeaders;
   /** Milliseconds since the epoch; Infinity without a deadline. */
   readonly deadline: number;
-  protected readonly stream: ServerHttp2Stream;
+  protected readonly stream: Http2Stream;
   private readonly serialize: (value: Res) => Buffer;
   private ended = false;
   private cancelledFlag = false;
-  private finalStatus: GrpcError | undefined;
 
-  constructor(
-    stream: ServerHttp2Stream,
-    metadata: IncomingHttpHeaders,
-    deadline: number,
-    serialize: (value: Res) => Buffer,
-  ) {
+  constructor(stream: Http2Stream, deadline: number, serialize: (value: Res) => Buffer) {
     super();
     this.stream = stream;
-    this.metadata = metadata;
+    this.metadata = stream.headers;
     this.deadline = deadline;
     this.serialize = serialize;
   }
@@ -67,15 +64,12 @@ export class ServerCall<Res> extends EventEmitter {
     return this.ended;
   }
 
-  /** Sends one response message (streaming calls may send several). */
+  /** Sends one response message (streaming calls may send several); false when it waits for window. */
   write(value: Res): boolean {
-    if (this.ended || this.stream.destroyed) return false;
+    if (this.ended || this.stream.closed) return false;
     const bytes = this.encode(value);
     if (bytes === undefined) return false;
-    if (!this.stream.headersSent) {
-      this.stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
-      this.stream.once('wantTrailers', () => this.sendTrailers());
-    }
+    this.stream.respond(RESPONSE_HEADERS, false);
     return this.stream.write(frameMessage(bytes));
   }
 
@@ -83,12 +77,8 @@ export class ServerCall<Res> extends EventEmitter {
   end(): void {
     if (this.ended) return;
     this.ended = true;
-    if (this.stream.destroyed) return;
-    if (!this.stream.headersSent) {
-      this.stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
-      this.stream.once('wantTrailers', sendOkTrailers);
-    }
-    this.stream.end();
+    this.stream.respond(RESPONSE_HEADERS, false);
+    this.stream.end(OK_TRAILERS);
   }
 
   /** The one response of a unary call and OK, in one go. */
@@ -97,23 +87,18 @@ export class ServerCall<Res> extends EventEmitter {
     const bytes = this.encode(value);
     if (bytes === undefined) return;
     this.ended = true;
-    if (this.stream.destroyed) return;
-    this.stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
-    this.stream.once('wantTrailers', sendOkTrailers);
-    this.stream.end(frameMessage(bytes));
+    this.stream.respondWhole(RESPONSE_HEADERS, frameMessage(bytes), OK_TRAILERS);
   }
 
   /** Ends the call with an error status. */
   fail(err: GrpcError): void {
     if (this.ended) return;
     this.ended = true;
-    if (this.stream.destroyed) return;
     if (!this.stream.headersSent) {
       respondWithStatus(this.stream, err);
       return;
     }
-    this.finalStatus = err;
-    this.stream.end();
+    this.stream.end(statusBlock(err));
   }
 
   /** The client reset the stream, the connection closed, or the deadline passed. */
@@ -134,12 +119,6 @@ export class ServerCall<Res> extends EventEmitter {
       );
       return undefined;
     }
-  }
-
-  private sendTrailers(): void {
-    this.stream.sendTrailers(
-      this.finalStatus === undefined ? OK_TRAILERS : statusTrailers(this.finalStatus),
-    );
   }
 }
 

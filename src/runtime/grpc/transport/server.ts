@@ -17,20 +17,16 @@
 //   clients do not reconnect together), then get GOAWAY and `graceMs` to
 //   finish their calls; goAway() does the same to every connection now.
 
-import http2 from 'node:http2';
-import type {
-  Http2Server,
-  Http2Session,
-  IncomingHttpHeaders,
-  ServerHttp2Session,
-  ServerHttp2Stream,
-} from 'node:http2';
-import type { Socket } from 'node:net';
+import type { Server, Socket } from 'node:net';
+import { createServer } from 'node:net';
 import { gunzipSync, inflateSync } from 'node:zlib';
 import { ServerCall, SingleRequestCall, respondWithStatus } from './calls.js';
 import type { Frame } from './framing.js';
 import { FrameReader, tooLarge } from './framing.js';
 import { GrpcError } from './grpc-error.js';
+import { Http2Connection } from './http2/connection.js';
+import { encodeHeaderBlock } from './http2/header-block.js';
+import type { Http2Stream } from './http2/stream.js';
 import { parseGrpcTimeout } from './timeout.js';
 
 export interface MethodDefinition {
@@ -74,10 +70,17 @@ export interface GrpcTransportOptions {
 const STREAM_WINDOW_BYTES = 4 * 1024 * 1024;
 /** Per connection: many streams' requests in flight at once. */
 const CONNECTION_WINDOW_BYTES = 32 * 1024 * 1024;
+/** Calls in flight on one connection (h2load -m 64, a channel's usual load, fit easily). */
+const MAX_CONCURRENT_STREAMS = 1000;
+/** Request header lists past this get 431: gRPC metadata is a few short fields. */
+const MAX_HEADER_LIST_BYTES = 64 * 1024;
 
 const ACCEPTED_ENCODINGS = 'identity,deflate,gzip';
 
 function noop(): void {}
+
+const NOT_POST = Buffer.from('gRPC calls are POST requests.\n');
+const NOT_GRPC = Buffer.from('gRPC calls have content-type application/grpc.\n');
 
 function inflate(frame: Frame, encoding: string, maxBytes: number): Buffer {
   if (!frame.compressed) return frame.data;
@@ -102,22 +105,12 @@ function inflate(frame: Frame, encoding: string, maxBytes: number): Buffer {
 export class GrpcTransport {
   private readonly opts: GrpcTransportOptions;
   private readonly routes = new Map<string, Route>();
-  private readonly sessions = new Set<ServerHttp2Session>();
-  private readonly server: Http2Server;
+  private readonly connections = new Set<Http2Connection>();
+  private readonly server: Server;
 
   constructor(opts: GrpcTransportOptions) {
     this.opts = opts;
-    this.server = http2.createServer({
-      settings: { initialWindowSize: STREAM_WINDOW_BYTES },
-      // Node refuses new streams past this many MB buffered per session; the
-      // windows above already bound what a client can send.
-      maxSessionMemory: 1024,
-    });
-    this.server.on('connection', (socket: Socket) => socket.setNoDelay(true));
-    this.server.on('session', (session) => this.onSession(session));
-    this.server.on('stream', (stream, headers) => this.onStream(stream, headers));
-    // Errors of one session or stream end that session or stream, not the process.
-    this.server.on('sessionError', noop);
+    this.server = createServer((socket) => this.onConnection(socket));
   }
 
   /** Registers a service's methods (the shape @grpc/reflection's addToServer also uses). */
@@ -143,7 +136,7 @@ export class GrpcTransport {
 
   /** GOAWAY to every connection: running calls get `graceMs`; new connections are taken. */
   goAway(graceMs: number): void {
-    for (const session of this.sessions) this.retire(session, graceMs);
+    for (const connection of this.connections) connection.goAway(graceMs);
   }
 
   /**
@@ -152,7 +145,7 @@ export class GrpcTransport {
    */
   async close(timeoutMs: number): Promise<boolean> {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    for (const session of this.sessions) session.close();
+    for (const connection of this.connections) connection.goAway(Infinity);
     let timer: NodeJS.Timeout | undefined;
     const finished = await Promise.race([
       closed.then(() => true),
@@ -162,48 +155,56 @@ export class GrpcTransport {
     ]);
     clearTimeout(timer);
     if (!finished) {
-      for (const session of this.sessions) session.destroy();
+      for (const connection of this.connections) connection.destroy();
       await closed;
     }
     return finished;
   }
 
-  private onSession(session: ServerHttp2Session): void {
-    this.sessions.add(session);
-    session.on('error', noop);
-    try {
-      session.setLocalWindowSize(CONNECTION_WINDOW_BYTES);
-    } catch {
-      // The connection closed before its first frame: nothing to tune.
-    }
+  private onConnection(socket: Socket): void {
+    const connection = new Http2Connection(socket, {
+      maxConcurrentStreams: MAX_CONCURRENT_STREAMS,
+      streamWindowBytes: STREAM_WINDOW_BYTES,
+      connectionWindowBytes: CONNECTION_WINDOW_BYTES,
+      maxHeaderListBytes: MAX_HEADER_LIST_BYTES,
+      onStream: (stream) => this.onStream(stream),
+    });
+    this.connections.add(connection);
     let ageTimer: NodeJS.Timeout | undefined;
     if (this.opts.maxConnectionAgeMs > 0) {
       const jitter = 0.9 + Math.random() * 0.2;
       ageTimer = setTimeout(
-        () => this.retire(session, this.opts.graceMs),
+        () => connection.goAway(this.opts.graceMs),
         this.opts.maxConnectionAgeMs * jitter,
       );
       ageTimer.unref();
     }
-    session.once('close', () => {
+    connection.onClose(() => {
       clearTimeout(ageTimer);
-      this.sessions.delete(session);
+      this.connections.delete(connection);
     });
   }
 
-  /** GOAWAY, then the connection is cut after `graceMs` if calls still run. */
-  private retire(session: Http2Session, graceMs: number): void {
-    if (session.closed || session.destroyed) return;
-    session.close();
-    setTimeout(() => session.destroy(), graceMs).unref();
-  }
-
-  private onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
-    stream.on('error', noop);
+  private onStream(stream: Http2Stream): void {
+    const { headers } = stream;
+    const method = headers[':method'];
     const contentType = headers['content-type'] ?? '';
-    if (headers[':method'] !== 'POST' || !contentType.startsWith('application/grpc')) {
-      // Not a gRPC call (PROTOCOL-HTTP2.md: 415 for another content type).
-      stream.respond({ ':status': headers[':method'] !== 'POST' ? 405 : 415 }, { endStream: true });
+    if (method !== 'POST' || !contentType.startsWith('application/grpc')) {
+      // Not a gRPC call (PROTOCOL-HTTP2.md: 415 for another content type),
+      // answered once the request is whole, so that all of it is checked.
+      const status = method !== 'POST' ? 405 : 415;
+      stream.handler = {
+        onData: noop,
+        onEnd: () =>
+          stream.respondWhole(
+            encodeHeaderBlock([
+              [':status', String(status)],
+              ['content-type', 'text/plain; charset=utf-8'],
+            ]),
+            status === 405 ? NOT_POST : NOT_GRPC,
+          ),
+        onClose: noop,
+      };
       return;
     }
     const route = this.routes.get(headers[':path'] ?? '');
@@ -214,7 +215,7 @@ export class GrpcTransport {
       );
       return;
     }
-    const encoding = String(headers['grpc-encoding'] ?? 'identity');
+    const encoding = headers['grpc-encoding'] ?? 'identity';
     if (encoding !== 'identity' && encoding !== 'gzip' && encoding !== 'deflate') {
       respondWithStatus(
         stream,
@@ -228,21 +229,16 @@ export class GrpcTransport {
     }
     let timeoutMs: number | undefined;
     try {
-      timeoutMs = parseGrpcTimeout(headers['grpc-timeout'] as string | undefined);
+      timeoutMs = parseGrpcTimeout(headers['grpc-timeout']);
     } catch (err) {
       respondWithStatus(stream, err as GrpcError);
       return;
     }
-    const { method } = route;
+    const { method: definition } = route;
     const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
-    const call = method.requestStream
-      ? new ServerCall<unknown>(stream, headers, deadline, method.responseSerialize)
-      : new SingleRequestCall<unknown, unknown>(
-          stream,
-          headers,
-          deadline,
-          method.responseSerialize,
-        );
+    const call = definition.requestStream
+      ? new ServerCall<unknown>(stream, deadline, definition.responseSerialize)
+      : new SingleRequestCall<unknown, unknown>(stream, deadline, definition.responseSerialize);
     let timer: NodeJS.Timeout | undefined;
     if (timeoutMs !== undefined) {
       timer = setTimeout(() => {
@@ -250,64 +246,67 @@ export class GrpcTransport {
         call.cancel();
       }, timeoutMs);
     }
-    stream.once('close', () => {
-      clearTimeout(timer);
-      if (!call.finished) call.cancel();
-    });
     const reader = new FrameReader(this.opts.maxReceiveBytes);
-    const received: unknown[] = [];
+    let received: unknown;
+    let count = 0;
     const decode = (frame: Frame): unknown => {
       const bytes = inflate(frame, encoding, this.opts.maxReceiveBytes);
       try {
-        return method.requestDeserialize(bytes);
+        return definition.requestDeserialize(bytes);
       } catch (err) {
         throw new GrpcError(
           'INVALID_ARGUMENT',
-          `the request is not a valid message for ${method.path}: ${(err as Error).message}`,
+          `the request is not a valid message for ${definition.path}: ${(err as Error).message}`,
         );
       }
     };
     const refuse = (err: unknown): void => {
       call.fail(err instanceof GrpcError ? err : new GrpcError('INTERNAL', (err as Error).message));
     };
-    stream.on('data', (chunk: Buffer) => {
-      if (call.finished) return;
-      try {
-        for (const frame of reader.push(chunk)) {
-          const message = decode(frame);
-          if (method.requestStream) call.emit('data', message);
-          else received.push(message);
+    stream.handler = {
+      onData: (chunk) => {
+        if (call.finished) return;
+        try {
+          for (const frame of reader.push(chunk)) {
+            const message = decode(frame);
+            count++;
+            if (definition.requestStream) call.emit('data', message);
+            else received = message;
+          }
+        } catch (err) {
+          // The answer ends the stream; the client is told to stop sending.
+          refuse(err);
         }
-      } catch (err) {
-        refuse(err);
-        // Stop the client sending the rest of what was refused.
-        stream.close(http2.constants.NGHTTP2_NO_ERROR);
-      }
-    });
-    stream.once('end', () => {
-      if (call.finished) return;
-      if (reader.partial) {
-        refuse(new GrpcError('INTERNAL', 'the request ended inside a message'));
-        return;
-      }
-      if (method.requestStream) {
-        call.emit('end');
-        return;
-      }
-      if (received.length !== 1) {
-        // Cardinality violations are UNIMPLEMENTED (grpc's statuscodes.md).
-        refuse(
-          new GrpcError(
-            'UNIMPLEMENTED',
-            `${method.path} takes exactly one request message; the call sent ${received.length}`,
-          ),
-        );
-        return;
-      }
-      (call as SingleRequestCall<unknown, unknown>).request = received[0];
-      this.dispatch(route, call as SingleRequestCall<unknown, unknown>);
-    });
-    if (method.requestStream) this.run(() => (route.handler as DuplexHandler)(call), call);
+      },
+      onEnd: () => {
+        if (call.finished) return;
+        if (reader.partial) {
+          refuse(new GrpcError('INTERNAL', 'the request ended inside a message'));
+          return;
+        }
+        if (definition.requestStream) {
+          call.emit('end');
+          return;
+        }
+        if (count !== 1) {
+          // Cardinality violations are UNIMPLEMENTED (grpc's statuscodes.md).
+          refuse(
+            new GrpcError(
+              'UNIMPLEMENTED',
+              `${definition.path} takes exactly one request message; the call sent ${count}`,
+            ),
+          );
+          return;
+        }
+        (call as SingleRequestCall<unknown, unknown>).request = received;
+        this.dispatch(route, call as SingleRequestCall<unknown, unknown>);
+      },
+      onClose: () => {
+        clearTimeout(timer);
+        if (!call.finished) call.cancel();
+      },
+    };
+    if (definition.requestStream) this.run(() => (route.handler as DuplexHandler)(call), call);
   }
 
   private dispatch(route: Route, call: SingleRequestCall<unknown, unknown>): void {
