@@ -14,6 +14,8 @@ interface RestErrorLike {
   message: string;
   code?: string;
   statusCode?: number;
+  /** The parsed error body; a refused authentication says why in authenticationErrorDetail. */
+  details?: { authenticationErrorDetail?: unknown };
 }
 
 function isRestError(err: unknown): err is RestErrorLike {
@@ -28,16 +30,22 @@ const CREDENTIAL_ERRORS = new Set([
   'AuthenticationRequiredError',
 ]);
 
-/** One line per credential the chain tried, each cut short: the reasons, not the SDK's advice. */
+/**
+ * Why the chain got no token: the credentials that were configured and failed
+ * (the Entra ID error, AADSTS code first), or, when none was configured, why
+ * each was unavailable; each reason once, cut short.
+ */
 function credentialReasons(err: Error): string {
   const inner = (err as { errors?: unknown }).errors;
   const errors = Array.isArray(inner) ? (inner as Error[]) : [err];
-  return errors
-    .map((e) => {
-      const first = (e.message ?? String(e)).split('\n')[0] ?? '';
-      return first.length > 200 ? `${first.slice(0, 200)}...` : first;
-    })
-    .join('; ');
+  const failed = errors.filter((e) => e.name !== 'CredentialUnavailableError');
+  const reasons = (failed.length > 0 ? failed : errors).map((e) => {
+    const message = String(e.message ?? e);
+    const aadsts = /AADSTS\d+:[^.]*\./.exec(message)?.[0];
+    const first = aadsts ?? message.split('\n')[0] ?? '';
+    return first.length > 160 ? `${first.slice(0, 160)}...` : first;
+  });
+  return [...new Set(reasons)].join('; ');
 }
 
 /**
@@ -65,7 +73,10 @@ export function azureError(what: string, err: unknown, loc: AzureBlobLocation): 
       );
     }
     const message = err.message.split('\n')[0]?.trim() ?? '';
-    const detail = [code, message].filter((s) => s !== '').join(': ');
+    const why = err.details?.authenticationErrorDetail;
+    const detail =
+      [code, message].filter((s) => s !== '').join(': ') +
+      (typeof why === 'string' && why !== '' ? ` ${why.split('\n')[0] ?? ''}` : '');
     if (err.statusCode === 404 && code === 'ContainerNotFound') {
       return statusError(
         `container "${loc.container}" in storage account "${loc.account}"`,

@@ -26,8 +26,9 @@ export const ACCOUNT_KEY =
 export interface Tls {
   cert: string;
   key: string;
-  /** The certificate's PEM text (a client's trusted CA). */
+  /** The certificate's PEM text (a client's trusted CA), and the key's. */
   pem: string;
+  keyPem: string;
   dir: string;
 }
 
@@ -53,7 +54,7 @@ export async function selfSignedCert(): Promise<Tls> {
     '-addext',
     'subjectAltName=IP:127.0.0.1',
   ]);
-  return { cert, key, pem: await readFile(cert, 'utf8'), dir };
+  return { cert, key, pem: await readFile(cert, 'utf8'), keyPem: await readFile(key, 'utf8'), dir };
 }
 
 export interface Azurite {
