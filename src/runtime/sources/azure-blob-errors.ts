@@ -87,7 +87,7 @@ export function azureError(what: string, err: unknown, loc: AzureBlobLocation): 
     if (err.statusCode === 412) {
       return new FetchError(
         'FETCH_FAILED',
-        `${what} changed during the download (HTTP 412 ${code})`,
+        `${what}: the blob changed during the download (HTTP 412 ${code})`,
         true,
       );
     }

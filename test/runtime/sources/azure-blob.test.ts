@@ -4,7 +4,7 @@
 // precise reason for each failure.
 
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -199,6 +199,29 @@ describe('az:// downloads and listings', () => {
     await expect(
       source.download({ path: 'weights.bin', size: BIG.length + 1 }, join(root, 'big2.bin')),
     ).rejects.toMatchObject({ code: 'FETCH_SIZE_MISMATCH' });
+  });
+
+  it('a blob replaced during a ranged download fails (ETag), to be retried', async () => {
+    const name = 'changing/weights.bin';
+    await models.getBlockBlobClient(name).uploadData(BIG);
+    // 1 KiB ranges one at a time: hundreds of requests, time to replace the blob after the first.
+    const source = new AzureBlobSource('az://devstoreaccount1/models/changing', env, {
+      blockBytes: 1024,
+      concurrency: 1,
+    });
+    const dest = join(root, 'changing.bin');
+    const download = source.download({ path: 'weights.bin', size: BIG.length }, dest);
+    download.catch(() => undefined);
+    while (((await stat(dest).catch(() => undefined))?.size ?? 0) === 0)
+      await new Promise((r) => setTimeout(r, 2));
+    await models.getBlockBlobClient(name).uploadData(Buffer.from(BIG).reverse());
+    await expect(download).rejects.toMatchObject({
+      code: 'FETCH_FAILED',
+      transient: true,
+      message: expect.stringMatching(
+        /^downloading az:\/\/devstoreaccount1\/models\/changing\/weights\.bin: the blob changed during the download \(HTTP 412 ConditionNotMet\)$/,
+      ) as unknown,
+    });
   });
 
   it('lists a versioned base path one level at a time', async () => {
