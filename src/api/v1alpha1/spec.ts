@@ -20,7 +20,7 @@ import {
 // The runtime's own lists: the CRD accepts exactly what the runtime parses.
 import { BACKENDS, FORMATS, QUALITY_KINDS } from '../../contract/runtime.js';
 
-export const MODEL_URI_SCHEMES = ['file', 'http', 'https', 's3', 'gs', 'pvc'] as const;
+export const MODEL_URI_SCHEMES = ['file', 'http', 'https', 's3', 'gs', 'az', 'pvc'] as const;
 export const AUTOSCALING_ENGINES = ['none', 'builtin', 'hpa', 'keda'] as const;
 export const METRIC_TYPES = [
   'concurrency',
@@ -50,7 +50,7 @@ const uriSchemeRule = MODEL_URI_SCHEMES.map((s) => `self.startsWith('${s}://')`)
 
 export const ModelSource = object('Where the model comes from and how it is served.', {
   uri: string(
-    'Location of the model. Schemes: file:// (a path in the image), http(s)://, s3:// (S3 or S3-compatible; endpoint and keys from credentialsSecret), gs://, pvc://<claim>/<path> (a PersistentVolumeClaim in the same namespace). A change of uri rolls out a new version.',
+    'Location of the model. Schemes: file:// (a path in the image), http(s)://, s3:// (S3 or S3-compatible; endpoint and keys from credentialsSecret), gs://, az://<account>/<container>/<path> or https://<account>.blob.core.windows.net/<container>/<path> (Azure Blob Storage), pvc://<claim>/<path> (a PersistentVolumeClaim in the same namespace). A change of uri rolls out a new version.',
     {
       minLength: 1,
       maxLength: 2048,

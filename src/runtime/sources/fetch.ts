@@ -7,6 +7,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { cp, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { RuntimeError } from '../errors.js';
+import { AzureBlobSource } from './azure-blob.js';
+import { isAzureBlobUri } from './azure-blob-location.js';
 import { FetchError } from './download.js';
 import { GcsSource } from './gs.js';
 import { HttpSource } from './http.js';
@@ -48,13 +50,15 @@ export function sourceFor(
   uri: string,
   env: NodeJS.ProcessEnv = process.env,
 ): ModelSource | undefined {
+  // Before http(s): an https URI on a blob storage host is an Azure source.
+  if (isAzureBlobUri(uri)) return new AzureBlobSource(uri, env);
   if (uri.startsWith('http://') || uri.startsWith('https://')) return new HttpSource(uri);
   if (uri.startsWith('s3://')) return new S3Source(uri, env);
   if (uri.startsWith('gs://')) return new GcsSource(uri, env);
   if (localPath(uri, env) !== undefined) return undefined;
   throw new RuntimeError(
     'CONFIG_INVALID',
-    `unsupported model URI "${uri}": use file://, http(s)://, s3://, gs://, pvc://<claim>/<path> or a local path`,
+    `unsupported model URI "${uri}": use file://, http(s)://, s3://, gs://, az://, pvc://<claim>/<path> or a local path`,
   );
 }
 
@@ -220,7 +224,10 @@ export async function fetchModel(
     }
     const stats = await dirStats(tmp);
     await publish(tmp, dest);
-    opts.log?.(`fetched ${uri} to ${dest}: ${stats.files} files, ${stats.bytes} bytes`);
+    // The source's description: a URI's credentials (an Azure SAS) stay out of logs.
+    opts.log?.(
+      `fetched ${source?.describe ?? uri} to ${dest}: ${stats.files} files, ${stats.bytes} bytes`,
+    );
     return { dir: dest, ...stats };
   } catch (err) {
     await rm(tmp, { recursive: true, force: true });

@@ -1,4 +1,4 @@
-// One directory level of an object store (S3, Cloud Storage), where directories
+// One directory level of an object store (S3, Cloud Storage, Azure Blob Storage), where directories
 // are only key prefixes: a listing with delimiter "/" returns the objects
 // directly under a prefix and the next-level prefixes. An empty answer means
 // the directory does not exist; when the prefix without its "/" is an object,
@@ -18,7 +18,7 @@ export interface ObjectLevel {
  * `listLevel` runs the store's delimited listing for a prefix.
  */
 export async function objectStoreDirectory(
-  scheme: 's3' | 'gs',
+  scheme: 's3' | 'gs' | 'az',
   bucket: string,
   prefix: string,
   listLevel: (prefix: string) => Promise<ObjectLevel>,
@@ -44,6 +44,6 @@ export async function objectStoreDirectory(
   throw statusError(
     `${scheme}://${bucket}/${prefix}`,
     404,
-    `no objects under prefix "${prefix}" in bucket "${bucket}"`,
+    `no objects under prefix "${prefix}" in ${scheme === 'az' ? 'container' : 'bucket'} "${bucket}"`,
   );
 }

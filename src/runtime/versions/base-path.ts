@@ -1,7 +1,7 @@
 // A versioned base path as TF Serving lays it out: <base>/<version>/, one
 // model per version directory, the version a positive integer. Lists the
 // versions on every source the runtime reads (local path, file://, pvc://,
-// http(s) index pages, s3://, gs://), one directory level at a time, and keeps
+// http(s) index pages, s3://, gs://, az://), one directory level at a time, and keeps
 // only the directories that hold a model.
 //
 // A version counts once its marker file is there: for a remote source, publish
