@@ -20,7 +20,7 @@ import {
 // The runtime's own lists: the CRD accepts exactly what the runtime parses.
 import { BACKENDS, FORMATS, QUALITY_KINDS } from '../../contract/runtime.js';
 
-export const MODEL_URI_SCHEMES = ['file', 'http', 'https', 's3', 'gs', 'pvc'] as const;
+export const MODEL_URI_SCHEMES = ['file', 'http', 'https', 's3', 'gs', 'hf', 'pvc'] as const;
 export const AUTOSCALING_ENGINES = ['none', 'builtin', 'hpa', 'keda'] as const;
 export const METRIC_TYPES = [
   'concurrency',
@@ -50,7 +50,7 @@ const uriSchemeRule = MODEL_URI_SCHEMES.map((s) => `self.startsWith('${s}://')`)
 
 export const ModelSource = object('Where the model comes from and how it is served.', {
   uri: string(
-    'Location of the model. Schemes: file:// (a path in the image), http(s)://, s3:// (S3 or S3-compatible; endpoint and keys from credentialsSecret), gs://, pvc://<claim>/<path> (a PersistentVolumeClaim in the same namespace). A change of uri rolls out a new version.',
+    'Location of the model. Schemes: file:// (a path in the image), http(s)://, s3:// (S3 or S3-compatible; endpoint and keys from credentialsSecret), gs://, hf://<org>/<repo>[@<revision>]/<path> (a directory of a Hugging Face Hub model repository at a branch, tag or commit, default main; HF_TOKEN from credentialsSecret for private and gated ones), pvc://<claim>/<path> (a PersistentVolumeClaim in the same namespace). A change of uri rolls out a new version; a branch is resolved to its commit when a pod starts.',
     {
       minLength: 1,
       maxLength: 2048,
@@ -62,6 +62,11 @@ export const ModelSource = object('Where the model comes from and how it is serv
         {
           rule: "!self.startsWith('pvc://') || self.matches('^pvc://[a-z0-9]([-a-z0-9]*[a-z0-9])?/.+$')",
           message: 'pvc:// URIs take the form pvc://<claim-name>/<path inside the volume>',
+        },
+        {
+          // The runtime checks the rest (name rules, revision characters) with a precise message.
+          rule: "!self.startsWith('hf://') || self.matches('^hf://[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+(@[^/]+.*)?(/.*)?$')",
+          message: 'model.uri: hf:// URIs take the form hf://<org>/<repo>[@<revision>]/<path>',
         },
       ],
     },
