@@ -37,6 +37,8 @@ export interface HubServer {
   rateLimit: { remaining: number; retryAfter: number };
   /** Paths whose CDN answers are corrupted (same size, other bytes). */
   corrupt: Set<string>;
+  /** Renamed repositories: old id -> new id (answered with a relative 307, as the Hub does). */
+  renamed: Map<string, string>;
   /** Every request either server saw: host, url, authorization header. */
   seen: { server: 'hub' | 'cdn'; url: string; auth: string | undefined }[];
   /** Adds a commit with `files` to `repo` and moves `branch` to it; returns its sha. */
@@ -78,6 +80,7 @@ export async function startHub(): Promise<HubServer> {
     pageSize: 1000,
     rateLimit: { remaining: 0, retryAfter: 1 },
     corrupt: new Set(),
+    renamed: new Map(),
     seen: [],
     push(repo, branch, files) {
       let r = hub.repos.get(repo);
@@ -184,6 +187,14 @@ export async function startHub(): Promise<HubServer> {
       return;
     }
     const segments = url.pathname.split('/').slice(1).map(decodeURIComponent);
+    const repoAt = segments[0] === 'api' ? 2 : 0;
+    const moved = hub.renamed.get(`${segments[repoAt]}/${segments[repoAt + 1]}`);
+    if (moved !== undefined) {
+      const parts = url.pathname.split('/');
+      parts.splice(repoAt + 1, 2, ...moved.split('/'));
+      res.writeHead(307, { location: `${parts.join('/')}${url.search}` }).end();
+      return;
+    }
     if (segments[0] === 'api' && segments[1] === 'models') {
       const repoId = `${segments[2]}/${segments[3]}`;
       const repo = access(req, res, repoId);

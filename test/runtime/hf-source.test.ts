@@ -14,6 +14,7 @@ import { retryAfterSeconds } from '../../src/runtime/sources/hf-hub.js';
 import { listVersions } from '../../src/runtime/versions/base-path.js';
 import type { HubServer } from './hf-hub-server.js';
 import { startHub } from './hf-hub-server.js';
+import { runCli } from './process.js';
 
 const MODEL_JSON = JSON.stringify({ format: 'graph-model', weightsManifest: [] });
 const WEIGHTS = randomBytes(200_000);
@@ -130,6 +131,22 @@ describe('hf:// source', () => {
     expect(all.files).toBe(4);
   });
 
+  it('follows the relative redirect of a renamed repository, keeping the token on the Hub', async () => {
+    hub.renamed.set('old-name/private', 'acme/private');
+    try {
+      const r = await fetchModel('hf://old-name/private/m', join(work, 'renamed'), {
+        env: env('hf_reader'),
+      });
+      expect(r.files).toBe(1);
+      const hubSeen = hub.seen.filter((s) => s.server === 'hub');
+      expect(hubSeen.some((s) => s.url.startsWith('/api/models/old-name/private/'))).toBe(true);
+      expect(hubSeen.some((s) => s.url.startsWith('/acme/private/resolve/'))).toBe(true);
+      expect(hubSeen.every((s) => s.auth === 'Bearer hf_reader')).toBe(true);
+    } finally {
+      hub.renamed.clear();
+    }
+  });
+
   it('lists a versioned base path on the Hub (directories 1/, 2/ with a model; 3/ without)', async () => {
     const listing = await listVersions('hf://acme/versions/mnist', { env: env() });
     expect(listing.versions).toEqual([1, 2]);
@@ -223,6 +240,25 @@ describe('hf:// source', () => {
     );
     await expect(readdir(join(work, 'corrupt'))).rejects.toThrow(/ENOENT/);
   });
+});
+
+describe('tensorfleet-runtime fetch (the init container) with hf://', () => {
+  it('downloads with HF_TOKEN; without it, exits 1 with the reason the pod status shows', async () => {
+    const dest = join(work, 'cli');
+    const args = ['fetch', '--model-uri', 'hf://acme/gated/m', '--dest', dest];
+    const denied = await runCli(args, {
+      HF_ENDPOINT: hub.endpoint,
+      HF_TOKEN: '',
+      TENSORFLEET_RETRIES: '0',
+    });
+    expect(denied.code).toBe(1);
+    expect(denied.stderr).toContain(
+      'tensorfleet-runtime: FETCH_UNAUTHORIZED: resolving revision "main" of acme/gated: Hugging Face repository acme/gated is gated: set HF_TOKEN',
+    );
+    const ok = await runCli(args, { HF_ENDPOINT: hub.endpoint, HF_TOKEN: 'hf_reader' });
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ dest, files: 1 });
+  }, 60_000);
 });
 
 describe('Hub protocol details', () => {

@@ -219,12 +219,9 @@ export class HfSource implements ModelSource, DirectoryLister {
     const res = await hubGet(url, this.origin, this.token, what, signal);
     if (!res.ok) {
       // An error from the CDN a file was redirected to is no Hub error.
-      if (new URL(res.url || url).origin !== this.origin)
-        throw statusError(
-          `${what} (from ${new URL(res.url).origin})`,
-          res.status,
-          await readText(res),
-        );
+      const from = new URL(res.url || url).origin;
+      if (from !== this.origin)
+        throw statusError(`${what} (from ${from})`, res.status, await readText(res));
       throw await hubError(res, what, this.ctx(path));
     }
     const expected = this.expected.get(file.path);
