@@ -55,7 +55,7 @@ export const ModelSource = object(
   'Where the model comes from and how it is served.',
   {
     uri: string(
-      'Location of the model. Schemes: file:// (a path in the image), http(s)://, s3:// (S3 or S3-compatible; endpoint and keys from credentialsSecret), gs://, hf://<org>/<repo>[@<revision>]/<path> (a directory of a Hugging Face Hub model repository at a branch, tag or commit, default main; HF_TOKEN from credentialsSecret for private and gated ones), pvc://<claim>/<path> (a PersistentVolumeClaim in the same namespace). A change of uri rolls out a new version; a branch is resolved to its commit when a pod starts.',
+      'Location of the model. Schemes: file:// (a path in the image), http(s)://, s3:// (S3 or S3-compatible; endpoint and keys from credentialsSecret), gs://, az://<account>/<container>/<path> (Azure Blob Storage), hf://<org>/<repo>[@<revision>]/<path> (a directory of a Hugging Face Hub model repository at a branch, tag or commit, default main; HF_TOKEN from credentialsSecret for private and gated ones), pvc://<claim>/<path> (a PersistentVolumeClaim in the same namespace). A change of uri rolls out a new version; a branch is resolved to its commit when a pod starts.',
       {
         minLength: 1,
         maxLength: 2048,
