@@ -212,6 +212,14 @@ describe('hf:// source', () => {
     expect(old.files).toBe(1);
   });
 
+  it('refuses an HF_ENDPOINT that is no http(s) URL', async () => {
+    for (const endpoint of ['huggingface.co', 'ftp://mirror.example.com']) {
+      const err = await failure('hf://acme/mlp/tfjs', { HF_ENDPOINT: endpoint });
+      expect(err.code).toBe('CONFIG_INVALID');
+      expect(err.message).toContain(`HF_ENDPOINT "${endpoint}" is not an http(s) URL`);
+    }
+  });
+
   it('waits as long as a 429 says, then goes on', async () => {
     hub.rateLimit = { remaining: 1, retryAfter: 1 };
     const logs: string[] = [];

@@ -10,6 +10,7 @@
 
 import type { Hash } from 'node:crypto';
 import { createHash } from 'node:crypto';
+import { RuntimeError } from '../errors.js';
 import { FetchError, readText, saveBody, statusError } from './download.js';
 import type { HubContext } from './hf-hub.js';
 import { hubError, hubGet } from './hf-hub.js';
@@ -64,6 +65,12 @@ export class HfSource implements ModelSource, DirectoryLister {
     this.loc = parseHfUri(uri);
     this.describe = uri;
     this.endpoint = (env['HF_ENDPOINT'] || 'https://huggingface.co').replace(/\/+$/, '');
+    if (!URL.canParse(this.endpoint) || !/^https?:$/.test(new URL(this.endpoint).protocol)) {
+      throw new RuntimeError(
+        'CONFIG_INVALID',
+        `HF_ENDPOINT "${this.endpoint}" is not an http(s) URL (e.g. https://huggingface.co)`,
+      );
+    }
     this.origin = new URL(this.endpoint).origin;
     this.token = env['HF_TOKEN'] || env['HUGGING_FACE_HUB_TOKEN'] || undefined;
   }
