@@ -109,11 +109,15 @@ const QUANTITY_PATTERN =
 /** A map of string to string, e.g. labels or a node selector. */
 export function stringMap(
   description: string,
-  opts: Common<Record<string, string>> & { maxProperties?: number } = {},
+  opts: Common<Record<string, string>> & {
+    maxProperties?: number;
+    /** Constraints on every value (a label value's length and pattern). */
+    values?: { maxLength?: number; pattern?: string };
+  } = {},
 ): TUnsafe<Record<string, string>> {
   return Type.Unsafe<Record<string, string>>({
     type: 'object',
-    additionalProperties: { type: 'string' },
+    additionalProperties: { type: 'string', ...opts.values },
     ...(opts.maxProperties ? { maxProperties: opts.maxProperties } : {}),
     ...annotate(description, opts),
   });

@@ -55,7 +55,7 @@ export const SERVE_OPTIONS: OptionSpec<keyof ServeConfig>[] = [
     key: 'modelUri',
     flag: 'model-uri',
     kind: 'string',
-    help: 'file://, http(s)://, s3://, gs://, az://<account>/<container>/<path> (or https://<account>.blob.core.windows.net/...), pvc://<claim>/<path>, or a local path. Required unless --model-base-path is given.',
+    help: 'file://, http(s)://, s3://, gs://, az://<account>/<container>/<path> (or https://<account>.blob.core.windows.net/...), hf://<org>/<repo>[@<revision>]/<path> (Hugging Face Hub), pvc://<claim>/<path>, or a local path. Required unless --model-base-path is given.',
   },
   {
     key: 'modelVersion',
@@ -68,7 +68,7 @@ export const SERVE_OPTIONS: OptionSpec<keyof ServeConfig>[] = [
     key: 'modelBasePath',
     flag: 'model-base-path',
     kind: 'string',
-    help: 'Instead of --model-uri: a directory of numbered version directories (<base>/<version>/; a local path, file://, s3://, gs://, az:// or pvc://), whose versions --model-version-policy selects are served, followed as they are added and removed.',
+    help: 'Instead of --model-uri: a directory of numbered version directories (<base>/<version>/; a local path, file://, s3://, gs://, az://, hf:// or pvc://), whose versions --model-version-policy selects are served, followed as they are added and removed.',
   },
   {
     key: 'modelVersionPolicy',
@@ -334,7 +334,7 @@ export const FETCH_OPTIONS: OptionSpec<keyof FetchConfig>[] = [
     flag: 'model-uri',
     kind: 'string',
     required: true,
-    help: 'Model to download.',
+    help: 'Model to download: http(s)://, s3://, gs://, hf://<org>/<repo>[@<revision>]/<path> (Hugging Face Hub), file://, pvc://<claim>/<path> or a local path.',
   },
   {
     key: 'dest',

@@ -20,7 +20,7 @@ import {
 // The runtime's own lists: the CRD accepts exactly what the runtime parses.
 import { BACKENDS, FORMATS, QUALITY_KINDS } from '../../contract/runtime.js';
 
-export const MODEL_URI_SCHEMES = ['file', 'http', 'https', 's3', 'gs', 'az', 'pvc'] as const;
+export const MODEL_URI_SCHEMES = ['file', 'http', 'https', 's3', 'gs', 'az', 'hf', 'pvc'] as const;
 export const AUTOSCALING_ENGINES = ['none', 'builtin', 'hpa', 'keda'] as const;
 export const METRIC_TYPES = [
   'concurrency',
@@ -32,6 +32,9 @@ export const METRIC_TYPES = [
 ] as const;
 export const ROLLOUT_STRATEGIES = ['RollingUpdate', 'Canary'] as const;
 export const SERVICE_MONITOR_MODES = ['auto', 'true', 'false'] as const;
+
+/** Where the fetch-model init container finds the keys of spec.model.credentialsSecret as files. */
+export const MODEL_CREDENTIALS_DIR = '/var/run/secrets/tensorfleet/model-credentials';
 
 /** Node label that NVIDIA's GPU feature discovery sets to the GPU product name. */
 export const GPU_PRODUCT_LABEL = 'nvidia.com/gpu.product';
@@ -48,47 +51,64 @@ const QUALITY_ON = '(has(self.monitoring.quality) && self.monitoring.quality.ena
 
 const uriSchemeRule = MODEL_URI_SCHEMES.map((s) => `self.startsWith('${s}://')`).join(' || ');
 
-export const ModelSource = object('Where the model comes from and how it is served.', {
-  uri: string(
-    'Location of the model. Schemes: file:// (a path in the image), http(s)://, s3:// (S3 or S3-compatible; endpoint and keys from credentialsSecret), gs://, az://<account>/<container>/<path> or https://<account>.blob.core.windows.net/<container>/<path> (Azure Blob Storage), pvc://<claim>/<path> (a PersistentVolumeClaim in the same namespace). A change of uri rolls out a new version.',
-    {
+export const ModelSource = object(
+  'Where the model comes from and how it is served.',
+  {
+    uri: string(
+      'Location of the model. Schemes: file:// (a path in the image), http(s)://, s3:// (S3 or S3-compatible; endpoint and keys from credentialsSecret), gs://, az://<account>/<container>/<path> or https://<account>.blob.core.windows.net/<container>/<path> (Azure Blob Storage), hf://<org>/<repo>[@<revision>]/<path> (a directory of a Hugging Face Hub model repository at a branch, tag or commit, default main; HF_TOKEN from credentialsSecret for private and gated ones), pvc://<claim>/<path> (a PersistentVolumeClaim in the same namespace). A change of uri rolls out a new version; a branch is resolved to its commit when a pod starts.',
+      {
+        minLength: 1,
+        maxLength: 2048,
+        rules: [
+          {
+            rule: uriSchemeRule,
+            message: `model.uri must start with one of ${MODEL_URI_SCHEMES.map((s) => `${s}://`).join(', ')}`,
+          },
+          {
+            rule: "!self.startsWith('pvc://') || self.matches('^pvc://[a-z0-9]([-a-z0-9]*[a-z0-9])?/.+$')",
+            message: 'pvc:// URIs take the form pvc://<claim-name>/<path inside the volume>',
+          },
+          {
+            // The runtime checks the rest (name rules, revision characters) with a precise message.
+            rule: "!self.startsWith('hf://') || self.matches('^hf://[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+(@[^/]+.*)?(/.*)?$')",
+            message: 'model.uri: hf:// URIs take the form hf://<org>/<repo>[@<revision>]/<path>',
+          },
+        ],
+      },
+    ),
+    version: optional(
+      string(
+        'Label of the version being served, shown in status and stamped on pods (a Kubernetes label value). A change of version rolls out, even when the uri is unchanged. When empty, a short hash of the uri is used.',
+        { maxLength: 63, pattern: LABEL_VALUE },
+      ),
+    ),
+    format: stringEnum(
+      'Model format. auto detects it from the files: model.json with a graph topology (tfjs-graph) or a Keras topology (tfjs-layers), or saved_model.pb (tf-saved-model, needs the tensorflow or tensorflow-gpu backend).',
+      FORMATS,
+      { default: 'auto' },
+    ),
+    signature: string('Signature of the model to serve (TF Serving signature_name).', {
+      default: 'serving_default',
       minLength: 1,
-      maxLength: 2048,
-      rules: [
-        {
-          rule: uriSchemeRule,
-          message: `model.uri must start with one of ${MODEL_URI_SCHEMES.map((s) => `${s}://`).join(', ')}`,
-        },
-        {
-          rule: "!self.startsWith('pvc://') || self.matches('^pvc://[a-z0-9]([-a-z0-9]*[a-z0-9])?/.+$')",
-          message: 'pvc:// URIs take the form pvc://<claim-name>/<path inside the volume>',
-        },
-      ],
-    },
-  ),
-  version: optional(
-    string(
-      'Label of the version being served, shown in status and stamped on pods (a Kubernetes label value). A change of version rolls out, even when the uri is unchanged. When empty, a short hash of the uri is used.',
-      { maxLength: 63, pattern: LABEL_VALUE },
+      maxLength: 253,
+    }),
+    credentialsSecret: optional(
+      string(
+        `Name of a Secret in the same namespace for downloading the model (the fetch-model init container; the serving container gets none of it, as it serves the downloaded copy). Each key becomes an environment variable: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION, AWS_ENDPOINT_URL (S3-compatible stores), HF_TOKEN, AZURE_STORAGE_CONNECTION_STRING and so on; and each key is a file under ${MODEL_CREDENTIALS_DIR}/, for variables that take a path: GOOGLE_APPLICATION_CREDENTIALS=${MODEL_CREDENTIALS_DIR}/key.json beside a key key.json holding a service-account key. For workload identity (no keys) see serviceAccountName.`,
+        { maxLength: 253, pattern: DNS_SUBDOMAIN },
+      ),
     ),
-  ),
-  format: stringEnum(
-    'Model format. auto detects it from the files: model.json with a graph topology (tfjs-graph) or a Keras topology (tfjs-layers), or saved_model.pb (tf-saved-model, needs the tensorflow or tensorflow-gpu backend).',
-    FORMATS,
-    { default: 'auto' },
-  ),
-  signature: string('Signature of the model to serve (TF Serving signature_name).', {
-    default: 'serving_default',
-    minLength: 1,
-    maxLength: 253,
-  }),
-  credentialsSecret: optional(
-    string(
-      'Name of a Secret in the same namespace whose keys become the model download environment: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT_URL (S3-compatible endpoints), GOOGLE_APPLICATION_CREDENTIALS_JSON, HTTP_AUTHORIZATION.',
-      { maxLength: 253, pattern: DNS_SUBDOMAIN },
-    ),
-  ),
-});
+  },
+  {
+    rules: [
+      {
+        rule: "!has(self.credentialsSecret) || !(self.uri.startsWith('file://') || self.uri.startsWith('pvc://'))",
+        message:
+          'model.credentialsSecret is for downloading the model: file:// and pvc:// URIs are read in place and use no credentials',
+      },
+    ],
+  },
+);
 
 export const EnvVar = object('An environment variable for the runtime container.', {
   name: string('Variable name.', {
@@ -630,6 +650,33 @@ export const Quality = object(
   },
 );
 
+// Pod labels that are the operator's own: its selectors and status read them.
+const RESERVED_LABEL_PREFIXES = ['app.kubernetes.io/', 'tensorfleet.dev/'] as const;
+/** Pod label that AKS workload identity's webhook acts on. */
+export const AZURE_WORKLOAD_IDENTITY_LABEL = 'azure.workload.identity/use';
+
+export const PodMetadata = object(
+  'Labels and annotations added to the serving pods, for the admission webhooks and agents that act on pods: AKS workload identity (label azure.workload.identity/use: "true"), service meshes, secret injectors. The operator\'s own annotations (kubectl.kubernetes.io/default-container, prometheus.io/*) take precedence. A change rolls the pods.',
+  {
+    labels: optional(
+      stringMap(
+        "Labels added to the pods (app.kubernetes.io/* and tensorfleet.dev/* are the operator's).",
+        {
+          maxProperties: 32,
+          values: { maxLength: 63, pattern: LABEL_VALUE },
+          rules: [
+            {
+              rule: `self.all(k, ${RESERVED_LABEL_PREFIXES.map((p) => `!k.startsWith('${p}')`).join(' && ')})`,
+              message: `podMetadata.labels: ${RESERVED_LABEL_PREFIXES.map((p) => `${p}*`).join(' and ')} labels are the operator's own (its selectors use them); choose another key`,
+            },
+          ],
+        },
+      ),
+    ),
+    annotations: optional(stringMap('Annotations added to the pods.', { maxProperties: 64 })),
+  },
+);
+
 export const Monitoring = object(
   'Prometheus integration.',
   { serviceMonitor: ServiceMonitor, quality: optional(Quality) },
@@ -643,6 +690,13 @@ export const ModelDeploymentSpec = object(
     runtime: Runtime,
     resources: Resources,
     placement: Placement,
+    serviceAccountName: optional(
+      string(
+        `ServiceAccount the serving pods run as, in the same namespace (it must exist); the namespace's default one when empty. Cloud workload identity is set on it, and the model download uses it: EKS IRSA (annotation eks.amazonaws.com/role-arn) or an EKS Pod Identity association; GKE Workload Identity (annotation iam.gke.io/gcp-service-account, or an IAM binding to its principal); AKS workload identity (annotation azure.workload.identity/client-id, and the pod label ${AZURE_WORKLOAD_IDENTITY_LABEL}: "true" in podMetadata.labels). The pods do not mount its API token; the identity webhooks project their own.`,
+        { maxLength: 253, pattern: DNS_SUBDOMAIN },
+      ),
+    ),
+    podMetadata: optional(PodMetadata),
     replicas: integer(
       'Desired pods (the scale subresource). Owned by the autoscaler while autoscaling.engine is not none.',
       { default: 1, minimum: 0, format: 'int32' },
@@ -653,6 +707,10 @@ export const ModelDeploymentSpec = object(
   },
   {
     rules: [
+      {
+        rule: `!has(self.podMetadata) || !has(self.podMetadata.labels) || !('${AZURE_WORKLOAD_IDENTITY_LABEL}' in self.podMetadata.labels) || has(self.serviceAccountName)`,
+        message: `podMetadata.labels['${AZURE_WORKLOAD_IDENTITY_LABEL}'] needs serviceAccountName: the ServiceAccount annotated with azure.workload.identity/client-id that the pods federate as`,
+      },
       {
         rule: `!(has(self.resources.gpu) && has(self.resources.gpu.product) && has(self.placement.nodeSelector) && '${GPU_PRODUCT_LABEL}' in self.placement.nodeSelector)`,
         message: `set the GPU product in resources.gpu.product or in placement.nodeSelector['${GPU_PRODUCT_LABEL}'], not both`,
@@ -686,6 +744,7 @@ export type CanaryStep = Static<typeof CanaryStep>;
 export type Toleration = Static<typeof Toleration>;
 export type Monitoring = Static<typeof Monitoring>;
 export type Quality = Static<typeof Quality>;
+export type PodMetadata = Static<typeof PodMetadata>;
 
 // Re-exported so that the generator and tests can check a name against the
 // DNS-1035 rule the root of the CRD enforces.

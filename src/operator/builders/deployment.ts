@@ -4,6 +4,7 @@ import type {
   V1Affinity,
   V1Container,
   V1Deployment,
+  V1EnvFromSource,
   V1EnvVar,
   V1PodTemplateSpec,
   V1Probe,
@@ -12,7 +13,7 @@ import type {
   V1VolumeMount,
 } from '@kubernetes/client-node';
 import type { ModelDeployment, Quality, Resources } from '../../api/v1alpha1/index.js';
-import { GPU_PRODUCT_LABEL } from '../../api/v1alpha1/index.js';
+import { GPU_PRODUCT_LABEL, MODEL_CREDENTIALS_DIR } from '../../api/v1alpha1/index.js';
 import {
   envName,
   fetchArgs,
@@ -188,6 +189,26 @@ export function requireNodeLabel(
   };
 }
 
+/**
+ * How the fetch container gets spec.model.credentialsSecret: every key as an
+ * environment variable, and every key as a file under MODEL_CREDENTIALS_DIR,
+ * for the variables that take a path (GOOGLE_APPLICATION_CREDENTIALS,
+ * AWS_SHARED_CREDENTIALS_FILE, AZURE_CLIENT_CERTIFICATE_PATH).
+ */
+export function modelCredentials(
+  secretName: string | undefined,
+): { envFrom: V1EnvFromSource[]; volume: V1Volume; mount: V1VolumeMount } | undefined {
+  if (secretName === undefined) return undefined;
+  return {
+    envFrom: [{ secretRef: { name: secretName } }],
+    // 0440: readable by the pod's fsGroup (the runtime user), by nobody else.
+    volume: { name: MODEL_CREDENTIALS_VOLUME, secret: { secretName, defaultMode: 0o440 } },
+    mount: { name: MODEL_CREDENTIALS_VOLUME, mountPath: MODEL_CREDENTIALS_DIR, readOnly: true },
+  };
+}
+
+const MODEL_CREDENTIALS_VOLUME = 'model-credentials';
+
 const restrictedContainer = {
   allowPrivilegeEscalation: false,
   readOnlyRootFilesystem: true,
@@ -291,6 +312,8 @@ export function buildPodTemplate(
     volumeMounts: [...source.mounts, { name: 'tmp', mountPath: '/tmp' }],
   };
 
+  // Only the download needs the credentials: the runtime serves the local copy.
+  const credentials = source.fetch ? modelCredentials(spec.model.credentialsSecret) : undefined;
   const initContainers: V1Container[] = source.fetch
     ? [
         {
@@ -298,14 +321,16 @@ export function buildPodTemplate(
           image,
           ...pullPolicy,
           args: fetchArgs({ modelUri: model.uri, dest: `${MODEL_DIR}/model` }),
-          ...(spec.model.credentialsSecret
-            ? { envFrom: [{ secretRef: { name: spec.model.credentialsSecret } }] }
-            : {}),
+          ...(credentials ? { envFrom: credentials.envFrom } : {}),
           resources: { requests: { cpu: '100m', memory: '128Mi' } },
           terminationMessagePath: TERMINATION_LOG,
           terminationMessagePolicy: 'FallbackToLogsOnError',
           securityContext: restrictedContainer,
-          volumeMounts: [...source.mounts, { name: 'tmp', mountPath: '/tmp' }],
+          volumeMounts: [
+            ...source.mounts,
+            { name: 'tmp', mountPath: '/tmp' },
+            ...(credentials ? [credentials.mount] : []),
+          ],
         },
       ]
     : [];
@@ -321,10 +346,13 @@ export function buildPodTemplate(
     ? requireNodeLabel(userAffinity, GPU_PRODUCT_LABEL, product)
     : userAffinity;
 
+  // The user's pod labels and annotations first: the operator's own win (CEL refuses its label keys).
+  const extra = spec.podMetadata;
   return {
     metadata: {
-      labels: podLabels,
+      labels: { ...extra?.labels, ...podLabels },
       annotations: {
+        ...extra?.annotations,
         'kubectl.kubernetes.io/default-container': RUNTIME_CONTAINER,
         'prometheus.io/scrape': 'true',
         'prometheus.io/port': String(RUNTIME_PORT),
@@ -334,7 +362,12 @@ export function buildPodTemplate(
     spec: {
       ...(initContainers.length ? { initContainers } : {}),
       containers: [runtime],
-      volumes: [...source.volumes, { name: 'tmp', emptyDir: {} }],
+      volumes: [
+        ...source.volumes,
+        { name: 'tmp', emptyDir: {} },
+        ...(credentials ? [credentials.volume] : []),
+      ],
+      ...(spec.serviceAccountName ? { serviceAccountName: spec.serviceAccountName } : {}),
       securityContext: {
         runAsNonRoot: true,
         runAsUser: RUNTIME_UID,
@@ -342,6 +375,8 @@ export function buildPodTemplate(
         fsGroup: RUNTIME_UID,
         seccompProfile: { type: 'RuntimeDefault' },
       },
+      // Workload identity needs no API token: the EKS, GKE and AKS webhooks (or GKE's
+      // metadata server) provide their own projected tokens.
       automountServiceAccountToken: false,
       enableServiceLinks: false,
       terminationGracePeriodSeconds: DRAIN_TIMEOUT_SECONDS + PRESTOP_SLEEP_SECONDS + 10,

@@ -12,11 +12,18 @@ export class FetchError extends RuntimeError {
   /** Worth retrying (network error, 5xx, 429, truncated body). */
   readonly transient: boolean;
   constructor(
-    code: 'FETCH_FAILED' | 'FETCH_NOT_FOUND' | 'FETCH_UNAUTHORIZED' | 'FETCH_SIZE_MISMATCH',
+    code:
+      | 'FETCH_FAILED'
+      | 'FETCH_NOT_FOUND'
+      | 'FETCH_UNAUTHORIZED'
+      | 'FETCH_SIZE_MISMATCH'
+      | 'FETCH_CHECKSUM_MISMATCH',
     message: string,
     transient: boolean,
+    /** How long the server asked to wait before a retry (a 429's Retry-After). */
+    retryAfterSeconds?: number,
   ) {
-    super(code, message);
+    super(code, message, retryAfterSeconds === undefined ? undefined : { retryAfterSeconds });
     this.transient = transient;
   }
 }
@@ -66,12 +73,14 @@ export async function readText(res: Response): Promise<string> {
 /**
  * Streams a response body to `file`; checks its size against Content-Length and
  * against `expectedSize` (from a listing) when given. Returns bytes written.
+ * `onChunk` sees every chunk written (to hash the body on the way).
  */
 export async function saveBody(
   res: Response,
   file: string,
   what: string,
   expectedSize?: number,
+  onChunk?: (chunk: Buffer) => void,
 ): Promise<number> {
   const header = res.headers.get('content-length');
   const announced = header === null ? undefined : Number(header);
@@ -80,6 +89,7 @@ export async function saveBody(
   const counter = new Transform({
     transform(chunk: Buffer, _enc, cb) {
       bytes += chunk.length;
+      onChunk?.(chunk);
       cb(null, chunk);
     },
   });

@@ -11,6 +11,7 @@ import { AzureBlobSource } from './azure-blob.js';
 import { isAzureBlobUri } from './azure-blob-location.js';
 import { FetchError } from './download.js';
 import { GcsSource } from './gs.js';
+import { HfSource } from './hf.js';
 import { HttpSource } from './http.js';
 import { checkLocal, localPath } from './local.js';
 import { S3Source } from './s3.js';
@@ -55,10 +56,11 @@ export function sourceFor(
   if (uri.startsWith('http://') || uri.startsWith('https://')) return new HttpSource(uri);
   if (uri.startsWith('s3://')) return new S3Source(uri, env);
   if (uri.startsWith('gs://')) return new GcsSource(uri, env);
+  if (uri.startsWith('hf://')) return new HfSource(uri, env);
   if (localPath(uri, env) !== undefined) return undefined;
   throw new RuntimeError(
     'CONFIG_INVALID',
-    `unsupported model URI "${uri}": use file://, http(s)://, s3://, gs://, az://, pvc://<claim>/<path> or a local path`,
+    `unsupported model URI "${uri}": use file://, http(s)://, s3://, gs://, az://, hf://<org>/<repo>[@<revision>]/<path>, pvc://<claim>/<path> or a local path`,
   );
 }
 
@@ -85,7 +87,12 @@ export async function withRetries<T>(
         }
         throw err;
       }
-      const delay = Math.min(10_000, base * 2 ** attempt) * (0.5 + Math.random() / 2);
+      // A server that says how long to wait (a 429's Retry-After) is believed, up to a minute.
+      const asked = err instanceof RuntimeError ? err.retryAfterSeconds : undefined;
+      const delay =
+        asked !== undefined
+          ? Math.min(60_000, asked * 1000)
+          : Math.min(10_000, base * 2 ** attempt) * (0.5 + Math.random() / 2);
       opts.log?.(`${what}: ${(err as Error).message}; retrying in ${Math.round(delay)} ms`);
       await new Promise((r) => setTimeout(r, delay));
     }

@@ -42,7 +42,7 @@ export const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 /** TF Serving's REST rule for labels (serving_config.md). */
 const VERSION_LABEL = /^[A-Za-z0-9_]+$/;
 /** Where Tensorfleet can look for version directories: its sources that can list a directory. */
-const BASE_PATH_SCHEMES = ['file://', 's3://', 'gs://', 'az://', 'pvc://'];
+const BASE_PATH_SCHEMES = ['file://', 's3://', 'gs://', 'az://', 'hf://', 'pvc://'];
 
 const LOGGING_REFUSAL =
   'request logging to a LogCollector is not implemented; remove logging_config (Tensorfleet logs requests in its own log and metrics)';

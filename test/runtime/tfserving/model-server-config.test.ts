@@ -256,7 +256,7 @@ describe('ModelServerConfig: refusals name the field, the file, the line and the
     [
       'an hdfs base_path',
       oneModel('', "name: 'm' base_path: 'hdfs://nn/m' model_platform: 'tensorflow'"),
-      'line 3, column 15: base_path "hdfs://nn/m" of model "m": Tensorfleet finds version directories under file://, s3://, gs://, az://, pvc:// or an absolute path, not hdfs://',
+      'line 3, column 15: base_path "hdfs://nn/m" of model "m": Tensorfleet finds version directories under file://, s3://, gs://, az://, hf://, pvc:// or an absolute path, not hdfs://',
     ],
     [
       'no platform',
