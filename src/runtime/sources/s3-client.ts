@@ -20,8 +20,8 @@ export interface S3ClientSettings {
   keys: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | undefined;
 }
 
-/** Which credential sources the environment configures, for the message when one fails. */
-export function describeChain(env: NodeJS.ProcessEnv): string {
+/** The credential sources the environment names, for the message when they fail. */
+export function configuredSources(env: NodeJS.ProcessEnv): string[] {
   const configured: string[] = [];
   if (env['AWS_PROFILE']) configured.push(`profile "${env['AWS_PROFILE']}"`);
   if (env['AWS_ACCESS_KEY_ID']) configured.push('environment keys');
@@ -31,9 +31,9 @@ export function describeChain(env: NodeJS.ProcessEnv): string {
     );
   }
   const container =
-    env['AWS_CONTAINER_CREDENTIALS_FULL_URI'] ?? env['AWS_CONTAINER_CREDENTIALS_RELATIVE_URI'];
+    env['AWS_CONTAINER_CREDENTIALS_FULL_URI'] || env['AWS_CONTAINER_CREDENTIALS_RELATIVE_URI'];
   if (container) configured.push(`container credentials endpoint ${container}`);
-  return `the AWS SDK's default credential chain${configured.length === 0 ? '' : ` (configured: ${configured.join('; ')})`}`;
+  return configured;
 }
 
 /** The chain's own answer when no source is configured (not a failing source). */
@@ -84,11 +84,14 @@ export async function createS3Client(settings: S3ClientSettings): Promise<Resolv
     };
   }
   const chain = new S3Client(base).config.credentials;
-  const source = describeChain(process.env);
+  const configured = configuredSources(process.env);
+  const source = `the AWS SDK's default credential chain${configured.length === 0 ? '' : ` (configured: ${configured.join('; ')})`}`;
   try {
     await chain();
   } catch (err) {
-    if (!isNoCredentials(err)) throw new CredentialsError(source, err);
+    // Anonymous only when nothing is configured: a configured source that
+    // failed (a refused Pod Identity token) must not turn into access denied.
+    if (!isNoCredentials(err) || configured.length > 0) throw new CredentialsError(source, err);
     return {
       client: new S3Client({ ...base, httpAuthSchemes: UNSIGNED }),
       region,

@@ -31,6 +31,8 @@ function detail(err: unknown): string {
   const e = (err ?? {}) as SdkErrorShape;
   const code = e.Code ?? e.name;
   const message = e.message ?? String(err);
+  // What the SDK says of an error response without a body.
+  if (message === 'UnknownError') return 'the response had no error details';
   return code === undefined || code === 'Error' || message.startsWith(code)
     ? message
     : `${code}: ${message}`;

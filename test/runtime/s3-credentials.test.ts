@@ -1,0 +1,232 @@
+// The s3:// source's credentials come from the AWS SDK's default Node chain.
+// Each case runs `tensorfleet-runtime fetch` in a child process (the chain
+// reads the process environment) against moto on loopback, which checks the
+// signatures, keys, session tokens and policies of each GetObject (its check
+// of ListObjectsV2 is broken, s3-server.ts; the listing is let through
+// unchecked, so it proves nothing about credentials); the chain's other ends are
+// loopback servers of this file (the EKS Pod Identity agent, IMDSv2). No case
+// lets the SDK reach a cloud endpoint: the metadata service is disabled or on
+// loopback, and the shared config files are the test's own.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer } from 'node:http';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from './process.js';
+import type { AwsKeys, S3Server } from './s3-server.js';
+import { READER_ROLE_ARN, startS3 } from './s3-server.js';
+
+let dir: string;
+let secured: S3Server;
+let open: S3Server;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'tensorfleet-s3-creds-'));
+  const model = join(dir, 'model');
+  await mkdir(model);
+  await writeFile(join(model, 'model.json'), '{"format":"graph-model"}');
+  await writeFile(join(model, 'group1-shard1of1.bin'), Buffer.alloc(4096, 7));
+  [secured, open] = await Promise.all([
+    startS3({ auth: true, bucket: 'models', prefix: 'm/1/', modelDir: model }),
+    startS3({ auth: false, bucket: 'public', prefix: 'm/1/', modelDir: model, publicRead: true }),
+  ]);
+}, 90_000);
+afterAll(async () => {
+  await Promise.all([secured?.stop(), open?.stop()]);
+  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+});
+
+/** Every variable the chain reads, cleared or pointed at this test's own files. */
+function isolated(): NodeJS.ProcessEnv {
+  return {
+    AWS_ACCESS_KEY_ID: '',
+    AWS_SECRET_ACCESS_KEY: '',
+    AWS_SESSION_TOKEN: '',
+    AWS_PROFILE: '',
+    AWS_ROLE_ARN: '',
+    AWS_WEB_IDENTITY_TOKEN_FILE: '',
+    AWS_CONTAINER_CREDENTIALS_FULL_URI: '',
+    AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: '',
+    AWS_CONTAINER_AUTHORIZATION_TOKEN: '',
+    AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: '',
+    AWS_CONFIG_FILE: join(dir, 'no-config'),
+    AWS_SHARED_CREDENTIALS_FILE: join(dir, 'no-credentials'),
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_EC2_METADATA_SERVICE_ENDPOINT: '',
+    AWS_ENDPOINT_URL: '',
+    AWS_ENDPOINT_URL_S3: '',
+    AWS_ENDPOINT_URL_STS: '',
+    AWS_REGION: 'us-east-1',
+    AWS_DEFAULT_REGION: '',
+  };
+}
+
+let runs = 0;
+/** `tensorfleet-runtime fetch` of s3://<bucket>/m/1 from `server` with `env` over the isolated one. */
+async function fetchFrom(
+  server: S3Server,
+  env: NodeJS.ProcessEnv,
+  bucket = 'models',
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const dest = join(dir, `dest-${runs++}`);
+  // The listing, and before it the one unsigned STS call of a web identity.
+  if (server === secured) await server.skipAuth(env['AWS_WEB_IDENTITY_TOKEN_FILE'] ? 2 : 1);
+  return runCli(['fetch', '--model-uri', `s3://${bucket}/m/1`, '--dest', dest, '--retries', '0'], {
+    ...isolated(),
+    TENSORFLEET_S3_ENDPOINT: server.endpoint,
+    ...env,
+  });
+}
+
+function expectFetched(res: { code: number | null; stdout: string; stderr: string }): void {
+  expect(res.code, res.stderr).toBe(0);
+  expect(JSON.parse(res.stdout)).toMatchObject({ files: 2, bytes: 4096 + 24 });
+}
+
+/** A loopback HTTP server answering with `handle`; its URL and the requests it saw. */
+async function loopback(
+  handle: (req: IncomingMessage, res: ServerResponse) => void,
+): Promise<{ url: string; seen: IncomingMessage[]; close: () => Promise<void> }> {
+  const seen: IncomingMessage[] = [];
+  const server = createServer((req, res) => {
+    seen.push(req);
+    handle(req, res);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    seen,
+    close: () => new Promise((r) => server.close(() => r())),
+  };
+}
+
+/** Credentials as the Pod Identity agent and IMDS serve them. */
+function served(keys: AwsKeys): string {
+  return JSON.stringify({
+    Code: 'Success',
+    Type: 'AWS-HMAC',
+    AccessKeyId: keys.accessKeyId,
+    SecretAccessKey: keys.secretAccessKey,
+    Token: keys.sessionToken,
+    Expiration: new Date(Date.now() + 3600_000).toISOString(),
+    LastUpdated: new Date().toISOString(),
+  });
+}
+
+describe('the AWS SDK default credential chain (tensorfleet-runtime fetch, moto on loopback)', () => {
+  it('uses keys from the environment', async () => {
+    expectFetched(
+      await fetchFrom(secured, {
+        AWS_ACCESS_KEY_ID: secured.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: secured.secretAccessKey,
+      }),
+    );
+  }, 60_000);
+
+  it('assumes the role of a web identity token file, as IRSA sets it up', async () => {
+    const tokenFile = join(dir, 'web-identity-token');
+    await writeFile(
+      tokenFile,
+      'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQifQ.c2ln',
+    );
+    // AssumeRoleWithWebIdentity is a real call to moto's STS; the role's session
+    // keys and token then sign the GetObjects, and moto checks them.
+    expectFetched(
+      await fetchFrom(secured, {
+        AWS_ROLE_ARN: READER_ROLE_ARN,
+        AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile,
+        AWS_ROLE_SESSION_NAME: 'tensorfleet-test',
+        AWS_ENDPOINT_URL_STS: secured.endpoint,
+      }),
+    );
+  }, 60_000);
+
+  it('gets credentials from the container endpoint with the token file, as EKS Pod Identity serves them', async () => {
+    const tokenFile = join(dir, 'eks-pod-identity-token');
+    const token = 'pod-identity-token-1';
+    await writeFile(tokenFile, token);
+    const agent = await loopback((req, res) => {
+      if (req.headers.authorization !== token) {
+        res.writeHead(401, { 'content-type': 'application/json' });
+        res.end('{"Code":"InvalidToken","Message":"the service account token is not valid"}');
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(served(secured.session));
+    });
+    try {
+      const env = {
+        AWS_CONTAINER_CREDENTIALS_FULL_URI: `${agent.url}/v1/credentials`,
+        AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: tokenFile,
+      };
+      expectFetched(await fetchFrom(secured, env));
+      expect(agent.seen.map((r) => [r.method, r.url])).toContainEqual(['GET', '/v1/credentials']);
+
+      // The agent refuses the token: the source that failed, not anonymous access.
+      await writeFile(tokenFile, 'pod-identity-token-revoked');
+      const res = await fetchFrom(secured, env);
+      expect(res.code, res.stderr).toBe(1);
+      expect(res.stderr).toContain(
+        `tensorfleet-runtime: FETCH_UNAUTHORIZED: listing s3://models/m/1: could not get AWS credentials from the AWS SDK's default credential chain (configured: container credentials endpoint ${agent.url}/v1/credentials)`,
+      );
+      expect(res.stderr).toContain(
+        ': CredentialsProviderError: Could not load credentials from any providers',
+      );
+      expect(agent.seen.map((r) => r.headers.authorization)).toContain(
+        'pod-identity-token-revoked',
+      );
+    } finally {
+      await agent.close();
+    }
+  }, 60_000);
+
+  it('reads a named profile of a shared credentials file (AWS_PROFILE)', async () => {
+    const file = join(dir, 'credentials');
+    await writeFile(
+      file,
+      `[default]\naws_access_key_id = AKIADEFAULTNOTUSED00\naws_secret_access_key = nope\n\n[tensorfleet]\naws_access_key_id = ${secured.accessKeyId}\naws_secret_access_key = ${secured.secretAccessKey}\n`,
+    );
+    expectFetched(
+      await fetchFrom(secured, { AWS_SHARED_CREDENTIALS_FILE: file, AWS_PROFILE: 'tensorfleet' }),
+    );
+  }, 60_000);
+
+  it('gets credentials from IMDSv2 (a session token first, then the role credentials)', async () => {
+    const token = 'imds-session-token';
+    const imds = await loopback((req, res) => {
+      if (req.method === 'PUT' && req.url === '/latest/api/token') {
+        res.end(token);
+      } else if (req.headers['x-aws-ec2-metadata-token'] !== token) {
+        res.writeHead(401).end();
+      } else if (req.url === '/latest/meta-data/iam/security-credentials/') {
+        res.end('tensorfleet-node');
+      } else if (req.url === '/latest/meta-data/iam/security-credentials/tensorfleet-node') {
+        res.end(served(secured.session));
+      } else {
+        res.writeHead(404).end();
+      }
+    });
+    try {
+      expectFetched(
+        await fetchFrom(secured, {
+          AWS_EC2_METADATA_DISABLED: '',
+          AWS_EC2_METADATA_SERVICE_ENDPOINT: imds.url,
+        }),
+      );
+      expect(imds.seen.map((r) => `${r.method} ${r.url}`).slice(0, 3)).toEqual([
+        'PUT /latest/api/token',
+        'GET /latest/meta-data/iam/security-credentials/',
+        'GET /latest/meta-data/iam/security-credentials/tensorfleet-node',
+      ]);
+      expect(imds.seen[0]?.headers['x-aws-ec2-metadata-token-ttl-seconds']).toBeDefined();
+    } finally {
+      await imds.close();
+    }
+  }, 60_000);
+
+  it('reads a public bucket anonymously when the chain finds no credentials', async () => {
+    expectFetched(await fetchFrom(open, {}, 'public'));
+  }, 60_000);
+});
