@@ -14,7 +14,10 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from './process.js';
+import type { V1Pod } from '@kubernetes/client-node';
+import { podFailure } from '../../src/operator/status/pod-failures.js';
+import { testBackend } from './native.js';
+import { runCli, startProcess } from './process.js';
 import type { AwsKeys, S3Server } from './s3-server.js';
 import { READER_ROLE_ARN, startS3 } from './s3-server.js';
 
@@ -228,5 +231,70 @@ describe('the AWS SDK default credential chain (tensorfleet-runtime fetch, moto 
 
   it('reads a public bucket anonymously when the chain finds no credentials', async () => {
     expectFetched(await fetchFrom(open, {}, 'public'));
+  }, 60_000);
+});
+
+describe('an s3 failure, as the runtime and the operator report it', () => {
+  it('is the not-ready status of a followed base path, with the S3 reason', async () => {
+    const p = await startProcess(
+      ['--model-name', 'm', '--model-base-path', 's3://models/m', '--backend', testBackend()],
+      {
+        ...isolated(),
+        TENSORFLEET_S3_ENDPOINT: secured.endpoint,
+        AWS_ACCESS_KEY_ID: 'AKIANOTAREALKEY00000',
+        AWS_SECRET_ACCESS_KEY: 'secret',
+      },
+    );
+    try {
+      // Until the first listing is done, no version has been found yet (404).
+      const deadline = Date.now() + 30_000;
+      let res: Response;
+      let body: string;
+      do {
+        await new Promise((r) => setTimeout(r, 200));
+        res = await fetch(`http://127.0.0.1:${p.port}/v1/models/m`);
+        body = await res.text();
+      } while (!body.includes('InvalidAccessKeyId') && Date.now() < deadline);
+      // The base path's listing error, under its code's status (FETCH_UNAUTHORIZED: 403).
+      expect(res.status).toBe(403);
+      expect(JSON.parse(body)).toEqual({
+        error:
+          'listing s3://models/m/: access denied (HTTP 403); check the credentials: InvalidAccessKeyId: The AWS Access Key Id you provided does not exist in our records.',
+      });
+    } finally {
+      p.child.kill('SIGTERM');
+      await p.exited;
+    }
+  }, 60_000);
+
+  it('is the ModelLoadFailed message of the pod whose fetch init container failed', async () => {
+    const res = await fetchFrom(secured, {
+      AWS_ACCESS_KEY_ID: secured.denied.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: secured.denied.secretAccessKey,
+    });
+    expect(res.code).toBe(1);
+    // FallbackToLogsOnError: the container's last log lines are its termination message.
+    const pod: V1Pod = {
+      metadata: { name: 'm-0' },
+      status: {
+        initContainerStatuses: [
+          {
+            name: 'fetch',
+            image: 'runtime',
+            imageID: '',
+            ready: false,
+            restartCount: 1,
+            state: { waiting: { reason: 'CrashLoopBackOff' } },
+            lastState: { terminated: { exitCode: 1, message: res.stderr } },
+          },
+        ],
+      },
+    };
+    expect(podFailure(pod)).toMatchObject({
+      reason: 'ModelLoadFailed',
+      message: expect.stringMatching(
+        /^init container fetch: FETCH_UNAUTHORIZED: s3:\/\/models\/m\/1\/\S+ part 1 of 1 \(bytes 0-\d+\): access denied \(HTTP 403\); check the credentials: AccessDenied: /,
+      ) as unknown,
+    });
   }, 60_000);
 });
