@@ -26,11 +26,14 @@ interface SdkErrorShape {
   cause?: { code?: string; message?: string };
 }
 
-/** "<Code>: <message>" of an SDK error, or its message alone when it has no code. */
+/**
+ * "<Code>: <message>" of an SDK error, or its message alone when it has no code;
+ * on one line, as the operator reads the runtime's last log line.
+ */
 function detail(err: unknown): string {
   const e = (err ?? {}) as SdkErrorShape;
   const code = e.Code ?? e.name;
-  const message = e.message ?? String(err);
+  const message = (e.message ?? String(err)).replace(/\s*\n\s*/g, ' ').trim();
   // What the SDK says of an error response without a body.
   if (message === 'UnknownError') return 'the response had no error details';
   return code === undefined || code === 'Error' || message.startsWith(code)
