@@ -231,6 +231,12 @@ describe('the AWS SDK default credential chain (tensorfleet-runtime fetch, moto 
 
   it('reads a public bucket anonymously when the chain finds no credentials', async () => {
     expectFetched(await fetchFrom(open, {}, 'public'));
+    // A private one refuses, and the error says the request was anonymous.
+    const res = await fetchFrom(secured, {});
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(
+      /tensorfleet-runtime: FETCH_UNAUTHORIZED: s3:\/\/models\/m\/1\/\S+ part 1 of 1 \(bytes 0-\d+\): access denied \(HTTP 403\); check the credentials: .* \(the request was anonymous: the AWS SDK's default credential chain found no credentials\)\n/,
+    );
   }, 60_000);
 });
 

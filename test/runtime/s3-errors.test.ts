@@ -11,6 +11,7 @@ const ctx = {
   bucket: 'models',
   region: 'us-east-1',
   endpoint: 'AWS S3',
+  anonymous: false,
 };
 
 function serviceError(name: string, status: number, message: string): S3ServiceException {

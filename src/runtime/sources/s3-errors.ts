@@ -41,6 +41,8 @@ function detail(err: unknown): string {
     : `${code}: ${message}`;
 }
 
+const NO_CREDENTIALS = "the AWS SDK's default credential chain found no credentials";
+
 // S3 answers a refused signature or an expired session with 400 as well as 403.
 const CREDENTIAL_CODES = new Set([
   'AccessDenied',
@@ -61,6 +63,8 @@ export interface S3ErrorContext {
   region: string;
   /** Where requests went, for network errors. */
   endpoint: string;
+  /** Requests went unsigned: the chain found no credentials. */
+  anonymous: boolean;
 }
 
 /** Maps anything the SDK throws for one request to a FetchError. */
@@ -93,12 +97,15 @@ export function s3Error(err: unknown, ctx: S3ErrorContext): FetchError {
     }
   }
   if (code === 'NoSuchBucket') return statusError(`bucket "${ctx.bucket}"`, 404, 'NoSuchBucket');
-  if (CREDENTIAL_CODES.has(code) && status !== 401 && status !== 403) {
+  const denied = status === 401 || status === 403 || CREDENTIAL_CODES.has(code);
+  // Denied to an unsigned request: the reason is more likely the missing credentials.
+  const reason = `${detail(err)}${denied && ctx.anonymous ? ` (the request was anonymous: ${NO_CREDENTIALS})` : ''}`;
+  if (denied && status !== 401 && status !== 403) {
     return new FetchError(
       'FETCH_UNAUTHORIZED',
-      `${what}: access denied (HTTP ${status}); check the credentials: ${detail(err)}`,
+      `${what}: access denied (HTTP ${status}); check the credentials: ${reason}`,
       false,
     );
   }
-  return statusError(what, status, detail(err));
+  return statusError(what, status, reason);
 }

@@ -66,8 +66,9 @@ export class S3Source implements ModelSource, DirectoryLister {
       region: env['AWS_REGION'] || env['AWS_DEFAULT_REGION'] || undefined,
       endpoint: endpoint || undefined,
       forcePathStyle: !!endpoint || env['TENSORFLEET_S3_FORCE_PATH_STYLE'] === 'true',
+      // As the SDK's chain does, AWS_PROFILE wins over keys in the environment.
       keys:
-        id && secret
+        id && secret && !env['AWS_PROFILE']
           ? { accessKeyId: id, secretAccessKey: secret, ...(token ? { sessionToken: token } : {}) }
           : undefined,
     };
@@ -82,6 +83,7 @@ export class S3Source implements ModelSource, DirectoryLister {
       bucket: this.bucket,
       region: this.settings.region ?? 'us-east-1',
       endpoint: this.settings.endpoint ?? 'AWS S3',
+      anonymous: false,
     };
     this.resolved ??= createS3Client(this.settings);
     // A failed set-up (a credential source that refused) is tried afresh next time.
@@ -89,7 +91,10 @@ export class S3Source implements ModelSource, DirectoryLister {
       this.resolved = undefined;
       throw s3Error(err, ctx);
     });
-    return { client: resolved.client, ctx: { ...ctx, region: resolved.region } };
+    return {
+      client: resolved.client,
+      ctx: { ...ctx, region: resolved.region, anonymous: resolved.anonymous },
+    };
   }
 
   /** All pages of a ListObjectsV2 of `prefix` (with `delimiter`, one level). */
@@ -202,9 +207,9 @@ export class S3Source implements ModelSource, DirectoryLister {
           true,
         );
       }
-      if (res.Body === undefined)
+      if (body === undefined)
         throw new FetchError('FETCH_FAILED', `${label}: empty response`, true);
-      return res.Body as Readable;
+      return body;
     };
     return downloadParts({
       file: dest,
