@@ -1,9 +1,9 @@
 // The s3:// source's credentials come from the AWS SDK's default Node chain.
 // Each case runs `tensorfleet-runtime fetch` in a child process (the chain
 // reads the process environment) against moto on loopback, which checks the
-// signatures, keys, session tokens and policies of each GetObject (its check
-// of ListObjectsV2 is broken, s3-server.ts; the listing is let through
-// unchecked, so it proves nothing about credentials); the chain's other ends are
+// signatures, keys, session tokens and policies of each GetObject (it rejects
+// any signature of these listings, s3-server.ts, so the listing is let through
+// unchecked and proves nothing about credentials); the chain's other ends are
 // loopback servers of this file (the EKS Pod Identity agent, IMDSv2). No case
 // lets the SDK reach a cloud endpoint: the metadata service is disabled or on
 // loopback, and the shared config files are the test's own.

@@ -44,8 +44,8 @@ export interface S3Server {
   /**
    * Lets the next `count` calls through unauthenticated. moto (5.2) checks
    * GetObject fully, but fails an unsigned AssumeRoleWithWebIdentity with a 500
-   * and rejects the signature of every ListObjectsV2, botocore's as well (a
-   * GET with a query string; checked while writing the s3 tests).
+   * and rejects the signature of a ListObjectsV2 whose prefix holds a "/",
+   * botocore's as well.
    */
   skipAuth(count: number): Promise<void>;
   stop(): Promise<void>;
