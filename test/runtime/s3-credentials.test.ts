@@ -18,6 +18,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { podFailure } from '../../src/operator/status/pod-failures.js';
 import { testBackend } from './native.js';
 import { runCli, startProcess } from './process.js';
+import { regionalFront } from './s3-region-front.js';
 import type { AwsKeys, S3Server } from './s3-server.js';
 import { READER_ROLE_ARN, startS3 } from './s3-server.js';
 
@@ -237,6 +238,45 @@ describe('the AWS SDK default credential chain (tensorfleet-runtime fetch, moto 
     expect(res.stderr).toMatch(
       /tensorfleet-runtime: FETCH_UNAUTHORIZED: s3:\/\/models\/m\/1\/\S+ part 1 of 1 \(bytes 0-\d+\): access denied \(HTTP 403\); check the credentials: .* \(the request was anonymous: the AWS SDK's default credential chain found no credentials\)\n/,
     );
+  }, 60_000);
+});
+
+describe('the region (tensorfleet-runtime fetch, a bucket in eu-west-1 in front of moto)', () => {
+  it('comes from AWS_DEFAULT_REGION, else from the profile in the shared config file', async () => {
+    const front = await regionalFront(open.endpoint, 'eu-west-1', false);
+    const config = join(dir, 'config');
+    await writeFile(config, '[profile tensorfleet]\nregion = eu-west-1\n');
+    const keys = { AWS_ACCESS_KEY_ID: 'AKIAEXAMPLE', AWS_SECRET_ACCESS_KEY: 'secret' };
+    try {
+      // Unset, not empty: the SDK takes an empty AWS_REGION as the region.
+      const over = { TENSORFLEET_S3_ENDPOINT: front.endpoint, AWS_REGION: undefined };
+      expectFetched(
+        await fetchFrom(open, { ...over, ...keys, AWS_DEFAULT_REGION: 'eu-west-1' }, 'public'),
+      );
+      // Keys in a profile, as AWS_PROFILE makes the chain skip environment keys.
+      const credentials = join(dir, 'credentials-region');
+      await writeFile(
+        credentials,
+        `[tensorfleet]\naws_access_key_id = AKIAEXAMPLE\naws_secret_access_key = secret\n`,
+      );
+      expectFetched(
+        await fetchFrom(
+          open,
+          {
+            ...over,
+            AWS_PROFILE: 'tensorfleet',
+            AWS_CONFIG_FILE: config,
+            AWS_SHARED_CREDENTIALS_FILE: credentials,
+          },
+          'public',
+        ),
+      );
+      // Every request was signed for eu-west-1 at once: no redirect was needed.
+      expect(front.regions.length).toBeGreaterThanOrEqual(6);
+      expect(new Set(front.regions)).toEqual(new Set(['eu-west-1']));
+    } finally {
+      await front.close();
+    }
   }, 60_000);
 });
 

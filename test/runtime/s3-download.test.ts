@@ -1,12 +1,9 @@
 // The s3:// source's downloads and its failures, against moto on loopback:
 // parallel ranged parts (planned by a pure function), an abort, a part that
 // fails, access denied, a refused session token, a missing object, and a
-// bucket in another region (a loopback server in front of moto answers as S3
-// does for that, since moto keeps every bucket in one place).
+// bucket in another region (s3-region-front.ts answers as S3 does for that).
 
 import { createHash } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
-import { createServer, request } from 'node:http';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetchModel } from '../../src/runtime/sources/fetch.js';
 import { S3Source } from '../../src/runtime/sources/s3.js';
 import { planParts } from '../../src/runtime/sources/s3-parts.js';
+import { regionalFront } from './s3-region-front.js';
 import type { S3Server } from './s3-server.js';
 import { startS3 } from './s3-server.js';
 
@@ -186,43 +184,6 @@ describe('s3 downloads (moto on loopback)', () => {
     });
   }, 60_000);
 });
-
-/**
- * A loopback server in front of moto that answers as S3 does for a bucket in
- * `region`: 301 PermanentRedirect with x-amz-bucket-region to requests signed
- * for another region (all of them when `always`), the rest passed to moto.
- */
-async function regionalFront(
-  target: string,
-  region: string,
-  always: boolean,
-): Promise<{ endpoint: string; regions: string[]; close: () => Promise<void> }> {
-  const regions: string[] = [];
-  const server = createServer((req: IncomingMessage, res) => {
-    const signed = /Credential=[^/]+\/\d+\/([^/]+)\//.exec(req.headers.authorization ?? '')?.[1];
-    regions.push(signed ?? '');
-    if (always || signed !== region) {
-      res.writeHead(301, { 'content-type': 'application/xml', 'x-amz-bucket-region': region });
-      res.end(
-        `<?xml version="1.0" encoding="UTF-8"?><Error><Code>PermanentRedirect</Code><Message>The bucket you are attempting to access must be addressed using the specified endpoint. Please send all future requests to this endpoint.</Message><Endpoint>models.s3.${region}.amazonaws.com</Endpoint><Bucket>models</Bucket></Error>`,
-      );
-      return;
-    }
-    const url = new URL(req.url ?? '/', target);
-    const upstream = request(url, { method: req.method, headers: req.headers }, (up) => {
-      res.writeHead(up.statusCode ?? 502, up.headers);
-      up.pipe(res);
-    });
-    req.pipe(upstream);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  return {
-    endpoint: `http://127.0.0.1:${port}`,
-    regions,
-    close: () => new Promise((r) => server.close(() => r())),
-  };
-}
 
 describe('s3 regions', () => {
   it('follows a 301 PermanentRedirect to the region the bucket is in', async () => {

@@ -65,8 +65,7 @@ export async function createS3Client(settings: S3ClientSettings): Promise<Resolv
   // The SDK's region (AWS_REGION, the profile's region), else us-east-1; a
   // bucket elsewhere answers 301 with its region, which the client follows.
   const region =
-    settings.region ??
-    (await new S3Client({}).config.region().catch(() => undefined)) ??
+    (settings.region ?? (await new S3Client({}).config.region().catch(() => undefined))) ||
     'us-east-1';
   const base: S3ClientConfig = {
     region,
