@@ -41,28 +41,31 @@ afterAll(async () => {
   if (dir !== undefined) await rm(dir, { recursive: true, force: true });
 });
 
-/** Every variable the chain reads, cleared or pointed at this test's own files. */
+/**
+ * Every variable the chain reads, unset (a child process gets no undefined
+ * variable) or pointed at this test's own files.
+ */
 function isolated(): NodeJS.ProcessEnv {
   return {
-    AWS_ACCESS_KEY_ID: '',
-    AWS_SECRET_ACCESS_KEY: '',
-    AWS_SESSION_TOKEN: '',
-    AWS_PROFILE: '',
-    AWS_ROLE_ARN: '',
-    AWS_WEB_IDENTITY_TOKEN_FILE: '',
-    AWS_CONTAINER_CREDENTIALS_FULL_URI: '',
-    AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: '',
-    AWS_CONTAINER_AUTHORIZATION_TOKEN: '',
-    AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: '',
+    AWS_ACCESS_KEY_ID: undefined,
+    AWS_SECRET_ACCESS_KEY: undefined,
+    AWS_SESSION_TOKEN: undefined,
+    AWS_PROFILE: undefined,
+    AWS_ROLE_ARN: undefined,
+    AWS_WEB_IDENTITY_TOKEN_FILE: undefined,
+    AWS_CONTAINER_CREDENTIALS_FULL_URI: undefined,
+    AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: undefined,
+    AWS_CONTAINER_AUTHORIZATION_TOKEN: undefined,
+    AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: undefined,
     AWS_CONFIG_FILE: join(dir, 'no-config'),
     AWS_SHARED_CREDENTIALS_FILE: join(dir, 'no-credentials'),
     AWS_EC2_METADATA_DISABLED: 'true',
-    AWS_EC2_METADATA_SERVICE_ENDPOINT: '',
-    AWS_ENDPOINT_URL: '',
-    AWS_ENDPOINT_URL_S3: '',
-    AWS_ENDPOINT_URL_STS: '',
+    AWS_EC2_METADATA_SERVICE_ENDPOINT: undefined,
+    AWS_ENDPOINT_URL: undefined,
+    AWS_ENDPOINT_URL_S3: undefined,
+    AWS_ENDPOINT_URL_STS: undefined,
     AWS_REGION: 'us-east-1',
-    AWS_DEFAULT_REGION: '',
+    AWS_DEFAULT_REGION: undefined,
   };
 }
 
@@ -248,7 +251,6 @@ describe('the region (tensorfleet-runtime fetch, a bucket in eu-west-1 in front 
     await writeFile(config, '[profile tensorfleet]\nregion = eu-west-1\n');
     const keys = { AWS_ACCESS_KEY_ID: 'AKIAEXAMPLE', AWS_SECRET_ACCESS_KEY: 'secret' };
     try {
-      // Unset, not empty: the SDK takes an empty AWS_REGION as the region.
       const over = { TENSORFLEET_S3_ENDPOINT: front.endpoint, AWS_REGION: undefined };
       expectFetched(
         await fetchFrom(open, { ...over, ...keys, AWS_DEFAULT_REGION: 'eu-west-1' }, 'public'),
