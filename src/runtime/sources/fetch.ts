@@ -101,10 +101,16 @@ export async function withRetries<T>(
 
 const DEFAULT_STALL_MS = 30_000;
 
-/** Size of `file` so far, 0 while it does not exist. */
+/**
+ * Bytes written to `file` so far, 0 while it does not exist. A file written in
+ * ranged parts at their offsets (s3-parts.ts) is sparse until done: its
+ * allocated blocks count what arrived, its size only the furthest part.
+ */
 async function sizeOf(file: string): Promise<number> {
   try {
-    return (await stat(file)).size;
+    const st = await stat(file);
+    // (Some filesystems, FUSE ones among them, report no blocks at all.)
+    return st.blocks > 0 ? Math.min(st.size, st.blocks * 512) : st.size;
   } catch {
     return 0;
   }

@@ -1,40 +1,49 @@
-// s3://bucket/prefix model sources: AWS S3 or any S3-compatible store.
-// Environment: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN
-// (anonymous when unset), AWS_REGION / AWS_DEFAULT_REGION (default us-east-1),
-// and an endpoint override TENSORFLEET_S3_ENDPOINT, AWS_ENDPOINT_URL_S3 or
-// AWS_ENDPOINT_URL (which switches to path-style addressing).
+// s3://bucket/prefix model sources: AWS S3 or any S3-compatible store, through
+// the AWS SDK for JavaScript v3 (imported on first use, s3-client.ts).
+// Environment: the SDK's credential chain and region (AWS_REGION,
+// AWS_DEFAULT_REGION, the profile's region, else us-east-1); an endpoint
+// override TENSORFLEET_S3_ENDPOINT, AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL
+// (which switches to path-style addressing, as TENSORFLEET_S3_FORCE_PATH_STYLE=true
+// does); TENSORFLEET_S3_PART_SIZE and TENSORFLEET_S3_CONCURRENCY for the
+// parallel ranged download of large files.
 
+import type { Readable } from 'node:stream';
+import type { _Object, CommonPrefix, S3Client } from '@aws-sdk/client-s3';
 import { RuntimeError } from '../errors.js';
-import type { AwsCredentials } from './sigv4.js';
-import { signGet, uriEncode } from './sigv4.js';
-import { readText, request, saveBody, statusError } from './download.js';
+import { FetchError, statusError } from './download.js';
 import type { ObjectLevel } from './object-store-directory.js';
 import { objectStoreDirectory } from './object-store-directory.js';
+import type { ResolvedS3Client, S3ClientSettings } from './s3-client.js';
+import { createS3Client } from './s3-client.js';
+import type { S3ErrorContext } from './s3-errors.js';
+import { s3Error } from './s3-errors.js';
+import type { Part } from './s3-parts.js';
+import { downloadParts, planParts } from './s3-parts.js';
 import type { DirectoryEntries, DirectoryLister, ModelSource, RemoteFile } from './source.js';
 
-function xmlDecode(s: string): string {
-  return s
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&quot;/g, '"')
-    .replace(/&apos;/g, "'")
-    .replace(/&#(\d+);/g, (_m, d: string) => String.fromCodePoint(Number(d)))
-    .replace(/&amp;/g, '&');
-}
+const MiB = 2 ** 20;
 
-function tag(xml: string, name: string): string | undefined {
-  const m = new RegExp(`<${name}>([\\s\\S]*?)</${name}>`).exec(xml);
-  return m?.[1] === undefined ? undefined : xmlDecode(m[1]);
+function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < 1)
+    throw new RuntimeError(
+      'CONFIG_INVALID',
+      `${name} must be a positive whole number, got "${raw}"`,
+    );
+  return n;
 }
 
 export class S3Source implements ModelSource, DirectoryLister {
   readonly describe: string;
   private readonly bucket: string;
   private readonly prefix: string;
-  private readonly region: string;
-  private readonly endpoint: URL;
-  private readonly pathStyle: boolean;
-  private readonly creds: AwsCredentials | undefined;
+  private readonly settings: S3ClientSettings;
+  /** Bytes per ranged GET; files over twice this download in parts. */
+  private readonly partSize: number;
+  private readonly concurrency: number;
+  private resolved: Promise<ResolvedS3Client> | undefined;
 
   constructor(uri: string, env: NodeJS.ProcessEnv = process.env) {
     const rest = uri.slice('s3://'.length);
@@ -46,80 +55,94 @@ export class S3Source implements ModelSource, DirectoryLister {
     if (prefix !== '' && !prefix.endsWith('/')) prefix += '/';
     this.prefix = prefix;
     this.describe = uri;
-    this.region = env['AWS_REGION'] || env['AWS_DEFAULT_REGION'] || 'us-east-1';
-    const override =
+    const endpoint =
       env['TENSORFLEET_S3_ENDPOINT'] || env['AWS_ENDPOINT_URL_S3'] || env['AWS_ENDPOINT_URL'];
-    this.pathStyle = override !== undefined || env['TENSORFLEET_S3_FORCE_PATH_STYLE'] === 'true';
-    this.endpoint = new URL(override ?? `https://s3.${this.region}.amazonaws.com`);
+    if (endpoint && !URL.canParse(endpoint))
+      throw new RuntimeError('CONFIG_INVALID', `S3 endpoint "${endpoint}" is not a URL`);
     const id = env['AWS_ACCESS_KEY_ID'];
     const secret = env['AWS_SECRET_ACCESS_KEY'];
-    this.creds =
-      id && secret
-        ? { accessKeyId: id, secretAccessKey: secret, sessionToken: env['AWS_SESSION_TOKEN'] }
-        : undefined;
+    const token = env['AWS_SESSION_TOKEN'];
+    this.settings = {
+      region: env['AWS_REGION'] || env['AWS_DEFAULT_REGION'] || undefined,
+      endpoint: endpoint || undefined,
+      forcePathStyle: !!endpoint || env['TENSORFLEET_S3_FORCE_PATH_STYLE'] === 'true',
+      // As the SDK's chain does, AWS_PROFILE wins over keys in the environment.
+      keys:
+        id && secret && !env['AWS_PROFILE']
+          ? { accessKeyId: id, secretAccessKey: secret, ...(token ? { sessionToken: token } : {}) }
+          : undefined,
+    };
+    this.partSize = positiveInt(env, 'TENSORFLEET_S3_PART_SIZE', 8 * MiB);
+    this.concurrency = positiveInt(env, 'TENSORFLEET_S3_CONCURRENCY', 4);
   }
 
-  private url(key: string, query: Record<string, string> = {}): URL {
-    const base = this.endpoint.href.replace(/\/$/, '');
-    const encodedKey = uriEncode(key, true);
-    const url = this.pathStyle
-      ? new URL(`${base}/${this.bucket}${key === '' ? '' : `/${encodedKey}`}`)
-      : new URL(`${this.endpoint.protocol}//${this.bucket}.${this.endpoint.host}/${encodedKey}`);
-    for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
-    return url;
+  /** The client (built once) and the context its errors are reported in. */
+  private async client(what: string): Promise<{ client: S3Client; ctx: S3ErrorContext }> {
+    const ctx = {
+      what,
+      bucket: this.bucket,
+      region: this.settings.region ?? 'us-east-1',
+      endpoint: this.settings.endpoint ?? 'AWS S3',
+      anonymous: false,
+    };
+    this.resolved ??= createS3Client(this.settings);
+    // A failed set-up (a credential source that refused) is tried afresh next time.
+    const resolved = await this.resolved.catch((err: unknown) => {
+      this.resolved = undefined;
+      throw s3Error(err, ctx);
+    });
+    return {
+      client: resolved.client,
+      ctx: { ...ctx, region: resolved.region, anonymous: resolved.anonymous },
+    };
   }
 
-  private headers(url: URL): Record<string, string> {
-    return this.creds === undefined ? {} : signGet(url, this.region, this.creds);
-  }
-
-  /** One ListObjectsV2 page: its XML, or the listing's precise error. */
-  private async listPage(
-    query: Record<string, string>,
+  /** All pages of a ListObjectsV2 of `prefix` (with `delimiter`, one level). */
+  private async listAll(
+    prefix: string,
+    delimiter: string | undefined,
     what: string,
     signal: AbortSignal | undefined,
-  ): Promise<string> {
-    const url = this.url('', { 'list-type': '2', ...query });
-    const res = await request(
-      url.href,
-      { headers: this.headers(url), ...(signal === undefined ? {} : { signal }) },
-      what,
-    );
-    const body = await readText(res);
-    if (!res.ok) {
-      const code = tag(body, 'Code');
-      if (res.status === 404 && code === 'NoSuchBucket')
-        throw statusError(`bucket "${this.bucket}"`, 404, 'NoSuchBucket');
-      throw statusError(
-        what,
-        res.status,
-        code === undefined ? body : `${code}: ${tag(body, 'Message') ?? ''}`,
-      );
-    }
-    return body;
+  ): Promise<{ objects: _Object[]; prefixes: CommonPrefix[] }> {
+    const { client, ctx } = await this.client(what);
+    const { ListObjectsV2Command } = await import('@aws-sdk/client-s3');
+    const objects: _Object[] = [];
+    const prefixes: CommonPrefix[] = [];
+    let token: string | undefined;
+    do {
+      const page = await client
+        .send(
+          new ListObjectsV2Command({
+            Bucket: this.bucket,
+            Prefix: prefix,
+            ...(delimiter === undefined ? {} : { Delimiter: delimiter }),
+            ...(token === undefined ? {} : { ContinuationToken: token }),
+          }),
+          signal === undefined ? {} : { abortSignal: signal },
+        )
+        .catch((err: unknown) => {
+          throw s3Error(err, ctx);
+        });
+      objects.push(...(page.Contents ?? []));
+      prefixes.push(...(page.CommonPrefixes ?? []));
+      token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
+    } while (token !== undefined);
+    return { objects, prefixes };
   }
 
   async list(signal?: AbortSignal): Promise<RemoteFile[]> {
-    const files: RemoteFile[] = [];
-    let token: string | undefined;
-    do {
-      const query: Record<string, string> = { prefix: this.prefix };
-      if (token !== undefined) query['continuation-token'] = token;
-      const body = await this.listPage(query, `listing ${this.describe}`, signal);
-      for (const m of body.matchAll(/<Contents>([\s\S]*?)<\/Contents>/g)) {
-        const key = tag(m[1] ?? '', 'Key');
-        const size = tag(m[1] ?? '', 'Size');
-        if (key === undefined || key.endsWith('/')) continue;
-        files.push({
-          path: key.slice(this.prefix.length),
-          size: size === undefined ? undefined : Number(size),
-        });
-      }
-      token = tag(body, 'IsTruncated') === 'true' ? tag(body, 'NextContinuationToken') : undefined;
-    } while (token !== undefined);
+    const { objects } = await this.listAll(
+      this.prefix,
+      undefined,
+      `listing ${this.describe}`,
+      signal,
+    );
+    const files = objects
+      .filter((o) => o.Key !== undefined && !o.Key.endsWith('/'))
+      .map((o) => ({ path: (o.Key as string).slice(this.prefix.length), size: o.Size }));
     if (files.length === 0) {
       throw statusError(
-        `${this.describe}`,
+        this.describe,
         404,
         `no objects under prefix "${this.prefix}" in bucket "${this.bucket}"`,
       );
@@ -127,47 +150,74 @@ export class S3Source implements ModelSource, DirectoryLister {
     return files;
   }
 
-  /** Keys and common prefixes directly under `prefix` (ListObjectsV2 with delimiter "/"). */
-  private async listLevel(
-    prefix: string,
-    what: string,
-    signal: AbortSignal | undefined,
-  ): Promise<ObjectLevel> {
-    const names: string[] = [];
-    const prefixes: string[] = [];
-    let token: string | undefined;
-    do {
-      const query: Record<string, string> = { prefix, delimiter: '/' };
-      if (token !== undefined) query['continuation-token'] = token;
-      const body = await this.listPage(query, what, signal);
-      for (const m of body.matchAll(/<Contents>([\s\S]*?)<\/Contents>/g)) {
-        const key = tag(m[1] ?? '', 'Key');
-        if (key !== undefined) names.push(key);
-      }
-      for (const m of body.matchAll(/<CommonPrefixes>([\s\S]*?)<\/CommonPrefixes>/g)) {
-        const common = tag(m[1] ?? '', 'Prefix');
-        if (common !== undefined) prefixes.push(common);
-      }
-      token = tag(body, 'IsTruncated') === 'true' ? tag(body, 'NextContinuationToken') : undefined;
-    } while (token !== undefined);
-    return { names, prefixes };
-  }
-
   async listDirectory(path: string, signal?: AbortSignal): Promise<DirectoryEntries> {
     const prefix = path === '' ? this.prefix : `${this.prefix}${path}/`;
     const what = `listing s3://${this.bucket}/${prefix}`;
-    return objectStoreDirectory('s3', this.bucket, prefix, (p) => this.listLevel(p, what, signal));
+    return objectStoreDirectory('s3', this.bucket, prefix, async (p): Promise<ObjectLevel> => {
+      const { objects, prefixes } = await this.listAll(p, '/', what, signal);
+      return {
+        names: objects.flatMap((o) => (o.Key === undefined ? [] : [o.Key])),
+        prefixes: prefixes.flatMap((c) => (c.Prefix === undefined ? [] : [c.Prefix])),
+      };
+    });
   }
 
   async download(file: RemoteFile, dest: string, signal?: AbortSignal): Promise<number> {
-    const url = this.url(this.prefix + file.path);
-    const what = `s3://${this.bucket}/${this.prefix}${file.path}`;
-    const res = await request(
-      url.href,
-      { headers: this.headers(url), ...(signal === undefined ? {} : { signal }) },
+    const key = this.prefix + file.path;
+    const what = `s3://${this.bucket}/${key}`;
+    const { client, ctx } = await this.client(what);
+    const { GetObjectCommand, HeadObjectCommand } = await import('@aws-sdk/client-s3');
+    const options = signal === undefined ? {} : { abortSignal: signal };
+    const size =
+      file.size ??
+      (
+        await client
+          .send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }), options)
+          .catch((err: unknown) => {
+            throw s3Error(err, ctx);
+          })
+      ).ContentLength ??
+      0;
+    // Small files in one GET; large ones in ranged parts fetched side by side.
+    const parts = planParts(size, size > 2 * this.partSize ? this.partSize : Math.max(size, 1));
+    const fetchPart = async (
+      part: Part,
+      label: string,
+      partSignal: AbortSignal,
+    ): Promise<Readable> => {
+      const res = await client
+        .send(
+          new GetObjectCommand({
+            Bucket: this.bucket,
+            Key: key,
+            Range: `bytes=${part.start}-${part.end}`,
+          }),
+          { abortSignal: partSignal },
+        )
+        .catch((err: unknown) => {
+          throw s3Error(err, { ...ctx, what: label });
+        });
+      const body = res.Body as Readable | undefined;
+      const total = /\/(\d+)$/.exec(res.ContentRange ?? '')?.[1];
+      if (total !== undefined && Number(total) !== size) {
+        body?.destroy();
+        throw new FetchError(
+          'FETCH_SIZE_MISMATCH',
+          `${label}: the object is now ${total} bytes but the listing said ${size} (it changed during the download)`,
+          true,
+        );
+      }
+      if (body === undefined)
+        throw new FetchError('FETCH_FAILED', `${label}: empty response`, true);
+      return body;
+    };
+    return downloadParts({
+      file: dest,
       what,
-    );
-    if (!res.ok) throw statusError(what, res.status, await readText(res));
-    return saveBody(res, dest, what, file.size);
+      parts,
+      concurrency: this.concurrency,
+      signal,
+      fetchPart,
+    });
   }
 }
