@@ -724,9 +724,10 @@ export const Slo = object(
       ),
     ),
     runbookUrl: optional(
+      // No braces: Prometheus expands templates in annotations.
       string('Runbook linked from every alert (the runbook_url annotation).', {
         maxLength: 2048,
-        pattern: '^https?://',
+        pattern: '^https?://[^\\s{}]+$',
       }),
     ),
   },

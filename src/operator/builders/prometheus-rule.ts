@@ -121,17 +121,27 @@ function objectives(slo: Slo): { kind: SloKind; objective: number; budget: numbe
   const out: { kind: SloKind; percent: number }[] = [];
   if (slo.availability) out.push({ kind: 'availability', percent: slo.availability.objective });
   if (slo.latency) out.push({ kind: 'latency', percent: slo.latency.objective });
-  // The budget from the percentage, not as 1 - ratio: 1 - 0.99994 is 0.0000599999999999.
-  return out.map(({ kind, percent }) => ({
-    kind,
-    objective: round(percent / 100),
-    budget: round(round(100 - percent) / 100),
-  }));
+  return out.map(({ kind, percent }) => ({ kind, ...asRatios(percent) }));
+}
+
+/**
+ * An objective in percent as the decimal ratios it stands for, through
+ * integers: in floating point 1 - 0.99994 is 0.0000599999999999.
+ */
+function asRatios(percent: number): { objective: number; budget: number } {
+  const scale = 10 ** (String(percent).split('.')[1] ?? '').length;
+  const good = Math.round(percent * scale);
+  return { objective: good / (100 * scale), budget: (100 * scale - good) / (100 * scale) };
+}
+
+/** Label matchers of the model's series (the ServiceMonitor adds namespace; the runtime, model). */
+function modelMatchers(md: ModelDeployment): string {
+  return `namespace="${md.metadata.namespace!}",model="${md.metadata.name!}"`;
 }
 
 /** PromQL for the share of bad requests of one SLI over a range (`[5m]`, `[30d]`). */
 function badRatioExpr(md: ModelDeployment, slo: Slo, kind: SloKind, range: string): string {
-  const sel = `namespace="${md.metadata.namespace!}",model="${md.metadata.name!}"`;
+  const sel = modelMatchers(md);
   const sum = (series: string) => `sum by (namespace, model) (rate(${series}${range}))`;
   if (kind === 'availability') {
     const total = RUNTIME_METRICS.requests;
@@ -154,7 +164,7 @@ function alertRules(
   { kind, objective, budget }: { kind: SloKind; objective: number; budget: number },
 ) {
   const sloLabels = { namespace: md.metadata.namespace!, model: md.metadata.name!, slo: kind };
-  const sel = `{namespace="${md.metadata.namespace!}",model="${md.metadata.name!}",slo="${kind}"}`;
+  const sel = `{${modelMatchers(md)},slo="${kind}"}`;
   const what =
     kind === 'availability'
       ? 'answered without a server error (5xx or 429)'
@@ -202,10 +212,10 @@ export function buildPrometheusRule(md: ModelDeployment): PrometheusRuleObject |
   const meta = objectMeta(md, md.metadata.name!);
   const model = { namespace: md.metadata.namespace!, model: md.metadata.name! };
   const recording: RecordingRule[] = [];
-  const budget: RecordingRule[] = [];
+  const budgetRules: RecordingRule[] = [];
   const alerts: AlertingRule[] = [];
   for (const target of objectives(slo)) {
-    const { kind, objective, budget: errorBudget } = target;
+    const { kind, objective, budget } = target;
     const labels = { slo: kind };
     for (const w of SLO_RATE_WINDOWS) {
       recording.push({
@@ -214,11 +224,11 @@ export function buildPrometheusRule(md: ModelDeployment): PrometheusRuleObject |
         labels,
       });
     }
-    budget.push(
+    budgetRules.push(
       { record: RECORDED.objective, expr: `vector(${objective})`, labels: { ...model, ...labels } },
       {
         record: RECORDED.budgetRemaining,
-        expr: `1 - (${badRatioExpr(md, slo, kind, `[${slo.window}]`)}) / ${errorBudget}`,
+        expr: `1 - (${badRatioExpr(md, slo, kind, `[${slo.window}]`)}) / ${budget}`,
         labels,
       },
     );
@@ -233,7 +243,7 @@ export function buildPrometheusRule(md: ModelDeployment): PrometheusRuleObject |
       groups: [
         { name: `${group}.burn-rates`, rules: [...recording, ...alerts] },
         // A window-long range is costly to evaluate and changes slowly.
-        { name: `${group}.budget`, interval: '5m', rules: budget },
+        { name: `${group}.budget`, interval: '5m', rules: budgetRules },
       ],
     },
   };

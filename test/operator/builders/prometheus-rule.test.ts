@@ -178,8 +178,11 @@ describe('PrometheusRule', () => {
           const r = buildPrometheusRule(
             withSlo({ availability: { objective: thousandths / 1000 }, window: `${days}d` }),
           )!;
-          // The budget as a decimal: 99.994 -> 0.00006 exactly.
+          // The objective and budget as decimals: 99.994 -> 0.99994 and 0.00006 exactly.
           const budget = String(Number(`${100_000 - thousandths}e-5`));
+          expect(r.spec.groups[1]!.rules[0]).toMatchObject({
+            expr: `vector(${String(Number(`${thousandths}e-5`))})`,
+          });
           for (const a of alerts(r)) {
             const divisors = [...a.expr.matchAll(/ \/ ([\d.]+) > ([\d.]+)/g)];
             expect(divisors).toHaveLength(4);
@@ -190,7 +193,7 @@ describe('PrometheusRule', () => {
           }
         },
       ),
-      { numRuns: 200 },
+      { numRuns: 1000 },
     );
   });
 });
