@@ -638,7 +638,7 @@ const LATENCY_BOUNDS_CEL = `[${LATENCY_BUCKETS.map((b) => (Number.isInteger(b) ?
 /** An SLO objective in percent: 99.9 allows 0.1% of requests to be bad. */
 const objective = (what: string) =>
   number(
-    `Percentage of requests that must be ${what} over the window, e.g. 99.9; 100 minus it is the error budget. Page alerts need at least 93.06 (their 14.4x burn rate must stay below 100% bad).`,
+    `Percentage of requests that must be ${what} over the window, e.g. 99.9; 100 minus it is the error budget. With a 30d window the fastest page (a 14.4x burn) can fire only above 93.06: below it, 14.4 budgets exceed every request.`,
     {
       minimum: 50,
       maximum: 100,
