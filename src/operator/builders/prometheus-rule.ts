@@ -87,7 +87,7 @@ export function wantsPrometheusRule(md: ModelDeployment, crdInstalled: boolean):
 }
 
 /** The SLO window in hours ("30d" -> 720). */
-export function windowHours(window: string): number {
+function windowHours(window: string): number {
   return Number(window.slice(0, -1)) * 24;
 }
 
