@@ -652,7 +652,7 @@ const objective = (what: string) =>
   );
 
 export const SloAvailability = object(
-  "Availability SLO: the share of inference requests answered without a server-side failure. Bad: 5xx answers and 429 (the queue was full: the model had no capacity), over every protocol; gRPC calls are counted by the HTTP status of their error (UNAVAILABLE 503, DEADLINE_EXCEEDED 504, INTERNAL 500, RESOURCE_EXHAUSTED 429). Other 4xx are the caller's mistakes and count as good.",
+  "Availability SLO: the share of inference requests answered without a server-side failure. Bad: 5xx answers and 429 (the queue was full: the model had no capacity), over every protocol; gRPC calls are counted by the HTTP status of their error (UNAVAILABLE 503, DEADLINE_EXCEEDED 504, INTERNAL 500, RESOURCE_EXHAUSTED of a full queue 429). Other 4xx are the caller's mistakes and count as good.",
   { objective: objective('answered without a server-side failure') },
 );
 
