@@ -121,6 +121,15 @@ export const serveArgs = (values: Partial<ServeConfig>): string[] => args('serve
 /** `fetch` and its flags, in the order given. */
 export const fetchArgs = (values: Partial<FetchConfig>): string[] => args('fetch', values);
 
+/**
+ * Upper bounds (seconds) of the runtime's latency histograms, request duration
+ * among them: a latency SLO's threshold must be one of them, since Prometheus
+ * can only count requests below a bucket bound.
+ */
+export const LATENCY_BUCKETS = [
+  0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+] as const;
+
 /** The runtime's metrics that the operator, its HPA and KEDA builders and canary analysis read. */
 export const RUNTIME_METRICS = {
   requests: 'tensorfleet_runtime_requests_total',

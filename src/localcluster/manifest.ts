@@ -45,6 +45,7 @@ export const BINARIES = [
   'prometheusOperator',
   'prometheusConfigReloader',
   'prometheus',
+  'promtool',
 ] as const;
 export type Binary = (typeof BINARIES)[number];
 

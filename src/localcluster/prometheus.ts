@@ -28,11 +28,16 @@ export interface PrometheusServer {
   stop(): Promise<void>;
 }
 
-/** Starts Prometheus and waits until every target has been scraped `minSamples` times. */
+/**
+ * Starts Prometheus and waits until every target has been scraped `minSamples`
+ * times. `ruleGroups` (a rule file's groups, e.g. a PrometheusRule's spec.groups)
+ * are evaluated at the scrape interval.
+ */
 export async function startPrometheus(
   targets: ScrapeTarget[],
   minSamples = 3,
   scrapeInterval = '1s',
+  ruleGroups: readonly unknown[] = [],
 ): Promise<PrometheusServer> {
   const binary = (await ensureBinaries()).binaries.prometheus;
   const dir = await mkdtemp(join(tmpdir(), 'tensorfleet-prometheus-'));
@@ -45,9 +50,13 @@ export async function startPrometheus(
   const config = {
     global: { scrape_interval: scrapeInterval, evaluation_interval: scrapeInterval },
     scrape_configs: jobs,
+    rule_files: ruleGroups.length > 0 ? [join(dir, 'rules.yml')] : [],
   };
   // JSON is YAML.
   await writeFile(join(dir, 'prometheus.yml'), JSON.stringify(config));
+  if (ruleGroups.length > 0) {
+    await writeFile(join(dir, 'rules.yml'), JSON.stringify({ groups: ruleGroups }));
+  }
   const child: ChildProcess = spawn(
     binary,
     [

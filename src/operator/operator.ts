@@ -28,7 +28,7 @@ import { LABEL_MODEL, MANAGED_BY } from './builders/labels.js';
 
 const OWNED_SELECTOR = `app.kubernetes.io/managed-by=${MANAGED_BY}`;
 const WRITE_VERBS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
-/** How often optional CRDs (ServiceMonitor, ScaledObject, HTTPRoute) are looked for, to notice one installed or removed. */
+/** How often optional CRDs (ServiceMonitor, PrometheusRule, ScaledObject, HTTPRoute) are looked for, to notice one installed or removed. */
 const CRD_RECHECK_MS = 10_000;
 
 export interface OperatorOptions {

@@ -23,6 +23,7 @@ import {
 } from './builders/http-route.js';
 import { LABEL_MODEL, deploymentName } from './builders/labels.js';
 import { buildPodDisruptionBudget } from './builders/pod-disruption-budget.js';
+import { buildPrometheusRule, wantsPrometheusRule } from './builders/prometheus-rule.js';
 import { buildScaledObject } from './builders/scaled-object.js';
 import { buildServiceMonitor, wantsServiceMonitor } from './builders/service-monitor.js';
 import { buildService } from './builders/service.js';
@@ -186,6 +187,7 @@ export class ModelDeploymentReconciler implements Reconciler {
         problems,
       );
       await this.reconcileServiceMonitor(md, problems);
+      await this.reconcilePrometheusRule(md, problems);
       await this.reconcileScaledObject(md, problems);
     } catch (err) {
       // The namespace is being deleted, and the model with it: nothing to report.
@@ -325,6 +327,27 @@ export class ModelDeploymentReconciler implements Reconciler {
       ? (buildServiceMonitor(md) as unknown as KubeObject)
       : undefined;
     await this.owned.ensureOptional(md, RESOURCES.serviceMonitor, cache, desired, problems);
+  }
+
+  private async reconcilePrometheusRule(
+    md: ModelDeploymentObject,
+    problems: Problem[],
+  ): Promise<void> {
+    const cache = await this.deps.optionalKind(RESOURCES.prometheusRule);
+    if (!cache) {
+      if (md.spec.monitoring.slo?.enabled === 'true') {
+        problems.push({
+          reason: REASON.PrometheusRuleCRDMissing,
+          message:
+            'monitoring.slo.enabled is "true" but the PrometheusRule CRD (monitoring.coreos.com/v1) is not installed; install the Prometheus Operator or set enabled to "auto"',
+        });
+      }
+      return;
+    }
+    const desired = wantsPrometheusRule(md, true)
+      ? (buildPrometheusRule(md) as unknown as KubeObject)
+      : undefined;
+    await this.owned.ensureOptional(md, RESOURCES.prometheusRule, cache, desired, problems);
   }
 
   private async reconcileScaledObject(

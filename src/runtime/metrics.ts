@@ -6,7 +6,7 @@
 // version its own bound series over the same metric families.
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { RUNTIME_METRICS } from '../contract/runtime.js';
+import { LATENCY_BUCKETS, RUNTIME_METRICS } from '../contract/runtime.js';
 import type { Protocol as HttpProtocol } from './codec/decode.js';
 
 /** The protocol label: the two HTTP APIs, and grpc for both gRPC APIs (TF Serving's and the Open Inference Protocol's). */
@@ -20,9 +20,6 @@ export interface MetricsSource {
   ready(): boolean;
 }
 
-const LATENCY_BUCKETS = [
-  0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
-];
 const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
 
 /** The per-request series of one protocol and status code, label values resolved once. */
@@ -115,21 +112,21 @@ export class RuntimeMetrics {
         name: RUNTIME_METRICS.requestDuration,
         help: 'Time from receiving an inference request to sending its response.',
         labelNames: ['model', 'version', 'protocol'],
-        buckets: LATENCY_BUCKETS,
+        buckets: [...LATENCY_BUCKETS],
         registers,
       });
       this.queueDuration = new Histogram({
         name: 'tensorfleet_runtime_queue_duration_seconds',
         help: 'Time a request waited in the batching queue before its batch started.',
         labelNames: ['model', 'version'],
-        buckets: LATENCY_BUCKETS,
+        buckets: [...LATENCY_BUCKETS],
         registers,
       });
       this.computeDuration = new Histogram({
         name: 'tensorfleet_runtime_compute_duration_seconds',
         help: 'Model execution time per batch, measured in the worker.',
         labelNames: ['model', 'version'],
-        buckets: LATENCY_BUCKETS,
+        buckets: [...LATENCY_BUCKETS],
         registers,
       });
       this.batchSize = new Histogram({

@@ -7,6 +7,7 @@ import yaml from 'js-yaml';
 import { describe, expect, it } from 'vitest';
 
 import { DEFAULT_CONFIG } from '../../src/operator/config.js';
+import { buildPrometheusRule, RECORDED } from '../../src/operator/builders/prometheus-rule.js';
 import { OperatorMetrics } from '../../src/operator/metrics.js';
 import { RuntimeMetrics } from '../../src/runtime/metrics.js';
 import { QualityMetrics } from '../../src/runtime/quality/quality-metrics.js';
@@ -14,6 +15,7 @@ import { Registry } from 'prom-client';
 import { RESOURCES } from '../../src/operator/kube/types.js';
 import { CHART_DIR, type RbacRule } from './helm.js';
 import { HEALTH_LUA } from './health.js';
+import { modelDeployment } from '../operator/fixtures.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
@@ -153,13 +155,27 @@ describe('dashboard', () => {
     window: 1,
     logEntries: () => 0,
   });
-  const defined = new Set(
-    [
+  // And what a model's SLO PrometheusRule records.
+  const sloRule = buildPrometheusRule(
+    modelDeployment({
+      monitoring: {
+        slo: {
+          availability: { objective: 99.9 },
+          latency: { thresholdSeconds: 0.1, objective: 99 },
+        },
+      },
+    }),
+  )!;
+  const defined = new Set([
+    ...[
       ...new RuntimeMetrics('m', '1', { processMetrics: false }).registry.getMetricsAsArray(),
       ...quality.getMetricsAsArray(),
       ...new OperatorMetrics({ defaultMetrics: false }).registry.getMetricsAsArray(),
     ].map((m) => m.name),
-  );
+    ...sloRule.spec.groups.flatMap((g) =>
+      g.rules.flatMap((r) => ('record' in r ? [r.record] : [])),
+    ),
+  ]);
   const exprs = dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr));
   /** Metric names in a PromQL expression (identifiers followed by a selector or range). */
   const metricsIn = (expr: string) =>
@@ -176,7 +192,7 @@ describe('dashboard', () => {
     }
   });
 
-  it('covers requests, errors, latency, queue, batches, replicas, rollouts, model quality and the operator', () => {
+  it('covers requests, errors, latency, queue, batches, replicas, rollouts, model quality, SLOs and the operator', () => {
     const all = exprs.join('\n');
     for (const metric of [
       'tensorfleet_runtime_requests_total',
@@ -189,6 +205,9 @@ describe('dashboard', () => {
       'tensorfleet_model_predictions_correct_total',
       'tensorfleet_model_predictions_labelled_total',
       'tensorfleet_model_absolute_error_sum',
+      RECORDED.badRatio('1h'),
+      RECORDED.objective,
+      RECORDED.budgetRemaining,
       'controller_runtime_reconcile_total',
       'controller_runtime_reconcile_time_seconds_bucket',
       'workqueue_depth',
@@ -198,7 +217,7 @@ describe('dashboard', () => {
     }
   });
 
-  it('queries only metrics the runtime or operator export (or kube-state-metrics)', () => {
+  it('queries only metrics the runtime or operator export, the SLO rules record, or kube-state-metrics', () => {
     const unknown = exprs
       .flatMap(metricsIn)
       .map((name) => name.replace(/_(bucket|sum|count)$/, ''))

@@ -5,6 +5,8 @@
  * target carries the labels its ServiceMonitor would add (namespace, and the
  * pod's tensorfleet.dev/version and track labels). The runtime tracks model
  * quality and gets feedback (a regression model: every label 0.5 off).
+ * Prometheus evaluates the SLO rules the operator would write for the model,
+ * which the SLO panels read.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,6 +15,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { Operator } from '../../src/operator/operator.js';
+import { RECORDED, buildPrometheusRule } from '../../src/operator/builders/prometheus-rule.js';
+import { modelDeployment } from '../operator/fixtures.js';
 import { writeHalfPlusTwo } from '../support/models.js';
 import { startProcess, waitReady, type RuntimeProcess } from '../runtime/process.js';
 import { createNamespace, deleteNamespace } from './context.js';
@@ -55,6 +59,27 @@ const substitute = (expr: string) =>
     .replaceAll('$namespace', NAMESPACE_LABEL)
     .replaceAll('$model', MODEL)
     .replaceAll('$__rate_interval', '15s');
+
+/**
+ * The model's SLO rules, evaluated every second like the rest: the budget
+ * group's own interval (5 minutes) would outlast the test.
+ */
+const sloRuleGroups = () =>
+  buildPrometheusRule(
+    modelDeployment(
+      {
+        monitoring: {
+          slo: {
+            availability: { objective: 99.9 },
+            // A whole bucket bound: Prometheus 3 stores it as le="1.0".
+            latency: { thresholdSeconds: 1, objective: 99 },
+          },
+        },
+      },
+      MODEL,
+      NAMESPACE_LABEL,
+    ),
+  )!.spec.groups.map(({ interval: _interval, ...group }) => group);
 
 /** Absolute error of every feedback the load sends. */
 const FEEDBACK_ERROR = 0.5;
@@ -128,6 +153,8 @@ beforeAll(async () => {
       { job: 'operator', port: operator.httpPort },
     ],
     10,
+    '1s',
+    sloRuleGroups(),
   );
 }, 180_000);
 
@@ -193,6 +220,14 @@ describe('dashboard PromQL on a real Prometheus', () => {
         'sum(controller_runtime_reconcile_total{controller="modeldeployment", result="success"})',
       ),
     ).toBeGreaterThan(0);
+    // SLOs: the malformed requests are the callers' faults (4xx), so the
+    // model is fully available, keeps all its budget, and answers within 1 s.
+    const slo = (name: string, kind: string) =>
+      value(`${name}{namespace="$namespace", model="$model", slo="${kind}"}`);
+    expect(await slo(RECORDED.badRatio('5m'), 'availability')).toBe(0);
+    expect(await slo(RECORDED.budgetRemaining, 'availability')).toBe(1);
+    expect(await slo(RECORDED.objective, 'availability')).toBe(0.999);
+    expect(await slo(RECORDED.badRatio('5m'), 'latency')).toBeLessThan(0.01);
   });
 
   it('the template variables find the namespace and model', async () => {

@@ -508,6 +508,8 @@ describe('helm install, the operator on the chart RBAC, helm upgrade', () => {
         await check('yes', 'watch', 'modeldeployments.tensorfleet.dev', '-n', ns);
         await check('yes', 'create', 'deployments', '-n', ns);
         await check('yes', 'delete', 'servicemonitors.monitoring.coreos.com', '-n', ns);
+        await check('yes', 'patch', 'prometheusrules.monitoring.coreos.com', '-n', ns);
+        await check('no', 'update', 'prometheusrules.monitoring.coreos.com', '-n', ns);
         await check('no', 'update', 'deployments', '-n', ns);
         await check('no', 'get', 'secrets', '-n', ns);
         await check('no', 'create', 'pods', '-n', ns);

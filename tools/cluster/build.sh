@@ -4,7 +4,7 @@
 # kubectl, etcd, kwok, helm), those of the real node (kubelet, kube-proxy,
 # the OCI registry its images are pulled from) and the monitoring the
 # end-to-end tier runs (the Prometheus Operator, its config reloader and
-# Prometheus), from the Go modules pinned under tools/cluster/,
+# Prometheus, with promtool for the alerting rule tests), from the Go modules pinned under tools/cluster/,
 # once, into a cache outside the clone:
 #
 #   ${TENSORFLEET_CACHE:-$HOME/.cache/tensorfleet}/bin/<tool>-<version>-<pin>/
@@ -227,7 +227,9 @@ build registry "${registry_dir}" "${registry_ldflags}" registry=github.com/distr
 build monitoring "${promop_bin_dir}" "${promop_ldflags}" \
 	prometheus-operator=github.com/prometheus-operator/prometheus-operator/cmd/operator \
 	prometheus-config-reloader=github.com/prometheus-operator/prometheus-operator/cmd/prometheus-config-reloader
-build prometheus "${prom_dir}" "${prom_ldflags}" prometheus=github.com/prometheus/prometheus/cmd/prometheus
+build prometheus "${prom_dir}" "${prom_ldflags}" \
+	prometheus=github.com/prometheus/prometheus/cmd/prometheus \
+	promtool=github.com/prometheus/prometheus/cmd/promtool
 
 # --- files read from the module cache -----------------------------------------
 promop_dir="$(module_dir monitoring github.com/prometheus-operator/prometheus-operator "${promop_version}")"
@@ -237,10 +239,11 @@ kwok_src="$(module_dir kwok sigs.k8s.io/kwok "${kwok_version}")"
 
 promop_crds="${promop_dir}/example/prometheus-operator-crd"
 servicemonitors="${promop_crds}/monitoring.coreos.com_servicemonitors.yaml"
+prometheusrules="${promop_crds}/monitoring.coreos.com_prometheusrules.yaml"
 scaledobjects="${keda_dir}/config/crd/bases/keda.sh_scaledobjects.yaml"
 httproutes="${gateway_dir}/config/crd/standard/gateway.networking.k8s.io_httproutes.yaml"
 stage="${kwok_src}/kustomize/stage"
-for file in "${servicemonitors}" "${promop_crds}/monitoring.coreos.com_prometheuses.yaml" "${scaledobjects}" "${httproutes}" \
+for file in "${servicemonitors}" "${prometheusrules}" "${promop_crds}/monitoring.coreos.com_prometheuses.yaml" "${scaledobjects}" "${httproutes}" \
 	"${stage}/node/fast/node-initialize.yaml" \
 	"${stage}/node/heartbeat-with-lease/node-heartbeat-with-lease.yaml" \
 	"${stage}/pod/fast/pod-ready.yaml" \
@@ -278,11 +281,13 @@ cat >"${tmp_manifest}" <<EOF
     "registry": "${registry_dir}/registry",
     "prometheusOperator": "${promop_bin_dir}/prometheus-operator",
     "prometheusConfigReloader": "${promop_bin_dir}/prometheus-config-reloader",
-    "prometheus": "${prom_dir}/prometheus"
+    "prometheus": "${prom_dir}/prometheus",
+    "promtool": "${prom_dir}/promtool"
   },
   "prometheusOperatorCrds": "${promop_crds}",
   "crds": {
     "servicemonitors.monitoring.coreos.com": "${servicemonitors}",
+    "prometheusrules.monitoring.coreos.com": "${prometheusrules}",
     "scaledobjects.keda.sh": "${scaledobjects}",
     "httproutes.gateway.networking.k8s.io": "${httproutes}"
   },

@@ -18,7 +18,7 @@ import {
   stringMap,
 } from '../schema-builder.js';
 // The runtime's own lists: the CRD accepts exactly what the runtime parses.
-import { BACKENDS, FORMATS, QUALITY_KINDS } from '../../contract/runtime.js';
+import { BACKENDS, FORMATS, LATENCY_BUCKETS, QUALITY_KINDS } from '../../contract/runtime.js';
 
 export const MODEL_URI_SCHEMES = ['file', 'http', 'https', 's3', 'gs', 'az', 'hf', 'pvc'] as const;
 export const AUTOSCALING_ENGINES = ['none', 'builtin', 'hpa', 'keda'] as const;
@@ -32,6 +32,8 @@ export const METRIC_TYPES = [
 ] as const;
 export const ROLLOUT_STRATEGIES = ['RollingUpdate', 'Canary'] as const;
 export const SERVICE_MONITOR_MODES = ['auto', 'true', 'false'] as const;
+/** Labels the operator sets on SLO alerts itself; user labels may not replace them. */
+export const SLO_RESERVED_LABELS = ['namespace', 'model', 'slo', 'severity'] as const;
 
 /** Where the fetch-model init container finds the keys of spec.model.credentialsSecret as files. */
 export const MODEL_CREDENTIALS_DIR = '/var/run/secrets/tensorfleet/model-credentials';
@@ -677,9 +679,118 @@ export const PodMetadata = object(
   },
 );
 
+/** CEL list of the request-duration bucket bounds, as doubles (a number field is a double in CEL). */
+const LATENCY_BOUNDS_CEL = `[${LATENCY_BUCKETS.map((b) => (Number.isInteger(b) ? `${b}.0` : String(b))).join(', ')}]`;
+
+/** An SLO objective in percent: 99.9 allows 0.1% of requests to be bad. */
+const objective = (what: string) =>
+  number(
+    `Percentage of requests that must be ${what} over the window, e.g. 99.9; 100 minus it is the error budget. With a 30d window the fastest page (a 14.4x burn) can fire only above 93.06: below it, 14.4 budgets exceed every request.`,
+    {
+      minimum: 50,
+      maximum: 100,
+      rules: [
+        {
+          rule: 'self < 100.0',
+          message: 'an SLO objective of 100% leaves no error budget to alert on; use e.g. 99.9',
+        },
+      ],
+    },
+  );
+
+export const SloAvailability = object(
+  "Availability SLO: the share of inference requests answered without a server-side failure. Bad: 5xx answers and 429 (the queue was full: the model had no capacity), over every protocol; gRPC calls are counted by the HTTP status of their error (UNAVAILABLE 503, DEADLINE_EXCEEDED 504, INTERNAL 500, RESOURCE_EXHAUSTED of a full queue 429). Other 4xx are the caller's mistakes and count as good.",
+  { objective: objective('answered without a server-side failure') },
+);
+
+export const SloLatency = object(
+  "Latency SLO: the share of inference requests answered within thresholdSeconds, from the runtime's request duration histogram (every answer counts, failed ones too).",
+  {
+    thresholdSeconds: number(
+      `Latency a request must beat, in seconds: one of the histogram's bucket bounds (${LATENCY_BUCKETS.join(', ')}).`,
+      {
+        minimum: 0,
+        rules: [
+          {
+            rule: `self in ${LATENCY_BOUNDS_CEL}`,
+            message: `latency.thresholdSeconds must be one of the request duration histogram's bucket bounds: ${LATENCY_BUCKETS.join(', ')}`,
+          },
+        ],
+      },
+    ),
+    objective: objective('answered within thresholdSeconds'),
+  },
+);
+
+export const Slo = object(
+  'Service level objectives for the model: the operator writes a Prometheus Operator PrometheusRule with recording rules and multi-window, multi-burn-rate alerts (docs/monitoring.md, SLO alerts).',
+  {
+    enabled: stringEnum(
+      'auto: the PrometheusRule is created when its CRD exists; "true": always (a condition reports a missing CRD); "false": never. Quote true and false in YAML.',
+      SERVICE_MONITOR_MODES,
+      { default: 'auto' },
+    ),
+    availability: optional(SloAvailability),
+    latency: optional(SloLatency),
+    window: string(
+      'Period the objectives cover, in days (7d to 90d); the burn rates that alert are those that spend 2% (page, over 1h), 5% (page, over 6h), 10% (ticket, over 1d) and 10% (ticket, over 3d) of its budget.',
+      {
+        default: '30d',
+        maxLength: 3,
+        rules: [
+          {
+            rule: "self.matches('^([7-9]|[1-8][0-9]|90)d$')",
+            message: 'slo.window is a whole number of days from 7d to 90d, e.g. 28d or 30d',
+          },
+        ],
+      },
+    ),
+    labels: optional(
+      stringMap(
+        'Labels added to every alert, to route it (e.g. team: fraud). The alerts carry namespace, model, slo and severity (page or ticket) themselves.',
+        {
+          maxProperties: 32,
+          rules: [
+            {
+              rule: "self.all(k, k.matches('^[a-zA-Z_][a-zA-Z0-9_]*$'))",
+              message:
+                'slo.labels keys must be Prometheus label names: letters, digits and underscores, not starting with a digit',
+            },
+            {
+              rule: `self.all(k, !(k in [${SLO_RESERVED_LABELS.map((l) => `'${l}'`).join(', ')}]))`,
+              message: `slo.labels may not set ${SLO_RESERVED_LABELS.join(', ')}: the operator sets them on every alert`,
+            },
+          ],
+        },
+      ),
+    ),
+    ruleLabels: optional(
+      stringMap(
+        "Labels for the PrometheusRule object, e.g. the release label your Prometheus's ruleSelector matches.",
+        { maxProperties: 32 },
+      ),
+    ),
+    runbookUrl: optional(
+      // No braces: Prometheus expands templates in annotations.
+      string('Runbook linked from every alert (the runbook_url annotation).', {
+        maxLength: 2048,
+        pattern: '^https?://[^\\s{}]+$',
+      }),
+    ),
+  },
+  {
+    rules: [
+      {
+        rule: 'has(self.availability) || has(self.latency)',
+        message: 'monitoring.slo needs an availability or a latency objective (or both)',
+      },
+    ],
+  },
+);
+
 export const Monitoring = object(
   'Prometheus integration.',
-  { serviceMonitor: ServiceMonitor, quality: optional(Quality) },
+  { serviceMonitor: ServiceMonitor, quality: optional(Quality), slo: optional(Slo) },
   { default: {} },
 );
 
@@ -745,6 +856,7 @@ export type Toleration = Static<typeof Toleration>;
 export type Monitoring = Static<typeof Monitoring>;
 export type Quality = Static<typeof Quality>;
 export type PodMetadata = Static<typeof PodMetadata>;
+export type Slo = Static<typeof Slo>;
 
 // Re-exported so that the generator and tests can check a name against the
 // DNS-1035 rule the root of the CRD enforces.

@@ -48,6 +48,7 @@ export const RESOURCES = {
     'horizontalpodautoscalers',
   ),
   serviceMonitor: ref('monitoring.coreos.com/v1', 'ServiceMonitor', 'servicemonitors'),
+  prometheusRule: ref('monitoring.coreos.com/v1', 'PrometheusRule', 'prometheusrules'),
   scaledObject: ref('keda.sh/v1alpha1', 'ScaledObject', 'scaledobjects'),
   httpRoute: ref('gateway.networking.k8s.io/v1', 'HTTPRoute', 'httproutes'),
   lease: ref('coordination.k8s.io/v1', 'Lease', 'leases'),

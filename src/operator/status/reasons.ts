@@ -125,6 +125,11 @@ export const REASONS = {
     meaning:
       '`monitoring.serviceMonitor.enabled` is `"true"` but the Prometheus Operator (its ServiceMonitor CRD) is not installed',
   },
+  PrometheusRuleCRDMissing: {
+    on: ['Ready', 'Stalled', 'Event'],
+    meaning:
+      '`monitoring.slo.enabled` is `"true"` but the Prometheus Operator (its PrometheusRule CRD) is not installed',
+  },
   KEDANotInstalled: {
     on: ['Ready', 'Stalled', 'Event'],
     meaning: '`autoscaling.engine` is `keda` but KEDA (its ScaledObject CRD) is not installed',
