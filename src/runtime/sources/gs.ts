@@ -121,7 +121,8 @@ export class GcsSource implements ModelSource, DirectoryLister {
     signal: AbortSignal | undefined,
   ): Promise<ObjectLevel> {
     const names: string[] = [];
-    const prefixes: string[] = [];
+    // A set: Cloud Storage emulators repeat a prefix on each page it falls after the token.
+    const prefixes = new Set<string>();
     let pageToken: string | undefined;
     do {
       const page = await this.listPage(
@@ -130,10 +131,10 @@ export class GcsSource implements ModelSource, DirectoryLister {
         signal,
       );
       names.push(...page.items.map((i) => i.path));
-      prefixes.push(...page.prefixes);
+      for (const p of page.prefixes) prefixes.add(p);
       pageToken = page.next;
     } while (pageToken !== undefined);
-    return { names, prefixes };
+    return { names, prefixes: [...prefixes] };
   }
 
   async listDirectory(path: string, signal?: AbortSignal): Promise<DirectoryEntries> {

@@ -32,8 +32,13 @@ export interface GcsEmulatorOptions {
 export interface GcsEmulator {
   /** http://127.0.0.1:<port> */
   endpoint: string;
-  /** Requests seen: "<METHOD> <path?query> <Authorization or ->". */
+  /**
+   * Requests seen, but the harness's own (seeding with ADMIN_TOKEN, sync()):
+   * "<METHOD> <path?query> <Authorization, spaces as _, or ->". Read after sync().
+   */
   requests: string[];
+  /** Resolves once every request answered so far is in `requests` (the log comes on a pipe of its own). */
+  sync(): Promise<void>;
   createBucket(name: string): Promise<void>;
   put(bucket: string, name: string, body: Uint8Array | string): Promise<void>;
   /** Uploads every file under `dir` as `<prefix><path relative to dir>`. */
@@ -85,7 +90,13 @@ export async function startGcsEmulator(opts: GcsEmulatorOptions = {}): Promise<G
     child.once('exit', (code) => reject(new Error(`fake-gcs exited (${code}): ${stderr}`)));
     lines.once('line', resolve);
   });
-  lines.on('line', (line) => requests.push(line));
+  let syncs = 0;
+  const waiting = new Map<string, () => void>();
+  lines.on('line', (line) => {
+    const marker = /^GET \/_internal\/healthcheck\?sync=(\d+) /.exec(line)?.[1];
+    if (marker !== undefined) waiting.get(marker)?.();
+    else if (!line.endsWith(`Bearer_${ADMIN_TOKEN}`)) requests.push(line);
+  });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const remove = (bucket: string, name: string): Promise<void> =>
     admin(
@@ -103,6 +114,13 @@ export async function startGcsEmulator(opts: GcsEmulatorOptions = {}): Promise<G
     endpoint,
     requests,
     put,
+    async sync() {
+      const marker = String(++syncs);
+      const logged = new Promise<void>((resolve) => waiting.set(marker, resolve));
+      await fetch(`${endpoint}/_internal/healthcheck?sync=${marker}`);
+      await logged;
+      waiting.delete(marker);
+    },
     async putTree(bucket, dir, prefix = '') {
       for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
         if (!entry.isFile()) continue;

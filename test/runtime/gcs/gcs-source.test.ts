@@ -70,8 +70,15 @@ function dest(): string {
   return join(work, `dest-${++n}`);
 }
 
+/** Where the emulator's request log is now, for authSince. */
+async function mark(): Promise<number> {
+  await gcs.sync();
+  return gcs.requests.length;
+}
+
 /** The Authorization headers (spaces as "_") the emulator saw since request `from`. */
-function authSince(from: number): string[] {
+async function authSince(from: number): Promise<string[]> {
+  await gcs.sync();
   return [...new Set(gcs.requests.slice(from).map((r) => r.split(' ')[2] ?? ''))];
 }
 
@@ -93,7 +100,7 @@ describe('gs:// credentials (Application Default Credentials)', () => {
   const endpoint = (): NodeJS.ProcessEnv => ({ TENSORFLEET_GCS_ENDPOINT: gcs.endpoint });
 
   it('an access token in TENSORFLEET_GCS_TOKEN: lists across pages and downloads the model', async () => {
-    const from = gcs.requests.length;
+    const from = await mark();
     const to = dest();
     const result = await fetchModel('gs://models/mlp', to, {
       env: { ...endpoint(), TENSORFLEET_GCS_TOKEN: 'static-token' },
@@ -103,7 +110,7 @@ describe('gs:// credentials (Application Default Credentials)', () => {
     for (const file of MLP_FILES) {
       expect(await readFile(join(to, file))).toEqual(await readFile(join(fx.mlpGraph, file)));
     }
-    expect(authSince(from)).toEqual(['Bearer_static-token']);
+    expect(await authSince(from)).toEqual(['Bearer_static-token']);
     // maxResults 1: the second file comes from the second page.
     expect(gcs.requests.slice(from).filter((r) => r.includes('pageToken='))).toHaveLength(1);
   });
@@ -136,13 +143,13 @@ describe('gs:// credentials (Application Default Credentials)', () => {
         token_url: `${sts.url}/v1/token`,
         credential_source: { file: subjectFile },
       });
-    const from = gcs.requests.length;
+    const from = await mark();
     const result = await fetchModel('gs://models/mlp', dest(), {
       env: { ...endpoint(), GOOGLE_APPLICATION_CREDENTIALS: await file(audience) },
     });
     expect(result.files).toBe(2);
     expect(sts.requests).toEqual(['POST /v1/token']);
-    expect(authSince(from)).toEqual(['Bearer_federated-token']);
+    expect(await authSince(from)).toEqual(['Bearer_federated-token']);
 
     // The STS refuses a pool it does not know: the reason is the STS's.
     const wrong = await file(`${audience}-other`);
@@ -162,10 +169,10 @@ describe('gs:// credentials (Application Default Credentials)', () => {
     vi.stubEnv('GCE_METADATA_HOST', new URL(metadata.url).host);
     vi.stubEnv('METADATA_SERVER_DETECTION', 'ping-only');
     try {
-      const from = gcs.requests.length;
+      const from = await mark();
       const result = await fetchModel('gs://models/mlp', dest(), { env: endpoint() });
       expect(result.files).toBe(2);
-      expect(authSince(from)).toEqual(['Bearer_metadata-token']);
+      expect(await authSince(from)).toEqual(['Bearer_metadata-token']);
       expect(metadata.requests).toContain(
         'GET /computeMetadata/v1/instance/service-accounts/default/token?scopes=https%3A%2F%2Fwww.googleapis.com%2Fauth%2Fdevstorage.read_only',
       );
@@ -176,10 +183,10 @@ describe('gs:// credentials (Application Default Credentials)', () => {
   });
 
   it('no credentials anywhere: anonymous, which a public bucket allows and a private one refuses', async () => {
-    const from = gcs.requests.length;
+    const from = await mark();
     const result = await fetchModel('gs://public-models/mlp', dest(), { env: endpoint() });
     expect(result.files).toBe(2);
-    expect(authSince(from)).toEqual(['-']);
+    expect(await authSince(from)).toEqual(['-']);
     await expect(
       fetchModel('gs://models/mlp', dest(), { retries: 0, env: endpoint() }),
     ).rejects.toMatchObject({
@@ -190,7 +197,7 @@ describe('gs:// credentials (Application Default Credentials)', () => {
   });
 
   it('STORAGE_EMULATOR_HOST (host:port): an emulator, sent no credentials', async () => {
-    const from = gcs.requests.length;
+    const from = await mark();
     const result = await fetchModel('gs://public-models/mlp', dest(), {
       env: {
         STORAGE_EMULATOR_HOST: new URL(gcs.endpoint).host,
@@ -198,7 +205,7 @@ describe('gs:// credentials (Application Default Credentials)', () => {
       },
     });
     expect(result.files).toBe(2);
-    expect(authSince(from)).toEqual(['-']);
+    expect(await authSince(from)).toEqual(['-']);
   });
 });
 
@@ -319,12 +326,12 @@ describe('tensorfleet-runtime fetch with a service-account key file', () => {
         ),
       });
 
-    const from = gcs.requests.length;
+    const from = await mark();
     const ok = await run(sa, 'cli-sa');
     expect(ok.code, ok.stderr).toBe(0);
     expect(JSON.parse(ok.stdout)).toMatchObject({ files: 2 });
     expect(proxy.requests).toEqual(['CONNECT www.googleapis.com:443', 'POST /oauth2/v4/token']);
-    expect(authSince(from)).toEqual(['Bearer_sa-token']);
+    expect(await authSince(from)).toEqual(['Bearer_sa-token']);
 
     const unknown = await run(stranger, 'cli-stranger');
     expect(unknown.code).toBe(1);
