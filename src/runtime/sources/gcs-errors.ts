@@ -28,10 +28,20 @@ const NETWORK_CODES = new Set([
   'EPIPE',
   'UND_ERR_SOCKET',
   'UND_ERR_CONNECT_TIMEOUT',
+  'ERR_STREAM_PREMATURE_CLOSE',
 ]);
 
 function text(value: unknown): string {
   return typeof value === 'string' ? value : '';
+}
+
+/** A thrown value without a message, as text (some objects have no toString). */
+function describe(value: unknown): string {
+  try {
+    return String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
 }
 
 function originOf(url: string): string {
@@ -104,12 +114,16 @@ export function gcsError(what: string, err: unknown, env: NodeJS.ProcessEnv): Fe
     return statusError(what, code, `${message}${suffix}`);
   }
 
-  // Anything else the SDK or auth library raised (a malformed credentials file, a
-  // checksum mismatch on download): its own message is the reason.
-  const transient = /mismatch|checksum|premature|aborted|socket hang up/i.test(message);
-  return new FetchError(
-    transient ? 'FETCH_SIZE_MISMATCH' : 'FETCH_FAILED',
-    `${what}: ${message || String(err)}`,
-    transient,
-  );
+  // The SDK compares the body with the object's CRC32C (or MD5) from x-goog-hash.
+  if (code === 'CONTENT_DOWNLOAD_MISMATCH') {
+    return new FetchError(
+      'FETCH_SIZE_MISMATCH',
+      `${what}: the downloaded bytes do not match the object's checksum (a corrupt transfer)`,
+      true,
+    );
+  }
+
+  // Anything else (a key the auth library cannot sign with, an unknown
+  // credentials type): its own message is the reason, and retrying will not help.
+  return new FetchError('FETCH_FAILED', `${what}: ${message || describe(err)}`, false);
 }

@@ -7,7 +7,8 @@ import { pipeline } from 'node:stream/promises';
 import type { Bucket } from '@google-cloud/storage';
 import { RuntimeError } from '../errors.js';
 import { FetchError, statusError } from './download.js';
-import { openBucket } from './gcs-client.js';
+import type { GcsEndpoint } from './gcs-client.js';
+import { gcsEndpoint, openBucket } from './gcs-client.js';
 import { gcsError } from './gcs-errors.js';
 import type { ObjectLevel } from './object-store-directory.js';
 import { objectStoreDirectory } from './object-store-directory.js';
@@ -29,6 +30,7 @@ export class GcsSource implements ModelSource, DirectoryLister {
   private readonly bucketName: string;
   private readonly prefix: string;
   private readonly env: NodeJS.ProcessEnv;
+  private readonly endpoint: GcsEndpoint;
   private bucket: Promise<Bucket> | undefined;
 
   constructor(uri: string, env: NodeJS.ProcessEnv = process.env) {
@@ -42,6 +44,7 @@ export class GcsSource implements ModelSource, DirectoryLister {
     this.prefix = prefix;
     this.describe = uri;
     this.env = env;
+    this.endpoint = gcsEndpoint(env);
   }
 
   /** Runs one SDK call on the bucket; any failure becomes a FetchError saying what `what` was. */
@@ -50,7 +53,7 @@ export class GcsSource implements ModelSource, DirectoryLister {
     signal: AbortSignal | undefined,
     fn: (bucket: Bucket) => Promise<T>,
   ): Promise<T> {
-    this.bucket ??= openBucket(this.bucketName, this.env);
+    this.bucket ??= openBucket(this.bucketName, this.endpoint, this.env);
     // A failed open (an unreadable credentials file) is tried again on the next call.
     this.bucket.catch(() => (this.bucket = undefined));
     try {

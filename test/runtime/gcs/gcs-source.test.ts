@@ -24,6 +24,7 @@ import {
   startMetadataServer,
   startSts,
 } from './token-servers.js';
+import { startTamperingForwarder } from './tampering-forwarder.js';
 
 let fx: Fixtures;
 let work: string;
@@ -135,14 +136,15 @@ describe('gs:// credentials (Application Default Credentials)', () => {
     );
     const subjectFile = join(work, 'subject-token');
     await writeFile(subjectFile, 'oidc-jwt-of-the-pod');
+    const config = (aud: string): object => ({
+      type: 'external_account',
+      audience: aud,
+      subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
+      token_url: `${sts.url}/v1/token`,
+      credential_source: { file: subjectFile },
+    });
     const file = (aud: string): Promise<string> =>
-      writeJson(`external-${aud.length}.json`, {
-        type: 'external_account',
-        audience: aud,
-        subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
-        token_url: `${sts.url}/v1/token`,
-        credential_source: { file: subjectFile },
-      });
+      writeJson(`external-${aud.length}.json`, config(aud));
     const from = await mark();
     const result = await fetchModel('gs://models/mlp', dest(), {
       env: { ...endpoint(), GOOGLE_APPLICATION_CREDENTIALS: await file(audience) },
@@ -150,6 +152,13 @@ describe('gs:// credentials (Application Default Credentials)', () => {
     expect(result.files).toBe(2);
     expect(sts.requests).toEqual(['POST /v1/token']);
     expect(await authSince(from)).toEqual(['Bearer_federated-token']);
+
+    // The same JSON inline, as a credentialsSecret key becomes the init container's environment.
+    const inline = await fetchModel('gs://models/mlp', dest(), {
+      env: { ...endpoint(), GOOGLE_APPLICATION_CREDENTIALS_JSON: JSON.stringify(config(audience)) },
+    });
+    expect(inline.files).toBe(2);
+    expect(sts.requests).toEqual(['POST /v1/token', 'POST /v1/token']);
 
     // The STS refuses a pool it does not know: the reason is the STS's.
     const wrong = await file(`${audience}-other`);
@@ -256,6 +265,30 @@ describe('gs:// failures, each with its reason', () => {
     });
   });
 
+  it('a corrupt body: the SDK checks the CRC32C; retried, then the reason', async () => {
+    const tamper = await started(startTamperingForwarder(gcs.endpoint, 'corrupt'));
+    const env = { TENSORFLEET_GCS_ENDPOINT: tamper.url, TENSORFLEET_GCS_TOKEN: 'static-token' };
+    await expect(
+      fetchModel('gs://models/mlp', dest(), { retries: 1, backoffMs: 1, env }),
+    ).rejects.toMatchObject({
+      code: 'FETCH_SIZE_MISMATCH',
+      message:
+        "gs://models/mlp/group1-shard1of1.bin: the downloaded bytes do not match the object's checksum (a corrupt transfer) (gave up after 2 attempts)",
+    });
+  });
+
+  it('a body cut short: the SDK does not notice, the stall watchdog does', async () => {
+    const tamper = await started(startTamperingForwarder(gcs.endpoint, 'truncate'));
+    const env = { TENSORFLEET_GCS_ENDPOINT: tamper.url, TENSORFLEET_GCS_TOKEN: 'static-token' };
+    const half = (await readFile(join(fx.mlpGraph, 'group1-shard1of1.bin'))).length >> 1;
+    await expect(
+      fetchModel('gs://models/mlp', dest(), { retries: 1, backoffMs: 1, stallMs: 500, env }),
+    ).rejects.toMatchObject({
+      code: 'FETCH_FAILED',
+      message: `downloading group1-shard1of1.bin: stalled: no data for 0.5 s after ${half} bytes (gave up after 2 attempts)`,
+    });
+  });
+
   it('an endpoint nothing listens on: a transient network failure, retried, then the reason', async () => {
     const env = { TENSORFLEET_GCS_ENDPOINT: 'http://127.0.0.1:9', TENSORFLEET_GCS_TOKEN: 'x' };
     await expect(
@@ -267,7 +300,7 @@ describe('gs:// failures, each with its reason', () => {
     });
   });
 
-  it('a credentials file that is missing, not JSON, or of no known type', async () => {
+  it('credentials that are missing, not JSON, or of no known type', async () => {
     const env = (file: string): NodeJS.ProcessEnv => ({
       TENSORFLEET_GCS_ENDPOINT: gcs.endpoint,
       GOOGLE_APPLICATION_CREDENTIALS: file,
@@ -283,6 +316,17 @@ describe('gs:// failures, each with its reason', () => {
       code: 'FETCH_UNAUTHORIZED',
       message: expect.stringMatching(
         new RegExp(`^GOOGLE_APPLICATION_CREDENTIALS ${notJson} is not JSON: `),
+      ) as unknown,
+    });
+    await expect(
+      fails('gs://models/mlp', {
+        TENSORFLEET_GCS_ENDPOINT: gcs.endpoint,
+        GOOGLE_APPLICATION_CREDENTIALS_JSON: 'type: service_account',
+      }),
+    ).rejects.toMatchObject({
+      code: 'FETCH_UNAUTHORIZED',
+      message: expect.stringMatching(
+        /^GOOGLE_APPLICATION_CREDENTIALS_JSON is not JSON: /,
       ) as unknown,
     });
     const untyped = await writeJson('untyped.json', { client_email: 'x@y' });
