@@ -1,6 +1,6 @@
 // The Cloud Storage client of a gs:// source: @google-cloud/storage with
 // Application Default Credentials, read from the environment the runtime was
-// given. The SDK (47 packages, about 9 MB, and half a second to import) is
+// given. The SDK (it adds 47 packages, about 9 MB; half a second to import) is
 // loaded with import() on first use, so a runtime that serves other schemes
 // never loads it.
 //
