@@ -10,8 +10,6 @@ import { gcsCredentialsSource } from './gcs-client.js';
 interface ErrorShape {
   message?: unknown;
   code?: unknown;
-  status?: unknown;
-  errors?: unknown;
   config?: { url?: unknown };
   response?: { status?: unknown; data?: unknown; config?: { url?: unknown } };
   cause?: unknown;

@@ -53,14 +53,16 @@ export class GcsSource implements ModelSource, DirectoryLister {
     signal: AbortSignal | undefined,
     fn: (bucket: Bucket) => Promise<T>,
   ): Promise<T> {
-    this.bucket ??= openBucket(this.bucketName, this.endpoint, this.env);
-    // A failed open (an unreadable credentials file) is tried again on the next call.
-    this.bucket.catch(() => (this.bucket = undefined));
+    if (this.bucket === undefined) {
+      const opening = openBucket(this.bucketName, this.endpoint, this.env);
+      this.bucket = opening;
+      // A failed open (an unreadable credentials file) is tried again on the next call.
+      opening.catch(() => {
+        if (this.bucket === opening) this.bucket = undefined;
+      });
+    }
     try {
-      return await untilAborted(
-        this.bucket.then((b) => fn(b)),
-        signal,
-      );
+      return await untilAborted(this.bucket.then(fn), signal);
     } catch (err) {
       if (err instanceof RuntimeError || signal?.aborted) throw err;
       throw gcsError(what, err, this.env);
