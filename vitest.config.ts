@@ -36,7 +36,9 @@ export default defineConfig({
           include: ['test/**/*.test.ts'],
           exclude: ['test/integration/**', 'test/e2e/**'],
           // TensorFlow's C++ INFO lines (oneDNN, CPU features) stay out of test output.
-          env: { TF_CPP_MIN_LOG_LEVEL: '1' },
+          // Google's credential chain never looks for the real metadata server
+          // (169.254.169.254): tests that use one point GCE_METADATA_HOST at loopback.
+          env: { TF_CPP_MIN_LOG_LEVEL: '1', METADATA_SERVER_DETECTION: 'none' },
         },
       },
       ...(nativeSkipped === undefined
@@ -59,6 +61,7 @@ export default defineConfig({
           include: ['test/integration/**/*.test.ts'],
           // Starts the shared control plane (building it first on a fresh machine).
           globalSetup: ['test/integration/global-setup.ts'],
+          env: { METADATA_SERVER_DETECTION: 'none' },
           testTimeout: 120_000,
           hookTimeout: 120_000,
           // Files share one API server; two cores cannot feed many workers

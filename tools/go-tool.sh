@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Builds one of the small Go programs under tools/ that the tests run
 # (kstatus: kstatus's verdicts; argocd-health: Argo CD's Lua health check on
-# gopher-lua; h2spec: the HTTP/2 conformance suite) once into the same cache as tools/cluster/build.sh:
+# gopher-lua; h2spec: the HTTP/2 conformance suite; fake-gcs: fake-gcs-server's
+# Cloud Storage emulator) once into the same cache as tools/cluster/build.sh:
 #
 #   ${TENSORFLEET_CACHE:-$HOME/.cache/tensorfleet}/bin/<tool>-<pin>/<tool>
 #
 # <pin> hashes the tool's go.mod, go.sum and main.go, so a change builds a
 # fresh binary. Prints the binary's path on stdout. Needs Go and the Go module
-# proxy on the first run (kstatus: about 30 s cold; argocd-health: a few s).
+# proxy on the first run (kstatus, fake-gcs: about 30 s cold; argocd-health: a few s).
 #
 #   tools/go-tool.sh kstatus
 set -euo pipefail

@@ -19,12 +19,14 @@ export interface RuntimeProcess {
   exited: Promise<number | null>;
 }
 
+/** Runs the CLI with `args`; `nodeArgs` go to node before the script (e.g. another --import). */
 export function runCli(
   args: string[],
   env: NodeJS.ProcessEnv = {},
+  nodeArgs: string[] = [],
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', TSX, MAIN, ...args], {
+    const child = spawn(process.execPath, ['--import', TSX, ...nodeArgs, MAIN, ...args], {
       env: { ...process.env, ...env },
     });
     let stdout = '';

@@ -283,58 +283,6 @@ describe('s3 source (moto on loopback)', () => {
   });
 });
 
-describe('gs source (loopback Cloud Storage JSON API)', () => {
-  it('lists with the prefix, downloads with alt=media, and sends the bearer token', async () => {
-    const seen: { url: string; auth: string | undefined }[] = [];
-    const files = ['model.json', 'group1-shard1of1.bin'];
-    const server = createServer((req, res) => {
-      seen.push({ url: req.url ?? '', auth: req.headers.authorization });
-      void (async () => {
-        const url = new URL(req.url ?? '/', 'http://x');
-        if (url.pathname === '/storage/v1/b/bkt/o') {
-          const prefix = url.searchParams.get('prefix');
-          const items = await Promise.all(
-            files.map(async (f) => ({
-              name: `${prefix}${f}`,
-              size: String((await readFile(join(fx.mlpGraph, f))).length),
-            })),
-          );
-          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ items }));
-          return;
-        }
-        const m = /^\/storage\/v1\/b\/bkt\/o\/(.+)$/.exec(url.pathname);
-        if (m && url.searchParams.get('alt') === 'media') {
-          const name = decodeURIComponent(m[1] ?? '');
-          res
-            .writeHead(200)
-            .end(await readFile(join(fx.mlpGraph, name.slice('models/mlp/'.length))));
-          return;
-        }
-        res.writeHead(404).end();
-      })();
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const addr = server.address();
-    const endpoint = `http://127.0.0.1:${typeof addr === 'object' && addr !== null ? addr.port : 0}`;
-    try {
-      const dest = join(work, 'gs-dest');
-      const result = await fetchModel('gs://bkt/models/mlp', dest, {
-        env: { TENSORFLEET_GCS_ENDPOINT: endpoint, TENSORFLEET_GCS_TOKEN: 'tok123' },
-      });
-      expect(result.files).toBe(2);
-      expect(await listDir(dest)).toEqual(['group1-shard1of1.bin', 'model.json']);
-      expect(seen.every((s) => s.auth === 'Bearer tok123')).toBe(true);
-      expect(seen[0]?.url).toMatch(/^\/storage\/v1\/b\/bkt\/o\?prefix=models%2Fmlp%2F/);
-      expect(seen.slice(1).map((s) => s.url)).toEqual([
-        '/storage/v1/b/bkt/o/models%2Fmlp%2Fmodel.json?alt=media',
-        '/storage/v1/b/bkt/o/models%2Fmlp%2Fgroup1-shard1of1.bin?alt=media',
-      ]);
-    } finally {
-      await new Promise((resolve) => server.close(resolve));
-    }
-  });
-});
-
 describe('tensorfleet-runtime fetch (init container command)', () => {
   it('downloads and prints a JSON summary; fails with exit 1 and the error code', async () => {
     const dest = join(work, 'cli-dest');

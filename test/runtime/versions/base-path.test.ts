@@ -1,6 +1,6 @@
 // Listing a versioned base path on every source: real directories for local
-// paths, file:// and pvc://, index pages over loopback http, moto for s3, a
-// loopback Cloud Storage JSON API for gs. The same layout everywhere; the
+// paths, file:// and pvc://, index pages over loopback http, moto for s3,
+// fake-gcs-server for gs. The same layout everywhere; the
 // errors name the base path and the reason.
 
 import { spawnSync } from 'node:child_process';
@@ -18,8 +18,8 @@ import {
 } from '../../../src/runtime/versions/base-path.js';
 import type { S3Server } from '../s3-server.js';
 import { startS3 } from '../s3-server.js';
-import type { GcsServer } from './gcs-server.js';
-import { startGcs } from './gcs-server.js';
+import type { GcsEmulator } from '../gcs/emulator.js';
+import { startGcsEmulator } from '../gcs/emulator.js';
 import type { IndexServer } from './index-server.js';
 import { startIndexServer } from './index-server.js';
 import type { Entry } from './layout.js';
@@ -258,21 +258,26 @@ describe('http(s) base paths (index pages on loopback)', () => {
   });
 });
 
-describe('gs base paths (loopback Cloud Storage JSON API)', () => {
-  let gcs: GcsServer;
+describe('gs base paths (fake-gcs-server)', () => {
+  let gcs: GcsEmulator;
   const env = (): NodeJS.ProcessEnv => ({
     TENSORFLEET_GCS_ENDPOINT: gcs.endpoint,
     TENSORFLEET_GCS_TOKEN: 'tok',
   });
   beforeAll(async () => {
-    gcs = await startGcs({ root: store, bucket: 'bkt', token: 'tok', pageSize: 2 });
-  });
+    gcs = await startGcsEmulator({ tokens: ['tok'], maxResults: 1 });
+    await gcs.createBucket('bkt');
+    await gcs.putTree('bkt', store);
+    // A second object beside README.md: the level's listing takes two pages.
+    await gcs.put('bkt', 'models/mnist/CHANGELOG.md', 'notes\n');
+  }, 120_000);
   afterAll(async () => {
     await gcs?.stop();
   });
 
   it('lists one level with the delimiter, across pages', async () => {
-    gcs.requests.length = 0;
+    await gcs.sync();
+    const from = gcs.requests.length;
     const listing = await listVersions('gs://bkt/models/mnist', { env: env() });
     expect(listing.versions).toEqual([1, 2, 10]);
     expect(listing.skipped).toEqual([
@@ -283,10 +288,13 @@ describe('gs base paths (loopback Cloud Storage JSON API)', () => {
         reason: 'no model in 3/: expected saved_model.pb or saved_model.pbtxt or model.json',
       },
     ]);
-    const first = new URL(gcs.requests[0] ?? '', 'http://x');
-    expect(first.searchParams.get('prefix')).toBe('models/mnist/');
-    expect(first.searchParams.get('delimiter')).toBe('/');
-    expect(gcs.requests.some((r) => r.includes('pageToken=2'))).toBe(true);
+    await gcs.sync();
+    const requests = gcs.requests
+      .slice(from)
+      .map((r) => new URL(r.split(' ')[1] ?? '', 'http://x'));
+    expect(requests[0]?.searchParams.get('prefix')).toBe('models/mnist/');
+    expect(requests[0]?.searchParams.get('delimiter')).toBe('/');
+    expect(requests.some((r) => r.searchParams.has('pageToken'))).toBe(true);
   });
 
   it('fetches one version with the download code, through versionUri', async () => {
@@ -322,7 +330,8 @@ describe('gs base paths (loopback Cloud Storage JSON API)', () => {
     });
     await expect(listVersions('gs://other/models/mnist', { env: env() })).rejects.toMatchObject({
       code: 'FETCH_NOT_FOUND',
-      message: expect.stringContaining('The specified bucket does not exist') as unknown,
+      message:
+        'listing gs://other/models/mnist/ not found (HTTP 404): bucket "other" does not exist',
     });
   });
 });

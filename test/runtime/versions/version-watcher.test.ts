@@ -13,7 +13,7 @@ import type {
   VersionWatchEvent,
 } from '../../../src/runtime/versions/version-watcher.js';
 import { watchVersions } from '../../../src/runtime/versions/version-watcher.js';
-import { startGcs } from './gcs-server.js';
+import { startGcsEmulator } from '../gcs/emulator.js';
 import type { IndexServer } from './index-server.js';
 import { startIndexServer } from './index-server.js';
 import { GRAPH_MODEL_JSON, writeBasePath } from './layout.js';
@@ -261,19 +261,24 @@ describe('watchVersions on a remote base path (loopback)', () => {
   });
 
   it('follows a gs:// base path as versions are uploaded and deleted', async () => {
-    const bucketRoot = join(root, 'gcs-bucket');
-    await writeBasePath(join(bucketRoot, 'models', 'm'), { '1': 'saved-model' });
-    const gcs = await startGcs({ root: bucketRoot, bucket: 'bkt' });
+    const gcs = await startGcsEmulator({ auth: false });
+    const upload = async (version: string, entry: 'graph' | 'saved-model'): Promise<void> => {
+      const dir = join(root, `gcs-upload-${version}`);
+      await writeBasePath(dir, { [version]: entry });
+      await gcs.putTree('bkt', dir, 'models/m/');
+    };
+    await gcs.createBucket('bkt');
+    await upload('1', 'saved-model');
     const watcher = watchVersions('gs://bkt/models/m', {
       pollSeconds: POLL,
       policy: { kind: 'all' },
-      env: { TENSORFLEET_GCS_ENDPOINT: gcs.endpoint },
+      env: { STORAGE_EMULATOR_HOST: new URL(gcs.endpoint).host },
     });
     try {
       expect(await nextEvent(watcher)).toMatchObject({ kind: 'desired', versions: [1] });
-      await writeBasePath(join(bucketRoot, 'models', 'm'), { '2': 'graph' });
+      await upload('2', 'graph');
       expect(await nextEvent(watcher)).toMatchObject({ kind: 'desired', versions: [1, 2] });
-      await rm(join(bucketRoot, 'models', 'm', '1'), { recursive: true });
+      await gcs.removePrefix('bkt', 'models/m/1/');
       expect(await nextEvent(watcher)).toMatchObject({ kind: 'desired', versions: [2] });
     } finally {
       await watcher.stop();
