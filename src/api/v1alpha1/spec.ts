@@ -48,47 +48,111 @@ const QUALITY_ON = '(has(self.monitoring.quality) && self.monitoring.quality.ena
 
 const uriSchemeRule = MODEL_URI_SCHEMES.map((s) => `self.startsWith('${s}://')`).join(' || ');
 
-export const ModelSource = object('Where the model comes from and how it is served.', {
-  uri: string(
-    'Location of the model. Schemes: file:// (a path in the image), http(s)://, s3:// (S3 or S3-compatible; endpoint and keys from credentialsSecret), gs://, pvc://<claim>/<path> (a PersistentVolumeClaim in the same namespace). A change of uri rolls out a new version.',
-    {
+/** Largest version number: exact in the runtime's numbers (TF Serving's are int64). */
+const MAX_VERSION = Number.MAX_SAFE_INTEGER;
+
+export const VersionPolicy = object(
+  "Serve the numbered version directories under model.uri (<uri>/<version>/, TF Serving's base path layout) that this policy selects, instead of one model: TF Serving's model_version_policy. Give exactly one of latest, all or specific. The runtime lists the base path every pollIntervalSeconds and loads a new version beside the old one, switches to it once it is warm and unloads the old one once its requests finish, inside each pod: a new version directory needs no rollout. status.model.versions lists what the pods loaded.",
+  {
+    latest: optional(
+      object('Serve the highest numVersions versions.', {
+        numVersions: integer('How many of the highest versions to serve.', {
+          default: 1,
+          minimum: 1,
+          maximum: 1000,
+          format: 'int32',
+        }),
+      }),
+    ),
+    all: optional(object('Serve every version found.', {})),
+    specific: optional(
+      object('Serve the versions listed (those the base path lacks are waited for).', {
+        versions: array(
+          'Version numbers, each a directory name under the base path.',
+          integer('A version number.', { minimum: 1, maximum: MAX_VERSION, format: 'int64' }),
+          {
+            minItems: 1,
+            maxItems: 64,
+            listType: 'atomic',
+            rules: [
+              {
+                rule: 'self.all(v, self.exists_one(w, w == v))',
+                message: 'model.versionPolicy.specific.versions lists a version more than once',
+              },
+            ],
+          },
+        ),
+      }),
+    ),
+    pollIntervalSeconds: integer(
+      "Seconds between listings of the base path for new and removed versions (TF Serving's --file_system_poll_wait_seconds); 0 lists it once, at start.",
+      { default: 1, minimum: 0, maximum: 86_400, format: 'int32' },
+    ),
+  },
+  {
+    rules: [
+      {
+        rule: '[has(self.latest), has(self.all), has(self.specific)].filter(x, x).size() == 1',
+        message: 'model.versionPolicy takes exactly one of latest, all or specific',
+      },
+    ],
+  },
+);
+
+export const ModelSource = object(
+  'Where the model comes from and how it is served.',
+  {
+    uri: string(
+      'Location of the model (with versionPolicy: the base path holding its numbered version directories). Schemes: file:// (a path in the image), http(s)://, s3:// (S3 or S3-compatible; endpoint and keys from credentialsSecret), gs://, pvc://<claim>/<path> (a PersistentVolumeClaim in the same namespace). A change of uri rolls out a new version.',
+      {
+        minLength: 1,
+        maxLength: 2048,
+        rules: [
+          {
+            rule: uriSchemeRule,
+            message: `model.uri must start with one of ${MODEL_URI_SCHEMES.map((s) => `${s}://`).join(', ')}`,
+          },
+          {
+            rule: "!self.startsWith('pvc://') || self.matches('^pvc://[a-z0-9]([-a-z0-9]*[a-z0-9])?/.+$')",
+            message: 'pvc:// URIs take the form pvc://<claim-name>/<path inside the volume>',
+          },
+        ],
+      },
+    ),
+    version: optional(
+      string(
+        'Label of the version being served, shown in status and stamped on pods (a Kubernetes label value). A change of version rolls out, even when the uri is unchanged. When empty, a short hash of the uri is used.',
+        { maxLength: 63, pattern: LABEL_VALUE },
+      ),
+    ),
+    versionPolicy: optional(VersionPolicy),
+    format: stringEnum(
+      'Model format. auto detects it from the files: model.json with a graph topology (tfjs-graph) or a Keras topology (tfjs-layers), or saved_model.pb (tf-saved-model, needs the tensorflow or tensorflow-gpu backend).',
+      FORMATS,
+      { default: 'auto' },
+    ),
+    signature: string('Signature of the model to serve (TF Serving signature_name).', {
+      default: 'serving_default',
       minLength: 1,
-      maxLength: 2048,
-      rules: [
-        {
-          rule: uriSchemeRule,
-          message: `model.uri must start with one of ${MODEL_URI_SCHEMES.map((s) => `${s}://`).join(', ')}`,
-        },
-        {
-          rule: "!self.startsWith('pvc://') || self.matches('^pvc://[a-z0-9]([-a-z0-9]*[a-z0-9])?/.+$')",
-          message: 'pvc:// URIs take the form pvc://<claim-name>/<path inside the volume>',
-        },
-      ],
-    },
-  ),
-  version: optional(
-    string(
-      'Label of the version being served, shown in status and stamped on pods (a Kubernetes label value). A change of version rolls out, even when the uri is unchanged. When empty, a short hash of the uri is used.',
-      { maxLength: 63, pattern: LABEL_VALUE },
+      maxLength: 253,
+    }),
+    credentialsSecret: optional(
+      string(
+        'Name of a Secret in the same namespace whose keys become the model download environment: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT_URL (S3-compatible endpoints), GOOGLE_APPLICATION_CREDENTIALS_JSON, HTTP_AUTHORIZATION.',
+        { maxLength: 253, pattern: DNS_SUBDOMAIN },
+      ),
     ),
-  ),
-  format: stringEnum(
-    'Model format. auto detects it from the files: model.json with a graph topology (tfjs-graph) or a Keras topology (tfjs-layers), or saved_model.pb (tf-saved-model, needs the tensorflow or tensorflow-gpu backend).',
-    FORMATS,
-    { default: 'auto' },
-  ),
-  signature: string('Signature of the model to serve (TF Serving signature_name).', {
-    default: 'serving_default',
-    minLength: 1,
-    maxLength: 253,
-  }),
-  credentialsSecret: optional(
-    string(
-      'Name of a Secret in the same namespace whose keys become the model download environment: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT_URL (S3-compatible endpoints), GOOGLE_APPLICATION_CREDENTIALS_JSON, HTTP_AUTHORIZATION.',
-      { maxLength: 253, pattern: DNS_SUBDOMAIN },
-    ),
-  ),
-});
+  },
+  {
+    rules: [
+      {
+        rule: '!(has(self.versionPolicy) && has(self.version))',
+        message:
+          'set model.version (one model at uri, the GitOps default) or model.versionPolicy (the versions under the base path uri), not both: with a policy the runtime picks the versions itself',
+      },
+    ],
+  },
+);
 
 export const EnvVar = object('An environment variable for the runtime container.', {
   name: string('Variable name.', {
@@ -658,6 +722,12 @@ export const ModelDeploymentSpec = object(
         message: `set the GPU product in resources.gpu.product or in placement.nodeSelector['${GPU_PRODUCT_LABEL}'], not both`,
       },
       {
+        // The runtime switches versions inside each pod: there is no second version of pods to canary.
+        rule: "!has(self.model.versionPolicy) || self.rollout.strategy != 'Canary'",
+        message:
+          'rollout.strategy Canary needs one model.version: with model.versionPolicy each pod moves to a new version directory itself, so there is no new set of pods to canary; use RollingUpdate',
+      },
+      {
         rule: `!has(self.rollout.canary) || !has(self.rollout.canary.analysis.maxAccuracyDrop) || (${QUALITY_ON} && self.monitoring.quality.kind != 'regression')`,
         message:
           "rollout.canary.analysis.maxAccuracyDrop needs monitoring.quality enabled with kind auto or classification: accuracy comes from feedback on a classifier's predictions",
@@ -673,6 +743,7 @@ export const ModelDeploymentSpec = object(
 
 export type ModelDeploymentSpec = Static<typeof ModelDeploymentSpec>;
 export type ModelSource = Static<typeof ModelSource>;
+export type VersionPolicy = Static<typeof VersionPolicy>;
 export type Runtime = Static<typeof Runtime>;
 export type Gpu = Static<typeof Gpu>;
 export type Resources = Static<typeof Resources>;

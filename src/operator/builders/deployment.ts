@@ -11,7 +11,12 @@ import type {
   V1Volume,
   V1VolumeMount,
 } from '@kubernetes/client-node';
-import type { ModelDeployment, Quality, Resources } from '../../api/v1alpha1/index.js';
+import type {
+  ModelDeployment,
+  Quality,
+  Resources,
+  VersionPolicy,
+} from '../../api/v1alpha1/index.js';
 import { GPU_PRODUCT_LABEL } from '../../api/v1alpha1/index.js';
 import {
   envName,
@@ -128,7 +133,12 @@ export interface ModelSourcePlan {
   mounts: V1VolumeMount[];
 }
 
-export function modelSourcePlan(uri: string): ModelSourcePlan {
+/**
+ * `followVersions`: the uri is a base path whose version directories the
+ * runtime lists and downloads itself while it runs (model.versionPolicy), so
+ * a remote one is handed to the runtime as it is, never fetched once ahead.
+ */
+export function modelSourcePlan(uri: string, followVersions = false): ModelSourcePlan {
   if (uri.startsWith('file://')) return { serveUri: uri, fetch: false, volumes: [], mounts: [] };
   const pvc = /^pvc:\/\/([^/]+)\/(.+)$/.exec(uri);
   if (pvc) {
@@ -141,11 +151,36 @@ export function modelSourcePlan(uri: string): ModelSourcePlan {
       mounts: [{ name: 'model-store', mountPath: PVC_MOUNT, readOnly: true }],
     };
   }
+  if (followVersions) return { serveUri: uri, fetch: false, volumes: [], mounts: [] };
   return {
     serveUri: `file://${MODEL_DIR}/model`,
     fetch: true,
     volumes: [{ name: 'model', emptyDir: {} }],
     mounts: [{ name: 'model', mountPath: MODEL_DIR }],
+  };
+}
+
+/** `serve --model-version-policy` for spec.model.versionPolicy: latest:N, all or specific:V1,V2. */
+export function versionPolicyArg(policy: VersionPolicy): string {
+  if (policy.latest) return `latest:${policy.latest.numVersions}`;
+  if (policy.specific) return `specific:${policy.specific.versions.join(',')}`;
+  return 'all';
+}
+
+/**
+ * The runtime's model flags: one model at `serveUri` labelled `version`, or
+ * with a version policy the base path `serveUri`, its policy and poll interval.
+ */
+export function modelArgs(
+  serveUri: string,
+  version: string,
+  policy: VersionPolicy | undefined,
+): Partial<ServeConfig> {
+  if (policy === undefined) return { modelUri: serveUri, modelVersion: version };
+  return {
+    modelBasePath: serveUri,
+    modelVersionPolicy: versionPolicyArg(policy),
+    fileSystemPollWaitSeconds: policy.pollIntervalSeconds,
   };
 }
 
@@ -221,7 +256,8 @@ export function buildPodTemplate(
   const track = options.track ?? 'stable';
   const model = options.model ?? { uri: spec.model.uri, version: modelVersion(md) };
   const gpu = gpuRequest(md, config);
-  const source = modelSourcePlan(model.uri);
+  const policy = spec.model.versionPolicy;
+  const source = modelSourcePlan(model.uri, policy !== undefined);
   const podLabels = { ...commonLabels(md), [LABEL_TRACK]: track, [LABEL_VERSION]: model.version };
   const image = spec.runtime.image ?? (gpu ? config.runtimeGpuImage : config.runtimeImage);
   const pullPolicy = spec.runtime.imagePullPolicy
@@ -234,8 +270,7 @@ export function buildPodTemplate(
     : (period: number, failures: number) => httpProbe(READY_PATH, period, failures);
   const args = serveArgs({
     modelName: md.metadata.name!,
-    modelUri: source.serveUri,
-    modelVersion: model.version,
+    ...modelArgs(source.serveUri, model.version, policy),
     modelFormat: spec.model.format,
     signature: spec.model.signature,
     backend: spec.runtime.backend,
@@ -263,12 +298,17 @@ export function buildPodTemplate(
   const limits: Record<string, string> = stringify(spec.resources.limits);
   if (gpu) limits[gpu.resource] = String(gpu.count);
 
+  // Following a remote base path, the runtime itself lists and downloads: it needs the credentials.
+  const credentials = spec.model.credentialsSecret
+    ? { envFrom: [{ secretRef: { name: spec.model.credentialsSecret } }] }
+    : {};
   const runtime: V1Container = {
     name: RUNTIME_CONTAINER,
     image,
     ...pullPolicy,
     args,
     env,
+    ...(policy !== undefined && !source.serveUri.startsWith('file://') ? credentials : {}),
     ports: [
       { name: RUNTIME_PORT_NAME, containerPort: RUNTIME_PORT, protocol: 'TCP' },
       ...(spec.runtime.grpc.enabled
@@ -298,9 +338,7 @@ export function buildPodTemplate(
           image,
           ...pullPolicy,
           args: fetchArgs({ modelUri: model.uri, dest: `${MODEL_DIR}/model` }),
-          ...(spec.model.credentialsSecret
-            ? { envFrom: [{ secretRef: { name: spec.model.credentialsSecret } }] }
-            : {}),
+          ...credentials,
           resources: { requests: { cpu: '100m', memory: '128Mi' } },
           terminationMessagePath: TERMINATION_LOG,
           terminationMessagePolicy: 'FallbackToLogsOnError',
