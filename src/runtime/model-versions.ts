@@ -374,6 +374,13 @@ export class ServedModel {
     return all.map((e) => statusOf(e, e.version));
   }
 
+  /** Every version held and its state, newest first (none yet: empty, never an error). */
+  versionStatuses(): VersionStatus[] {
+    return [...this.entries.values()]
+      .sort((a, b) => byNumber(b.version, a.version))
+      .map((e) => statusOf(e, e.version));
+  }
+
   /** Status may name a loading, failed or unloading version (resolve routes only to some). */
   private resolveForStatus(model: string, ref: NonNullable<VersionRef>): ModelService {
     if (this.followed === undefined || ref.label !== undefined) return this.resolve(model, ref);

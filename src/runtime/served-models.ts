@@ -6,7 +6,7 @@
 
 import type { ServeConfig } from '../contract/runtime.js';
 import { RuntimeError } from './errors.js';
-import type { RuntimeMetrics } from './metrics.js';
+import type { RuntimeMetrics, VersionStateSample } from './metrics.js';
 import type { VersionRef, VersionStatus } from './model-versions.js';
 import { ServedModel } from './model-versions.js';
 import type { ModelService } from './service.js';
@@ -52,6 +52,15 @@ export class ServedModels {
 
   statuses(name: string, ref: VersionRef): VersionStatus[] {
     return this.model(name).statuses(name, ref);
+  }
+
+  /** Every model's versions and their states, for the version state gauge. */
+  *versionStates(): Iterable<VersionStateSample> {
+    for (const [model, served] of this.byName) {
+      for (const s of served.versionStatuses()) {
+        yield { model, version: s.version, state: s.state, errorCode: s.errorCode };
+      }
+    }
   }
 
   /** Ready: every model has a version available, and the process is not draining. */

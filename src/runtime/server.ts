@@ -160,6 +160,7 @@ export async function startServer(
           });
         }),
   );
+  metrics.reportVersionStates(() => models.versionStates());
   const app = await buildApp(
     { models, metrics, bodies, prometheusPath: options.prometheusPath },
     {
