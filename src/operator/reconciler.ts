@@ -6,6 +6,7 @@
 // idempotent: running it twice in a row writes nothing the second time.
 import type { V1Deployment, V1EndpointSlice, V1Pod } from '@kubernetes/client-node';
 import { validateServedSpec } from '../api/json-schema.js';
+import type { ModelVersionsStatus } from '../api/v1alpha1/index.js';
 import type { BuilderConfig } from './builders/deployment.js';
 import {
   IN_PLACE,
@@ -84,6 +85,8 @@ export interface ReconcilerDeps {
   analysis?: AnalysisReader;
   /** What the builtin autoscaler last saw and did for a model (namespace/name). */
   autoscalingStatus?: (key: string) => AutoscalingStatus | undefined;
+  /** Which versions the pods of a model (namespace/name) with a version policy hold, as last read. */
+  modelVersionsStatus?: (key: string) => ModelVersionsStatus | undefined;
   /** The clock of every decision and timestamp (default: the system's). */
   now?: () => Date;
 }
@@ -215,6 +218,7 @@ export class ModelDeploymentReconciler implements Reconciler {
         : {}),
       ...(canary.status ? { canaryStatus: canary.status } : {}),
       ...(autoscaling ? { autoscaling } : {}),
+      ...this.modelVersions(md, key),
     });
     const deferMs = await this.status.update(md, status);
     if (deferMs > 0) return { requeueAfterMs: deferMs };
@@ -241,6 +245,16 @@ export class ModelDeploymentReconciler implements Reconciler {
       tolerations: pod.tolerations ?? [],
     };
     return (this.deps.readSurgeSlots ?? readSurgeSlots)(this.deps.client, shape);
+  }
+
+  /** status.model's input: with a version policy, what the pods were last read to hold. */
+  private modelVersions(
+    md: ModelDeploymentObject,
+    key: string,
+  ): { modelVersions?: ModelVersionsStatus } {
+    if (!md.spec.model.versionPolicy) return {};
+    const read = this.deps.modelVersionsStatus?.(key);
+    return read ? { modelVersions: read } : {};
   }
 
   /** What the engine in charge of replicas last saw and did. */
