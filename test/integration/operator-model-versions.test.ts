@@ -5,7 +5,8 @@
  * path on disk with versions 1 and 2. The operator reads the pod's /metrics
  * and status.model lists both versions AVAILABLE; a version 3 directory
  * dropped in is loaded by that same process and shows in status, with no pod
- * replaced and no new Deployment revision.
+ * replaced and no new Deployment revision. A change of the policy itself
+ * rolls out new pods.
  */
 import { mkdtemp, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -161,5 +162,50 @@ describe('a ModelDeployment with model.versionPolicy', { timeout: 180_000 }, () 
     const deploymentAfter = await getJson<V1Deployment>(ns, 'deployment', NAME);
     expect(deploymentAfter!.metadata!.generation).toBe(deploymentBefore!.metadata!.generation);
     expect(await replicaSets()).toEqual(replicaSetsBefore);
+  });
+
+  it('rolls out new pods when the policy itself changes, as any spec change', async () => {
+    const before = await md();
+    const replicaSetsBefore = await replicaSets();
+    await kubectlOk([
+      'patch',
+      'md',
+      NAME,
+      '-n',
+      ns,
+      '--type=merge',
+      '-p',
+      JSON.stringify({
+        spec: { model: { versionPolicy: { all: null, latest: { numVersions: 1 } } } },
+      }),
+    ]);
+    const deployment = await eventually(
+      'the Deployment with the new policy',
+      async () => {
+        const d = await getJson<V1Deployment>(ns, 'deployment', NAME);
+        const args = d?.spec?.template.spec?.containers[0]?.args ?? [];
+        return args.includes('--model-version-policy=latest:1') ? d : undefined;
+      },
+      30_000,
+    );
+    expect(deployment.spec!.template.metadata!.labels!['tensorfleet.dev/version']).not.toBe(
+      before!.status!.targetVersion,
+    );
+    await eventually(
+      'a new ReplicaSet',
+      async () => ((await replicaSets()).length > replicaSetsBefore.length ? true : undefined),
+      30_000,
+    );
+    const after = await eventually(
+      'status.targetVersion moved',
+      async () => {
+        const m = await md();
+        return m?.status?.targetVersion !== before!.status!.targetVersion ? m : undefined;
+      },
+      30_000,
+    );
+    expect(after.status!.targetVersion).toBe(
+      deployment.spec!.template.metadata!.labels!['tensorfleet.dev/version'],
+    );
   });
 });
