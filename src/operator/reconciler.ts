@@ -203,6 +203,8 @@ export class ModelDeploymentReconciler implements Reconciler {
     }
 
     const autoscaling = await this.autoscalingStatus(md, key);
+    // What the pods were last read to hold (status.model, with a version policy only).
+    const modelVersions = this.deps.modelVersionsStatus?.(key);
     const status = computeStatus(md, {
       ...(tracks.deployment ? { deployment: tracks.deployment } : {}),
       ...(tracks.canaryDeployment ? { canaryDeployment: tracks.canaryDeployment } : {}),
@@ -218,7 +220,7 @@ export class ModelDeploymentReconciler implements Reconciler {
         : {}),
       ...(canary.status ? { canaryStatus: canary.status } : {}),
       ...(autoscaling ? { autoscaling } : {}),
-      ...this.modelVersions(md, key),
+      ...(modelVersions ? { modelVersions } : {}),
     });
     const deferMs = await this.status.update(md, status);
     if (deferMs > 0) return { requeueAfterMs: deferMs };
@@ -245,16 +247,6 @@ export class ModelDeploymentReconciler implements Reconciler {
       tolerations: pod.tolerations ?? [],
     };
     return (this.deps.readSurgeSlots ?? readSurgeSlots)(this.deps.client, shape);
-  }
-
-  /** status.model's input: with a version policy, what the pods were last read to hold. */
-  private modelVersions(
-    md: ModelDeploymentObject,
-    key: string,
-  ): { modelVersions?: ModelVersionsStatus } {
-    if (!md.spec.model.versionPolicy) return {};
-    const read = this.deps.modelVersionsStatus?.(key);
-    return read ? { modelVersions: read } : {};
   }
 
   /** What the engine in charge of replicas last saw and did. */
