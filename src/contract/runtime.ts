@@ -137,6 +137,12 @@ export const RUNTIME_METRICS = {
   requestDuration: 'tensorfleet_runtime_request_duration_seconds',
   inflightRequests: 'tensorfleet_runtime_inflight_requests',
   queueDepth: 'tensorfleet_runtime_queue_depth',
+  /**
+   * 1 for the state each version held is in, as /v1/models/<m> reports it
+   * (labels model, version, state: LOADING, AVAILABLE, UNLOADING, END;
+   * error_code: OK, or UNKNOWN for a failed load).
+   */
+  modelVersionState: 'tensorfleet_runtime_model_version_state',
   /** Not exported by the runtime: the per-pod rate a metrics adapter derives from `requests`. */
   requestsPerSecond: 'tensorfleet_runtime_requests_per_second',
 } as const;

@@ -21,6 +21,7 @@ import { ModelDeploymentReconciler } from './reconciler.js';
 import { WorkQueue } from './workqueue.js';
 import { BuiltinAutoscaler } from './autoscaling/builtin.js';
 import { SignalReader } from './autoscaling/signal.js';
+import { ModelVersionsReader } from './status/model-versions-reader.js';
 import type { AnalysisReader } from './rollout/analysis.js';
 import { PodScrapeAnalysis, PrometheusAnalysis } from './rollout/analysis.js';
 import { GROUP } from '../api/group.js';
@@ -44,6 +45,8 @@ export interface OperatorOptions {
   scrapePods?: boolean;
   /** How often the builtin autoscaler evaluates (default 15 s). */
   autoscalerIntervalMs?: number;
+  /** How often the versions of models with a version policy are read from their pods (default 5 s). */
+  versionsIntervalMs?: number;
   /** Pretends these optional CRDs (by plural, e.g. servicemonitors) are missing: tests of bare clusters. */
   missingCRDs?: string[];
 }
@@ -56,6 +59,8 @@ export class Operator {
   readonly identity: string;
   private readonly controller: Controller;
   readonly autoscaler: BuiltinAutoscaler;
+  /** Reads which versions the pods of models with a version policy hold (off where pods are simulated). */
+  readonly versionsReader: ModelVersionsReader | undefined;
   private readonly elector: LeaderElector;
   /** The other operator last warned about (no leader election), so each is named once. */
   private warnedHolder: string | undefined;
@@ -124,10 +129,23 @@ export class Operator {
       enqueue: (key) => this.queue.add(key),
       ...(o.autoscalerIntervalMs ? { intervalMs: o.autoscalerIntervalMs } : {}),
     });
+    const events = new EventRecorder(this.client, this.identity, logger);
+    const scrapePods = o.scrapePods ?? true;
+    this.versionsReader = scrapePods
+      ? new ModelVersionsReader({
+          modelDeployments,
+          pods,
+          logger,
+          events,
+          enqueue: (key) => this.queue.add(key),
+          ...(o.versionsIntervalMs ? { intervalMs: o.versionsIntervalMs } : {}),
+        })
+      : undefined;
+    const reader = this.versionsReader;
     const reconciler = new ModelDeploymentReconciler({
       client: this.client,
       config,
-      events: new EventRecorder(this.client, this.identity, logger),
+      events,
       logger,
       caches: {
         modelDeployments,
@@ -143,6 +161,9 @@ export class Operator {
       prometheusUrl: config.prometheusUrl,
       ...analysisReader(config.prometheusUrl, o.scrapePods ?? true),
       autoscalingStatus: (key) => this.autoscaler.statusFor(key),
+      modelVersionsStatus: reader
+        ? (key) => reader.statusFor(key)
+        : () => ({ message: 'the pods are simulated here: no runtime to read the versions from' }),
     });
     this.controller = new Controller(this.queue, reconciler, this.metrics, logger, config.workers);
 
@@ -195,6 +216,7 @@ export class Operator {
     this.stopping = true;
     clearInterval(this.crdRecheck);
     await this.autoscaler.stop();
+    await this.versionsReader?.stop();
     await this.controller.stop();
     await this.elector.stop();
     await this.cache.stop();
@@ -221,6 +243,7 @@ export class Operator {
     this.controllersStarted = true;
     this.controller.start();
     this.autoscaler.start();
+    this.versionsReader?.start();
     this.crdRecheck = setInterval(() => void this.recheckOptionalKinds(), CRD_RECHECK_MS);
     this.o.logger.info('controllers started', { workers: this.o.config.workers });
   }

@@ -6,6 +6,7 @@
 // idempotent: running it twice in a row writes nothing the second time.
 import type { V1Deployment, V1EndpointSlice, V1Pod } from '@kubernetes/client-node';
 import { validateServedSpec } from '../api/json-schema.js';
+import type { ModelVersionsStatus } from '../api/v1alpha1/index.js';
 import type { BuilderConfig } from './builders/deployment.js';
 import {
   IN_PLACE,
@@ -85,6 +86,8 @@ export interface ReconcilerDeps {
   analysis?: AnalysisReader;
   /** What the builtin autoscaler last saw and did for a model (namespace/name). */
   autoscalingStatus?: (key: string) => AutoscalingStatus | undefined;
+  /** Which versions the pods of a model (namespace/name) with a version policy hold, as last read. */
+  modelVersionsStatus?: (key: string) => ModelVersionsStatus | undefined;
   /** The clock of every decision and timestamp (default: the system's). */
   now?: () => Date;
 }
@@ -202,6 +205,8 @@ export class ModelDeploymentReconciler implements Reconciler {
     }
 
     const autoscaling = await this.autoscalingStatus(md, key);
+    // What the pods were last read to hold (status.model, with a version policy only).
+    const modelVersions = this.deps.modelVersionsStatus?.(key);
     const status = computeStatus(md, {
       ...(tracks.deployment ? { deployment: tracks.deployment } : {}),
       ...(tracks.canaryDeployment ? { canaryDeployment: tracks.canaryDeployment } : {}),
@@ -217,6 +222,7 @@ export class ModelDeploymentReconciler implements Reconciler {
         : {}),
       ...(canary.status ? { canaryStatus: canary.status } : {}),
       ...(autoscaling ? { autoscaling } : {}),
+      ...(modelVersions ? { modelVersions } : {}),
     });
     const deferMs = await this.status.update(md, status);
     if (deferMs > 0) return { requeueAfterMs: deferMs };

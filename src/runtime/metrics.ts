@@ -37,9 +37,19 @@ interface HeldVersion {
   source: MetricsSource | undefined;
 }
 
+/** One version's state, as /v1/models/<m> lists it (model-versions.ts). */
+export interface VersionStateSample {
+  readonly model: string;
+  readonly version: string;
+  readonly state: string;
+  readonly errorCode: string;
+}
+
 /** What every RuntimeMetrics of one process shares: each version held, by model and version. */
 interface SharedSources {
   readonly held: Map<string, HeldVersion>;
+  /** Every model's versions and their states, read at scrape time (set by the server). */
+  versionStates?: () => Iterable<VersionStateSample>;
 }
 
 export class RuntimeMetrics {
@@ -161,6 +171,23 @@ export class RuntimeMetrics {
         registers,
       });
       this.pointInTimeGauges(registers);
+      const shared = this.shared;
+      new Gauge({
+        name: RUNTIME_METRICS.modelVersionState,
+        help: "1 for the state each model version is in, as /v1/models/<model> lists it (TF Serving's model_version_status): LOADING, AVAILABLE, UNLOADING, END; error_code UNKNOWN for a load that failed.",
+        labelNames: ['model', 'version', 'state', 'error_code'],
+        registers,
+        collect() {
+          // Rebuilt at each scrape: a version that changed state leaves its old series.
+          this.reset();
+          for (const s of shared.versionStates?.() ?? []) {
+            this.set(
+              { model: s.model, version: s.version, state: s.state, error_code: s.errorCode },
+              1,
+            );
+          }
+        },
+      });
       if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
     }
     // Version "": the model's own series, for requests no version answered
@@ -180,6 +207,11 @@ export class RuntimeMetrics {
       http: this.batches.labels({ ...labels, thread: 'http' }),
     };
     this.inflightSeries = this.inflight.labels(labels);
+  }
+
+  /** Where the version state gauge reads every model's versions from, at each scrape. */
+  reportVersionStates(read: () => Iterable<VersionStateSample>): void {
+    this.shared.versionStates = read;
   }
 
   /** Another version of the same model, in the same registry (model-versions.ts). */

@@ -104,6 +104,8 @@ export class ServedModel {
   readonly metrics: RuntimeMetrics;
   private readonly entries = new Map<string, VersionEntry>();
   private readonly followed: FollowedVersionsOptions | undefined;
+  /** Label -> version; replaced when a reloaded config file changes them. */
+  private labels: Readonly<Record<string, number>>;
   private desired: readonly number[] = [];
   /** Why nothing is served, from the watcher (NO_MODEL_VERSIONS, a failed listing). */
   private problem: RuntimeError | undefined;
@@ -127,6 +129,7 @@ export class ServedModel {
     this.config = config;
     this.metrics = metrics;
     this.followed = followed;
+    this.labels = followed?.labels ?? {};
     this.loaded = new Promise((resolve) => {
       this.firstAvailable = resolve;
     });
@@ -161,7 +164,8 @@ export class ServedModel {
     this.events = events;
     const log = this.followed?.logger;
     for await (const event of events) {
-      if (this.closed) break;
+      // Closed, or replaced by refollow(): an event still queued here is stale.
+      if (this.closed || this.events !== events) break;
       if (event.kind === 'error') {
         this.problem = event.error;
         log?.warn(
@@ -178,6 +182,27 @@ export class ServedModel {
       );
       this.reconcile();
     }
+  }
+
+  /**
+   * Follows another stream of desired sets (a changed version policy or poll
+   * interval): the old stream stops, and what is loaded moves to the new
+   * selection in the same availability-preserving order as any change.
+   */
+  async refollow(events: VersionEvents): Promise<void> {
+    const old = this.events;
+    this.events = events;
+    await old?.stop();
+    if (this.closed) {
+      await events.stop();
+      return;
+    }
+    await this.follow(events);
+  }
+
+  /** New labels (a reloaded config file): requests through a label follow them from now on. */
+  setLabels(labels: Readonly<Record<string, number>>): void {
+    this.labels = labels;
   }
 
   private reconcile(): void {
@@ -329,7 +354,7 @@ export class ServedModel {
   }
 
   private resolveLabel(model: string, label: string): ModelService {
-    const labels = this.followed?.labels ?? {};
+    const labels = this.labels;
     const version = labels[label];
     if (version === undefined) {
       const known = Object.keys(labels);
@@ -372,6 +397,13 @@ export class ServedModel {
       );
     }
     return all.map((e) => statusOf(e, e.version));
+  }
+
+  /** Every version held and its state, newest first (none yet: empty, never an error). */
+  versionStatuses(): VersionStatus[] {
+    return [...this.entries.values()]
+      .sort((a, b) => byNumber(b.version, a.version))
+      .map((e) => statusOf(e, e.version));
   }
 
   /** Status may name a loading, failed or unloading version (resolve routes only to some). */
@@ -418,6 +450,20 @@ export class ServedModel {
     const held = [...this.entries.values()].filter((e) => !e.ended);
     const results = await Promise.all(held.map((e) => e.service.drain(timeoutMs)));
     return results.every(Boolean);
+  }
+
+  /**
+   * The model is no longer served (removed from a reloaded config file; the
+   * caller has taken it out of routing): following stops, and each version is
+   * closed once the requests it admitted are answered, as an unloaded version is.
+   */
+  async retire(): Promise<void> {
+    this.closed = true;
+    for (const timer of this.retryTimers) clearTimeout(timer);
+    this.retryTimers.clear();
+    await this.events?.stop();
+    const held = [...this.entries.values()].filter((e) => !e.ended && !e.leaving);
+    await Promise.all(held.map((e) => this.unload(e)));
   }
 
   /** Stops following and closes every version. */

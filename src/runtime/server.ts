@@ -22,6 +22,8 @@ import { resolveModelDir } from './sources/fetch.js';
 import type { VersionPolicy } from './versions/version-policy.js';
 import { versionUri } from './versions/base-path.js';
 import { watchVersions } from './versions/version-watcher.js';
+import type { ModelChanges } from './model-config-reload.js';
+import { ModelConfigReloader } from './model-config-reload.js';
 
 /** A model served from the versions found under a base path (instead of config.modelUri alone). */
 export interface VersionedModel {
@@ -51,6 +53,17 @@ export interface ServerOptions {
   prometheusPath?: string | undefined;
   /** gRPC Predict answers in tensor_content (--enable_serialization_as_tensor_content). */
   grpcPredictTensorContent?: boolean;
+  /**
+   * Reads the models anew every `everySeconds` and applies what changed
+   * (tensorflow_model_server's --model_config_file_poll_wait_seconds;
+   * model-config-reload.ts). Only with `versioned`.
+   */
+  reloadModels?: {
+    everySeconds: number;
+    read: () => Promise<readonly VersionedModel[]>;
+    /** Names what is read, in log lines. */
+    source: string;
+  };
   /** Startup notices (settings accepted without effect), one log line each. */
   notices?: readonly string[];
 }
@@ -133,33 +146,37 @@ export async function startServer(
           },
         }),
     });
+  /** A model whose base path's versions are followed (not started: see follow()). */
+  const openVersioned = (model: VersionedModel, modelMetrics: RuntimeMetrics): ServedModel => {
+    const modelConfig = { ...config, modelName: model.name, modelUri: model.basePath };
+    return ServedModel.followed({
+      name: model.name,
+      config: modelConfig,
+      metrics: modelMetrics,
+      labels: model.labels,
+      logger,
+      ...(model.loadRetries === undefined ? {} : { loadRetries: model.loadRetries }),
+      // Each version: its own directory, cache entry, pool, batcher and metric series.
+      makeService: (version) =>
+        makeService(
+          {
+            ...modelConfig,
+            modelUri: versionUri(model.basePath, version),
+            modelVersion: String(version),
+          },
+          modelMetrics.forVersion(String(version)),
+        ),
+    });
+  };
   const fixed = first === undefined ? makeService(config, metrics) : undefined;
   const models = new ServedModels(
     fixed !== undefined
       ? [ServedModel.fixed(fixed)]
-      : versioned.map((model, i) => {
-          const modelMetrics = i === 0 ? metrics : metrics.forModel(model.name);
-          const modelConfig = { ...config, modelName: model.name, modelUri: model.basePath };
-          return ServedModel.followed({
-            name: model.name,
-            config: modelConfig,
-            metrics: modelMetrics,
-            labels: model.labels,
-            logger,
-            ...(model.loadRetries === undefined ? {} : { loadRetries: model.loadRetries }),
-            // Each version: its own directory, cache entry, pool, batcher and metric series.
-            makeService: (version) =>
-              makeService(
-                {
-                  ...modelConfig,
-                  modelUri: versionUri(model.basePath, version),
-                  modelVersion: String(version),
-                },
-                modelMetrics.forVersion(String(version)),
-              ),
-          });
-        }),
+      : versioned.map((model, i) =>
+          openVersioned(model, i === 0 ? metrics : metrics.forModel(model.name)),
+        ),
   );
+  metrics.reportVersionStates(() => models.versionStates());
   const app = await buildApp(
     { models, metrics, bodies, prometheusPath: options.prometheusPath },
     {
@@ -202,27 +219,61 @@ export async function startServer(
     await terminationMessage(`${e.code ?? 'MODEL_LOAD_FAILED'}: ${e.message}`);
     throw err;
   };
+  const watch = (model: VersionedModel) =>
+    watchVersions(model.basePath, { policy: model.policy, pollSeconds: model.pollSeconds });
+  const stopped = (name: string) => (err: unknown) => {
+    app.log.error({ err }, `following the versions of ${name} stopped`);
+  };
+  /** Starts following a model's base path. */
+  const follow = (model: VersionedModel): void => {
+    app.log.info(
+      { basePath: model.basePath, policy: model.policy, pollSeconds: model.pollSeconds },
+      `serving model ${model.name} from the versions under ${model.basePath}`,
+    );
+    models.model(model.name).follow(watch(model)).catch(stopped(model.name));
+  };
+  /** A reloaded config file's changes, applied to the models served. */
+  const applyChanges = (changes: ModelChanges): void => {
+    for (const name of changes.remove) {
+      app.log.info({ model: name }, `model ${name} removed: unloading once its requests finish`);
+      models.remove(name).catch((err: unknown) => {
+        app.log.error({ err }, `unloading model ${name} failed`);
+      });
+    }
+    for (const model of changes.add) {
+      models.add(openVersioned(model, metrics.forModel(model.name)));
+      follow(model);
+    }
+    for (const model of changes.refollow) {
+      app.log.info(
+        { policy: model.policy, pollSeconds: model.pollSeconds },
+        `model ${model.name}: following its versions with the new policy`,
+      );
+      models.model(model.name).refollow(watch(model)).catch(stopped(model.name));
+    }
+    for (const model of changes.relabel) models.model(model.name).setLabels(model.labels);
+  };
+
   let loaded: Promise<void>;
+  let reloader: ModelConfigReloader | undefined;
   if (fixed !== undefined) {
     loaded = fixed.start().then(() => undefined, failed);
   } else {
-    for (const model of versioned) {
-      app.log.info(
-        { basePath: model.basePath, policy: model.policy, pollSeconds: model.pollSeconds },
-        `serving model ${model.name} from the versions under ${model.basePath}`,
-      );
-      const watcher = watchVersions(model.basePath, {
-        policy: model.policy,
-        pollSeconds: model.pollSeconds,
-      });
-      models
-        .model(model.name)
-        .follow(watcher)
-        .catch((err: unknown) => {
-          app.log.error({ err }, `following the versions of ${model.name} stopped`);
-        });
-    }
+    for (const model of versioned) follow(model);
     loaded = models.loaded;
+    const reload = options.reloadModels;
+    if (reload !== undefined) {
+      reloader = new ModelConfigReloader({
+        everySeconds: reload.everySeconds,
+        read: reload.read,
+        apply: applyChanges,
+        initial: versioned,
+        source: reload.source,
+        logger,
+        registry: metrics.registry,
+      });
+      reloader.start();
+    }
   }
 
   let shuttingDown: Promise<boolean> | undefined;
@@ -234,6 +285,8 @@ export async function startServer(
         'draining: readiness is false, serving until traffic stops',
       );
       const started = performance.now();
+      // The models served no longer change.
+      await reloader?.stop();
       // Readiness is false from here on. Requests go on being served, each
       // told to close its connection, until traffic stops arriving
       // (connections.ts).

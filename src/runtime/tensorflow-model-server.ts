@@ -1,20 +1,24 @@
 // `tensorfleet-runtime tensorflow_model_server`: TF Serving's parsed command
 // line (tfserving/command-line.ts) in the terms the runtime's server takes:
 // its ServeConfig, the models whose base paths' versions it follows, and where
-// REST and metrics are. Pure apart from the environment it is handed.
+// REST and metrics are, and how the model config file is read again (the
+// server calls that read; planning itself is pure apart from the environment
+// it is handed).
 
 import type { ServeConfig } from '../contract/runtime.js';
 import { parseServeConfig } from './config.js';
 import { RuntimeError } from './errors.js';
-import type { ServerOptions } from './server.js';
+import { readFile } from 'node:fs/promises';
+import type { ServerOptions, VersionedModel } from './server.js';
 import type { TensorflowModelServerConfig } from './tfserving/command-line.js';
-import type { ServableVersionPolicy } from './tfserving/model-server-config.js';
+import type { ServableVersionPolicy, TfServingModel } from './tfserving/model-server-config.js';
+import { parseModelServerConfig } from './tfserving/model-server-config.js';
 import type { VersionPolicy } from './versions/version-policy.js';
 
 export interface TensorflowModelServerPlan {
   config: ServeConfig;
   options: ServerOptions & Required<Pick<ServerOptions, 'versioned'>>;
-  /** Startup notices beyond the parser's: what is read once, or not applied. */
+  /** Startup notices beyond the parser's. */
   notices: string[];
 }
 
@@ -73,31 +77,67 @@ export function planTensorflowModelServer(
   else if (tf.warmup.iterations !== undefined)
     flags.push('--warmup-iterations', String(tf.warmup.iterations));
   const config = parseServeConfig(flags, env);
-  const notices: string[] = [];
-  if (tf.modelConfigFile !== undefined && tf.modelConfigFile.pollWaitSeconds > 0) {
-    notices.push(
-      `--model_config_file_poll_wait_seconds=${tf.modelConfigFile.pollWaitSeconds}: the model config file is read once at start; its model's version directories are still polled every --file_system_poll_wait_seconds`,
-    );
-  }
+  const file = tf.modelConfigFile;
   return {
     config,
     options: {
-      // Each model its own versions, pools and batchers, with the same settings.
-      versioned: tf.models.map((m) => ({
-        name: m.name,
-        basePath: m.basePath,
-        policy: versionPolicy(m.versionPolicy),
-        labels: m.versionLabels,
-        pollSeconds: tf.fileSystemPollWaitSeconds,
-        loadRetries: {
-          max: tf.modelLoadRetries.max,
-          intervalMs: Math.max(0, tf.modelLoadRetries.intervalMicros / 1000),
-        },
-      })),
+      versioned: versionedModels(tf.models, tf),
+      ...(file !== undefined && file.pollWaitSeconds > 0
+        ? { reloadModels: reloadFrom(file.path, file.pollWaitSeconds, tf, readFileText) }
+        : {}),
       rest: tf.restApiPort !== undefined,
       prometheusPath: tf.prometheusPath,
       grpcPredictTensorContent: tf.grpcPredictTensorContent,
     },
-    notices,
+    notices: [],
+  };
+}
+
+/** Each model its own versions, pools and batchers, with the same settings. */
+function versionedModels(
+  models: readonly TfServingModel[],
+  tf: TensorflowModelServerConfig,
+): VersionedModel[] {
+  return models.map((m) => ({
+    name: m.name,
+    basePath: m.basePath,
+    policy: versionPolicy(m.versionPolicy),
+    labels: m.versionLabels,
+    pollSeconds: tf.fileSystemPollWaitSeconds,
+    loadRetries: {
+      max: tf.modelLoadRetries.max,
+      intervalMs: Math.max(0, tf.modelLoadRetries.intervalMicros / 1000),
+    },
+  }));
+}
+
+const readFileText = (path: string): Promise<string> => readFile(path, 'utf8');
+
+/**
+ * The config file read again, as at start: the same parser, the same errors
+ * (`--model_config_file=<path> line L, column C: ...`).
+ */
+export function reloadFrom(
+  path: string,
+  everySeconds: number,
+  tf: TensorflowModelServerConfig,
+  read: (path: string) => Promise<string>,
+): NonNullable<ServerOptions['reloadModels']> {
+  const source = `--model_config_file=${path}`;
+  return {
+    everySeconds,
+    source,
+    read: async () => {
+      let text: string;
+      try {
+        text = await read(path);
+      } catch (err) {
+        const reason = err instanceof Error ? err.message : String(err);
+        throw new RuntimeError('CONFIG_INVALID', `${source}: cannot read the file: ${reason}`, {
+          cause: err,
+        });
+      }
+      return versionedModels(parseModelServerConfig(text, source), tf);
+    },
   };
 }

@@ -15,6 +15,9 @@ export function startOperator(
   options: {
     missingCRDs?: string[];
     autoscalerIntervalMs?: number;
+    versionsIntervalMs?: number;
+    /** True where real runtimes listen at the kwok pods' loopback IPs (they are read then). */
+    scrapePods?: boolean;
     logger?: Logger;
     identity?: string;
   } = {},

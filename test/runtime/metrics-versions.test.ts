@@ -49,4 +49,27 @@ describe('RuntimeMetrics across versions', () => {
       'tensorfleet_runtime_requests_total{model="m",version="2",protocol="tfserving",code="200"} 2',
     );
   });
+
+  it('exports one state series per version, rebuilt at each scrape from what the server reports', async () => {
+    const model = new RuntimeMetrics('m', '', { processMetrics: false });
+    let states = [
+      { model: 'm', version: '2', state: 'LOADING', errorCode: 'OK' },
+      { model: 'm', version: '1', state: 'AVAILABLE', errorCode: 'OK' },
+    ];
+    const series = async () =>
+      (await model.registry.metrics())
+        .split('\n')
+        .filter((l) => l.startsWith('tensorfleet_runtime_model_version_state{'));
+    // Before the server reports any: no series.
+    expect(await series()).toEqual([]);
+    model.reportVersionStates(() => states);
+    expect(await series()).toEqual([
+      'tensorfleet_runtime_model_version_state{model="m",version="2",state="LOADING",error_code="OK"} 1',
+      'tensorfleet_runtime_model_version_state{model="m",version="1",state="AVAILABLE",error_code="OK"} 1',
+    ]);
+    states = [{ model: 'm', version: '2', state: 'END', errorCode: 'UNKNOWN' }];
+    expect(await series()).toEqual([
+      'tensorfleet_runtime_model_version_state{model="m",version="2",state="END",error_code="UNKNOWN"} 1',
+    ]);
+  });
 });

@@ -471,6 +471,15 @@ describe('serve --model-base-path', { timeout: 60_000 }, () => {
     expect((await predict(p.port, 'my_model', [2])).body.predictions).toEqual([4]);
     expect((await predict(p.port, 'my_model/versions/1', [2])).body.predictions).toEqual([2]);
     expect((await predict(p.port, 'my_model/versions/2', [2])).status).toBe(404);
+    // The states /v1/models lists, as the operator reads them from /metrics.
+    const metrics = await (await fetch(`http://127.0.0.1:${p.port}/metrics`)).text();
+    const stateLines = metrics
+      .split('\n')
+      .filter((l) => l.startsWith('tensorfleet_runtime_model_version_state{'));
+    expect(stateLines.sort()).toEqual([
+      'tensorfleet_runtime_model_version_state{model="my_model",version="1",state="AVAILABLE",error_code="OK"} 1',
+      'tensorfleet_runtime_model_version_state{model="my_model",version="3",state="AVAILABLE",error_code="OK"} 1',
+    ]);
   });
 });
 

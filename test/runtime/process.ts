@@ -59,7 +59,8 @@ export async function startProcess(
 
 /**
  * Runs `tensorfleet-runtime <argv>` and resolves once its HTTP port listens
- * on 127.0.0.1 (the command must make it listen there, e.g. with TENSORFLEET_HOST).
+ * on a loopback address (the command must make it listen there, e.g. with
+ * TENSORFLEET_HOST).
  */
 export async function startCommand(
   argv: string[],
@@ -87,7 +88,8 @@ export async function startCommand(
         if (line.trim() === '') continue;
         const entry = JSON.parse(line) as Record<string, unknown>;
         logs.push(entry);
-        const m = /Server listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(String(entry['msg']));
+        // Any loopback address: a runtime may stand for a simulated pod at its IP.
+        const m = /Server listening at http:\/\/127(?:\.\d+){3}:(\d+)/.exec(String(entry['msg']));
         if (m) {
           clearTimeout(timer);
           resolve(Number(m[1]));

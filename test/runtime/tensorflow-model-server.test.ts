@@ -3,7 +3,10 @@
 // followed base path with its policy and labels; one model per process.
 
 import { describe, expect, it } from 'vitest';
-import { planTensorflowModelServer } from '../../src/runtime/tensorflow-model-server.js';
+import {
+  planTensorflowModelServer,
+  reloadFrom,
+} from '../../src/runtime/tensorflow-model-server.js';
 import { parseTensorflowModelServerCommandLine } from '../../src/runtime/tfserving/command-line.js';
 
 function plan(argv: string[], files: Record<string, string> = {}, env: NodeJS.ProcessEnv = {}) {
@@ -85,7 +88,7 @@ describe('planTensorflowModelServer', () => {
   });
 
   it("reads the config file's policy and labels, and TENSORFLEET_* for the rest", () => {
-    const { config, options, notices } = plan(
+    const { config, options } = plan(
       ['--model_config_file=/c', '--model_config_file_poll_wait_seconds=60'],
       {
         '/c': `model_config_list { config {
@@ -101,7 +104,43 @@ describe('planTensorflowModelServer', () => {
       policy: { kind: 'specific', versions: [1, 3] },
       labels: { stable: 1 },
     });
-    expect(notices.join('\n')).toMatch(/read once at start/);
+    // Read again every --model_config_file_poll_wait_seconds.
+    expect(options.reloadModels).toMatchObject({
+      everySeconds: 60,
+      source: '--model_config_file=/c',
+    });
+  });
+
+  it('reads the config file once without a poll interval, and with the single-model flags', () => {
+    const file = {
+      '/c': 'model_config_list { config { name: "m" base_path: "/m" model_platform: "tensorflow" } }',
+    };
+    expect(plan(['--model_config_file=/c'], file).options.reloadModels).toBeUndefined();
+    expect(plan(['--model_base_path=/m']).options.reloadModels).toBeUndefined();
+  });
+
+  it("reads the file again with the start's parser: its models, or the parser's precise error", async () => {
+    const parsed = parseTensorflowModelServerCommandLine(['--model_base_path=/m'], {});
+    if (parsed.command !== 'serve') throw new Error(parsed.command);
+    let text =
+      'model_config_list { config { name: "a" base_path: "/a" model_platform: "tensorflow" version_labels { key: "stable" value: 2 } } }';
+    const reload = reloadFrom('/c', 5, parsed.config, (path) =>
+      path === '/c' ? Promise.resolve(text) : Promise.reject(new Error(`ENOENT: ${path}`)),
+    );
+    expect(await reload.read()).toMatchObject([
+      { name: 'a', basePath: '/a', labels: { stable: 2 }, policy: { kind: 'latest', count: 1 } },
+    ]);
+    text =
+      'model_config_list { config { name: "a" base_path: "/a" model_platform: "tensorflow" bogus: 1 } }';
+    await expect(reload.read()).rejects.toThrow(
+      /^--model_config_file=\/c line 1, column \d+: .*bogus/,
+    );
+    const missing = reloadFrom('/gone', 5, parsed.config, () =>
+      Promise.reject(new Error('ENOENT')),
+    );
+    await expect(missing.read()).rejects.toThrow(
+      '--model_config_file=/gone: cannot read the file: ENOENT',
+    );
   });
 
   it('serves every model of a config file, each with its own policy', () => {

@@ -127,6 +127,14 @@ export function customResourceDefinition(): Record<string, unknown> {
               priority: 1,
             },
             {
+              name: 'Loaded',
+              type: 'string',
+              jsonPath: '.status.model.available',
+              description:
+                'With model.versionPolicy: versions available on at least one pod, newest first.',
+              priority: 1,
+            },
+            {
               name: 'GPU',
               type: 'integer',
               jsonPath: '.spec.resources.gpu.count',

@@ -53,11 +53,62 @@ const QUALITY_ON = '(has(self.monitoring.quality) && self.monitoring.quality.ena
 
 const uriSchemeRule = MODEL_URI_SCHEMES.map((s) => `self.startsWith('${s}://')`).join(' || ');
 
+/** Largest version number: exact in the runtime's numbers (TF Serving's are int64). */
+const MAX_VERSION = Number.MAX_SAFE_INTEGER;
+
+export const VersionPolicy = object(
+  "Serve the numbered version directories under model.uri (<uri>/<version>/, TF Serving's base path layout) that this policy selects, instead of one model: TF Serving's model_version_policy. Give exactly one of latest, all or specific. The runtime lists the base path every pollIntervalSeconds and loads a new version beside the old one, switches to it once it is warm and unloads the old one once its requests finish, inside each pod: a new version directory needs no rollout. status.model.versions lists what the pods loaded.",
+  {
+    latest: optional(
+      object('Serve the highest numVersions versions.', {
+        numVersions: integer('How many of the highest versions to serve.', {
+          default: 1,
+          minimum: 1,
+          maximum: 1000,
+          format: 'int32',
+        }),
+      }),
+    ),
+    all: optional(object('Serve every version found.', {})),
+    specific: optional(
+      object('Serve the versions listed (those the base path lacks are waited for).', {
+        versions: array(
+          'Version numbers, each a directory name under the base path.',
+          integer('A version number.', { minimum: 1, maximum: MAX_VERSION, format: 'int64' }),
+          {
+            minItems: 1,
+            maxItems: 64,
+            listType: 'atomic',
+            rules: [
+              {
+                rule: 'self.all(v, self.exists_one(w, w == v))',
+                message: 'model.versionPolicy.specific.versions lists a version more than once',
+              },
+            ],
+          },
+        ),
+      }),
+    ),
+    pollIntervalSeconds: integer(
+      "Seconds between listings of the base path for new and removed versions (TF Serving's --file_system_poll_wait_seconds); 0 lists it once, at start.",
+      { default: 1, minimum: 0, maximum: 86_400, format: 'int32' },
+    ),
+  },
+  {
+    rules: [
+      {
+        rule: '[has(self.latest), has(self.all), has(self.specific)].filter(x, x).size() == 1',
+        message: 'model.versionPolicy takes exactly one of latest, all or specific',
+      },
+    ],
+  },
+);
+
 export const ModelSource = object(
   'Where the model comes from and how it is served.',
   {
     uri: string(
-      'Location of the model. Schemes: file:// (a path in the image), http(s)://, s3:// (S3 or S3-compatible; endpoint and keys from credentialsSecret), gs://, az://<account>/<container>/<path> or https://<account>.blob.core.windows.net/<container>/<path> (Azure Blob Storage), hf://<org>/<repo>[@<revision>]/<path> (a directory of a Hugging Face Hub model repository at a branch, tag or commit, default main; HF_TOKEN from credentialsSecret for private and gated ones), pvc://<claim>/<path> (a PersistentVolumeClaim in the same namespace). A change of uri rolls out a new version; a branch is resolved to its commit when a pod starts.',
+      'Location of the model (with versionPolicy: the base path holding its numbered version directories). Schemes: file:// (a path in the image), http(s)://, s3:// (S3 or S3-compatible; endpoint and keys from credentialsSecret), gs://, az://<account>/<container>/<path> or https://<account>.blob.core.windows.net/<container>/<path> (Azure Blob Storage), hf://<org>/<repo>[@<revision>]/<path> (a directory of a Hugging Face Hub model repository at a branch, tag or commit, default main; HF_TOKEN from credentialsSecret for private and gated ones), pvc://<claim>/<path> (a PersistentVolumeClaim in the same namespace). A change of uri rolls out a new version; a branch is resolved to its commit when a pod starts.',
       {
         minLength: 1,
         maxLength: 2048,
@@ -84,6 +135,7 @@ export const ModelSource = object(
         { maxLength: 63, pattern: LABEL_VALUE },
       ),
     ),
+    versionPolicy: optional(VersionPolicy),
     format: stringEnum(
       'Model format. auto detects it from the files: model.json with a graph topology (tfjs-graph) or a Keras topology (tfjs-layers), or saved_model.pb (tf-saved-model, needs the tensorflow or tensorflow-gpu backend).',
       FORMATS,
@@ -96,7 +148,7 @@ export const ModelSource = object(
     }),
     credentialsSecret: optional(
       string(
-        `Name of a Secret in the same namespace for downloading the model (the fetch-model init container; the serving container gets none of it, as it serves the downloaded copy). Each key becomes an environment variable: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION, AWS_ENDPOINT_URL (S3-compatible stores), HF_TOKEN, AZURE_STORAGE_CONNECTION_STRING and so on; and each key is a file under ${MODEL_CREDENTIALS_DIR}/, for variables that take a path: GOOGLE_APPLICATION_CREDENTIALS=${MODEL_CREDENTIALS_DIR}/key.json beside a key key.json holding a service-account key. For workload identity (no keys) see serviceAccountName.`,
+        `Name of a Secret in the same namespace for downloading the model: given to the fetch-model init container, or with versionPolicy on a remote base path to the runtime container, which then downloads the versions itself (a runtime serving a downloaded copy gets none of it). Each key becomes an environment variable: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION, AWS_ENDPOINT_URL (S3-compatible stores), HF_TOKEN, AZURE_STORAGE_CONNECTION_STRING and so on; and each key is a file under ${MODEL_CREDENTIALS_DIR}/, for variables that take a path: GOOGLE_APPLICATION_CREDENTIALS=${MODEL_CREDENTIALS_DIR}/key.json beside a key key.json holding a service-account key. For workload identity (no keys) see serviceAccountName.`,
         { maxLength: 253, pattern: DNS_SUBDOMAIN },
       ),
     ),
@@ -107,6 +159,11 @@ export const ModelSource = object(
         rule: "!has(self.credentialsSecret) || !(self.uri.startsWith('file://') || self.uri.startsWith('pvc://'))",
         message:
           'model.credentialsSecret is for downloading the model: file:// and pvc:// URIs are read in place and use no credentials',
+      },
+      {
+        rule: '!(has(self.versionPolicy) && has(self.version))',
+        message:
+          'set model.version (one model at uri, the GitOps default) or model.versionPolicy (the versions under the base path uri), not both: with a policy the runtime picks the versions itself',
       },
     ],
   },
@@ -827,6 +884,12 @@ export const ModelDeploymentSpec = object(
         message: `set the GPU product in resources.gpu.product or in placement.nodeSelector['${GPU_PRODUCT_LABEL}'], not both`,
       },
       {
+        // The runtime switches versions inside each pod: there is no second version of pods to canary.
+        rule: "!has(self.model.versionPolicy) || self.rollout.strategy != 'Canary'",
+        message:
+          'rollout.strategy Canary needs one model.version: with model.versionPolicy each pod moves to a new version directory itself, so there is no new set of pods to canary; use RollingUpdate',
+      },
+      {
         rule: `!has(self.rollout.canary) || !has(self.rollout.canary.analysis.maxAccuracyDrop) || (${QUALITY_ON} && self.monitoring.quality.kind != 'regression')`,
         message:
           "rollout.canary.analysis.maxAccuracyDrop needs monitoring.quality enabled with kind auto or classification: accuracy comes from feedback on a classifier's predictions",
@@ -842,6 +905,7 @@ export const ModelDeploymentSpec = object(
 
 export type ModelDeploymentSpec = Static<typeof ModelDeploymentSpec>;
 export type ModelSource = Static<typeof ModelSource>;
+export type VersionPolicy = Static<typeof VersionPolicy>;
 export type Runtime = Static<typeof Runtime>;
 export type Gpu = Static<typeof Gpu>;
 export type Resources = Static<typeof Resources>;

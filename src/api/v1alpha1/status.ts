@@ -116,6 +116,46 @@ export const AutoscalingStatus = object('What the autoscaler last saw and did.',
   lastDecision: optional(string('The last decision and its reason.', { maxLength: 1024 })),
 });
 
+export const MODEL_VERSION_STATES = ['LOADING', 'AVAILABLE', 'UNLOADING', 'FAILED'] as const;
+export type ModelVersionState = (typeof MODEL_VERSION_STATES)[number];
+
+export const ModelVersionStatus = object(
+  'A version of the model in one state, with the number of pods holding it so.',
+  {
+    version: integer('Version number (its directory under the base path).', {
+      minimum: 1,
+      format: 'int64',
+    }),
+    state: stringEnum(
+      "As the runtime's /v1/models/<name> reports it (TF Serving's model_version_status): LOADING, AVAILABLE (warm, serving), UNLOADING (finishing its requests); FAILED is a load that failed (END with an error there).",
+      MODEL_VERSION_STATES,
+    ),
+    replicas: integer('Pods holding the version in this state.', { minimum: 0, format: 'int32' }),
+  },
+);
+
+export const ModelVersionsStatus = object(
+  "The versions the pods serve under model.versionPolicy, read from each running pod's /metrics.",
+  {
+    versions: optional(
+      array('By version (newest first), then state.', ModelVersionStatus, {
+        maxItems: 256,
+        listType: 'atomic',
+      }),
+    ),
+    available: optional(
+      string('Versions AVAILABLE on at least one pod, newest first, e.g. "4,3".', {
+        maxLength: 1024,
+      }),
+    ),
+    message: optional(
+      string('Why the versions could not be read from every pod, when they could not.', {
+        maxLength: 1024,
+      }),
+    ),
+  },
+);
+
 export const ModelDeploymentStatus = object('Observed state, written by the operator.', {
   observedGeneration: optional(
     integer('metadata.generation the status was computed from.', { format: 'int64' }),
@@ -138,6 +178,7 @@ export const ModelDeploymentStatus = object('Observed state, written by the oper
   currentVersion: optional(string('Version all ready pods serve.', { maxLength: 63 })),
   targetVersion: optional(string('Version being rolled out.', { maxLength: 63 })),
   backend: optional(string('Backend reported by the runtime pods.', { maxLength: 63 })),
+  model: optional(ModelVersionsStatus),
   canary: optional(CanaryStatus),
   autoscaling: optional(AutoscalingStatus),
   history: optional(
@@ -151,3 +192,5 @@ export type CanaryStatus = Static<typeof CanaryStatus>;
 export type CanaryAnalysisResult = Static<typeof CanaryAnalysisResult>;
 export type CanaryPhase = (typeof CANARY_PHASES)[number];
 export type ModelDeploymentStatus = Static<typeof ModelDeploymentStatus>;
+export type ModelVersionStatus = Static<typeof ModelVersionStatus>;
+export type ModelVersionsStatus = Static<typeof ModelVersionsStatus>;

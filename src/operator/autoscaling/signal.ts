@@ -4,11 +4,12 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Metric, ModelDeployment } from '../../api/v1alpha1/index.js';
 import { signalQuery } from '../builders/scaled-object.js';
-import { parseExposition, sumSamples } from '../metrics-source/exposition.js';
+import { sumSamples } from '../metrics-source/exposition.js';
+import { scrapePods } from '../metrics-source/pod-scrape.js';
 import type { Fetcher } from '../metrics-source/prometheus.js';
 import { httpFetcher, queryVectorSum } from '../metrics-source/prometheus.js';
 import { podReady } from '../kube/pod-ready.js';
-import { RUNTIME_METRICS, RUNTIME_PORT } from '../../contract/runtime.js';
+import { RUNTIME_METRICS } from '../../contract/runtime.js';
 
 /** Runtime series per metric type, for scraping pods directly. */
 export const POD_SERIES: Partial<Record<Metric['type'], { name: string; counter: boolean }>> = {
@@ -61,23 +62,16 @@ export class SignalReader {
     const ready = pods.filter((p) => p.status?.podIP && podReady(p));
     if (ready.length === 0) return { error: 'no ready pods to read metrics from' };
     const now = this.now();
-    const readings = await Promise.all(
-      ready.map(async (p) => {
-        try {
-          const text = await this.fetchText(
-            `http://${p.status!.podIP!}:${RUNTIME_PORT}/metrics`,
-            2000,
-          );
-          return {
-            uid: p.metadata?.uid ?? p.metadata?.name ?? '',
-            value: sumSamples(parseExposition(text), series.name) ?? 0,
-          };
-        } catch {
-          return undefined;
-        }
-      }),
+    const ok = (await scrapePods(ready, this.fetchText)).flatMap((r) =>
+      'samples' in r
+        ? [
+            {
+              uid: r.pod.metadata?.uid ?? r.pod.metadata?.name ?? '',
+              value: sumSamples(r.samples, series.name) ?? 0,
+            },
+          ]
+        : [],
     );
-    const ok = readings.filter((r): r is { uid: string; value: number } => r !== undefined);
     if (ok.length === 0) return { error: `could not scrape any of ${ready.length} ready pods` };
     if (!series.counter) return { total: ok.reduce((s, r) => s + r.value, 0) };
     let total = 0;

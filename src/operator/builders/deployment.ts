@@ -12,7 +12,12 @@ import type {
   V1Volume,
   V1VolumeMount,
 } from '@kubernetes/client-node';
-import type { ModelDeployment, Quality, Resources } from '../../api/v1alpha1/index.js';
+import type {
+  ModelDeployment,
+  Quality,
+  Resources,
+  VersionPolicy,
+} from '../../api/v1alpha1/index.js';
 import { GPU_PRODUCT_LABEL, MODEL_CREDENTIALS_DIR } from '../../api/v1alpha1/index.js';
 import {
   envName,
@@ -129,7 +134,12 @@ export interface ModelSourcePlan {
   mounts: V1VolumeMount[];
 }
 
-export function modelSourcePlan(uri: string): ModelSourcePlan {
+/**
+ * `followVersions`: the uri is a base path whose version directories the
+ * runtime lists and downloads itself while it runs (model.versionPolicy), so
+ * a remote one is handed to the runtime as it is, never fetched once ahead.
+ */
+export function modelSourcePlan(uri: string, followVersions = false): ModelSourcePlan {
   if (uri.startsWith('file://')) return { serveUri: uri, fetch: false, volumes: [], mounts: [] };
   const pvc = /^pvc:\/\/([^/]+)\/(.+)$/.exec(uri);
   if (pvc) {
@@ -142,11 +152,36 @@ export function modelSourcePlan(uri: string): ModelSourcePlan {
       mounts: [{ name: 'model-store', mountPath: PVC_MOUNT, readOnly: true }],
     };
   }
+  if (followVersions) return { serveUri: uri, fetch: false, volumes: [], mounts: [] };
   return {
     serveUri: `file://${MODEL_DIR}/model`,
     fetch: true,
     volumes: [{ name: 'model', emptyDir: {} }],
     mounts: [{ name: 'model', mountPath: MODEL_DIR }],
+  };
+}
+
+/** `serve --model-version-policy` for spec.model.versionPolicy: latest:N, all or specific:V1,V2. */
+export function versionPolicyArg(policy: VersionPolicy): string {
+  if (policy.latest) return `latest:${policy.latest.numVersions}`;
+  if (policy.specific) return `specific:${policy.specific.versions.join(',')}`;
+  return 'all';
+}
+
+/**
+ * The runtime's model flags: one model at `serveUri` labelled `version`, or
+ * with a version policy the base path `serveUri`, its policy and poll interval.
+ */
+export function modelArgs(
+  serveUri: string,
+  version: string,
+  policy: VersionPolicy | undefined,
+): Partial<ServeConfig> {
+  if (policy === undefined) return { modelUri: serveUri, modelVersion: version };
+  return {
+    modelBasePath: serveUri,
+    modelVersionPolicy: versionPolicyArg(policy),
+    fileSystemPollWaitSeconds: policy.pollIntervalSeconds,
   };
 }
 
@@ -242,7 +277,8 @@ export function buildPodTemplate(
   const track = options.track ?? 'stable';
   const model = options.model ?? { uri: spec.model.uri, version: modelVersion(md) };
   const gpu = gpuRequest(md, config);
-  const source = modelSourcePlan(model.uri);
+  const policy = spec.model.versionPolicy;
+  const source = modelSourcePlan(model.uri, policy !== undefined);
   const podLabels = { ...commonLabels(md), [LABEL_TRACK]: track, [LABEL_VERSION]: model.version };
   const image = spec.runtime.image ?? (gpu ? config.runtimeGpuImage : config.runtimeImage);
   const pullPolicy = spec.runtime.imagePullPolicy
@@ -255,8 +291,7 @@ export function buildPodTemplate(
     : (period: number, failures: number) => httpProbe(READY_PATH, period, failures);
   const args = serveArgs({
     modelName: md.metadata.name!,
-    modelUri: source.serveUri,
-    modelVersion: model.version,
+    ...modelArgs(source.serveUri, model.version, policy),
     modelFormat: spec.model.format,
     signature: spec.model.signature,
     backend: spec.runtime.backend,
@@ -284,12 +319,20 @@ export function buildPodTemplate(
   const limits: Record<string, string> = stringify(spec.resources.limits);
   if (gpu) limits[gpu.resource] = String(gpu.count);
 
+  // The credentials go to whatever downloads: the fetch init container, or
+  // the runtime itself when it follows a remote base path (versionPolicy).
+  // The runtime serving a downloaded copy gets none of them.
+  const credentials = modelCredentials(spec.model.credentialsSecret);
+  const runtimeDownloads = policy !== undefined && !source.serveUri.startsWith('file://');
+  const runtimeCredentials = runtimeDownloads ? credentials : undefined;
+  const fetchCredentials = source.fetch ? credentials : undefined;
   const runtime: V1Container = {
     name: RUNTIME_CONTAINER,
     image,
     ...pullPolicy,
     args,
     env,
+    ...(runtimeCredentials ? { envFrom: runtimeCredentials.envFrom } : {}),
     ports: [
       { name: RUNTIME_PORT_NAME, containerPort: RUNTIME_PORT, protocol: 'TCP' },
       ...(spec.runtime.grpc.enabled
@@ -309,11 +352,13 @@ export function buildPodTemplate(
     terminationMessagePath: TERMINATION_LOG,
     terminationMessagePolicy: 'FallbackToLogsOnError',
     securityContext: restrictedContainer,
-    volumeMounts: [...source.mounts, { name: 'tmp', mountPath: '/tmp' }],
+    volumeMounts: [
+      ...source.mounts,
+      { name: 'tmp', mountPath: '/tmp' },
+      ...(runtimeCredentials ? [runtimeCredentials.mount] : []),
+    ],
   };
 
-  // Only the download needs the credentials: the runtime serves the local copy.
-  const credentials = source.fetch ? modelCredentials(spec.model.credentialsSecret) : undefined;
   const initContainers: V1Container[] = source.fetch
     ? [
         {
@@ -321,7 +366,7 @@ export function buildPodTemplate(
           image,
           ...pullPolicy,
           args: fetchArgs({ modelUri: model.uri, dest: `${MODEL_DIR}/model` }),
-          ...(credentials ? { envFrom: credentials.envFrom } : {}),
+          ...(fetchCredentials ? { envFrom: fetchCredentials.envFrom } : {}),
           resources: { requests: { cpu: '100m', memory: '128Mi' } },
           terminationMessagePath: TERMINATION_LOG,
           terminationMessagePolicy: 'FallbackToLogsOnError',
@@ -329,7 +374,7 @@ export function buildPodTemplate(
           volumeMounts: [
             ...source.mounts,
             { name: 'tmp', mountPath: '/tmp' },
-            ...(credentials ? [credentials.mount] : []),
+            ...(fetchCredentials ? [fetchCredentials.mount] : []),
           ],
         },
       ]
@@ -365,7 +410,7 @@ export function buildPodTemplate(
       volumes: [
         ...source.volumes,
         { name: 'tmp', emptyDir: {} },
-        ...(credentials ? [credentials.volume] : []),
+        ...(credentials && (runtimeCredentials || fetchCredentials) ? [credentials.volume] : []),
       ],
       ...(spec.serviceAccountName ? { serviceAccountName: spec.serviceAccountName } : {}),
       securityContext: {

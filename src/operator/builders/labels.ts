@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import type { V1OwnerReference } from '@kubernetes/client-node';
 import type { ModelDeployment } from '../../api/v1alpha1/index.js';
 import { API_VERSION, KIND } from '../../api/group.js';
+import { stableStringify } from '../stable-stringify.js';
 
 export const LABEL_MODEL = 'tensorfleet.dev/model';
 export const LABEL_VERSION = 'tensorfleet.dev/version';
@@ -17,11 +18,21 @@ export const RUNTIME_PORT_NAME = 'http';
 /** The runtime's gRPC port (TF Serving's PredictionService, the OIP's GRPCInferenceService, health). */
 export const GRPC_PORT_NAME = 'grpc';
 
-/** The served version: spec.model.version, or a short hash of the uri. */
+/**
+ * The served version: spec.model.version, or a short hash of the uri (and of
+ * what the version policy selects: a new policy rolls out like a new uri, the
+ * pods then serve another set of versions).
+ */
 export function modelVersion(md: ModelDeployment): string {
-  const v = md.spec.model.version;
-  if (v) return v;
-  return createHash('sha256').update(md.spec.model.uri).digest('hex').slice(0, 10);
+  const { version, uri, versionPolicy } = md.spec.model;
+  if (version) return version;
+  const hash = createHash('sha256').update(uri);
+  if (versionPolicy) {
+    // What is selected, not how often it is looked for.
+    const { pollIntervalSeconds: _poll, ...selection } = versionPolicy;
+    hash.update(`\0${stableStringify(selection)}`);
+  }
+  return hash.digest('hex').slice(0, 10);
 }
 
 /** Labels on every object we own: the recommended app.kubernetes.io set plus ours. */

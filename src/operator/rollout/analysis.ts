@@ -8,11 +8,12 @@ import type { CanaryAnalysisResult, ModelDeployment } from '../../api/v1alpha1/i
 import { LABEL_TRACK } from '../builders/labels.js';
 import type { Sample } from '../metrics-source/exposition.js';
 import { CounterWindows } from './counter-windows.js';
-import { parseExposition, sumSamples } from '../metrics-source/exposition.js';
+import { sumSamples } from '../metrics-source/exposition.js';
+import { scrapePods } from '../metrics-source/pod-scrape.js';
 import type { Fetcher } from '../metrics-source/prometheus.js';
 import { httpFetcher, queryVectorSum } from '../metrics-source/prometheus.js';
 import { podReady } from '../kube/pod-ready.js';
-import { MODEL_QUALITY_METRICS, RUNTIME_METRICS, RUNTIME_PORT } from '../../contract/runtime.js';
+import { MODEL_QUALITY_METRICS, RUNTIME_METRICS } from '../../contract/runtime.js';
 import type { QualityFigures } from './quality-verdict.js';
 import { gatesOnQuality, judgeQuality } from './quality-verdict.js';
 
@@ -174,16 +175,13 @@ export class PodScrapeAnalysis implements AnalysisReader {
       (p) => p.metadata?.labels?.[LABEL_TRACK] === track && p.status?.podIP && podReady(p),
     );
     if (ready.length === 0) return { error: `no ready ${track} pods to read metrics from` };
-    const perPod = await Promise.all(
-      ready.map(async (p) => {
-        const url = `http://${p.status!.podIP!}:${RUNTIME_PORT}/metrics`;
-        const text = await this.fetchText(url, 2000).catch(() => undefined);
-        if (text === undefined) return undefined;
-        const counters = parseExposition(text).filter((s) => ANALYSED.has(s.name));
-        const pod = p.metadata?.uid ?? `${p.metadata?.namespace}/${p.metadata?.name}`;
-        return this.windows.window(pod, counters, req.since.getTime(), req.now.getTime());
-      }),
-    );
+    const perPod = (await scrapePods(ready, this.fetchText)).map((r) => {
+      if (!('samples' in r)) return undefined;
+      const counters = r.samples.filter((s) => ANALYSED.has(s.name));
+      const p = r.pod;
+      const pod = p.metadata?.uid ?? `${p.metadata?.namespace}/${p.metadata?.name}`;
+      return this.windows.window(pod, counters, req.since.getTime(), req.now.getTime());
+    });
     if (perPod.every((s) => s === undefined)) {
       return { error: `could not scrape any ${track} pod` };
     }

@@ -10,6 +10,7 @@ import type {
   HistoryEntry,
   ModelDeployment,
   ModelDeploymentStatus,
+  ModelVersionsStatus,
 } from '../../api/v1alpha1/index.js';
 import { LABEL_VERSION, modelSelector, modelVersion, selectorString } from '../builders/labels.js';
 import { serviceURL } from '../builders/service.js';
@@ -38,6 +39,8 @@ export interface ObservedState {
   canaryStatus?: CanaryStatus;
   /** status.autoscaling from the engine in charge of replicas; unset removes it. */
   autoscaling?: ModelDeploymentStatus['autoscaling'];
+  /** status.model: the versions the pods hold (with spec.model.versionPolicy only). */
+  modelVersions?: ModelVersionsStatus;
   /** Pods of the model (all versions). */
   pods: V1Pod[];
   /** Pods the model's Service routes to (routed-pods.ts); unset skips that check. */
@@ -335,6 +338,9 @@ export function computeStatus(md: ModelDeployment, observed: ObservedState): Mod
   else delete status.canary;
   if (observed.autoscaling) status.autoscaling = observed.autoscaling;
   else delete status.autoscaling;
+  if (md.spec.model.versionPolicy) {
+    status.model = observed.modelVersions ?? { message: 'the versions have not been read yet' };
+  } else delete status.model;
   return status;
 }
 

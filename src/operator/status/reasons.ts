@@ -154,6 +154,18 @@ export const REASONS = {
     meaning: "a Gateway cannot resolve the HTTPRoute's backends",
   },
 
+  // Versions a model.versionPolicy serves (status.model).
+  VersionLoadFailed: {
+    on: ['Event'],
+    meaning:
+      'a version under the base path failed to load on some pods (`status.model.versions` shows it FAILED); the other versions go on serving',
+  },
+  ModelVersionsUnread: {
+    on: ['Event'],
+    meaning:
+      "the versions could not be read from some running pods' /metrics; `status.model.message` says which and why, and the counts leave them out",
+  },
+
   // Canary rollouts.
   CanaryProgressing: {
     on: ['Ready', 'Progressing', 'Reconciling'],

@@ -48,6 +48,27 @@ describe('model credentials Secret', () => {
     },
   );
 
+  it.each(['s3://acme-models/mnist/', 'gs://acme-models/mnist/', 'hf://acme/mnist/versions'])(
+    '%s followed with versionPolicy: the runtime downloads, so it gets the variables and the files',
+    (uri) => {
+      const template = pod({
+        model: { uri, credentialsSecret: 'keys', versionPolicy: { latest: { numVersions: 1 } } },
+      });
+      expect(template.spec!.initContainers).toBeUndefined();
+      const runtime = template.spec!.containers.find((c) => c.name === RUNTIME_CONTAINER)!;
+      expect(runtime.envFrom).toEqual([{ secretRef: { name: 'keys' } }]);
+      expect(runtime.volumeMounts).toContainEqual({
+        name: 'model-credentials',
+        mountPath: MODEL_CREDENTIALS_DIR,
+        readOnly: true,
+      });
+      expect(template.spec!.volumes).toContainEqual({
+        name: 'model-credentials',
+        secret: { secretName: 'keys', defaultMode: 0o440 },
+      });
+    },
+  );
+
   it('mounts nothing without a Secret, and nothing for a model read in place', () => {
     for (const spec of [
       { model: { uri: 's3://acme-models/mnist/3/' } },
