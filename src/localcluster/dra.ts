@@ -4,6 +4,8 @@
  * node, a ResourceSlice of its GPUs with the attributes and capacity the
  * driver sets. The real scheduler then allocates claims from them.
  */
+import type { V1Node } from '@kubernetes/client-node';
+import { GPU_TAINT, gpuLabels, nodeManifest } from './nodes.js';
 
 export const DRA_GPU_DRIVER = 'gpu.nvidia.com';
 
@@ -54,9 +56,27 @@ export function draGpuSlice(gpus: SimulatedDraGpus): Record<string, unknown> {
           brand: { string: 'Nvidia' },
           architecture: { string: 'Hopper' },
           cudaComputeCapability: { version: '9.0.0' },
+          // The standard attribute for topology constraints (matchAttribute): four GPUs a root.
+          'resource.kubernetes.io/pcieRoot': {
+            string: `pci0000:${(i >> 2).toString(16).padStart(2, '0')}`,
+          },
         },
         capacity: { memory: { value: gpus.memory } },
       })),
     },
   };
+}
+
+/**
+ * A simulated node whose GPUs come through DRA, and the slice that publishes
+ * them: it advertises no nvidia.com/gpu, carries the GPU taint and labels.
+ */
+export function draGpuNode(gpus: SimulatedDraGpus): [V1Node, Record<string, unknown>] {
+  const node = nodeManifest({
+    name: gpus.node,
+    resources: { cpu: '96', memory: '1000Gi', pods: '110', 'ephemeral-storage': '1Ti' },
+    labels: gpuLabels(gpus.productName.replaceAll(' ', '-'), gpus.count, 0),
+    taints: [GPU_TAINT],
+  });
+  return [node, draGpuSlice(gpus)];
 }

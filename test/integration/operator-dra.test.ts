@@ -6,8 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { draGpuDeviceClass, draGpuSlice } from '../../src/localcluster/dra.js';
-import { GPU_TAINT, gpuLabels, nodeManifest } from '../../src/localcluster/nodes.js';
+import { draGpuDeviceClass, draGpuNode } from '../../src/localcluster/dra.js';
 import type { Operator } from '../../src/operator/operator.js';
 import { createNamespace, deleteNamespace, eventually, kubectlOk, watchLines } from './context.js';
 import {
@@ -44,17 +43,9 @@ let operator: Operator;
 
 beforeAll(async () => {
   await kubectlOk(['apply', '-f', '-'], JSON.stringify(draGpuDeviceClass()));
-  for (const gpus of NODES) {
-    // A DRA node advertises no nvidia.com/gpu: its GPUs are in its ResourceSlice.
-    const node = nodeManifest({
-      name: gpus.node,
-      resources: { cpu: '32', memory: '256Gi', pods: '110' },
-      labels: gpuLabels(gpus.productName.replaceAll(' ', '-'), gpus.count, 0),
-      taints: [GPU_TAINT],
-    });
-    await kubectlOk(['apply', '-f', '-'], JSON.stringify(node));
-    await kubectlOk(['apply', '-f', '-'], JSON.stringify(draGpuSlice(gpus)));
-  }
+  for (const gpus of NODES)
+    for (const object of draGpuNode(gpus))
+      await kubectlOk(['apply', '-f', '-'], JSON.stringify(object));
   ns = await createNamespace('dra');
   operator = await startOperator(ns);
 });
