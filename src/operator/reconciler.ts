@@ -38,7 +38,7 @@ import { rfc3339 } from './kube/time.js';
 import type { KubeObject, ModelDeploymentObject, ResourceRef } from './kube/types.js';
 import { RESOURCES, objectKey, splitKey } from './kube/types.js';
 import type { Logger } from './logger.js';
-import { OwnedObjects } from './owned-objects.js';
+import { OwnedObjects, ownedBy } from './owned-objects.js';
 import type { Reconciler, ReconcileResult } from './reconcile.js';
 import { TerminalError } from './reconcile.js';
 import type { AnalysisReader } from './rollout/analysis.js';
@@ -388,7 +388,7 @@ export class ModelDeploymentReconciler implements Reconciler {
     const inUse = new Set(
       pods.flatMap((p) => (p.spec?.resourceClaims ?? []).map((c) => c.resourceClaimTemplateName)),
     );
-    for (const t of cache.list(md.metadata.namespace!)) {
+    for (const t of cache.list(md.metadata.namespace, (o) => ownedBy(o, md))) {
       if (t.metadata.name === desired?.metadata.name || inUse.has(t.metadata.name)) continue;
       await this.owned.delete(md, ref, cache, t.metadata.name);
     }
