@@ -48,7 +48,7 @@ interface GpuNeed {
 const DRA_REFUSAL = /cannot allocate all claims/;
 
 /** The model's need of GPUs, from the device plugin or through DRA; undefined for a CPU-only model. */
-export function gpuNeed(
+function gpuNeed(
   md: ModelDeployment,
   config: Pick<BuilderConfig, 'gpuResourceName'>,
 ): GpuNeed | undefined {
