@@ -31,6 +31,13 @@ export {
   nodeManifest,
   type SimulatedNode,
 } from './nodes.js';
+export {
+  DRA_GPU_DRIVER,
+  draGpuDeviceClass,
+  draGpuNode,
+  draGpuSlice,
+  type SimulatedDraGpus,
+} from './dra.js';
 export { liveProcesses } from './process.js';
 export {
   type PrometheusServer,

@@ -6,13 +6,28 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import yaml from 'js-yaml';
-import { ensureBinaries, installCrds, startControlPlane } from '../localcluster/index.js';
+import {
+  draGpuDeviceClass,
+  draGpuNode,
+  ensureBinaries,
+  H100,
+  installCrds,
+  startControlPlane,
+} from '../localcluster/index.js';
 import { serveDirectory } from '../localcluster/model-server.js';
 import { NODE_IP } from '../localcluster/node/network.js';
 import type { Logger } from './logger.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const LOCAL_DIR = join(ROOT, '.tensorfleet', 'local');
+
+/** A node whose eight H100s come through DRA, for the dra example. */
+const DRA_NODE = draGpuNode({
+  node: 'gpu-h100-dra-0',
+  productName: H100.replaceAll('-', ' '),
+  count: 8,
+  memory: '80Gi',
+});
 
 // What the examples refer to that a real cluster would already have: the
 // nvidia RuntimeClass, and a bound claim for the pvc:// example.
@@ -88,6 +103,9 @@ export async function startLocalCluster(
     ];
     await installCrds((args) => plane.kubectl(args), crds);
     await kubectl(['apply', '--server-side', '-f', '-'], SUPPORTING_OBJECTS);
+    // kwok runs no DRA driver: publish the GPUs NVIDIA's would.
+    for (const object of [draGpuDeviceClass(), ...DRA_NODE])
+      await kubectl(['apply', '-f', '-'], JSON.stringify(object));
     let examples = (await readdir(join(ROOT, 'examples')))
       .filter((f) => f.endsWith('.yaml'))
       .sort()
@@ -111,8 +129,8 @@ export async function startLocalCluster(
     [
       '',
       realNode
-        ? `Embedded cluster ready (${Math.round((plane.timings.total ?? 0) / 1000)} s): a real node (${NODE_IP}) and 3 simulated GPU nodes (2 with 8 GPUs, 1 with MIG slices).`
-        : `Embedded cluster ready (${Math.round((plane.timings.total ?? 0) / 1000)} s): 4 simulated nodes, 2 with 8 GPUs, 1 with MIG slices.`,
+        ? `Embedded cluster ready (${Math.round((plane.timings.total ?? 0) / 1000)} s): a real node (${NODE_IP}) and 4 simulated GPU nodes (2 with 8 GPUs, 1 with MIG slices, 1 with 8 DRA GPUs).`
+        : `Embedded cluster ready (${Math.round((plane.timings.total ?? 0) / 1000)} s): 5 simulated nodes, 2 with 8 GPUs, 1 with MIG slices, 1 with 8 DRA GPUs.`,
       'In another terminal:',
       `  export KUBECONFIG=$PWD/${relative}`,
       `  ${manifest.binaries.kubectl} get md -o wide`,

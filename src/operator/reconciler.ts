@@ -25,6 +25,7 @@ import {
 import { LABEL_MODEL, deploymentName } from './builders/labels.js';
 import { buildPodDisruptionBudget } from './builders/pod-disruption-budget.js';
 import { buildPrometheusRule, wantsPrometheusRule } from './builders/prometheus-rule.js';
+import { buildResourceClaimTemplate, draRequest } from './builders/resource-claim-template.js';
 import { buildScaledObject } from './builders/scaled-object.js';
 import { buildServiceMonitor, wantsServiceMonitor } from './builders/service-monitor.js';
 import { buildService } from './builders/service.js';
@@ -39,7 +40,7 @@ import { rfc3339 } from './kube/time.js';
 import type { KubeObject, ModelDeploymentObject, ResourceRef } from './kube/types.js';
 import { RESOURCES, objectKey, splitKey } from './kube/types.js';
 import type { Logger } from './logger.js';
-import { OwnedObjects } from './owned-objects.js';
+import { OwnedObjects, ownedBy } from './owned-objects.js';
 import type { Reconciler, ReconcileResult } from './reconcile.js';
 import { TerminalError } from './reconcile.js';
 import type { AnalysisReader } from './rollout/analysis.js';
@@ -49,6 +50,7 @@ import { decideCanary } from './rollout/canary.js';
 import { decideRollout, surgeCheckNeeded } from './rollout/gpu-aware.js';
 import type { GpuPodShape } from './rollout/gpu-capacity.js';
 import { readSurgeSlots } from './rollout/gpu-capacity.js';
+import { readDraSurgeSlots } from './rollout/dra-capacity.js';
 import type { Problem } from './status/compute.js';
 import { computeStatus } from './status/compute.js';
 import { NamespaceDeletion } from './status/namespace-deletion.js';
@@ -82,6 +84,8 @@ export interface ReconcilerDeps {
   prometheusUrl?: string;
   /** Counts free GPU room for surge pods (default: lists nodes and their pods). */
   readSurgeSlots?: typeof readSurgeSlots;
+  /** Counts free DRA device room for surge pods (default: lists nodes, ResourceSlices and ResourceClaims). */
+  readDraSurgeSlots?: typeof readDraSurgeSlots;
   /** Reads canary figures (Prometheus or the pods); without one, analyses wait. */
   analysis?: AnalysisReader;
   /** What the builtin autoscaler last saw and did for a model (namespace/name). */
@@ -173,6 +177,8 @@ export class ModelDeploymentReconciler implements Reconciler {
           ? 0
           : routeWeight(canary.status, observedCanary?.status?.availableReplicas ?? 0);
       await this.reconcileTrafficRouting(md, weight, problems);
+      // Before the tracks: their pods name the template.
+      await this.reconcileResourceClaimTemplate(md, pods, problems);
       tracks = await this.reconcileTracks(md, canary, rollout.inPlace, observedCanary, problems);
       await this.owned.ensure(md, RESOURCES.service, c.services, buildService(md), problems);
       await this.owned.ensureOptional(
@@ -240,14 +246,18 @@ export class ModelDeploymentReconciler implements Reconciler {
 
   /** Free room for surge pods of this model's GPU shape, or undefined when unknown. */
   private surgeSlots(md: ModelDeploymentObject): Promise<number | undefined> {
-    const gpu = gpuRequest(md, this.deps.config)!;
     const pod = buildPodTemplate(md, this.deps.config).spec!;
-    const shape: GpuPodShape = {
-      ...gpu,
+    const placement = {
       ...(md.spec.resources.gpu?.product ? { product: md.spec.resources.gpu.product } : {}),
       ...(pod.nodeSelector ? { nodeSelector: pod.nodeSelector } : {}),
       tolerations: pod.tolerations ?? [],
     };
+    const dra = draRequest(md);
+    if (dra) {
+      const read = this.deps.readDraSurgeSlots ?? readDraSurgeSlots;
+      return read(this.deps.client, { ...placement, ...dra });
+    }
+    const shape: GpuPodShape = { ...gpuRequest(md, this.deps.config)!, ...placement };
     return (this.deps.readSurgeSlots ?? readSurgeSlots)(this.deps.client, shape);
   }
 
@@ -378,6 +388,39 @@ export class ModelDeploymentReconciler implements Reconciler {
       return;
     }
     await this.owned.ensureOptional(md, RESOURCES.scaledObject, cache, built, problems);
+  }
+
+  /**
+   * The ResourceClaimTemplate of a model whose GPUs come through DRA. Earlier
+   * templates of the model (a changed request gets a new name) are deleted
+   * once no pod of the model names them any more.
+   */
+  private async reconcileResourceClaimTemplate(
+    md: ModelDeploymentObject,
+    pods: V1Pod[],
+    problems: Problem[],
+  ): Promise<void> {
+    const desired = buildResourceClaimTemplate(md);
+    const ref = RESOURCES.resourceClaimTemplate;
+    const cache = await this.deps.optionalKind(ref);
+    if (!cache) {
+      if (desired) {
+        problems.push({
+          reason: REASON.DRANotServed,
+          message:
+            'resources.gpu.dra is set but this cluster does not serve Dynamic Resource Allocation (resource.k8s.io/v1 needs Kubernetes 1.34 or later); ask for GPUs through the device plugin instead (remove dra)',
+        });
+      }
+      return;
+    }
+    if (desired) await this.owned.ensure(md, ref, cache, desired, problems);
+    const inUse = new Set(
+      pods.flatMap((p) => (p.spec?.resourceClaims ?? []).map((c) => c.resourceClaimTemplateName)),
+    );
+    for (const t of cache.list(md.metadata.namespace, (o) => ownedBy(o, md))) {
+      if (t.metadata.name === desired?.metadata.name || inUse.has(t.metadata.name)) continue;
+      await this.owned.delete(md, ref, cache, t.metadata.name);
+    }
   }
 
   /** The stable Deployment, and the canary's as the decision wants it; returns both as they now are. */

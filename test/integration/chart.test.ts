@@ -513,7 +513,14 @@ describe('helm install, the operator on the chart RBAC, helm upgrade', () => {
         await check('no', 'update', 'deployments', '-n', ns);
         await check('no', 'get', 'secrets', '-n', ns);
         await check('no', 'create', 'pods', '-n', ns);
+        await check('yes', 'create', 'resourceclaimtemplates.resource.k8s.io', '-n', ns);
+        await check('no', 'create', 'resourceclaims.resource.k8s.io', '-n', ns);
       }
+      // DRA: GPU-aware rollouts read devices and claims, and write neither.
+      await check('yes', 'list', 'resourceslices.resource.k8s.io');
+      await check('yes', 'list', 'resourceclaims.resource.k8s.io', '--all-namespaces');
+      await check('yes', 'get', 'deviceclasses.resource.k8s.io/gpu.nvidia.com');
+      await check('no', 'update', 'resourceslices.resource.k8s.io');
       await check('no', 'delete', 'nodes');
       await check('no', 'create', 'clusterrolebindings');
       await check('yes', 'update', `leases/${fullname}`, '-n', release);

@@ -6,7 +6,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Condition, ModelDeploymentStatus } from '../../src/api/v1alpha1/index.js';
 import { Controller } from '../../src/operator/controller.js';
 import { ApiError } from '../../src/operator/kube/client.js';
-import type { KubeObject, ModelDeploymentObject } from '../../src/operator/kube/types.js';
+import type {
+  KubeObject,
+  ModelDeploymentObject,
+  ResourceRef,
+} from '../../src/operator/kube/types.js';
 import { RESOURCES } from '../../src/operator/kube/types.js';
 import { silentLogger } from '../../src/operator/logger.js';
 import { OperatorMetrics } from '../../src/operator/metrics.js';
@@ -24,8 +28,11 @@ const DEPLOYMENTS = '/apis/apps/v1/namespaces/ml/deployments';
 const SERVICES = '/api/v1/namespaces/ml/services';
 const STATUS = '/apis/tensorfleet.dev/v1alpha1/namespaces/ml/modeldeployments/mnist/status';
 
-/** A cluster holding namespace ml and the model, its caches in step, and a reconciler on it. */
-function setup(spec: Record<string, unknown> = { replicas: 2 }) {
+/**
+ * A cluster holding namespace ml and the model, its caches in step, and a
+ * reconciler on it; `served` are the optional kinds the cluster serves.
+ */
+function setup(spec: Record<string, unknown> = { replicas: 2 }, served: ResourceRef[] = []) {
   const cluster = new FakeCluster();
   let now = new Date(T0);
   const events: string[] = [];
@@ -43,8 +50,8 @@ function setup(spec: Record<string, unknown> = { replicas: 2 }) {
     config: CONFIG,
     events: { emit: (_md, type, reason) => void events.push(`${type} ${reason}`) },
     logger: silentLogger,
-    // No optional CRD (ServiceMonitor, ScaledObject, HTTPRoute) is installed.
-    optionalKind: () => Promise.resolve(undefined),
+    // By default no optional kind (ServiceMonitor, ScaledObject, HTTPRoute, DRA) is served.
+    optionalKind: (ref) => Promise.resolve(served.includes(ref) ? cluster.cache(ref) : undefined),
     now: () => now,
   });
   cluster.put(RESOURCES.namespace, {
@@ -338,5 +345,67 @@ describe('ModelDeploymentReconciler', () => {
     await reconciler.reconcile(KEY);
     expect(newWrites()).toContain(`PATCH ${STATUS}`);
     expect(model().status?.history).toHaveLength(1);
+  });
+});
+
+describe('a model whose GPUs come through DRA', () => {
+  const TEMPLATES = '/apis/resource.k8s.io/v1/namespaces/ml/resourceclaimtemplates';
+  const dra = (count: number) => ({ replicas: 1, resources: { gpu: { count, dra: {} } } });
+  /** The templates in the cluster (their cache brought up to date). */
+  const template = (cluster: FakeCluster) => {
+    cluster.sync(RESOURCES.resourceClaimTemplate);
+    return cluster
+      .cache(RESOURCES.resourceClaimTemplate)
+      .list('ml')
+      .map((t) => t.metadata.name);
+  };
+
+  it('writes its ResourceClaimTemplate before the Deployment whose pods name it', async () => {
+    const { cluster, reconciler, newWrites } = setup(dra(2), [RESOURCES.resourceClaimTemplate]);
+    await reconciler.reconcile(KEY);
+    const [name] = template(cluster);
+    expect(newWrites().slice(0, 2)).toEqual([
+      `PATCH ${TEMPLATES}/${name}`,
+      `PATCH ${DEPLOYMENTS}/mnist`,
+    ]);
+    const pod = cluster.get<
+      KubeObject & { spec: { template: { spec: { resourceClaims: unknown } } } }
+    >(RESOURCES.deployment, 'ml', 'mnist')!.spec.template.spec;
+    expect(pod.resourceClaims).toEqual([{ name: 'gpu', resourceClaimTemplateName: name }]);
+  });
+
+  it('deletes a template of an earlier request once no pod of the model names it', async () => {
+    const { cluster, reconciler, model } = setup(dra(2), [RESOURCES.resourceClaimTemplate]);
+    await reconciler.reconcile(KEY);
+    const [first] = template(cluster);
+    // An old pod still names the first template: it stays.
+    cluster.put(RESOURCES.pod, {
+      ...readyPod('mnist-old'),
+      spec: { resourceClaims: [{ name: 'gpu', resourceClaimTemplateName: first }] },
+    } as KubeObject);
+    // The request changes (defaults applied, as the API server would).
+    cluster.put(RESOURCES.modelDeployment, {
+      ...modelDeployment(dra(4)),
+      metadata: model().metadata,
+    });
+    cluster.sync();
+    await reconciler.reconcile(KEY);
+    const both = template(cluster);
+    expect(both).toHaveLength(2);
+    expect(both).toContain(first);
+    // The old pod is gone: so is its template.
+    cluster.remove(RESOURCES.pod, 'ml', 'mnist-old');
+    cluster.sync();
+    await reconciler.reconcile(KEY);
+    expect(template(cluster)).toEqual(both.filter((n) => n !== first));
+  });
+
+  it('reports DRANotServed where the cluster does not serve resource.k8s.io/v1', async () => {
+    const { reconciler, model } = setup(dra(1));
+    await reconciler.reconcile(KEY);
+    expect(condition(model().status, 'Ready')).toMatchObject({
+      status: 'False',
+      reason: REASON.DRANotServed,
+    });
   });
 });

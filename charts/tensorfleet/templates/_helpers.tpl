@@ -99,6 +99,10 @@ ModelDeployment no longer wants.
 - apiGroups: [gateway.networking.k8s.io]
   resources: [httproutes]
   verbs: [get, list, watch, create, patch, delete]
+# GPUs through DRA (resources.gpu.dra): one template per model request.
+- apiGroups: [resource.k8s.io]
+  resources: [resourceclaimtemplates]
+  verbs: [get, list, watch, create, patch, delete]
 - apiGroups: ['']
   resources: [pods]
   verbs: [get, list, watch]

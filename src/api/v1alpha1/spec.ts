@@ -281,10 +281,48 @@ export const Runtime = object(
   { default: {} },
 );
 
+/** NVIDIA's DRA driver publishes whole GPUs in this DeviceClass. */
+export const DRA_DEFAULT_DEVICE_CLASS = 'gpu.nvidia.com';
+
+export const DeviceSelector = object('A condition every allocated device must meet.', {
+  cel: object('A CEL condition on one device.', {
+    expression: string(
+      'CEL over `device` (driver, attributes and capacity grouped by domain) that is true for a device that fits, e.g. device.attributes["gpu.nvidia.com"].productName == "NVIDIA H100 80GB HBM3" or device.capacity["gpu.nvidia.com"].memory.compareTo(quantity("40Gi")) >= 0. The API server compiles it when the operator writes the ResourceClaimTemplate; an error is reported in status (ApplyFailed).',
+      { minLength: 1, maxLength: 10240 },
+    ),
+  }),
+});
+
+export const GpuDra = object(
+  "Ask for the GPUs through Dynamic Resource Allocation (resource.k8s.io/v1, Kubernetes 1.34+) instead of the device plugin: the operator writes a ResourceClaimTemplate requesting count devices of deviceClassName, and each pod gets its own ResourceClaim, allocated by the scheduler. Needs a DRA driver, e.g. NVIDIA's (k8s-dra-driver-gpu).",
+  {
+    deviceClassName: string(
+      "DeviceClass the devices come from: gpu.nvidia.com for whole GPUs, mig.nvidia.com for MIG slices (NVIDIA's DRA driver).",
+      { default: DRA_DEFAULT_DEVICE_CLASS, maxLength: 253, pattern: DNS_SUBDOMAIN },
+    ),
+    selectors: optional(
+      array(
+        'Conditions on device attributes and capacity (product, memory, MIG profile); all must hold.',
+        DeviceSelector,
+        { maxItems: 32 },
+      ),
+    ),
+    matchAttribute: optional(
+      string(
+        'A fully qualified device attribute all count devices must share, e.g. resource.kubernetes.io/pcieRoot to keep them under one PCIe root.',
+        {
+          maxLength: 317,
+          pattern: '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$',
+        },
+      ),
+    ),
+  },
+);
+
 export const Gpu = object(
   'GPUs for each replica. Omit for a CPU-only model.',
   {
-    count: integer('GPUs per replica. 0 means no GPU.', {
+    count: integer('GPUs per replica (with dra: devices of the class). 0 means no GPU.', {
       default: 1,
       format: 'int32',
       rules: [{ rule: 'self >= 0', message: 'resources.gpu.count must be 0 or more' }],
@@ -307,12 +345,33 @@ export const Gpu = object(
         { maxLength: 32, pattern: '^[1-7]g\\.[0-9]+gb(\\+me)?$' },
       ),
     ),
+    dra: optional(GpuDra),
   },
   {
     rules: [
       {
         rule: '!(has(self.migProfile) && has(self.resourceName))',
         message: 'set either resources.gpu.migProfile or resources.gpu.resourceName, not both',
+      },
+      {
+        rule: '!has(self.dra) || self.count >= 1',
+        message:
+          'resources.gpu.dra needs count 1 or more: a DRA request asks for at least one device',
+      },
+      {
+        rule: '!(has(self.dra) && has(self.resourceName))',
+        message:
+          "resources.gpu.resourceName is the device plugin's extended resource; with resources.gpu.dra choose devices with dra.deviceClassName and dra.selectors",
+      },
+      {
+        rule: '!(has(self.dra) && has(self.product))',
+        message:
+          'resources.gpu.product matches a node label of device-plugin GPUs; with resources.gpu.dra select the product in dra.selectors, e.g. device.attributes["gpu.nvidia.com"].productName == "NVIDIA H100 80GB HBM3"',
+      },
+      {
+        rule: '!(has(self.dra) && has(self.migProfile))',
+        message:
+          'resources.gpu.migProfile requests a device-plugin MIG resource; with resources.gpu.dra use dra.deviceClassName mig.nvidia.com and a selector on the profile, e.g. device.attributes["gpu.nvidia.com"].profile == "1g.10gb"',
       },
     ],
   },
@@ -908,6 +967,7 @@ export type ModelSource = Static<typeof ModelSource>;
 export type VersionPolicy = Static<typeof VersionPolicy>;
 export type Runtime = Static<typeof Runtime>;
 export type Gpu = Static<typeof Gpu>;
+export type GpuDra = Static<typeof GpuDra>;
 export type Resources = Static<typeof Resources>;
 export type Placement = Static<typeof Placement>;
 export type Autoscaling = Static<typeof Autoscaling>;

@@ -32,6 +32,7 @@ import {
 import type { ServeConfig } from '../../contract/runtime.js';
 import type { OperatorConfig } from '../config.js';
 import type { Track } from './labels.js';
+import { GPU_CLAIM, draRequest, resourceClaimTemplateName } from './resource-claim-template.js';
 import {
   LABEL_MODEL,
   LABEL_TRACK,
@@ -185,13 +186,17 @@ export function modelArgs(
   };
 }
 
-/** The extended resource and count a replica needs, or undefined for a CPU-only model. */
+/**
+ * The extended resource and count a replica needs from the device plugin, or
+ * undefined for a CPU-only model and for one whose GPUs come through DRA
+ * (draRequest in resource-claim-template.ts).
+ */
 export function gpuRequest(
   md: ModelDeployment,
   config: Pick<OperatorConfig, 'gpuResourceName'>,
 ): { resource: string; count: number } | undefined {
   const gpu = md.spec.resources.gpu;
-  if (!gpu || gpu.count <= 0) return undefined;
+  if (!gpu || gpu.count <= 0 || gpu.dra) return undefined;
   const resource = gpu.migProfile
     ? `nvidia.com/mig-${gpu.migProfile}`
     : (gpu.resourceName ?? config.gpuResourceName);
@@ -201,6 +206,11 @@ export function gpuRequest(
 /** The taint GPU nodes carry: NVIDIA's device plugin and cloud node pools use nvidia.com/gpu. */
 export function gpuTaintKey(resource: string): string {
   return resource.startsWith('nvidia.com/') ? 'nvidia.com/gpu' : resource;
+}
+
+/** The GPU taint to tolerate for DRA devices: NVIDIA's classes (*.nvidia.com) land on the same tainted nodes. */
+function draTaintKey(deviceClassName: string): string | undefined {
+  return deviceClassName.endsWith('.nvidia.com') ? 'nvidia.com/gpu' : undefined;
 }
 
 /** Adds `key In [value]` to every required node selector term (or makes the first). */
@@ -278,9 +288,10 @@ export function buildPodTemplate(
   const model = options.model ?? { uri: spec.model.uri, version: modelVersion(md) };
   const gpu = gpuRequest(md, config);
   const policy = spec.model.versionPolicy;
+  const dra = draRequest(md);
   const source = modelSourcePlan(model.uri, policy !== undefined);
   const podLabels = { ...commonLabels(md), [LABEL_TRACK]: track, [LABEL_VERSION]: model.version };
-  const image = spec.runtime.image ?? (gpu ? config.runtimeGpuImage : config.runtimeImage);
+  const image = spec.runtime.image ?? (gpu || dra ? config.runtimeGpuImage : config.runtimeImage);
   const pullPolicy = spec.runtime.imagePullPolicy
     ? { imagePullPolicy: spec.runtime.imagePullPolicy }
     : {};
@@ -342,6 +353,8 @@ export function buildPodTemplate(
     resources: {
       ...(Object.keys(requests).length ? { requests } : {}),
       ...(Object.keys(limits).length ? { limits } : {}),
+      // DRA devices come through the pod's claim instead of a limit.
+      ...(dra ? { claims: [{ name: GPU_CLAIM }] } : {}),
     },
     // Loading a large model can take minutes; liveness waits for startup.
     startupProbe: readyProbe(5, 360),
@@ -381,8 +394,9 @@ export function buildPodTemplate(
     : [];
 
   const placement = spec.placement;
+  const taintKey = gpu ? gpuTaintKey(gpu.resource) : dra && draTaintKey(dra.deviceClassName);
   const tolerations: V1Toleration[] = [
-    ...(gpu ? [{ key: gpuTaintKey(gpu.resource), operator: 'Exists', effect: 'NoSchedule' }] : []),
+    ...(taintKey ? [{ key: taintKey, operator: 'Exists', effect: 'NoSchedule' }] : []),
     ...(placement.tolerations ?? []),
   ];
   const product = spec.resources.gpu?.product;
@@ -407,6 +421,13 @@ export function buildPodTemplate(
     spec: {
       ...(initContainers.length ? { initContainers } : {}),
       containers: [runtime],
+      ...(dra
+        ? {
+            resourceClaims: [
+              { name: GPU_CLAIM, resourceClaimTemplateName: resourceClaimTemplateName(md, dra) },
+            ],
+          }
+        : {}),
       volumes: [
         ...source.volumes,
         { name: 'tmp', emptyDir: {} },

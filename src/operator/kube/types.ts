@@ -51,6 +51,16 @@ export const RESOURCES = {
   prometheusRule: ref('monitoring.coreos.com/v1', 'PrometheusRule', 'prometheusrules'),
   scaledObject: ref('keda.sh/v1alpha1', 'ScaledObject', 'scaledobjects'),
   httpRoute: ref('gateway.networking.k8s.io/v1', 'HTTPRoute', 'httproutes'),
+  // Dynamic Resource Allocation (Kubernetes 1.34+): the template the operator
+  // owns, and what GPU-aware rollouts read to count free devices.
+  resourceClaimTemplate: ref(
+    'resource.k8s.io/v1',
+    'ResourceClaimTemplate',
+    'resourceclaimtemplates',
+  ),
+  resourceClaim: ref('resource.k8s.io/v1', 'ResourceClaim', 'resourceclaims'),
+  resourceSlice: ref('resource.k8s.io/v1', 'ResourceSlice', 'resourceslices', false),
+  deviceClass: ref('resource.k8s.io/v1', 'DeviceClass', 'deviceclasses', false),
   lease: ref('coordination.k8s.io/v1', 'Lease', 'leases'),
   customResourceDefinition: ref(
     'apiextensions.k8s.io/v1',

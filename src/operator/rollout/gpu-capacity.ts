@@ -7,12 +7,16 @@ import type { V1Node, V1Pod, V1Toleration } from '@kubernetes/client-node';
 import type { KubeClient } from '../kube/client.js';
 import { GPU_PRODUCT_LABEL } from '../../api/v1alpha1/index.js';
 
-export interface GpuPodShape {
-  resource: string;
-  count: number;
+/** Where a model's pod may run, as far as the capacity count checks it. */
+export interface NodePlacement {
   product?: string;
   nodeSelector?: Record<string, string>;
   tolerations: V1Toleration[];
+}
+
+export interface GpuPodShape extends NodePlacement {
+  resource: string;
+  count: number;
 }
 
 function tolerated(taint: { key: string; value?: string; effect: string }, t: V1Toleration[]) {
@@ -24,20 +28,26 @@ function tolerated(taint: { key: string; value?: string; effect: string }, t: V1
   );
 }
 
-/** Nodes where a pod of this shape may run, by what the scheduler would check first. */
+/** True when a pod placed so may run on the node, by what the scheduler would check first. */
+export function placementAllows(n: V1Node, placement: NodePlacement): boolean {
+  const labels = n.metadata?.labels ?? {};
+  if (n.spec?.unschedulable) return false;
+  if (!n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) return false;
+  if (placement.product && labels[GPU_PRODUCT_LABEL] !== placement.product) return false;
+  for (const [k, v] of Object.entries(placement.nodeSelector ?? {}))
+    if (labels[k] !== v) return false;
+  return (n.spec?.taints ?? [])
+    .filter((t) => t.effect === 'NoSchedule' || t.effect === 'NoExecute')
+    .every((t) => tolerated(t, placement.tolerations));
+}
+
+/** Nodes where a pod of this shape may run: enough allocatable GPUs, and the placement allows it. */
 export function eligibleNodes(nodes: V1Node[], shape: GpuPodShape): V1Node[] {
-  return nodes.filter((n) => {
-    const labels = n.metadata?.labels ?? {};
-    if (n.spec?.unschedulable) return false;
-    if (!n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) return false;
-    if (Number(n.status?.allocatable?.[shape.resource] ?? 0) < shape.count) return false;
-    if (shape.product && labels[GPU_PRODUCT_LABEL] !== shape.product) return false;
-    for (const [k, v] of Object.entries(shape.nodeSelector ?? {}))
-      if (labels[k] !== v) return false;
-    return (n.spec?.taints ?? [])
-      .filter((t) => t.effect === 'NoSchedule' || t.effect === 'NoExecute')
-      .every((t) => tolerated(t, shape.tolerations));
-  });
+  return nodes.filter(
+    (n) =>
+      Number(n.status?.allocatable?.[shape.resource] ?? 0) >= shape.count &&
+      placementAllows(n, shape),
+  );
 }
 
 /** GPUs of `resource` a pod holds: the larger of request and limit over its containers. */

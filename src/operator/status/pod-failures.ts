@@ -48,6 +48,27 @@ function isModelLoadFailure(cs: V1ContainerStatus): string | undefined {
   return m ? `${m[1]}: ${m[2]!.trim()}` : undefined;
 }
 
+/** Words of the scheduler's DRA plugin ("cannot allocate all claims", "device class ... does not exist", ...). */
+const DRA_MESSAGE = /claim|device/i;
+
+/**
+ * The scheduler's message names no claim: with DRA, add which of the pod's
+ * ResourceClaims (or, before one is made, their templates) it is about.
+ */
+function withClaims(pod: V1Pod, message: string): string {
+  const claims = pod.spec?.resourceClaims ?? [];
+  if (claims.length === 0 || !DRA_MESSAGE.test(message)) return message;
+  const made = new Map(
+    (pod.status?.resourceClaimStatuses ?? []).map((s) => [s.name, s.resourceClaimName]),
+  );
+  const named = claims.map((c) => {
+    const claim = made.get(c.name) ?? c.resourceClaimName;
+    if (claim) return `ResourceClaim ${claim}`;
+    return `ResourceClaim from ResourceClaimTemplate ${c.resourceClaimTemplateName ?? c.name}`;
+  });
+  return `${message} (${named.join(', ')})`;
+}
+
 /** The most telling failure of one pod, or undefined when it is fine or just starting. */
 export function podFailure(pod: V1Pod): PodFailure | undefined {
   const name = pod.metadata?.name ?? '';
@@ -55,7 +76,7 @@ export function podFailure(pod: V1Pod): PodFailure | undefined {
   if (scheduled?.status === 'False' && scheduled.reason === 'Unschedulable') {
     return {
       reason: REASON.Unschedulable,
-      message: scheduled.message ?? 'no node fits the pod',
+      message: withClaims(pod, scheduled.message ?? 'no node fits the pod'),
       pod: name,
       persistent: false,
     };

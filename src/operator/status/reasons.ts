@@ -130,6 +130,11 @@ export const REASONS = {
     meaning:
       '`monitoring.slo.enabled` is `"true"` but the Prometheus Operator (its PrometheusRule CRD) is not installed',
   },
+  DRANotServed: {
+    on: ['Ready', 'Stalled', 'Event'],
+    meaning:
+      '`resources.gpu.dra` is set but the cluster does not serve Dynamic Resource Allocation (resource.k8s.io/v1, Kubernetes 1.34+)',
+  },
   KEDANotInstalled: {
     on: ['Ready', 'Stalled', 'Event'],
     meaning: '`autoscaling.engine` is `keda` but KEDA (its ScaledObject CRD) is not installed',

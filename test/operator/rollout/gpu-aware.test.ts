@@ -148,3 +148,57 @@ describe('decideRollout', () => {
     });
   });
 });
+
+describe('decideRollout with DRA GPUs', () => {
+  const draSpec = (version: string, count = 2) => ({
+    model: { uri: `s3://m/${version}/`, version },
+    resources: { gpu: { count, dra: {} } },
+  });
+  const refused = {
+    type: 'PodScheduled',
+    status: 'False',
+    reason: 'Unschedulable',
+    message:
+      '0/5 nodes are available: 1 cannot allocate all claims, 4 node(s) had untolerated taint. preemption: not eligible due to preemptionPolicy=Never.',
+  };
+  const draPod = (version: string, count: number, scheduled: boolean): V1Pod => {
+    const d = buildDeployment(modelDeployment(draSpec(version, count)), CONFIG);
+    return {
+      metadata: { labels: d.spec!.template.metadata!.labels! },
+      spec: d.spec!.template.spec!,
+      status: { conditions: [scheduled ? { type: 'PodScheduled', status: 'True' } : refused] },
+    };
+  };
+
+  it('replaces in place when the surge pod’s claim cannot be allocated and an old pod holds the same request', () => {
+    const md = modelDeployment(draSpec('2'));
+    expect(
+      decideRollout(md, CONFIG, rollingDeployment(), [draPod('1', 2, true), draPod('2', 2, false)]),
+    ).toEqual({
+      inPlace: true,
+      message: 'no free gpu.nvidia.com devices to surge a new pod: replacing pods one at a time',
+    });
+  });
+
+  it('does not when the old pods’ claims come from another request', () => {
+    const md = modelDeployment(draSpec('2', 4));
+    expect(
+      decideRollout(md, CONFIG, rollingDeployment(), [draPod('1', 2, true), draPod('2', 4, false)])
+        .inPlace,
+    ).toBe(false);
+  });
+
+  it('counts before surging, like device-plugin GPUs', () => {
+    const md = modelDeployment(draSpec('2'));
+    const settled = buildDeployment(modelDeployment(draSpec('1')), CONFIG);
+    settled.metadata.generation = 1;
+    settled.status = { observedGeneration: 1, replicas: 1, updatedReplicas: 1, readyReplicas: 1 };
+    expect(surgeCheckNeeded(md, CONFIG, settled)).toBe(true);
+    expect(decideRollout(md, CONFIG, settled, [draPod('1', 2, true)], 0)).toEqual({
+      inPlace: true,
+      message:
+        'no free gpu.nvidia.com devices for 1 surge pod(s) (room for 0): replacing pods one at a time',
+    });
+    expect(decideRollout(md, CONFIG, settled, [draPod('1', 2, true)], 1).inPlace).toBe(false);
+  });
+});
