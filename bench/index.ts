@@ -1,5 +1,5 @@
 // `npm run bench`: runs the benchmarks and prints a Markdown report.
-// Usage: npm run bench -- [--only runtime|operator|autoscaling|realnode|images] [--models mlp,cnn] [--backends auto|tensorflow,wasm,cpu]
+// Usage: npm run bench -- [--only runtime|operator|autoscaling|realnode|images|sources] [--models mlp,cnn] [--backends auto|tensorflow,wasm,cpu]
 //                         [--seconds 5] [--concurrency 1,16,64] [--serve-flag=--workers=2 ...] [--out file.md]
 
 import { writeFile } from 'node:fs/promises';
@@ -12,6 +12,7 @@ import * as operatorBench from './operator/index.js';
 import * as autoscalingBench from './autoscaling/index.js';
 import * as realNodeBench from './realnode/index.js';
 import * as imagesBench from './images/index.js';
+import * as sourcesBench from './sources/index.js';
 
 function arg(name: string): string | undefined {
   const argv = process.argv.slice(2);
@@ -68,6 +69,11 @@ const benches: Record<string, () => Promise<string>> = {
       log,
     });
     return `## Real node\n\n${realNodeBench.summarize(report)}`;
+  },
+  // The model sources' cloud SDKs: image bytes and import time.
+  sources: async () => {
+    const report = await sourcesBench.runSourcesBench(log);
+    return `## Model sources' SDKs\n\n${sourcesBench.summarize(report)}`;
   },
   // Root on Linux, after npm run images. Env: BENCH_IMAGES_GPU_COLD (1).
   images: async () => {

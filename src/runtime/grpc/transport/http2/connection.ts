@@ -281,7 +281,9 @@ export class Http2Connection {
       return;
     }
     this.unacknowledged += length;
-    if (this.unacknowledged >= this.opts.connectionWindowBytes / 2) {
+    // Given back in steps of a sixteenth, so that a client sending large
+    // requests on many streams never waits for a window to reopen.
+    if (this.unacknowledged >= this.opts.connectionWindowBytes / 16) {
       this.write(windowUpdateFrame(0, this.unacknowledged));
       this.receiveWindow += this.unacknowledged;
       this.unacknowledged = 0;

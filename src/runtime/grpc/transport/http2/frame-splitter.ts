@@ -1,7 +1,8 @@
 // Splits what a client sends into HTTP/2 frames: first the connection
 // preface, then 9-byte headers and their payloads. A frame usually arrives
 // within one read and is handed on as a view of it; one split across reads
-// is kept as pieces and joined once when it is whole. A length past the
+// is kept as pieces and joined once when it is whole (its own bytes only:
+// the rest of the read stays a view). A length past the
 // limit is refused from the frame's header, before its payload is buffered.
 
 import { CLIENT_PREFACE, FRAME_HEADER_BYTES } from './protocol.js';
@@ -28,21 +29,39 @@ export class FrameSplitter {
   private pendingBytes = 0;
   /** Bytes the kept pieces must reach before anything can be read from them. */
   private needed = 0;
+  /** Set when the sink asked to stop: nothing more is split. */
+  private stopped = false;
 
   constructor(maxFrameBytes: number) {
     this.maxFrameBytes = maxFrameBytes;
   }
 
   push(chunk: Buffer, sink: FrameSink): SplitError | undefined {
-    let buf = chunk;
-    if (this.pendingBytes > 0) {
-      this.pending.push(chunk);
-      this.pendingBytes += chunk.length;
-      if (this.pendingBytes < this.needed) return undefined;
-      buf = Buffer.concat(this.pending, this.pendingBytes);
+    let rest = chunk;
+    // A frame split across reads: only its own bytes are joined, and the
+    // rest of this read is split as a view.
+    while (this.pendingBytes > 0) {
+      const missing = this.needed - this.pendingBytes;
+      if (rest.length < missing) {
+        this.pending.push(rest);
+        this.pendingBytes += rest.length;
+        return undefined;
+      }
+      this.pending.push(rest.subarray(0, missing));
+      const joined = Buffer.concat(this.pending, this.needed);
       this.pending = [];
       this.pendingBytes = 0;
+      rest = rest.subarray(missing);
+      // Whole now, or a frame header whose length says how much more to join.
+      const error = this.split(joined, sink);
+      if (error !== undefined) return error;
+      if (this.stopped) return undefined;
     }
+    return this.split(rest, sink);
+  }
+
+  private split(buf: Buffer, sink: FrameSink): SplitError | undefined {
+    if (this.stopped) return undefined;
     let offset = 0;
     if (!this.prefaceSeen) {
       const seen = Math.min(buf.length, CLIENT_PREFACE.length);
@@ -67,7 +86,10 @@ export class FrameSplitter {
       const streamId = buf.readUInt32BE(offset + 5) & 0x7fffffff;
       const payload = buf.subarray(offset + FRAME_HEADER_BYTES, end);
       offset = end;
-      if (!sink.onFrame(type, flags, streamId, payload)) return undefined;
+      if (!sink.onFrame(type, flags, streamId, payload)) {
+        this.stopped = true;
+        return undefined;
+      }
     }
     if (offset < buf.length) {
       const rest = buf.subarray(offset);
