@@ -232,6 +232,16 @@ function convert(node: unknown): unknown {
     if (required.length > 0) out.required = required;
     else delete out.required;
   }
+  // An object without fields (versionPolicy.all: {}) gets no `properties: {}`:
+  // the API server drops it from the stored CRD, so a server-side apply of the
+  // same file by a second field manager would conflict on spec.versions.
+  if (
+    out.properties &&
+    typeof out.properties === 'object' &&
+    Object.keys(out.properties).length === 0
+  ) {
+    delete out.properties;
+  }
   return out;
 }
 

@@ -117,6 +117,19 @@ describe('structural schema', () => {
     }
   });
 
+  it('has nothing the API server drops when it stores the CRD (empty properties or required)', () => {
+    // A dropped node makes the stored CRD differ from the file, and a second
+    // field manager applying the same file then conflicts on spec.versions.
+    const empty = nodes.filter(
+      ([, n]) =>
+        (typeof n.properties === 'object' &&
+          n.properties !== null &&
+          Object.keys(n.properties).length === 0) ||
+        (Array.isArray(n.required) && n.required.length === 0),
+    );
+    expect(empty.map(([p]) => p)).toEqual([]);
+  });
+
   it('describes every field under spec and status (kubectl explain)', () => {
     const undocumented = nodes
       .filter(([p]) => /^(spec|status)/.test(p))

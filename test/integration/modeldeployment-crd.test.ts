@@ -81,6 +81,16 @@ afterAll(async () => {
 });
 
 describe('the ModelDeployment CRD', () => {
+  it('is stored as generated: another field manager applies the same file without a conflict', async () => {
+    // The chart's copy, Argo CD and Flux apply it under their own managers.
+    const result = await kubectl(
+      ['apply', '--dry-run=server', '--server-side', '--field-manager=another-applier', '-f', '-'],
+      readFileSync(MODELDEPLOYMENT_CRD, 'utf8'),
+    );
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+  });
+
   it('is established with its names, short name and category', async () => {
     const object = JSON.parse(
       await kubectlOk(['get', 'crd', 'modeldeployments.tensorfleet.dev', '-o', 'json']),
