@@ -210,6 +210,7 @@ export async function startServer(
           config,
           host: config.host,
           port: config.grpcPort,
+          bodies,
         });
   if (grpc !== undefined) app.log.info({ port: grpc.port }, `gRPC listening on port ${grpc.port}`);
 

@@ -376,6 +376,11 @@ export class ModelService {
     return pool.decode(task);
   }
 
+  /** Whether `view` lies in a request body's own buffer, so a tensor may view it (request-bodies.ts). */
+  isRequestBody(view: ArrayBufferView): boolean {
+    return this.opts.bodies.isBody(view);
+  }
+
   /** Runs through the batcher; `timeoutMs` can only shorten the configured deadline. */
   async infer(
     inputs: TensorMap,

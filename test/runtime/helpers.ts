@@ -32,6 +32,7 @@ export interface TestRuntime {
   service: ModelService;
   metrics: RuntimeMetrics;
   config: ServeConfig;
+  bodies: RequestBodies;
   close(): Promise<void>;
 }
 
@@ -70,6 +71,7 @@ export async function startRuntime(
     service,
     metrics,
     config,
+    bodies,
     async close() {
       await app.close();
       await service.close();

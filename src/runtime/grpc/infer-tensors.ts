@@ -76,12 +76,14 @@ export function shapeOf(input: string, shape: readonly Int64[] | undefined): num
 
 /**
  * Decodes one input against its spec. `raw` is its entry of
- * raw_input_contents when the request uses those (then for every input).
+ * raw_input_contents when the request uses those (then for every input);
+ * `inPlace`, that it lies in a request body's own buffer (decodeRaw).
  */
 export function inputFromMessage(
   msg: InferInputTensorMessage,
   spec: TensorSpec,
   raw: Uint8Array | undefined,
+  inPlace = false,
 ): HostTensor {
   const name = spec.name;
   const datatype = msg.datatype;
@@ -111,6 +113,7 @@ export function inputFromMessage(
       Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength),
       shape,
       count,
+      inPlace,
     );
   }
   const field = CONTENTS_FIELD[datatype];

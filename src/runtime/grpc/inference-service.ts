@@ -112,7 +112,11 @@ async function inferOn(
   list.forEach((msg, i) => {
     const name = msg.name ?? '';
     if (name in inputs) throw invalidInput(`input "${name}" appears more than once`);
-    inputs[name] = inputFromMessage(msg, inputSpec(sig, name), raw.length > 0 ? raw[i] : undefined);
+    const contents = raw.length > 0 ? raw[i] : undefined;
+    // Contents in a request body's own buffer (a large message the transport
+    // placed there, aligned) may be viewed rather than copied.
+    const inPlace = contents !== undefined && service.isRequestBody(contents);
+    inputs[name] = inputFromMessage(msg, inputSpec(sig, name), contents, inPlace);
   });
   const rows = validateInputs(sig, inputs);
   const wanted = requestedOutputs(sig.outputs, request.outputs);

@@ -7,6 +7,7 @@
 
 import type { ServeConfig } from '../../contract/runtime.js';
 import type { RuntimeMetrics } from '../metrics.js';
+import type { RequestBodies } from '../request-bodies.js';
 import type { ServedModels } from '../served-models.js';
 import { servedModelsOf } from '../served-models.js';
 import type { ModelService } from '../service.js';
@@ -20,7 +21,11 @@ import { modelService, predictionService } from './tfserving-service.js';
 import type { ServiceDefinition } from './transport/server.js';
 import { GrpcTransport } from './transport/server.js';
 import type { ModelInferResponse } from './wire/model-infer.js';
-import { decodeModelInferRequest, encodeModelInferResponse } from './wire/model-infer.js';
+import {
+  decodeModelInferRequest,
+  encodeModelInferResponse,
+  rawContentsOffset,
+} from './wire/model-infer.js';
 
 export interface GrpcServerOptions {
   /** The served models and their versions; or `service` alone, one model at one fixed version. */
@@ -34,6 +39,8 @@ export interface GrpcServerOptions {
   predictEncoding?: 'typed' | 'content';
   /** 0: any free port (GrpcServer.port says which). */
   port: number;
+  /** The runtime's request-body buffers, for large requests (as REST reads its bodies into them). */
+  bodies?: RequestBodies;
 }
 
 function definition(name: string): ServiceDefinition {
@@ -51,6 +58,7 @@ function inferenceDefinition(): ServiceDefinition {
     ModelInfer: {
       ...modelInfer,
       requestDeserialize: decodeModelInferRequest,
+      alignedOffset: rawContentsOffset,
       // The handler answers ModelInferResponse objects (inference-service.ts).
       responseSerialize: (value: unknown) => encodeModelInferResponse(value as ModelInferResponse),
     },
@@ -87,6 +95,7 @@ export class GrpcServer {
       maxConnectionAgeMs: opts.config.maxConnectionAgeSeconds * 1000,
       // Calls still running when the age is reached may finish within their deadline.
       graceMs: opts.config.requestTimeoutMs,
+      ...(opts.bodies === undefined ? {} : { allocate: opts.bodies.allocate.bind(opts.bodies) }),
     });
     const health = new HealthService(ctx);
     server.addService(definition(SERVICE_NAMES.prediction), predictionService(ctx));

@@ -57,6 +57,7 @@ export async function startGrpcRuntime(
     config: rt.config,
     host: '127.0.0.1',
     port: 0,
+    bodies: rt.bodies,
   });
   return {
     rt,

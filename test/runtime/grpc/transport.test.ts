@@ -168,6 +168,59 @@ describe('framing', () => {
     );
   });
 
+  it('places a large message in the buffer it is given, its aligned offset 4-byte aligned, from any split', () => {
+    fc.assert(
+      fc.property(
+        // Lengths spread up to 400 (uint8Array's default size stays small).
+        fc.array(
+          fc
+            .tuple(fc.integer({ min: 0, max: 400 }), fc.integer({ min: 0, max: 255 }))
+            .map(([n, seed]) => Uint8Array.from({ length: n }, (_, i) => (seed + i * 31) & 0xff)),
+          { minLength: 1, maxLength: 4 },
+        ),
+        fc.array(fc.nat(), { maxLength: 12 }),
+        fc.nat({ max: 40 }),
+        (messages, cuts, alignAt) => {
+          const wire = Buffer.concat(messages.map((m) => frameMessage(Buffer.from(m))));
+          const points = [...new Set(cuts.map((c) => c % (wire.length + 1)))].sort((a, b) => a - b);
+          // Each placed buffer, and whether the hint could be read for it.
+          const given = new Map<Buffer, boolean>();
+          let hinted = false;
+          const reader = new FrameReader(MAX, {
+            minBytes: 100,
+            // A pool's buffer: the message starts `pad` bytes in.
+            allocate: (pad, length) => {
+              const b = Buffer.alloc(pad + length + 3).subarray(pad, pad + length);
+              given.set(b, hinted);
+              return b;
+            },
+            alignedOffset: (prefix) => {
+              hinted = prefix.length > alignAt;
+              return hinted ? alignAt : undefined;
+            },
+          });
+          const got: Buffer[] = [];
+          let from = 0;
+          for (const to of [...points, wire.length]) {
+            for (const f of reader.push(wire.subarray(from, to))) got.push(f.data);
+            from = to;
+          }
+          expect(got.map((b) => [...b])).toEqual(messages.map((m) => [...m]));
+          expect(reader.partial).toBe(false);
+          for (const b of got) {
+            const hint = given.get(b);
+            if (hint === undefined) continue;
+            expect(b.length).toBeGreaterThanOrEqual(100);
+            // Aligned whenever the hint was in the first piece the message came in.
+            if (hint) expect((b.byteOffset + alignAt) % 4).toBe(0);
+          }
+          // Every message of 100 bytes or more that came in pieces was placed.
+          expect(given.size).toBeLessThanOrEqual(messages.filter((m) => m.length >= 100).length);
+        },
+      ),
+    );
+  });
+
   it('refuses a message over the limit from its 5-byte prefix, before its bytes', () => {
     const prefix = Buffer.from([0, 0, 1, 0, 1]);
     expect(() => new FrameReader(MAX).push(prefix)).toThrow(

@@ -12,6 +12,7 @@ import type { ModelInferResponse } from '../../../src/runtime/grpc/wire/model-in
 import {
   decodeModelInferRequest,
   encodeModelInferResponse,
+  rawContentsOffset,
 } from '../../../src/runtime/grpc/wire/model-infer.js';
 import { WireError, WireReader } from '../../../src/runtime/grpc/wire/reader.js';
 
@@ -123,6 +124,27 @@ describe('ModelInferRequest read on the wire', () => {
     expect(decodeModelInferRequest(wire).inputs[0]?.shape).toEqual([3, 300, 5, 2 ** 40]);
     expect(normalize(modelInfer.requestDeserialize(wire))).toEqual(
       normalize(decodeModelInferRequest(wire)),
+    );
+  });
+
+  it('finds where the first raw contents start from any prefix of the message that holds them', () => {
+    fc.assert(
+      fc.property(request, fc.nat(), (message, cut) => {
+        const wire = modelInfer.requestSerialize(message);
+        const first = decodeModelInferRequest(wire).raw_input_contents[0];
+        const offset = rawContentsOffset(wire);
+        if (first === undefined) {
+          expect(offset).toBeUndefined();
+          return;
+        }
+        expect(offset).toBe(first.byteOffset - wire.byteOffset);
+        // A prefix that ends before them says nothing; one that reaches them says the same.
+        const prefix = wire.subarray(0, cut % (wire.length + 1));
+        const fromPrefix = rawContentsOffset(prefix);
+        if (fromPrefix !== undefined) expect(fromPrefix).toBe(offset);
+        if (prefix.length >= offset!) expect(fromPrefix).toBe(offset);
+      }),
+      { numRuns: 300 },
     );
   });
 

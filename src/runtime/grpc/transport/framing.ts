@@ -30,39 +30,71 @@ export function tooLarge(bytes: number, maxBytes: number): GrpcError {
 }
 
 /**
+ * Where a large message that arrives in pieces is assembled: a buffer from
+ * `allocate` (the runtime's pool of request bodies, reused rather than left to
+ * the garbage collector), placed so that the bytes at `alignedOffset` (a
+ * tensor's data) are 4-byte aligned and can be viewed instead of copied.
+ */
+export interface MessagePlacement {
+  /** Messages shorter than this are joined as before (small, and short-lived). */
+  minBytes: number;
+  allocate(pad: number, length: number): Buffer;
+  /** Read from the message's first bytes; undefined when they do not say. */
+  alignedOffset?: (prefix: Buffer) => number | undefined;
+}
+
+/**
  * Splits a stream's DATA chunks into messages. A large message arrives as
  * many chunks (16 KiB DATA frames): they are kept as a list and joined once
  * when the message is complete, so its bytes are copied once, not once per
- * chunk.
+ * chunk; with a `placement`, a message of `minBytes` or more is copied chunk
+ * by chunk into the buffer placement gives it.
  */
 export class FrameReader {
   private readonly maxBytes: number;
+  private readonly placement: MessagePlacement | undefined;
   private chunks: Buffer[] = [];
   private buffered = 0;
   /** The length of the message being received, once its prefix is in. */
   private expected: number | undefined;
+  /** A placed message being filled: its buffer, flag and bytes so far. */
+  private target: Buffer | undefined;
+  private targetCompressed = false;
+  private filled = 0;
 
-  constructor(maxBytes: number) {
+  constructor(maxBytes: number, placement?: MessagePlacement) {
     this.maxBytes = maxBytes;
+    this.placement = placement;
   }
 
   /** True when part of a message is still expected. */
   get partial(): boolean {
-    return this.buffered > 0;
+    return this.buffered > 0 || this.target !== undefined;
   }
 
   /** The whole messages the chunk completes; throws RESOURCE_EXHAUSTED past the limit. */
   push(chunk: Buffer): Frame[] {
     const frames: Frame[] = [];
     let buf = chunk;
-    if (this.buffered > 0) {
+    if (this.target !== undefined) {
+      const n = Math.min(buf.length, this.target.length - this.filled);
+      buf.copy(this.target, this.filled, 0, n);
+      this.filled += n;
+      if (this.filled < this.target.length) return frames;
+      frames.push({ compressed: this.targetCompressed, data: this.target });
+      this.target = undefined;
+      buf = buf.subarray(n);
+    } else if (this.buffered > 0) {
       this.chunks.push(chunk);
       this.buffered += chunk.length;
       if (this.expected === undefined && this.buffered >= PREFIX_BYTES) {
         this.expected = this.readLength(Buffer.concat(this.chunks, PREFIX_BYTES));
       }
-      if (this.expected === undefined || this.buffered < PREFIX_BYTES + this.expected)
+      if (this.expected === undefined) return frames;
+      if (this.buffered < PREFIX_BYTES + this.expected) {
+        if (this.placed(this.expected)) this.place(Buffer.concat(this.chunks, this.buffered));
         return frames;
+      }
       buf = Buffer.concat(this.chunks, this.buffered);
       this.chunks = [];
       this.buffered = 0;
@@ -72,6 +104,10 @@ export class FrameReader {
       const length = this.readLength(buf);
       const end = PREFIX_BYTES + length;
       if (buf.length < end) {
+        if (this.placed(length)) {
+          this.place(buf);
+          return frames;
+        }
         this.expected = length;
         break;
       }
@@ -84,6 +120,26 @@ export class FrameReader {
       this.buffered = buf.length;
     }
     return frames;
+  }
+
+  private placed(length: number): boolean {
+    return this.placement !== undefined && length >= this.placement.minBytes;
+  }
+
+  /** Starts a placed message from `start` (its prefix and first bytes). */
+  private place(start: Buffer): void {
+    const placement = this.placement!;
+    const length = start.readUInt32BE(1);
+    const compressed = start[0] !== 0;
+    const first = start.subarray(PREFIX_BYTES);
+    const offset = compressed ? undefined : placement.alignedOffset?.(first);
+    const pad = offset === undefined ? 0 : (4 - (offset % 4)) % 4;
+    this.target = placement.allocate(pad, length);
+    this.targetCompressed = compressed;
+    this.filled = first.copy(this.target);
+    this.chunks = [];
+    this.buffered = 0;
+    this.expected = undefined;
   }
 
   private readLength(prefix: Buffer): number {

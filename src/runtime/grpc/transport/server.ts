@@ -35,6 +35,8 @@ export interface MethodDefinition {
   responseStream: boolean;
   requestDeserialize: (data: Buffer) => unknown;
   responseSerialize: (value: unknown) => Buffer;
+  /** Where a request's tensor data starts, from its first bytes (framing.ts, MessagePlacement). */
+  alignedOffset?: (prefix: Buffer) => number | undefined;
 }
 
 /** A service's methods by name, as @grpc/proto-loader defines them. */
@@ -64,6 +66,8 @@ export interface GrpcTransportOptions {
   maxConnectionAgeMs: number;
   /** How long calls may run on an aged-out connection. */
   graceMs: number;
+  /** Buffers for large requests (the runtime's request bodies); without it they are joined in fresh ones. */
+  allocate?: (pad: number, length: number) => Buffer;
 }
 
 /** Per stream: room for a large tensor without a window update. */
@@ -72,6 +76,8 @@ const STREAM_WINDOW_BYTES = 4 * 1024 * 1024;
 const CONNECTION_WINDOW_BYTES = 32 * 1024 * 1024;
 /** Calls in flight on one connection (h2load -m 64, a channel's usual load, fit easily). */
 const MAX_CONCURRENT_STREAMS = 1000;
+/** Requests this large that arrive in pieces go into a pooled request-body buffer. */
+const PLACED_MESSAGE_BYTES = 64 * 1024;
 /** Request header lists past this get 431: gRPC metadata is a few short fields. */
 const MAX_HEADER_LIST_BYTES = 64 * 1024;
 
@@ -246,7 +252,13 @@ export class GrpcTransport {
         call.cancel();
       }, timeoutMs);
     }
-    const reader = new FrameReader(this.opts.maxReceiveBytes);
+    const { allocate } = this.opts;
+    const reader = new FrameReader(
+      this.opts.maxReceiveBytes,
+      allocate === undefined
+        ? undefined
+        : { minBytes: PLACED_MESSAGE_BYTES, allocate, alignedOffset: definition.alignedOffset },
+    );
     let received: unknown;
     let count = 0;
     const decode = (frame: Frame): unknown => {

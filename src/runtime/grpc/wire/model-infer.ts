@@ -220,6 +220,31 @@ export function decodeModelInferRequest(buf: Buffer): ModelInferRequest {
   return out;
 }
 
+/**
+ * Where the first raw_input_contents' bytes start in a ModelInferRequest,
+ * read from the message's first bytes only (clients write the contents last,
+ * after the small fields); undefined when `prefix` ends before them. The
+ * transport places a large message so that they are 4-byte aligned, and the
+ * tensor can then view them instead of being copied.
+ */
+export function rawContentsOffset(prefix: Buffer): number | undefined {
+  const r = new WireReader(prefix);
+  try {
+    while (!r.done) {
+      const tag = r.uint32();
+      if (tag >>> 3 === 7 && (tag & 7) === WIRE_LENGTH) {
+        r.uint32();
+        return r.pos;
+      }
+      r.skip(tag & 7);
+    }
+  } catch (err) {
+    // The prefix ends inside a field: no answer from it (the message itself is checked when decoded).
+    if (!(err instanceof WireError)) throw err;
+  }
+  return undefined;
+}
+
 export function encodeModelInferResponse(res: ModelInferResponse): Buffer {
   const nameBytes = Buffer.byteLength(res.model_name);
   const versionBytes = Buffer.byteLength(res.model_version);
