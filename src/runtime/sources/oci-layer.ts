@@ -1,0 +1,123 @@
+// Applies one tar layer to a directory the way a container runtime applies an
+// image layer: entries overwrite what lower layers wrote, a whiteout
+// ".wh.<name>" removes <name>, ".wh..wh..opq" empties its directory. `place`
+// maps an archive path to a path under the directory (undefined: not part of
+// the model). No entry and no link may reach outside the directory.
+
+import { link, lstat, mkdir, readdir, realpath, rm, symlink, writeFile } from 'node:fs/promises';
+import { dirname, join, posix, relative, resolve, sep } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { RuntimeError } from '../errors.js';
+import { readTar } from './tar.js';
+
+const WHITEOUT = '.wh.';
+const OPAQUE = '.wh..wh..opq';
+
+/** The layer's bytes as a tar archive: gunzipped when gzip (by its magic bytes, not its media type). */
+export function layerArchive(blob: Buffer, what: string): Buffer {
+  if (blob[0] !== 0x1f || blob[1] !== 0x8b) return blob;
+  try {
+    return gunzipSync(blob);
+  } catch (err) {
+    throw new RuntimeError('FETCH_FAILED', `${what}: broken gzip data (${(err as Error).message})`);
+  }
+}
+
+/** An archive path as a clean relative path; refuses one that climbs out. */
+function clean(name: string, what: string): string {
+  const normal = posix.normalize(`/${name}`).slice(1).replace(/\/$/, '');
+  if (name.split('/').includes('..')) {
+    throw new RuntimeError(
+      'FETCH_FAILED',
+      `${what}: entry ${JSON.stringify(name)} escapes the model directory (path traversal)`,
+    );
+  }
+  return normal;
+}
+
+function inside(root: string, path: string): boolean {
+  const rel = relative(root, path);
+  return rel === '' || (!rel.startsWith(`..${sep}`) && rel !== '..' && !rel.startsWith(sep));
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await lstat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Makes `path`'s parent directory, checking no link on the way leads outside `root`. */
+async function parentOf(root: string, path: string, what: string, name: string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  if (!inside(await realpath(root), await realpath(dirname(path)))) {
+    throw new RuntimeError(
+      'FETCH_FAILED',
+      `${what}: entry ${JSON.stringify(name)} goes through a link outside the model directory`,
+    );
+  }
+}
+
+export async function applyLayer(
+  archive: Buffer,
+  root: string,
+  place: (path: string) => string | undefined,
+  what: string,
+): Promise<void> {
+  for (const entry of readTar(archive, what)) {
+    const mapped = place(clean(entry.name, what));
+    if (mapped === undefined) continue;
+    const base = posix.basename(mapped);
+    const target = join(root, ...mapped.split('/').filter((p) => p !== ''));
+    if (base === OPAQUE) {
+      const dir = dirname(target);
+      if (await exists(dir)) {
+        for (const child of await readdir(dir))
+          await rm(join(dir, child), { recursive: true, force: true });
+      }
+      continue;
+    }
+    if (base.startsWith(WHITEOUT)) {
+      await rm(join(dirname(target), base.slice(WHITEOUT.length)), {
+        recursive: true,
+        force: true,
+      });
+      continue;
+    }
+    if (mapped === '') continue; // The directory itself.
+    if (entry.type === 'directory') {
+      await parentOf(root, target, what, entry.name);
+      const st = await lstat(target).catch(() => undefined);
+      if (st !== undefined && !st.isDirectory()) await rm(target, { force: true });
+      await mkdir(target, { recursive: true });
+      continue;
+    }
+    if (entry.type === 'other') continue; // Devices, fifos: no part of a model.
+    await parentOf(root, target, what, entry.name);
+    // Replace whatever is there: writing through an old link would write elsewhere.
+    await rm(target, { recursive: true, force: true });
+    if (entry.type === 'file') {
+      await writeFile(target, entry.data);
+    } else if (entry.type === 'symlink') {
+      const pointsAt = resolve(dirname(target), entry.linkname);
+      if (posix.isAbsolute(entry.linkname) || !inside(root, pointsAt)) {
+        throw new RuntimeError(
+          'FETCH_FAILED',
+          `${what}: link ${JSON.stringify(entry.name)} -> ${JSON.stringify(entry.linkname)} escapes the model directory`,
+        );
+      }
+      await symlink(entry.linkname, target);
+    } else {
+      const source = place(clean(entry.linkname, what));
+      if (source === undefined) {
+        throw new RuntimeError(
+          'FETCH_FAILED',
+          `${what}: hard link ${JSON.stringify(entry.name)} -> ${JSON.stringify(entry.linkname)} points outside the model`,
+        );
+      }
+      await link(join(root, ...source.split('/').filter((p) => p !== '')), target);
+    }
+  }
+}
