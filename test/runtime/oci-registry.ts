@@ -211,7 +211,7 @@ export async function startFront(registry: Registry, opts: FrontOptions): Promis
     const headers: Record<string, string> = {};
     if (req.headers.accept !== undefined) headers['accept'] = req.headers.accept;
     const upstream = await fetch(`${registry.url}${url.pathname}${url.search}`, { headers });
-    let body = Buffer.from(await upstream.arrayBuffer());
+    let body: Buffer = Buffer.from(await upstream.arrayBuffer());
     const out = new Headers(upstream.headers);
     if (opts.tamper) body = opts.tamper(url.pathname, body, out);
     out.set('content-length', String(body.length));

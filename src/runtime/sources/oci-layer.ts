@@ -66,10 +66,16 @@ export async function applyLayer(
   place: (path: string) => string | undefined,
   what: string,
 ): Promise<void> {
-  for (const entry of readTar(archive, what)) {
+  const entries = readTar(archive, what).flatMap((entry) => {
     const mapped = place(clean(entry.name, what));
-    if (mapped === undefined) continue;
-    const base = posix.basename(mapped);
+    return mapped === undefined ? [] : [{ entry, mapped, base: posix.basename(mapped) }];
+  });
+  // Whiteouts remove what lower layers wrote, never this layer's own entries: they go first.
+  const whiteout = (e: { base: string }): boolean => e.base.startsWith(WHITEOUT);
+  for (const { entry, mapped, base } of [
+    ...entries.filter(whiteout),
+    ...entries.filter((e) => !whiteout(e)),
+  ]) {
     const target = join(root, ...mapped.split('/').filter((p) => p !== ''));
     if (base === OPAQUE) {
       const dir = dirname(target);

@@ -16,7 +16,6 @@ import type { Descriptor, Registry } from '../oci-registry.js';
 import {
   OCI_INDEX,
   OCI_MANIFEST,
-  digestOf,
   freePort,
   pushBlob,
   pushFiles,
