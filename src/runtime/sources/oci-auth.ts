@@ -2,8 +2,10 @@
 // config.json (what a kubernetes.io/dockerconfigjson pull secret mounts): the
 // file TENSORFLEET_OCI_AUTH_FILE names, else $DOCKER_CONFIG/config.json; its
 // `auths.<registry>.auth` is base64 "user:password" (or `username`/`password`).
+// Without either, a dockerconfigjson pull secret given as the ModelDeployment's
+// credentialsSecret is found where the operator mounts its keys.
 
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RuntimeError } from '../errors.js';
 
@@ -14,6 +16,14 @@ export interface Credentials {
   from: string;
 }
 
+/**
+ * The key of a kubernetes.io/dockerconfigjson Secret, as a file in the
+ * directory the operator mounts a credentialsSecret at (MODEL_CREDENTIALS_DIR
+ * in src/api/v1alpha1/spec.ts; the runtime does not import the API package).
+ */
+export const MOUNTED_PULL_SECRET =
+  '/var/run/secrets/tensorfleet/model-credentials/.dockerconfigjson';
+
 /** A registry's key in `auths` may carry a scheme and a path ("https://host/v1/"). */
 function keyHost(key: string): string {
   return key.replace(/^[a-z]+:\/\//i, '').replace(/\/.*$/, '');
@@ -22,7 +32,8 @@ function keyHost(key: string): string {
 export function credentialsFor(registry: string, env: NodeJS.ProcessEnv): Credentials | undefined {
   const file =
     env['TENSORFLEET_OCI_AUTH_FILE'] ||
-    (env['DOCKER_CONFIG'] ? join(env['DOCKER_CONFIG'], 'config.json') : undefined);
+    (env['DOCKER_CONFIG'] ? join(env['DOCKER_CONFIG'], 'config.json') : undefined) ||
+    (existsSync(MOUNTED_PULL_SECRET) ? MOUNTED_PULL_SECRET : undefined);
   if (file === undefined) return undefined;
   let config: {
     auths?: Record<string, { auth?: unknown; username?: unknown; password?: unknown }>;

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { parseServeConfig } from '../../../src/runtime/config.js';
 import { RuntimeError } from '../../../src/runtime/errors.js';
 import { fetchModel } from '../../../src/runtime/sources/fetch.js';
 import { parseOciUri } from '../../../src/runtime/sources/oci-reference.js';
@@ -279,7 +280,12 @@ describe('oci:// failures', () => {
   });
 
   it('refuses oci:// as a base path of versions', async () => {
-    await expect(listVersions(`oci://${registry.host}/models/files:1`)).rejects.toThrow(
+    const base = `oci://${registry.host}/models/files:1`;
+    expect(() => parseServeConfig(['--model-name', 'm', '--model-base-path', base], {})).toThrow(
+      `${base}: oci:// cannot be a base path of version directories; give it as --model-uri (a new tag or digest is a new version that rolls out)`,
+    );
+    // Model config files name base paths too: the listing refuses them the same way.
+    await expect(listVersions(base)).rejects.toThrow(
       'oci:// cannot be a base path of version directories',
     );
   });
