@@ -107,8 +107,9 @@ export async function applyLayer(
     if (entry.type === 'file') {
       await writeFile(target, entry.data);
     } else if (entry.type === 'symlink') {
-      const pointsAt = resolve(dirname(target), entry.linkname);
-      if (posix.isAbsolute(entry.linkname) || !inside(root, pointsAt)) {
+      // Resolved from where the link physically is: its directory may itself be reached through a link.
+      const pointsAt = resolve(await realpath(dirname(target)), entry.linkname);
+      if (posix.isAbsolute(entry.linkname) || !inside(await realpath(root), pointsAt)) {
         throw new RuntimeError(
           'FETCH_FAILED',
           `${what}: link ${JSON.stringify(entry.name)} -> ${JSON.stringify(entry.linkname)} escapes the model directory`,

@@ -6,7 +6,8 @@
 // against its descriptor's size and sha256. Two layouts:
 //  - an artifact (ORAS style): each layer carries an
 //    org.opencontainers.image.title annotation, its file name; a tar(+gzip)
-//    layer titled "<dir>/" is unpacked into the model directory;
+//    layer titled "<dir>/" (or marked for unpacking, as ORAS marks a
+//    directory) is unpacked into the model directory;
 //  - an image (KServe modelcar): tar layers whose files under /models are the
 //    model, applied in order with their whiteouts.
 
@@ -33,6 +34,7 @@ const TAR_LAYERS = [
   'application/vnd.docker.image.rootfs.diff.tar',
 ];
 const TITLE = 'org.opencontainers.image.title';
+const UNPACK = 'io.deis.oras.content.unpack';
 const SHA256 = /^sha256:[0-9a-f]{64}$/;
 
 interface Descriptor {
@@ -190,7 +192,8 @@ export class OciSource implements ModelSource {
       const hidden = `.oci-layer-${i}`;
       if (artifact) {
         if (title === undefined) return; // Not a file of the artifact (ORAS skips these too).
-        if (title.endsWith('/') && tar) {
+        // ORAS marks a directory it pushed with an unpack annotation; a trailing "/" says the same.
+        if ((title.endsWith('/') || desc.annotations?.[UNPACK] === 'true') && tar) {
           const dir = title.replace(/\/+$/, '');
           const place = (p: string): string =>
             p === dir ? '' : p.startsWith(`${dir}/`) ? p.slice(dir.length + 1) : p;

@@ -125,6 +125,17 @@ describe('oci:// layouts', () => {
     ]);
     const { files } = await pull(`oci://${registry.host}/models/dir:1`);
     expect(files).toEqual({ 'model.json': 'M', 'shards/w1.bin': 'W1', LICENSE: 'L' });
+    // What `oras push <ref> model/` writes: the title without "/", and an unpack annotation.
+    await pushImage(registry, 'models/dir', '2', [
+      await pushBlob(registry, 'models/dir', tgz, TAR_GZ, {
+        'org.opencontainers.image.title': 'model',
+        'io.deis.oras.content.unpack': 'true',
+      }),
+    ]);
+    expect((await pull(`oci://${registry.host}/models/dir:2`)).files).toEqual({
+      'model.json': 'M',
+      'shards/w1.bin': 'W1',
+    });
   });
 
   it('pulls a modelcar image: /models across two layers, overrides and whiteouts applied', async () => {

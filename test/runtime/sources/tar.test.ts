@@ -52,6 +52,16 @@ async function put(root: string, path: string, content: string): Promise<void> {
 
 const whole = (p: string): string => p;
 
+/** Gives the header at `at` a new name (of at most 100 bytes) and recomputes its checksum. */
+function renameEntry(archive: Buffer, at: number, name: string): void {
+  archive.fill(0, at, at + 100);
+  archive.write(name, at, 'utf8');
+  archive.fill(0x20, at + 148, at + 156);
+  let sum = 0;
+  for (let i = at; i < at + 512; i++) sum += archive[i] ?? 0;
+  archive.write(`${sum.toString(8).padStart(6, '0')}\0 `, at + 148, 'ascii');
+}
+
 describe('readTar', () => {
   const long = `${'d'.repeat(120)}/${'e'.repeat(90)}/${'f'.repeat(150)}.bin`;
   for (const format of ['ustar', 'pax', 'gnu']) {
@@ -153,6 +163,24 @@ describe('applyLayer', () => {
     );
     const abs = await tarOf(async (root) => symlink('/etc/passwd', join(root, 'link')), ['link']);
     await expect(apply(abs)).rejects.toThrow('escapes the model directory');
+    // "a/b" leads back to the top, so "a/b/c -> .." would point above it (".." of the top).
+    const chained = await tarOf(
+      async (root) => {
+        await mkdir(join(root, 'a'));
+        await symlink('..', join(root, 'a/b'));
+        await mkdir(join(root, 'x'));
+        await symlink('..', join(root, 'x/c'));
+      },
+      ['a', 'x'],
+    );
+    const renamed = Buffer.from(chained);
+    // Rename the entry "x/c" to "a/b/c" in place (same length), fixing its header checksum.
+    for (const e of readTar(renamed, 't'))
+      if (e.name === 'x/c')
+        renameEntry(renamed, e.data.byteOffset - renamed.byteOffset - 512, 'a/b/c');
+    await expect(apply(renamed)).rejects.toThrow(
+      'link "a/b/c" -> ".." escapes the model directory',
+    );
   });
 
   it('does not write through a link left by a lower layer', async () => {
