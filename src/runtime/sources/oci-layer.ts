@@ -4,23 +4,54 @@
 // maps an archive path to a path under the directory (undefined: not part of
 // the model). No entry and no link may reach outside the directory.
 
-import { link, lstat, mkdir, readdir, realpath, rm, symlink, writeFile } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import { link, lstat, mkdir, open, readdir, realpath, rm, symlink } from 'node:fs/promises';
 import { dirname, join, posix, relative, resolve, sep } from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
 import { RuntimeError } from '../errors.js';
+import type { TarSource } from './tar.js';
 import { readTar } from './tar.js';
 
 const WHITEOUT = '.wh.';
 const OPAQUE = '.wh..wh..opq';
 
-/** The layer's bytes as a tar archive: gunzipped when gzip (by its magic bytes, not its media type). */
-export function layerArchive(blob: Buffer, what: string): Buffer {
-  if (blob[0] !== 0x1f || blob[1] !== 0x8b) return blob;
+/**
+ * The layer at `blob` as a tar file: `blob` itself, or when it is gzip (by its
+ * magic bytes, not its media type) `<blob>.tar`, streamed out of it (and `blob`
+ * removed).
+ */
+export async function layerTar(blob: string, what: string): Promise<string> {
+  const fh = await open(blob);
+  const magic = Buffer.alloc(2);
   try {
-    return gunzipSync(blob);
+    await fh.read(magic, 0, 2, 0);
+  } finally {
+    await fh.close();
+  }
+  if (magic[0] !== 0x1f || magic[1] !== 0x8b) return blob;
+  const tar = `${blob}.tar`;
+  try {
+    await pipeline(createReadStream(blob), createGunzip(), createWriteStream(tar));
   } catch (err) {
+    await rm(tar, { force: true });
     throw new RuntimeError('FETCH_FAILED', `${what}: broken gzip data (${(err as Error).message})`);
   }
+  await rm(blob);
+  return tar;
+}
+
+function fileSource(fh: FileHandle, size: number): TarSource {
+  return {
+    size,
+    async read(offset, length) {
+      const buf = Buffer.alloc(length);
+      const { bytesRead } = await fh.read(buf, 0, length, offset);
+      return buf.subarray(0, bytesRead);
+    },
+  };
 }
 
 /** An archive path as a clean relative path; refuses one that climbs out. */
@@ -60,13 +91,30 @@ async function parentOf(root: string, path: string, what: string, name: string):
   }
 }
 
+/** Applies the tar file `archive` to `root`. */
 export async function applyLayer(
-  archive: Buffer,
+  archive: string,
   root: string,
   place: (path: string) => string | undefined,
   what: string,
 ): Promise<void> {
-  const entries = readTar(archive, what).flatMap((entry) => {
+  const fh = await open(archive);
+  try {
+    const source = fileSource(fh, (await fh.stat()).size);
+    await applyEntries(source, archive, root, place, what);
+  } finally {
+    await fh.close();
+  }
+}
+
+async function applyEntries(
+  source: TarSource,
+  archive: string,
+  root: string,
+  place: (path: string) => string | undefined,
+  what: string,
+): Promise<void> {
+  const entries = (await readTar(source, what)).flatMap((entry) => {
     const mapped = place(clean(entry.name, what));
     return mapped === undefined ? [] : [{ entry, mapped, base: posix.basename(mapped) }];
   });
@@ -105,7 +153,13 @@ export async function applyLayer(
     // Replace whatever is there: writing through an old link would write elsewhere.
     await rm(target, { recursive: true, force: true });
     if (entry.type === 'file') {
-      await writeFile(target, entry.data);
+      // Streamed from the archive: a file of any size passes through a small buffer.
+      await pipeline(
+        entry.size === 0
+          ? Readable.from([])
+          : createReadStream(archive, { start: entry.offset, end: entry.offset + entry.size - 1 }),
+        createWriteStream(target),
+      );
     } else if (entry.type === 'symlink') {
       // Resolved from where the link physically is: its directory may itself be reached through a link.
       const pointsAt = resolve(await realpath(dirname(target)), entry.linkname);

@@ -12,10 +12,10 @@
 //    model, applied in order with their whiteouts.
 
 import { createHash } from 'node:crypto';
-import { readFile, readdir, rm } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { dirname, posix } from 'node:path';
 import { FetchError, readText, saveBody } from './download.js';
-import { applyLayer, layerArchive } from './oci-layer.js';
+import { applyLayer, layerTar } from './oci-layer.js';
 import type { OciReference } from './oci-reference.js';
 import { parseOciUri } from './oci-reference.js';
 import { OciRegistryClient } from './oci-registry.js';
@@ -265,9 +265,12 @@ export class OciSource implements ModelSource {
       );
     }
     if (layer.place !== undefined) {
-      const archive = layerArchive(await readFile(dest), what);
-      await rm(dest);
-      await applyLayer(archive, dirname(dest), layer.place, what);
+      const archive = await layerTar(dest, what);
+      try {
+        await applyLayer(archive, dirname(dest), layer.place, what);
+      } finally {
+        await rm(archive, { force: true });
+      }
       if (layer.last && (await readdir(dirname(dest))).length === 0) {
         throw new FetchError(
           'FETCH_NOT_FOUND',

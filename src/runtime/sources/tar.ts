@@ -1,6 +1,8 @@
 // A reader for tar archives (POSIX ustar, with pax extended headers and GNU
-// long names): the entries of an archive held in memory. Only what an image
-// layer needs: files, directories, links; other types are reported as such.
+// long names): the entries of an archive read through positioned reads (a
+// file on disk, or a buffer), so a layer of any size is unpacked without being
+// held in memory. Only what an image layer needs: files, directories, links;
+// other types are reported as such.
 
 import { RuntimeError } from '../errors.js';
 
@@ -9,9 +11,26 @@ export interface TarEntry {
   type: 'file' | 'directory' | 'symlink' | 'hardlink' | 'other';
   /** Target of a link. */
   linkname: string;
-  /** The file's bytes (a view into the archive). */
-  data: Buffer;
+  /** Where the file's bytes are in the archive, and how many. */
+  offset: number;
+  size: number;
 }
+
+/** An archive to read from: its size, and bytes at an offset. */
+export interface TarSource {
+  readonly size: number;
+  read(offset: number, length: number): Promise<Buffer>;
+}
+
+export function bufferSource(archive: Buffer): TarSource {
+  return {
+    size: archive.length,
+    read: (offset, length) => Promise.resolve(archive.subarray(offset, offset + length)),
+  };
+}
+
+/** Pax headers and GNU long names are read into memory: more than this is no real archive. */
+const MAX_METADATA = 1 << 20;
 
 const BLOCK = 512;
 
@@ -54,14 +73,14 @@ function paxRecords(data: Buffer, what: string): Map<string, string> {
   return records;
 }
 
-export function readTar(archive: Buffer, what: string): TarEntry[] {
+export async function readTar(archive: TarSource, what: string): Promise<TarEntry[]> {
   const entries: TarEntry[] = [];
   let pax = new Map<string, string>();
   let longName: string | undefined;
   let longLink: string | undefined;
   let at = 0;
-  while (at + BLOCK <= archive.length) {
-    const header = archive.subarray(at, at + BLOCK);
+  while (at + BLOCK <= archive.size) {
+    const header = await archive.read(at, BLOCK);
     if (header.every((b) => b === 0)) break; // End of archive (two zero blocks; one is enough).
     let sum = 0;
     for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : (header[i] ?? 0);
@@ -69,17 +88,19 @@ export function readTar(archive: Buffer, what: string): TarEntry[] {
     const flag = String.fromCharCode(header[156] ?? 0);
     const size = pax.has('size') ? Number(pax.get('size')) : number(header, 124, 12);
     const dataStart = at + BLOCK;
-    if (!Number.isSafeInteger(size) || size < 0 || dataStart + size > archive.length) {
+    if (!Number.isSafeInteger(size) || size < 0 || dataStart + size > archive.size) {
       throw bad(what, `entry at byte ${at} runs past the end (truncated)`);
     }
-    const data = archive.subarray(dataStart, dataStart + size);
     at = dataStart + Math.ceil(size / BLOCK) * BLOCK;
-    if (flag === 'x') {
-      pax = paxRecords(data, what);
-      continue;
-    }
     if (flag === 'g') continue; // Global pax defaults: none that matter here.
-    if (flag === 'L' || flag === 'K') {
+    if (flag === 'x' || flag === 'L' || flag === 'K') {
+      if (size > MAX_METADATA)
+        throw bad(what, `a ${size}-byte extended header at byte ${dataStart - BLOCK}`);
+      const data = await archive.read(dataStart, size);
+      if (flag === 'x') {
+        pax = paxRecords(data, what);
+        continue;
+      }
       const value = data.toString('utf8').replace(/\0+$/, '');
       if (flag === 'L') longName = value;
       else longLink = value;
@@ -105,7 +126,8 @@ export function readTar(archive: Buffer, what: string): TarEntry[] {
       name,
       type: type === 'file' && name.endsWith('/') ? 'directory' : type,
       linkname,
-      data,
+      offset: dataStart,
+      size,
     });
     pax = new Map();
     longName = undefined;

@@ -18,8 +18,9 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { RuntimeError } from '../../../src/runtime/errors.js';
-import { applyLayer, layerArchive } from '../../../src/runtime/sources/oci-layer.js';
-import { readTar } from '../../../src/runtime/sources/tar.js';
+import { applyLayer, layerTar } from '../../../src/runtime/sources/oci-layer.js';
+import type { TarEntry } from '../../../src/runtime/sources/tar.js';
+import { bufferSource, readTar } from '../../../src/runtime/sources/tar.js';
 
 let work: string;
 let n = 0;
@@ -52,6 +53,12 @@ async function put(root: string, path: string, content: string): Promise<void> {
 
 const whole = (p: string): string => p;
 
+/** The entries of an archive in memory, each with its bytes. */
+async function entriesOf(archive: Buffer, what = 'test'): Promise<(TarEntry & { data: Buffer })[]> {
+  const entries = await readTar(bufferSource(archive), what);
+  return entries.map((e) => ({ ...e, data: archive.subarray(e.offset, e.offset + e.size) }));
+}
+
 /** Gives the header at `at` a new name (of at most 100 bytes) and recomputes its checksum. */
 function renameEntry(archive: Buffer, at: number, name: string): void {
   archive.fill(0, at, at + 100);
@@ -78,7 +85,7 @@ describe('readTar', () => {
         ['m'],
         [`--format=${format}`],
       );
-      const entries = readTar(archive, 'test');
+      const entries = await entriesOf(archive);
       const byName = new Map(entries.map((e) => [e.name.replace(/\/$/, ''), e]));
       expect(byName.get(`m/${name}`)?.data.toString()).toBe('LONG');
       expect(byName.get('m')?.type).toBe('directory');
@@ -92,12 +99,12 @@ describe('readTar', () => {
 
   it('refuses a truncated archive and a corrupted header', async () => {
     const archive = await tarOf((root) => put(root, 'a.bin', 'x'.repeat(2000)), ['a.bin']);
-    expect(() => readTar(archive.subarray(0, 1024), 'layer')).toThrow(
+    await expect(entriesOf(archive.subarray(0, 1024), 'layer')).rejects.toThrow(
       'layer: not a valid tar archive: entry at byte 0 runs past the end (truncated)',
     );
     const corrupt = Buffer.from(archive);
     corrupt[10] = 0x41;
-    expect(() => readTar(corrupt, 'layer')).toThrow('bad header checksum at byte 0');
+    await expect(entriesOf(corrupt, 'layer')).rejects.toThrow('bad header checksum at byte 0');
   });
 
   it('fails any mangled archive with a RuntimeError, never a crash', async () => {
@@ -109,16 +116,16 @@ describe('readTar', () => {
       ['m'],
       ['--format=pax'],
     );
-    fc.assert(
-      fc.property(
+    await fc.assert(
+      fc.asyncProperty(
         fc.nat(archive.length - 1),
         fc.uint8Array({ minLength: 1, maxLength: 16 }),
         fc.nat(archive.length),
-        (at, bytes, cut) => {
+        async (at, bytes, cut) => {
           const mangled = Buffer.from(archive.subarray(0, Math.max(cut, at + bytes.length)));
           mangled.set(bytes.subarray(0, mangled.length - at), at);
           try {
-            readTar(mangled, 'fuzz');
+            await readTar(bufferSource(mangled), 'fuzz');
           } catch (err) {
             expect(err).toBeInstanceOf(RuntimeError);
           }
@@ -130,10 +137,15 @@ describe('readTar', () => {
 });
 
 describe('applyLayer', () => {
+  /** Writes `archive` to a file beside the directory, as a downloaded layer is, and applies it. */
   async function apply(archive: Buffer, root?: string): Promise<string> {
     const dir = root ?? join(work, `root-${n++}`);
     await mkdir(dir, { recursive: true });
-    await applyLayer(layerArchive(archive, 'layer'), dir, whole, 'layer');
+    const blob = join(work, `layer-${n++}`);
+    await writeFile(blob, archive);
+    const tar = await layerTar(blob, 'layer');
+    await applyLayer(tar, dir, whole, 'layer');
+    await rm(tar);
     return dir;
   }
 
@@ -141,6 +153,12 @@ describe('applyLayer', () => {
     const plain = await tarOf((root) => put(root, 'x/y.bin', 'Y'), ['x']);
     const dir = await apply(execFileSync('gzip', ['-c'], { input: plain }));
     expect(await readFile(join(dir, 'x/y.bin'), 'utf8')).toBe('Y');
+  });
+
+  it('refuses a layer that claims gzip but is not', async () => {
+    await expect(apply(Buffer.from([0x1f, 0x8b, 8, 0, 1, 2, 3]))).rejects.toThrow(
+      'layer: broken gzip data',
+    );
   });
 
   it('refuses entries that climb out of the directory', async () => {
@@ -175,9 +193,8 @@ describe('applyLayer', () => {
     );
     const renamed = Buffer.from(chained);
     // Rename the entry "x/c" to "a/b/c" in place (same length), fixing its header checksum.
-    for (const e of readTar(renamed, 't'))
-      if (e.name === 'x/c')
-        renameEntry(renamed, e.data.byteOffset - renamed.byteOffset - 512, 'a/b/c');
+    for (const e of await entriesOf(renamed))
+      if (e.name === 'x/c') renameEntry(renamed, e.offset - 512, 'a/b/c');
     await expect(apply(renamed)).rejects.toThrow(
       'link "a/b/c" -> ".." escapes the model directory',
     );
