@@ -171,14 +171,14 @@ async function applyEntries(
       }
       await symlink(entry.linkname, target);
     } else {
-      const source = place(clean(entry.linkname, what));
-      if (source === undefined) {
+      const linked = place(clean(entry.linkname, what));
+      if (linked === undefined) {
         throw new RuntimeError(
           'FETCH_FAILED',
           `${what}: hard link ${JSON.stringify(entry.name)} -> ${JSON.stringify(entry.linkname)} points outside the model`,
         );
       }
-      await link(join(root, ...source.split('/').filter((p) => p !== '')), target);
+      await link(join(root, ...linked.split('/').filter((p) => p !== '')), target);
     }
   }
 }
