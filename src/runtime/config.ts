@@ -24,6 +24,7 @@ import {
 } from '../cli/options.js';
 import { detectCpus } from './cpus.js';
 import { RuntimeError } from './errors.js';
+import { refuseOciBasePath } from './sources/oci-reference.js';
 import { parseVersionPolicy } from './versions/version-policy.js';
 
 const MAX_WORKERS = 64;
@@ -55,7 +56,7 @@ export const SERVE_OPTIONS: OptionSpec<keyof ServeConfig>[] = [
     key: 'modelUri',
     flag: 'model-uri',
     kind: 'string',
-    help: 'file://, http(s)://, s3://, gs://, az://<account>/<container>/<path> (or https://<account>.blob.core.windows.net/...), hf://<org>/<repo>[@<revision>]/<path> (Hugging Face Hub), pvc://<claim>/<path>, or a local path. Required unless --model-base-path is given.',
+    help: 'file://, http(s)://, s3://, gs://, az://<account>/<container>/<path> (or https://<account>.blob.core.windows.net/...), hf://<org>/<repo>[@<revision>]/<path> (Hugging Face Hub), oci://<registry>/<repository>:<tag> or @sha256:<digest> (OCI registry), pvc://<claim>/<path>, or a local path. Required unless --model-base-path is given.',
   },
   {
     key: 'modelVersion',
@@ -403,6 +404,7 @@ function withModelSource(config: ServeConfig): ServeConfig {
     );
   }
   if (base !== undefined) {
+    refuseOciBasePath(base);
     parseVersionPolicy(config.modelVersionPolicy);
     return { ...config, modelUri: base };
   }

@@ -20,7 +20,17 @@ import {
 // The runtime's own lists: the CRD accepts exactly what the runtime parses.
 import { BACKENDS, FORMATS, LATENCY_BUCKETS, QUALITY_KINDS } from '../../contract/runtime.js';
 
-export const MODEL_URI_SCHEMES = ['file', 'http', 'https', 's3', 'gs', 'az', 'hf', 'pvc'] as const;
+export const MODEL_URI_SCHEMES = [
+  'file',
+  'http',
+  'https',
+  's3',
+  'gs',
+  'az',
+  'hf',
+  'oci',
+  'pvc',
+] as const;
 export const AUTOSCALING_ENGINES = ['none', 'builtin', 'hpa', 'keda'] as const;
 export const METRIC_TYPES = [
   'concurrency',
@@ -108,7 +118,7 @@ export const ModelSource = object(
   'Where the model comes from and how it is served.',
   {
     uri: string(
-      'Location of the model (with versionPolicy: the base path holding its numbered version directories). Schemes: file:// (a path in the image), http(s)://, s3:// (S3 or S3-compatible; endpoint and keys from credentialsSecret), gs://, az://<account>/<container>/<path> or https://<account>.blob.core.windows.net/<container>/<path> (Azure Blob Storage), hf://<org>/<repo>[@<revision>]/<path> (a directory of a Hugging Face Hub model repository at a branch, tag or commit, default main; HF_TOKEN from credentialsSecret for private and gated ones), pvc://<claim>/<path> (a PersistentVolumeClaim in the same namespace). A change of uri rolls out a new version; a branch is resolved to its commit when a pod starts.',
+      'Location of the model (with versionPolicy: the base path holding its numbered version directories). Schemes: file:// (a path in the image), http(s)://, s3:// (S3 or S3-compatible; endpoint and keys from credentialsSecret), gs://, az://<account>/<container>/<path> or https://<account>.blob.core.windows.net/<container>/<path> (Azure Blob Storage), hf://<org>/<repo>[@<revision>]/<path> (a directory of a Hugging Face Hub model repository at a branch, tag or commit, default main; HF_TOKEN from credentialsSecret for private and gated ones), oci://<registry>/<repository>:<tag> or oci://<registry>/<repository>@sha256:<digest> (a model pushed to an OCI registry: an ORAS-style artifact or a modelcar image with the model under /models; a kubernetes.io/dockerconfigjson Secret as credentialsSecret for a private one; not with versionPolicy), pvc://<claim>/<path> (a PersistentVolumeClaim in the same namespace). A change of uri rolls out a new version; a branch or an OCI tag is resolved to its commit or manifest digest when a pod starts.',
       {
         minLength: 1,
         maxLength: 2048,

@@ -14,6 +14,7 @@ import { GcsSource } from './gs.js';
 import { HfSource } from './hf.js';
 import { HttpSource } from './http.js';
 import { checkLocal, localPath } from './local.js';
+import { OciSource } from './oci.js';
 import { S3Source } from './s3.js';
 import type { ModelSource } from './source.js';
 
@@ -57,10 +58,11 @@ export function sourceFor(
   if (uri.startsWith('s3://')) return new S3Source(uri, env);
   if (uri.startsWith('gs://')) return new GcsSource(uri, env);
   if (uri.startsWith('hf://')) return new HfSource(uri, env);
+  if (uri.startsWith('oci://')) return new OciSource(uri, env);
   if (localPath(uri, env) !== undefined) return undefined;
   throw new RuntimeError(
     'CONFIG_INVALID',
-    `unsupported model URI "${uri}": use file://, http(s)://, s3://, gs://, az://, hf://<org>/<repo>[@<revision>]/<path>, pvc://<claim>/<path> or a local path`,
+    `unsupported model URI "${uri}": use file://, http(s)://, s3://, gs://, az://, hf://<org>/<repo>[@<revision>]/<path>, oci://<registry>/<repository>:<tag>|@sha256:<digest>, pvc://<claim>/<path> or a local path`,
   );
 }
 

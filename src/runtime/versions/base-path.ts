@@ -16,6 +16,7 @@ import { sourceFor, withRetries } from '../sources/fetch.js';
 import { HttpSource } from '../sources/http.js';
 import { listLocalDirectory, localPath } from '../sources/local.js';
 import type { DirectoryEntries, DirectoryLister } from '../sources/source.js';
+import { refuseOciBasePath } from '../sources/oci-reference.js';
 import { canListDirectories } from '../sources/source.js';
 import { isVersionNumber } from './version-policy.js';
 
@@ -148,6 +149,7 @@ export async function listVersions(
   opts: ListVersionsOptions = {},
 ): Promise<VersionListing> {
   const env = opts.env ?? process.env;
+  refuseOciBasePath(base);
   const retryOpts: FetchOptions = { ...opts, retries: opts.retries ?? 0 };
   const source = sourceFor(base.endsWith('/') ? base : `${base}/`, env);
   let listBase: () => Promise<DirectoryEntries>;

@@ -50,7 +50,7 @@ describe('azureBlobLocation', () => {
     );
     expect(sourceFor('az://acct01/c01/m', {})?.constructor.name).toBe('AzureBlobSource');
     expect(() => sourceFor('ftp://host/m', {})).toThrow(
-      'unsupported model URI "ftp://host/m": use file://, http(s)://, s3://, gs://, az://, hf://<org>/<repo>[@<revision>]/<path>, pvc://<claim>/<path> or a local path',
+      'unsupported model URI "ftp://host/m": use file://, http(s)://, s3://, gs://, az://, hf://<org>/<repo>[@<revision>]/<path>, oci://<registry>/<repository>:<tag>|@sha256:<digest>, pvc://<claim>/<path> or a local path',
     );
   });
 
