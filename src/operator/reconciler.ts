@@ -195,8 +195,22 @@ export class ModelDeploymentReconciler implements Reconciler {
         buildHorizontalPodAutoscaler(md),
         problems,
       );
-      await this.reconcileServiceMonitor(md, problems);
-      await this.reconcilePrometheusRule(md, problems);
+      await this.reconcileMonitoringObject(md, problems, {
+        resource: RESOURCES.serviceMonitor,
+        field: 'monitoring.serviceMonitor',
+        enabled: md.spec.monitoring.serviceMonitor.enabled,
+        reason: REASON.ServiceMonitorCRDMissing,
+        crd: 'ServiceMonitor',
+        desired: () => (wantsServiceMonitor(md, true) ? buildServiceMonitor(md) : undefined),
+      });
+      await this.reconcileMonitoringObject(md, problems, {
+        resource: RESOURCES.prometheusRule,
+        field: 'monitoring.slo',
+        enabled: md.spec.monitoring.slo?.enabled,
+        reason: REASON.PrometheusRuleCRDMissing,
+        crd: 'PrometheusRule',
+        desired: () => (wantsPrometheusRule(md, true) ? buildPrometheusRule(md) : undefined),
+      });
       await this.reconcileScaledObject(md, problems);
     } catch (err) {
       // The namespace is being deleted, and the model with it: nothing to report.
@@ -324,46 +338,34 @@ export class ModelDeploymentReconciler implements Reconciler {
     return decideCanary(md, observed, verdict);
   }
 
-  private async reconcileServiceMonitor(
+  /**
+   * A Prometheus Operator object (ServiceMonitor, PrometheusRule): written when
+   * `wanted` and its CRD is installed; with `enabled: "true"` and no CRD, the
+   * model reports `reason` instead.
+   */
+  private async reconcileMonitoringObject(
     md: ModelDeploymentObject,
     problems: Problem[],
+    kind: {
+      resource: (typeof RESOURCES)['serviceMonitor' | 'prometheusRule'];
+      field: string;
+      enabled: string | undefined;
+      reason: typeof REASON.ServiceMonitorCRDMissing | typeof REASON.PrometheusRuleCRDMissing;
+      crd: string;
+      desired: () => KubeObject | undefined;
+    },
   ): Promise<void> {
-    const cache = await this.deps.optionalKind(RESOURCES.serviceMonitor);
+    const cache = await this.deps.optionalKind(kind.resource);
     if (!cache) {
-      if (md.spec.monitoring.serviceMonitor.enabled === 'true') {
+      if (kind.enabled === 'true') {
         problems.push({
-          reason: REASON.ServiceMonitorCRDMissing,
-          message:
-            'monitoring.serviceMonitor.enabled is "true" but the ServiceMonitor CRD (monitoring.coreos.com/v1) is not installed; install the Prometheus Operator or set enabled to "auto"',
+          reason: kind.reason,
+          message: `${kind.field}.enabled is "true" but the ${kind.crd} CRD (monitoring.coreos.com/v1) is not installed; install the Prometheus Operator or set enabled to "auto"`,
         });
       }
       return;
     }
-    const desired = wantsServiceMonitor(md, true)
-      ? (buildServiceMonitor(md) as unknown as KubeObject)
-      : undefined;
-    await this.owned.ensureOptional(md, RESOURCES.serviceMonitor, cache, desired, problems);
-  }
-
-  private async reconcilePrometheusRule(
-    md: ModelDeploymentObject,
-    problems: Problem[],
-  ): Promise<void> {
-    const cache = await this.deps.optionalKind(RESOURCES.prometheusRule);
-    if (!cache) {
-      if (md.spec.monitoring.slo?.enabled === 'true') {
-        problems.push({
-          reason: REASON.PrometheusRuleCRDMissing,
-          message:
-            'monitoring.slo.enabled is "true" but the PrometheusRule CRD (monitoring.coreos.com/v1) is not installed; install the Prometheus Operator or set enabled to "auto"',
-        });
-      }
-      return;
-    }
-    const desired = wantsPrometheusRule(md, true)
-      ? (buildPrometheusRule(md) as unknown as KubeObject)
-      : undefined;
-    await this.owned.ensureOptional(md, RESOURCES.prometheusRule, cache, desired, problems);
+    await this.owned.ensureOptional(md, kind.resource, cache, kind.desired(), problems);
   }
 
   private async reconcileScaledObject(
